@@ -1,0 +1,124 @@
+import type { Encoded } from "../sdk/codec.js";
+
+/**
+ * The workflow IR: plain JSON, hashed and stored with the workflow version.
+ *
+ * A workflow is a list of functions (`fns[0]` is `run`, then helper methods and arrow
+ * functions). Each function is a flat list of instructions with jumps: structured control flow
+ * (if, loops, switch, try/finally, labeled break) is lowered by the compiler, so the
+ * interpreter's position in a function is one integer and its whole state is data that can be
+ * snapshotted to Postgres between any two steps. `await` appears only as an instruction, never
+ * inside an expression: the compiler lowers awaits in expressions to temporaries, keeping
+ * JavaScript's evaluation order.
+ *
+ * Expressions are pure trees evaluated by the interpreter with JavaScript's own operators, so
+ * their semantics are the native ones. Calls are restricted to what the compiler resolved:
+ * actions, helper methods, closures, and the whitelisted built-ins of compiler/builtins.ts.
+ */
+export const IR_FORMAT = 1;
+
+export interface WorkflowIR {
+  format: typeof IR_FORMAT;
+  name: string;
+  fns: FnIR[];
+}
+
+/** Where a node came from: [line, column], both 1-based, relative to the workflow class. */
+export type Pos = [number, number];
+
+export interface FnIR {
+  name: string;
+  /** async functions run as fibers and return handles; sync ones run to completion. */
+  async: boolean;
+  /** Arrow functions capture the environment they were created in. */
+  arrow: boolean;
+  /** The parameter list, as the array pattern it behaves like: `(a, {b} = {}, ...rest)`. */
+  params: Pat;
+  code: Instr[];
+  pos: Pos;
+}
+
+export type Instr =
+  /** Evaluate for side effects. */
+  | { op: "expr"; e: Expr; at: Pos }
+  /** Declare (or assign, for assignment patterns) by destructuring the value of `e`. */
+  | { op: "bind"; p: Pat; e: Expr | null; at: Pos }
+  /** Wait for the value of `e` (a handle or a plain value), then bind it to `p` if given. */
+  | { op: "await"; e: Expr; p: Pat | null; at: Pos; node: string }
+  | { op: "jmp"; to: number }
+  /** Jump when `e` is falsy. */
+  | { op: "jf"; e: Expr; to: number; at: Pos }
+  | { op: "ret"; e: Expr | null; at: Pos }
+  | { op: "throw"; e: Expr; at: Pos }
+  /** Enter a try region: catch at `c` (binding `p`), finally at `f`. */
+  | { op: "try"; c: number | null; f: number | null; p: Pat | null }
+  /** Leave a try (or catch) region normally; if it has a finally, record a normal completion. */
+  | { op: "untry" }
+  /** End of a finally block: resume the completion that entered it. */
+  | { op: "fin" }
+  /** break/continue across try regions: leave `n` handlers (running their finally blocks), drop `c` pending completions, jump. */
+  | { op: "leave"; to: number; n: number; c: number }
+  /** for...of: snapshot the iterable into the iterator slot `v`. */
+  | { op: "iter"; e: Expr; v: string; at: Pos }
+  /** for...of: bind the next item to `p`, or jump to `to` when done. */
+  | { op: "next"; v: string; p: Pat; to: number };
+
+export type Expr =
+  | { k: "lit"; v: Encoded }
+  | { k: "re"; p: string; f: string }
+  | { k: "var"; n: string; up?: number }
+  | { k: "tpl"; q: string[]; e: Expr[] }
+  | { k: "arr"; items: Array<Expr | { spread: Expr } | null> }
+  | { k: "obj"; props: Array<{ key: string; v: Expr } | { ck: Expr; v: Expr } | { spread: Expr }> }
+  | { k: "get"; o: Expr; p: string | Expr; opt?: true }
+  /** Short-circuit boundary of an optional chain: `a?.b.c` is undefined when `a` is nullish. */
+  | { k: "chain"; e: Expr }
+  | { k: "call"; f: Expr; args: Arg[]; opt?: true }
+  | { k: "bin"; op: BinOp; l: Expr; r: Expr }
+  | { k: "log"; op: "&&" | "||" | "??"; l: Expr; r: Expr }
+  | { k: "un"; op: "-" | "+" | "!" | "~" | "typeof" | "void"; e: Expr }
+  | { k: "del"; t: Expr }
+  | { k: "cond"; t: Expr; c: Expr; a: Expr }
+  | { k: "assign"; op: AssignOp; t: Pat; e: Expr }
+  | { k: "upd"; op: "++" | "--"; prefix: boolean; t: Pat }
+  | { k: "seq"; es: Expr[] }
+  /** A closure over the current environment (arrow functions). */
+  | { k: "fn"; f: number }
+  /** A whitelisted global: `Math.max`, `JSON`, `Number.MAX_SAFE_INTEGER`, `Error`, ... */
+  | { k: "global"; path: string }
+  | { k: "new"; c: string; args: Arg[] }
+  /** Start an action call: evaluates to a handle (a promise the workflow may await). */
+  | { k: "act"; name: string; args: Arg[]; opts: Expr | null; node: string }
+  /** A durable sleep; `v` is what it resolves to (`setTimeout(ms, value)`). */
+  /** An action used as a value (`ids.map(fetchUser)`): a function that starts the action. */
+  | { k: "actref"; name: string; node: string }
+  | { k: "sleep"; ms: Expr; v: Expr | null; node: string }
+  | { k: "all"; e: Expr; settled: boolean; node: string }
+  /** Call a helper method of the workflow class. */
+  | { k: "helper"; f: number; args: Arg[] };
+
+export type Arg = Expr | { spread: Expr };
+
+export type BinOp =
+  | "+" | "-" | "*" | "/" | "%" | "**"
+  | "==" | "!=" | "===" | "!==" | "<" | "<=" | ">" | ">="
+  | "&" | "|" | "^" | "<<" | ">>" | ">>>"
+  | "in" | "instanceof";
+
+export type AssignOp =
+  | "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "**="
+  | "&=" | "|=" | "^=" | "<<=" | ">>=" | ">>>="
+  | "&&=" | "||=" | "??=";
+
+export type Pat =
+  /** A variable of this function (`up` = 0) or of an enclosing one (arrow functions). */
+  | { k: "id"; n: string; up?: number }
+  /** An assignment target `obj.prop` / `obj[expr]` (assignment patterns only). */
+  | { k: "mem"; o: Expr; p: string | Expr }
+  | { k: "arrp"; items: Array<Pat | null>; rest: Pat | null }
+  | { k: "objp"; props: Array<{ key: string | Expr; v: Pat }>; rest: Pat | null }
+  | { k: "def"; p: Pat; d: Expr };
+
+export function isSpread(a: Arg | { spread: Expr } | null): a is { spread: Expr } {
+  return a !== null && "spread" in a;
+}

@@ -1,0 +1,361 @@
+import { FORBIDDEN_PROPERTIES, GLOBALS, methodsFor } from "../compiler/builtins.js";
+import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
+import { decode, type Encoded } from "../sdk/codec.js";
+import { backoffOptions, retryOptions } from "./policy.js";
+import { ACTION_REF, CLOSURE, Env, Handle } from "./values.js";
+
+/**
+ * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
+ * The only functions a workflow can call are its closures, its actions, its helpers and the
+ * whitelisted built-ins; method calls on values are checked against the per-type whitelist.
+ */
+export interface Runtime {
+  closure(fn: number, env: Env): (...args: unknown[]) => unknown;
+  actionRef(name: string, node: string): (...args: unknown[]) => unknown;
+  startAction(name: string, node: string, args: unknown[], opts: unknown): Handle;
+  sleep(ms: unknown, value: unknown, node: string): Handle;
+  join(items: unknown, settled: boolean, node: string): Handle;
+  callHelper(fn: number, args: unknown[]): unknown;
+}
+
+/** Optional chaining short-circuit, caught at the chain's boundary. */
+class Short {}
+const SHORT = new Short();
+
+const INTERNAL: ReadonlyMap<string, (...args: unknown[]) => unknown> = new Map<string, (...args: unknown[]) => unknown>([
+  ["#forInKeys", (v: unknown) => {
+    const out: string[] = [];
+    if (v === null || v === undefined) return out;
+    for (const k in Object(v)) out.push(k);
+    return out;
+  }],
+  ["#RetryPolicy", (o: unknown) => retryOptions(o)],
+  ["#BackoffPolicy", (o: unknown) => backoffOptions(o)],
+]);
+
+/** Built-in functions a workflow may call through a variable (`const f = Number; f(x)`). */
+const CALLABLE = new Set<unknown>([...GLOBALS.values()].filter((v) => typeof v === "function" && v !== Date));
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Map) return "a Map";
+  if (v instanceof Set) return "a Set";
+  if (v instanceof Date) return "a Date";
+  if (v instanceof Handle) return "a promise";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+function checkKey(key: unknown): PropertyKey {
+  const k = typeof key === "symbol" ? key : String(key);
+  if (typeof k === "string" && FORBIDDEN_PROPERTIES.has(k)) throw new TypeError(`property "${k}" is not available in workflows`);
+  return k;
+}
+
+function isCallableValue(f: unknown): f is (...args: unknown[]) => unknown {
+  return typeof f === "function" && (CLOSURE in f || ACTION_REF in f || CALLABLE.has(f));
+}
+
+export function lookup(env: Env, name: string, up: number | undefined): Env {
+  let e = env;
+  for (let i = up ?? 0; i > 0; i--) e = e.parent!;
+  return e;
+}
+
+function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
+  const out: unknown[] = [];
+  for (const a of list) {
+    if ("spread" in a) out.push(...(evaluate(rt, a.spread, env) as Iterable<unknown>));
+    else out.push(evaluate(rt, a, env));
+  }
+  return out;
+}
+
+function getProp(obj: unknown, key: PropertyKey): unknown {
+  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties: await it first");
+  return (obj as Record<PropertyKey, unknown>)[key];
+}
+
+function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unknown {
+  const f = e.f;
+  if (f.k === "get") {
+    const receiver = evaluate(rt, f.o, env);
+    if ((f.opt || e.opt) && (receiver === null || receiver === undefined) && f.opt) throw SHORT;
+    const key = typeof f.p === "string" ? f.p : checkKey(evaluate(rt, f.p, env));
+    if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) throw new TypeError(`property "${key}" is not available in workflows`);
+    const method = getProp(receiver, key);
+    if (e.opt && (method === null || method === undefined)) throw SHORT;
+    if (isCallableValue(method) && !CALLABLE.has(method)) return method(...args(rt, env, e.args));
+    const allowed = methodsFor(receiver);
+    if (typeof method !== "function") throw new TypeError(`${describe(receiver)}.${String(key)} is not a function`);
+    if (!allowed || typeof key !== "string" || !allowed.has(key)) {
+      throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
+    }
+    return (method as (...a: unknown[]) => unknown).apply(receiver, args(rt, env, e.args));
+  }
+  if (f.k === "global") {
+    const fn = INTERNAL.get(f.path) ?? GLOBALS.get(f.path);
+    if (typeof fn !== "function") throw new TypeError(`${f.path} is not a function`);
+    return (fn as (...a: unknown[]) => unknown)(...args(rt, env, e.args));
+  }
+  const fn = evaluate(rt, f, env);
+  if (e.opt && (fn === null || fn === undefined)) throw SHORT;
+  if (!isCallableValue(fn)) {
+    throw new TypeError(typeof fn === "function" ? "this function cannot be called in a workflow: call it in an action" : `${describe(fn)} is not a function`);
+  }
+  return fn(...args(rt, env, e.args));
+}
+
+function binary(op: string, l: any, r: any): unknown {
+  switch (op) {
+    case "+": return l + r;
+    case "-": return l - r;
+    case "*": return l * r;
+    case "/": return l / r;
+    case "%": return l % r;
+    case "**": return l ** r;
+    case "==": return l == r;
+    case "!=": return l != r;
+    case "===": return l === r;
+    case "!==": return l !== r;
+    case "<": return l < r;
+    case "<=": return l <= r;
+    case ">": return l > r;
+    case ">=": return l >= r;
+    case "&": return l & r;
+    case "|": return l | r;
+    case "^": return l ^ r;
+    case "<<": return l << r;
+    case ">>": return l >> r;
+    case ">>>": return l >>> r;
+    case "in": return l in r;
+    case "instanceof": return l instanceof r;
+    default: throw new TypeError(`unknown operator ${op}`);
+  }
+}
+
+function read(rt: Runtime, env: Env, t: Pat): unknown {
+  if (t.k === "id") return lookup(env, t.n, t.up).vars[t.n];
+  if (t.k === "mem") {
+    const o = evaluate(rt, t.o, env);
+    const key = typeof t.p === "string" ? t.p : checkKey(evaluate(rt, t.p, env));
+    return getProp(o, key);
+  }
+  throw new TypeError("invalid assignment target");
+}
+
+/** For compound assignment to a member: evaluate the object and key once. */
+function target(rt: Runtime, env: Env, t: Pat): { get(): unknown; set(v: unknown): void } {
+  if (t.k === "id") {
+    const scope = lookup(env, t.n, t.up);
+    return { get: () => scope.vars[t.n], set: (v) => void (scope.vars[t.n] = v) };
+  }
+  if (t.k === "mem") {
+    const o = evaluate(rt, t.o, env) as Record<PropertyKey, unknown>;
+    const key = typeof t.p === "string" ? checkKey(t.p) : checkKey(evaluate(rt, t.p, env));
+    return { get: () => getProp(o, key), set: (v) => void (o[key] = v) };
+  }
+  throw new TypeError("invalid assignment target");
+}
+
+function assign(rt: Runtime, env: Env, e: Extract<Expr, { k: "assign" }>): unknown {
+  if (e.op === "=") {
+    if (e.t.k === "mem") {
+      const o = evaluate(rt, e.t.o, env) as Record<PropertyKey, unknown>;
+      const key = typeof e.t.p === "string" ? checkKey(e.t.p) : checkKey(evaluate(rt, e.t.p, env));
+      const v = evaluate(rt, e.e, env);
+      if (o instanceof Handle) throw new TypeError("a workflow promise has no properties");
+      o[key] = v;
+      return v;
+    }
+    const v = evaluate(rt, e.e, env);
+    bind(rt, e.t, v, env);
+    return v;
+  }
+  const t = target(rt, env, e.t);
+  const op = e.op as AssignOp;
+  if (op === "&&=" || op === "||=" || op === "??=") {
+    const cur = t.get();
+    if (op === "&&=" ? !cur : op === "||=" ? cur : cur !== null && cur !== undefined) return cur;
+    const v = evaluate(rt, e.e, env);
+    t.set(v);
+    return v;
+  }
+  const v = binary(op.slice(0, -1), t.get(), evaluate(rt, e.e, env));
+  t.set(v);
+  return v;
+}
+
+export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
+  switch (e.k) {
+    case "lit":
+      return typeof e.v === "object" && e.v !== null ? decode(e.v as Encoded) : e.v;
+    case "var":
+      return lookup(env, e.n, e.up).vars[e.n];
+    case "re":
+      return new RegExp(e.p, e.f);
+    case "tpl": {
+      let s = e.q[0]!;
+      for (let i = 0; i < e.e.length; i++) s += `${evaluate(rt, e.e[i]!, env) as string}` + e.q[i + 1]!;
+      return s;
+    }
+    case "arr": {
+      const out: unknown[] = [];
+      for (const item of e.items) {
+        if (item === null) out.length += 1;
+        else if ("spread" in item) out.push(...(evaluate(rt, item.spread, env) as Iterable<unknown>));
+        else out.push(evaluate(rt, item, env));
+      }
+      return out;
+    }
+    case "obj": {
+      const out: Record<PropertyKey, unknown> = {};
+      for (const p of e.props) {
+        if ("spread" in p) {
+          const src = evaluate(rt, p.spread, env);
+          if (src === null || src === undefined) continue;
+          const from = Object(src) as Record<string, unknown>;
+          for (const k of Object.keys(from)) Object.defineProperty(out, k, { value: from[k], writable: true, enumerable: true, configurable: true });
+        } else if ("ck" in p) {
+          const key = checkKey(evaluate(rt, p.ck, env));
+          Object.defineProperty(out, key, { value: evaluate(rt, p.v, env), writable: true, enumerable: true, configurable: true });
+        } else out[p.key] = evaluate(rt, p.v, env);
+      }
+      return out;
+    }
+    case "get": {
+      const o = evaluate(rt, e.o, env);
+      if (e.opt && (o === null || o === undefined)) throw SHORT;
+      const key = typeof e.p === "string" ? e.p : checkKey(evaluate(rt, e.p, env));
+      if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) throw new TypeError(`property "${key}" is not available in workflows`);
+      return getProp(o, key);
+    }
+    case "chain":
+      try {
+        return evaluate(rt, e.e, env);
+      } catch (x) {
+        if (x === SHORT) return undefined;
+        throw x;
+      }
+    case "call":
+      return callValue(rt, env, e);
+    case "bin":
+      return binary(e.op, evaluate(rt, e.l, env), evaluate(rt, e.r, env));
+    case "log": {
+      const l = evaluate(rt, e.l, env);
+      if (e.op === "&&") return l ? evaluate(rt, e.r, env) : l;
+      if (e.op === "||") return l ? l : evaluate(rt, e.r, env);
+      return l === null || l === undefined ? evaluate(rt, e.r, env) : l;
+    }
+    case "un": {
+      const v = evaluate(rt, e.e, env);
+      switch (e.op) {
+        case "-": return -(v as number);
+        case "+": return +(v as number);
+        case "!": return !v;
+        case "~": return ~(v as number);
+        case "typeof": return typeof v;
+        case "void": return undefined;
+      }
+      throw new TypeError(`unknown operator ${String((e as { op: string }).op)}`);
+    }
+    case "del": {
+      const t = e.t as Extract<Expr, { k: "get" }>;
+      const o = evaluate(rt, t.o, env) as Record<PropertyKey, unknown>;
+      const key = typeof t.p === "string" ? t.p : checkKey(evaluate(rt, t.p, env));
+      return delete o[key];
+    }
+    case "cond":
+      return evaluate(rt, e.t, env) ? evaluate(rt, e.c, env) : evaluate(rt, e.a, env);
+    case "assign":
+      return assign(rt, env, e);
+    case "upd": {
+      const t = target(rt, env, e.t);
+      const old = t.get();
+      const num = typeof old === "bigint" ? old : Number(old);
+      const next = typeof num === "bigint" ? (e.op === "++" ? num + 1n : num - 1n) : e.op === "++" ? num + 1 : num - 1;
+      t.set(next);
+      return e.prefix ? next : num;
+    }
+    case "seq": {
+      let v: unknown;
+      for (const x of e.es) v = evaluate(rt, x, env);
+      return v;
+    }
+    case "fn":
+      return rt.closure(e.f, env);
+    case "global": {
+      if (!GLOBALS.has(e.path)) throw new TypeError(`${e.path} is not available in workflows`);
+      return GLOBALS.get(e.path);
+    }
+    case "new": {
+      const C = GLOBALS.get(e.c) as new (...a: unknown[]) => unknown;
+      const list = args(rt, env, e.args);
+      if (C === Date && list.length === 0) throw new TypeError("new Date() without arguments is not deterministic");
+      return new C(...list);
+    }
+    case "act":
+      return rt.startAction(e.name, e.node, args(rt, env, e.args), e.opts ? evaluate(rt, e.opts, env) : undefined);
+    case "actref":
+      return rt.actionRef(e.name, e.node);
+    case "sleep":
+      return rt.sleep(evaluate(rt, e.ms, env), e.v ? evaluate(rt, e.v, env) : undefined, e.node);
+    case "all":
+      return rt.join(evaluate(rt, e.e, env), e.settled, e.node);
+    case "helper":
+      return rt.callHelper(e.f, args(rt, env, e.args));
+  }
+}
+
+function iterate(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value === null || value === undefined || typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
+    throw new TypeError(`${value === null || value === undefined ? String(value) : describe(value)} is not iterable`);
+  }
+  return [...(value as Iterable<unknown>)];
+}
+
+/** Binds a value to a declaration or assignment pattern. */
+export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
+  switch (p.k) {
+    case "id":
+      lookup(env, p.n, p.up).vars[p.n] = value;
+      return;
+    case "mem": {
+      const o = evaluate(rt, p.o, env) as Record<PropertyKey, unknown>;
+      const key = typeof p.p === "string" ? checkKey(p.p) : checkKey(evaluate(rt, p.p, env));
+      o[key] = value;
+      return;
+    }
+    case "def":
+      bind(rt, p.p, value === undefined ? evaluate(rt, p.d, env) : value, env);
+      return;
+    case "arrp": {
+      const items = iterate(value);
+      for (let i = 0; i < p.items.length; i++) {
+        const sub = p.items[i];
+        if (sub) bind(rt, sub, items[i], env);
+      }
+      if (p.rest) bind(rt, p.rest, items.slice(p.items.length), env);
+      return;
+    }
+    case "objp": {
+      if (value === null || value === undefined) throw new TypeError(`Cannot destructure '${String(value)}' as it is ${String(value)}.`);
+      const used = new Set<PropertyKey>();
+      for (const prop of p.props) {
+        const key = typeof prop.key === "string" ? prop.key : checkKey(evaluate(rt, prop.key, env));
+        used.add(key);
+        bind(rt, prop.v, getProp(value, key), env);
+      }
+      if (p.rest) {
+        const rest: Record<string, unknown> = {};
+        const from = Object(value) as Record<string, unknown>;
+        for (const k of Object.keys(from)) if (!used.has(k)) rest[k] = from[k];
+        bind(rt, p.rest, rest, env);
+      }
+      return;
+    }
+  }
+}
+
+export { iterate };

@@ -1,0 +1,481 @@
+import type { Instr, WorkflowIR } from "../compiler/ir.js";
+import { encode, errorFromData, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { bind, evaluate, iterate, type Runtime } from "./evaluate.js";
+import { actionOptions, retryDecision, type ActionOptions } from "./policy.js";
+import { ACTION_REF, CLOSURE, Env, Fiber, Handle, MachineFault, type ActionRefInfo, type ClosureInfo } from "./values.js";
+
+export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
+
+/**
+ * Runs a compiled workflow as data: fibers (function activations) stepping through flat
+ * instruction lists, waiting on handles (actions, sleeps, joins, other fibers). Everything it
+ * holds is plain state that `snapshot()` writes and `Machine.restore()` reads back, so an
+ * instance can stop after any step and continue on another supervisor.
+ *
+ * The machine is deterministic given the results it is fed; time enters only through `now`.
+ */
+export class Machine implements Runtime {
+  seq = 0;
+  hseq = 0;
+  fseq = 0;
+  main = 0;
+  fibers = new Map<number, Fiber>();
+  outcome: Outcome | undefined;
+  /** Pending action handles by call sequence number. */
+  readonly actions = new Map<number, Handle>();
+  /** Handles with a wake-up time: sleeps, and actions waiting out a backoff. */
+  readonly timers = new Set<Handle>();
+  readonly runnable: Fiber[] = [];
+  private readonly toDispatch: Handle[] = [];
+  now = 0;
+
+  constructor(
+    readonly ir: WorkflowIR,
+    readonly defaults: Partial<ActionOptions> = {},
+  ) {}
+
+  /** A new instance: the main fiber runs `run(...args)`. */
+  static start(ir: WorkflowIR, args: unknown[], now: number, defaults?: Partial<ActionOptions>): Machine {
+    const m = new Machine(ir, defaults);
+    m.now = now;
+    const fiber = m.newFiber(0, new Env(null), m.newHandle("fiber"));
+    m.main = fiber.id;
+    fiber.handle!.handled = true;
+    try {
+      m.bindParams(fiber, args);
+      m.runnable.push(fiber);
+    } catch (e) {
+      m.finishFiber(fiber, false, e);
+    }
+    return m;
+  }
+
+  /** Runs every runnable fiber until all wait. Fires due timers first. */
+  run(now: number): void {
+    this.now = now;
+    for (const h of [...this.timers]) {
+      if (h.kind === "sleep" && h.wakeAt! <= now) {
+        this.timers.delete(h);
+        this.settle(h, true, h.sleepValue);
+      } else if (h.kind === "act" && h.call!.status === "waiting" && h.call!.retryAt! <= now) {
+        this.timers.delete(h);
+        h.call!.status = "new";
+        this.toDispatch.push(h);
+      }
+    }
+    while (this.runnable.length && !this.outcome) {
+      const f = this.runnable.shift()!;
+      if (this.fibers.has(f.id)) this.exec(f);
+    }
+  }
+
+  /** Action calls to dispatch now (each marked running with its next attempt number). */
+  takeDispatches(): Handle[] {
+    const out: Handle[] = [];
+    for (const h of this.toDispatch.splice(0)) {
+      if (h.state !== "pending" || h.call!.status !== "new") continue;
+      h.call!.status = "running";
+      h.call!.attempt += 1;
+      out.push(h);
+    }
+    return out;
+  }
+
+  /** Actions marked running: after a restore, attempts whose fate is unknown. */
+  running(): Handle[] {
+    return [...this.actions.values()].filter((h) => h.call!.status === "running");
+  }
+
+  /** The earliest wake-up time of a sleep or a retry backoff. */
+  nextWakeAt(): number | undefined {
+    let min: number | undefined;
+    for (const h of this.timers) {
+      const t = h.kind === "sleep" ? h.wakeAt! : h.call!.retryAt!;
+      if (min === undefined || t < min) min = t;
+    }
+    return min;
+  }
+
+  /** Whether anything is in flight or could run without a timer firing. */
+  busy(): boolean {
+    return this.runnable.length > 0 || this.toDispatch.length > 0 || this.running().length > 0;
+  }
+
+  /** The result of an attempt. Returns false for a stale attempt (already timed out or superseded). */
+  actionSucceeded(seq: number, attempt: number, value: unknown): boolean {
+    const h = this.actions.get(seq);
+    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return false;
+    this.actions.delete(seq);
+    this.settle(h, true, value);
+    return true;
+  }
+
+  /**
+   * A failed attempt: retried (now, or after a backoff) or rejected, per the call's options.
+   * Returns undefined for a stale attempt.
+   */
+  actionFailed(seq: number, attempt: number, error: ErrorData, now: number, random?: () => number): { retry: boolean; delayMs?: number } | undefined {
+    const h = this.actions.get(seq);
+    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return undefined;
+    const decision = retryDecision(h.call!.opts, attempt, error, random);
+    if (!decision.retry) {
+      this.actions.delete(seq);
+      this.settle(h, false, errorFromData(error));
+      return { retry: false };
+    }
+    h.call!.lastError = error;
+    if (decision.delayMs <= 0) {
+      h.call!.status = "new";
+      this.toDispatch.push(h);
+    } else {
+      h.call!.status = "waiting";
+      h.call!.retryAt = now + decision.delayMs;
+      this.timers.add(h);
+    }
+    return { retry: true, delayMs: decision.delayMs };
+  }
+
+  // ---- Runtime (called by the evaluator) ----
+
+  closure(fn: number, env: Env): (...args: unknown[]) => unknown {
+    const info: ClosureInfo = { fn, env };
+    const f = (...args: unknown[]) => this.callFunction(fn, env, args);
+    Object.defineProperty(f, CLOSURE, { value: info });
+    return f;
+  }
+
+  actionRef(name: string, node: string): (...args: unknown[]) => unknown {
+    const info: ActionRefInfo = { name, node };
+    const f = (...args: unknown[]) => this.startAction(name, node, args, undefined);
+    Object.defineProperty(f, ACTION_REF, { value: info });
+    return f;
+  }
+
+  startAction(name: string, node: string, args: unknown[], opts: unknown): Handle {
+    const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of action ${name}`));
+    const h = this.newHandle("act");
+    h.call = { seq: ++this.seq, name, node, args: encoded, opts: actionOptions(opts, this.defaults), attempt: 0, status: "new" };
+    this.actions.set(h.call.seq, h);
+    this.toDispatch.push(h);
+    return h;
+  }
+
+  sleep(ms: unknown, value: unknown, node: string): Handle {
+    void node;
+    const n = Number(ms);
+    const h = this.newHandle("sleep");
+    h.wakeAt = this.now + (Number.isFinite(n) && n > 0 ? n : 0);
+    h.sleepValue = value;
+    if (h.wakeAt <= this.now) this.settle(h, true, value);
+    else this.timers.add(h);
+    return h;
+  }
+
+  join(items: unknown, settled: boolean, node: string): Handle {
+    void node;
+    const list = iterate(items);
+    const h = this.newHandle("all");
+    h.items = list;
+    h.settled = settled;
+    h.remaining = 0;
+    for (const item of list) {
+      if (item instanceof Handle) {
+        item.handled = true;
+        if (item.state === "pending") {
+          h.remaining++;
+          item.parents.push(h);
+        }
+      }
+    }
+    this.checkJoin(h);
+    return h;
+  }
+
+  callHelper(fn: number, args: unknown[]): unknown {
+    return this.callFunction(fn, null, args);
+  }
+
+  // ---- internals ----
+
+  private newHandle(kind: Handle["kind"]): Handle {
+    return new Handle(++this.hseq, kind);
+  }
+
+  private newFiber(fn: number, env: Env, handle: Handle | null): Fiber {
+    const f = new Fiber(++this.fseq, fn, env, handle);
+    if (handle) this.fibers.set(f.id, f);
+    return f;
+  }
+
+  private bindParams(fiber: Fiber, args: unknown[]): void {
+    bind(this, this.ir.fns[fiber.fn]!.params, args, fiber.env);
+  }
+
+  /** Calls a helper or closure: sync functions run to completion, async ones become fibers. */
+  callFunction(fn: number, parent: Env | null, args: unknown[]): unknown {
+    const ir = this.ir.fns[fn];
+    if (!ir) throw new MachineFault(`no function ${fn}`);
+    const env = new Env(parent);
+    if (!ir.async) {
+      const fiber = new Fiber(0, fn, env, null);
+      this.bindParams(fiber, args);
+      return this.execSync(fiber);
+    }
+    const handle = this.newHandle("fiber");
+    const fiber = this.newFiber(fn, env, handle);
+    try {
+      this.bindParams(fiber, args);
+    } catch (e) {
+      this.fibers.delete(fiber.id);
+      this.settle(handle, false, e);
+      return handle;
+    }
+    // Like a native async call: the body runs at once, up to its first pending await.
+    this.exec(fiber);
+    return handle;
+  }
+
+  private execSync(fiber: Fiber): unknown {
+    let result: unknown;
+    let threw = false;
+    let error: unknown;
+    const done = (ok: boolean, v: unknown) => {
+      if (ok) result = v;
+      else {
+        threw = true;
+        error = v;
+      }
+    };
+    if (this.step(fiber, done) === "blocked") throw new MachineFault("a synchronous function awaited");
+    if (threw) throw error;
+    return result;
+  }
+
+  private exec(fiber: Fiber): void {
+    this.step(fiber, (ok, v) => this.finishFiber(fiber, ok, v));
+  }
+
+  finishFiber(fiber: Fiber, ok: boolean, v: unknown): void {
+    this.fibers.delete(fiber.id);
+    if (fiber.id === this.main) {
+      this.outcome = ok ? { status: "completed", value: v } : { status: "failed", error: v };
+      return;
+    }
+    if (fiber.handle) this.settle(fiber.handle, ok, v);
+  }
+
+  /** Executes instructions until the fiber waits ("blocked") or its function ends ("done"). */
+  private step(f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" {
+    const code = this.ir.fns[f.fn]!.code;
+    for (;;) {
+      const ins = code[f.pc];
+      if (!ins) throw new MachineFault(`pc ${f.pc} out of range in ${this.ir.fns[f.fn]!.name}`);
+      try {
+        switch (ins.op) {
+          case "expr":
+            evaluate(this, ins.e, f.env);
+            f.pc++;
+            break;
+          case "bind":
+            bind(this, ins.p, ins.e ? evaluate(this, ins.e, f.env) : undefined, f.env);
+            f.pc++;
+            break;
+          case "await": {
+            if (f.resume) {
+              const r = f.resume;
+              f.resume = null;
+              if (!r.ok) throw r.v;
+              if (ins.p) bind(this, ins.p, r.v, f.env);
+              f.pc++;
+              break;
+            }
+            const v = evaluate(this, ins.e, f.env);
+            if (v instanceof Handle) {
+              v.handled = true;
+              if (v.state === "pending") {
+                f.wait = v;
+                v.waiters.push(f.id);
+                if (!f.handle) throw new MachineFault("a synchronous function awaited");
+                return "blocked";
+              }
+              if (v.state === "err") throw v.value;
+              if (ins.p) bind(this, ins.p, v.value, f.env);
+            } else if (ins.p) bind(this, ins.p, v, f.env);
+            f.pc++;
+            break;
+          }
+          case "jmp":
+            f.pc = ins.to;
+            break;
+          case "jf":
+            f.pc = evaluate(this, ins.e, f.env) ? f.pc + 1 : ins.to;
+            break;
+          case "ret": {
+            const v = ins.e ? evaluate(this, ins.e, f.env) : undefined;
+            if (!this.unwindReturn(f, v)) {
+              done(true, v);
+              return "done";
+            }
+            break;
+          }
+          case "throw":
+            throw evaluate(this, ins.e, f.env);
+          case "try":
+            f.hs.push({ c: ins.c, f: ins.f, at: f.pc, cd: f.cs.length });
+            f.pc++;
+            break;
+          case "untry": {
+            const h = f.hs.pop();
+            if (!h) throw new MachineFault("untry without a handler");
+            if (h.f !== null) f.cs.push({ t: "n" });
+            f.pc++;
+            break;
+          }
+          case "fin": {
+            const c = f.cs.pop();
+            if (!c) throw new MachineFault("finally without a completion");
+            if (c.t === "n") f.pc++;
+            else if (c.t === "r") {
+              if (!this.unwindReturn(f, c.v)) {
+                done(true, c.v);
+                return "done";
+              }
+            } else if (c.t === "t") throw c.v;
+            else this.leave(f, c.to!, c.n!, 0);
+            break;
+          }
+          case "leave":
+            this.leave(f, ins.to, ins.n, ins.c);
+            break;
+          case "iter": {
+            const v = evaluate(this, ins.e, f.env);
+            f.env.vars[ins.v] = { a: iterate(v), i: 0 };
+            f.pc++;
+            break;
+          }
+          case "next": {
+            const it = f.env.vars[ins.v] as { a: unknown[]; i: number };
+            if (it.i >= it.a.length) f.pc = ins.to;
+            else {
+              bind(this, ins.p, it.a[it.i++], f.env);
+              f.pc++;
+            }
+            break;
+          }
+          default:
+            throw new MachineFault(`unknown instruction ${(ins as Instr).op}`);
+        }
+      } catch (e) {
+        if (e instanceof MachineFault) throw e;
+        if (!this.unwindThrow(f, e)) {
+          done(false, e);
+          return "done";
+        }
+      }
+    }
+  }
+
+  /** Routes a thrown value to the innermost catch or finally of the fiber. */
+  private unwindThrow(f: Fiber, value: unknown): boolean {
+    let thrown = value;
+    while (f.hs.length) {
+      const h = f.hs.pop()!;
+      f.cs.length = h.cd;
+      if (h.c !== null) {
+        if (h.f !== null) f.hs.push({ c: null, f: h.f, at: h.at, cd: f.cs.length });
+        const instr = this.ir.fns[f.fn]!.code[h.at] as Extract<Instr, { op: "try" }>;
+        try {
+          if (instr.p) bind(this, instr.p, thrown, f.env);
+        } catch (e) {
+          thrown = e;
+          continue;
+        }
+        f.pc = h.c;
+        return true;
+      }
+      if (h.f !== null) {
+        f.cs.push({ t: "t", v: thrown });
+        f.pc = h.f;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A return inside try regions runs their finally blocks first. */
+  private unwindReturn(f: Fiber, value: unknown): boolean {
+    while (f.hs.length) {
+      const h = f.hs.pop()!;
+      if (h.f !== null) {
+        f.cs.length = h.cd;
+        f.cs.push({ t: "r", v: value });
+        f.pc = h.f;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private leave(f: Fiber, to: number, n: number, c: number): void {
+    if (c > 0) f.cs.length = Math.max(0, f.cs.length - c);
+    for (let i = 0; i < n; i++) {
+      const h = f.hs.pop();
+      if (!h) throw new MachineFault("leave past the handler stack");
+      if (h.f !== null) {
+        f.cs.length = h.cd;
+        f.cs.push({ t: "l", to, n: n - i - 1 });
+        f.pc = h.f;
+        return;
+      }
+    }
+    f.pc = to;
+  }
+
+  private settle(h: Handle, ok: boolean, v: unknown): void {
+    if (h.state !== "pending") return;
+    h.state = ok ? "ok" : "err";
+    h.value = v;
+    this.timers.delete(h);
+    for (const id of h.waiters) {
+      const fiber = this.fibers.get(id);
+      if (!fiber) continue;
+      fiber.wait = null;
+      fiber.resume = { ok, v };
+      this.runnable.push(fiber);
+    }
+    h.waiters = [];
+    const parents = h.parents;
+    h.parents = [];
+    for (const p of parents) {
+      if (p.state !== "pending") continue;
+      p.remaining!--;
+      this.checkJoin(p);
+    }
+  }
+
+  private checkJoin(h: Handle): void {
+    const items = h.items!;
+    if (!h.settled) {
+      // Promise.all rejects with the first rejection, at once.
+      for (const item of items) {
+        if (item instanceof Handle && item.state === "err") {
+          this.settle(h, false, item.value);
+          return;
+        }
+      }
+    }
+    if (h.remaining! > 0) return;
+    const values = items.map((item) => {
+      if (!(item instanceof Handle)) return h.settled ? { status: "fulfilled", value: item } : item;
+      if (!h.settled) return item.value;
+      return item.state === "ok" ? { status: "fulfilled", value: item.value } : { status: "rejected", reason: item.value };
+    });
+    this.settle(h, true, values);
+  }
+
+  /** Re-queues restored state: runnable fibers and undispatched actions. */
+  resumeAfterRestore(): void {
+    for (const f of this.fibers.values()) if (f.resume && !f.wait) this.runnable.push(f);
+    for (const h of this.actions.values()) if (h.call!.status === "new") this.toDispatch.push(h);
+  }
+}

@@ -1,0 +1,164 @@
+import type { WorkflowIR } from "../compiler/ir.js";
+import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
+import { Machine } from "./machine.js";
+import type { ActionOptions } from "./policy.js";
+import { ACTION_REF, CLOSURE, Env, Fiber, Handle, type ActionRefInfo, type ClosureInfo } from "./values.js";
+
+/**
+ * Machine snapshots: the whole interpreter state as one object graph (fibers, their
+ * environments, handles, closures), encoded with shared references kept. Only what is
+ * reachable is written: settled handles nobody holds and finished fibers drop out, so a long
+ * instance's snapshot stays as small as its live state.
+ */
+const FORMAT = 1;
+
+interface SnapshotRoot {
+  v: number;
+  seq: number;
+  hseq: number;
+  fseq: number;
+  main: number;
+  fibers: Fiber[];
+  /** Pending action calls: in flight or waiting, referenced or not. */
+  actions: Handle[];
+  timers: Handle[];
+}
+
+function present<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function extension(m: Machine): CodecExtension {
+  return {
+    encode(value: object) {
+      if (value instanceof Env) return { tag: "env", data: { p: value.parent, v: value.vars } };
+      if (value instanceof Handle) {
+        return {
+          tag: "h",
+          data: present({
+            id: value.id, kind: value.kind, state: value.state, value: value.state === "pending" ? undefined : value.value,
+            waiters: value.waiters.length ? value.waiters : undefined, parents: value.parents.length ? value.parents : undefined,
+            handled: value.handled || undefined, call: value.call, wakeAt: value.wakeAt, sleepValue: value.sleepValue,
+            items: value.items, settled: value.settled, remaining: value.remaining,
+          }),
+        };
+      }
+      if (value instanceof Fiber) {
+        return {
+          tag: "f",
+          data: present({ id: value.id, fn: value.fn, pc: value.pc, env: value.env, hs: value.hs, cs: value.cs, wait: value.wait ?? undefined, resume: value.resume ?? undefined, handle: value.handle ?? undefined }),
+        };
+      }
+      if (typeof value === "function") {
+        const closure = (value as { [CLOSURE]?: ClosureInfo })[CLOSURE];
+        if (closure) return { tag: "fn", data: { f: closure.fn, e: closure.env } };
+        const ref = (value as { [ACTION_REF]?: ActionRefInfo })[ACTION_REF];
+        if (ref) return { tag: "ar", data: { name: ref.name, node: ref.node } };
+      }
+      if (value instanceof RegExp) return { tag: "re", data: { s: value.source, f: value.flags, i: value.lastIndex } };
+      return undefined;
+    },
+    create(tag: string) {
+      switch (tag) {
+        case "env":
+          return new Env(null);
+        case "h":
+          return new Handle(0, "act");
+        case "f":
+          return new Fiber(0, 0, new Env(null), null);
+        case "fn": {
+          const info: ClosureInfo = { fn: 0, env: new Env(null) };
+          const f = (...args: unknown[]) => m.callFunction(info.fn, info.env, args);
+          Object.defineProperty(f, CLOSURE, { value: info });
+          return f;
+        }
+        default:
+          return undefined;
+      }
+    },
+    build(tag: string, data: unknown) {
+      if (tag === "ar") {
+        const d = data as ActionRefInfo;
+        return m.actionRef(d.name, d.node);
+      }
+      if (tag === "re") {
+        const d = data as { s: string; f: string; i: number };
+        const re = new RegExp(d.s, d.f);
+        re.lastIndex = d.i;
+        return re;
+      }
+      throw new Error(`unknown snapshot tag ${tag}`);
+    },
+    fill(target: object, tag: string, data: unknown) {
+      const d = data as Record<string, unknown>;
+      if (tag === "env") {
+        const env = target as Env;
+        env.parent = d.p as Env | null;
+        env.vars = Object.assign(Object.create(null) as Record<string, unknown>, d.v as Record<string, unknown>);
+      } else if (tag === "h") {
+        const h = target as Handle;
+        h.id = d.id as number;
+        h.kind = d.kind as Handle["kind"];
+        h.state = d.state as Handle["state"];
+        h.value = d.value;
+        h.waiters = (d.waiters as number[] | undefined) ?? [];
+        h.parents = (d.parents as Handle[] | undefined) ?? [];
+        h.handled = d.handled === true;
+        if (d.call) h.call = d.call as Handle["call"];
+        if (d.wakeAt !== undefined) h.wakeAt = d.wakeAt as number;
+        if ("sleepValue" in d) h.sleepValue = d.sleepValue;
+        if (d.items) h.items = d.items as unknown[];
+        if (d.settled !== undefined) h.settled = d.settled as boolean;
+        if (d.remaining !== undefined) h.remaining = d.remaining as number;
+      } else if (tag === "f") {
+        const f = target as Fiber;
+        f.id = d.id as number;
+        f.fn = d.fn as number;
+        f.pc = d.pc as number;
+        f.env = d.env as Env;
+        f.hs = d.hs as Fiber["hs"];
+        f.cs = d.cs as Fiber["cs"];
+        f.wait = (d.wait as Handle | undefined) ?? null;
+        f.resume = (d.resume as Fiber["resume"] | undefined) ?? null;
+        f.handle = (d.handle as Handle | undefined) ?? null;
+      } else if (tag === "fn") {
+        const info = (target as unknown as { [CLOSURE]: ClosureInfo })[CLOSURE];
+        info.fn = d.f as number;
+        info.env = d.e as Env;
+      }
+    },
+  };
+}
+
+/** The machine's state as text for Postgres. */
+export function snapshotWrite(m: Machine): string {
+  const root: SnapshotRoot = {
+    v: FORMAT,
+    seq: m.seq,
+    hseq: m.hseq,
+    fseq: m.fseq,
+    main: m.main,
+    fibers: [...m.fibers.values()],
+    actions: [...m.actions.values()],
+    timers: [...m.timers],
+  };
+  return JSON.stringify(encodeGraph(root, extension(m)));
+}
+
+/** Rebuilds a machine from a snapshot. */
+export function snapshotRead(ir: WorkflowIR, text: string, defaults?: Partial<ActionOptions>): Machine {
+  const m = new Machine(ir, defaults);
+  const root = decode(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
+  if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
+  m.seq = root.seq;
+  m.hseq = root.hseq;
+  m.fseq = root.fseq;
+  m.main = root.main;
+  for (const f of root.fibers) m.fibers.set(f.id, f);
+  for (const h of root.actions) m.actions.set(h.call!.seq, h);
+  for (const h of root.timers) m.timers.add(h);
+  m.resumeAfterRestore();
+  return m;
+}

@@ -1,0 +1,115 @@
+import type { Encoded, ErrorData } from "../sdk/codec.js";
+import type { ActionOptions } from "./policy.js";
+
+/** One function activation's variables. Arrow functions point at their creator's environment. */
+export class Env {
+  constructor(
+    public parent: Env | null,
+    public vars: Record<string, unknown> = Object.create(null) as Record<string, unknown>,
+  ) {}
+}
+
+/** Marks a JS function that is a workflow closure (an arrow function of the workflow). */
+export const CLOSURE = Symbol.for("waymark.closure");
+/** Marks a JS function that starts an action (an action used as a value). */
+export const ACTION_REF = Symbol.for("waymark.actionRef");
+
+export interface ClosureInfo {
+  fn: number;
+  env: Env;
+}
+
+export interface ActionRefInfo {
+  name: string;
+  node: string;
+}
+
+export type HandleState = "pending" | "ok" | "err";
+
+/** An action call in flight: what the executor dispatches, retries and times out. */
+export interface ActionCall {
+  /** The call's sequence number in the instance: its actionId, stable across attempts. */
+  seq: number;
+  name: string;
+  node: string;
+  /** Encoded arguments. */
+  args: Encoded[];
+  opts: ActionOptions;
+  /** Attempts started so far (the current attempt's number while running). */
+  attempt: number;
+  /** new: to dispatch; running: dispatched; waiting: backing off until retryAt. */
+  status: "new" | "running" | "waiting";
+  retryAt?: number;
+  /** The last failure, while waiting to retry. */
+  lastError?: ErrorData;
+}
+
+/**
+ * A promise of the workflow: an action call, a sleep, a Promise.all, or an async function's
+ * result. Fibers wait on handles; joins (Promise.all) are handles whose children are handles.
+ */
+export class Handle {
+  state: HandleState = "pending";
+  value: unknown = undefined;
+  /** Fibers waiting on this handle. */
+  waiters: number[] = [];
+  /** Join handles that include this one. */
+  parents: Handle[] = [];
+  /** Awaited or joined: a rejection is handled. */
+  handled = false;
+  call?: ActionCall;
+  wakeAt?: number;
+  sleepValue?: unknown;
+  /** Joins: the items (handles or plain values), and whether this is allSettled. */
+  items?: unknown[];
+  settled?: boolean;
+  remaining?: number;
+
+  constructor(
+    public id: number,
+    public kind: "act" | "sleep" | "all" | "fiber",
+  ) {}
+}
+
+export interface Completion {
+  /** normal, return, throw, leave (break/continue through finally) */
+  t: "n" | "r" | "t" | "l";
+  v?: unknown;
+  to?: number;
+  n?: number;
+}
+
+export interface TryHandler {
+  c: number | null;
+  f: number | null;
+  /** Index into the catch binding pattern is taken from the `try` instruction at `at`. */
+  at: number;
+  /** Completion stack depth when the handler was pushed. */
+  cd: number;
+}
+
+/** A running function activation: run, a helper, or an async arrow function. */
+export class Fiber {
+  pc = 0;
+  hs: TryHandler[] = [];
+  cs: Completion[] = [];
+  /** The handle this fiber waits on. */
+  wait: Handle | null = null;
+  /** The settled value to deliver when it resumes. */
+  resume: { ok: boolean; v: unknown } | null = null;
+  constructor(
+    public id: number,
+    public fn: number,
+    public env: Env,
+    /** Settled with the function's result; null for synchronous calls. */
+    public handle: Handle | null,
+  ) {}
+}
+
+/** Thrown for broken interpreter invariants: never caught by workflow `try`/`catch`. */
+export class MachineFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MachineFault";
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * One structured logger, injected into every component and scoped per component.
+ * Lines go to stderr as `time level component message {fields}`; with
+ * `WAYMARK_LOG_FORMAT=json` (or a non-TTY stderr and `json` requested) as one JSON object per line.
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  log(level: Exclude<LogLevel, "silent">, message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger for a sub-component: its name is appended to this one's. */
+  scope(component: string): Logger;
+  readonly level: LogLevel;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: "text" | "json";
+  component?: string;
+  write?: (line: string) => void;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
+  if (typeof value === "string") return /\s|"/.test(value) ? JSON.stringify(value) : value;
+  if (typeof value === "bigint") return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? "info";
+  const format = options.format ?? "text";
+  const component = options.component ?? "waymark";
+  const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const threshold = RANK[level];
+
+  const log = (lvl: Exclude<LogLevel, "silent">, message: string, fields?: LogFields) => {
+    if (RANK[lvl] < threshold) return;
+    const time = new Date().toISOString();
+    if (format === "json") {
+      const record: LogFields = { time, level: lvl, component, message };
+      for (const [k, v] of Object.entries(fields ?? {})) {
+        record[k] = v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : typeof v === "bigint" ? String(v) : v;
+      }
+      let line: string;
+      try {
+        line = JSON.stringify(record);
+      } catch {
+        line = JSON.stringify({ time, level: lvl, component, message });
+      }
+      write(line);
+      return;
+    }
+    const rest = Object.entries(fields ?? {})
+      .map(([k, v]) => `${k}=${describe(v)}`)
+      .join(" ");
+    write(`${time} ${lvl.toUpperCase().padEnd(5)} [${component}] ${message}${rest ? " " + rest : ""}`);
+  };
+
+  return {
+    level,
+    log,
+    debug: (m, f) => log("debug", m, f),
+    info: (m, f) => log("info", m, f),
+    warn: (m, f) => log("warn", m, f),
+    error: (m, f) => log("error", m, f),
+    scope: (sub) => createLogger({ level, format, component: `${component}.${sub}`, write }),
+  };
+}
+
+/** A logger that drops everything: for library code used without a configured logger. */
+export const silentLogger: Logger = createLogger({ level: "silent" });

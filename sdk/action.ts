@@ -1,0 +1,140 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { callerLocation } from "../compiler/source.js";
+import { RegistrationError, WaymarkError } from "./errors.js";
+
+/**
+ * Actions: the distributed work of a workflow. `action()` registers an async function under a
+ * name; the workflow compiler refers to actions by that name, and the worker children look the
+ * name up in this registry after loading WAYMARK_USER_MODULE.
+ */
+export interface ActionEntry {
+  name: string;
+  fn: (...args: never[]) => Promise<unknown>;
+  /** Where `action()` was called, for error messages. */
+  where: string;
+}
+
+const REGISTRY_KEY = Symbol.for("waymark.actions");
+/** Marks the function `action()` returns, with its entry. */
+export const ACTION = Symbol.for("waymark.action");
+
+type Registry = Map<string, ActionEntry>;
+
+/** One registry per process, shared by every copy of the waymark module. */
+export function actionRegistry(): Registry {
+  const g = globalThis as { [REGISTRY_KEY]?: Registry };
+  return (g[REGISTRY_KEY] ??= new Map());
+}
+
+export interface ActionContext {
+  /** The workflow instance this call belongs to. */
+  instanceId: string;
+  /** Names this call in this instance; the same across its attempts. */
+  actionId: string;
+  /** Counts from 1. */
+  attempt: number;
+  /** Aborts on timeout, cancellation and shutdown. */
+  signal: AbortSignal;
+}
+
+interface Frame extends ActionContext {
+  /** Dependencies resolved in this call, and their clean-ups. */
+  deps: Map<unknown, Promise<unknown>>;
+  cleanups: Array<() => Promise<void>>;
+}
+
+const storage = new AsyncLocalStorage<Frame>();
+
+/** Inside an action: which call of which instance this is, and its abort signal. */
+export function actionContext(): ActionContext {
+  const frame = storage.getStore();
+  if (!frame) throw new WaymarkError("WAYMARK_NOT_IN_ACTION", "actionContext() can only be called while an action runs (inside a function passed to action())");
+  const { instanceId, actionId, attempt, signal } = frame;
+  return { instanceId, actionId, attempt, signal };
+}
+
+type Provider<T> = () => T | Promise<T> | AsyncGenerator<T, unknown, unknown> | Generator<T, unknown, unknown>;
+
+function isGenerator(v: unknown): v is AsyncGenerator<unknown> | Generator<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function" && typeof (v as { return?: unknown }).return === "function" && (Symbol.asyncIterator in v || Symbol.iterator in v);
+}
+
+/**
+ * Resolves a dependency inside an action, once per action call however often it is asked for.
+ * A generator provider sets up before `yield` and cleans up after the action finishes; its
+ * `finally` blocks run even when the action throws.
+ */
+export async function depends<T>(provider: Provider<T>): Promise<T> {
+  const frame = storage.getStore();
+  if (!frame) throw new WaymarkError("WAYMARK_NOT_IN_ACTION", "depends() can only be called while an action runs (inside a function passed to action())");
+  let pending = frame.deps.get(provider) as Promise<T> | undefined;
+  if (!pending) {
+    pending = (async () => {
+      const made = provider();
+      if (isGenerator(made)) {
+        const first = await made.next();
+        if (first.done) throw new WaymarkError("WAYMARK_REGISTRATION", `dependency provider ${provider.name || "(anonymous)"} returned without yielding a value`);
+        frame.cleanups.push(async () => {
+          await made.return(undefined);
+        });
+        return first.value as T;
+      }
+      return (await made) as T;
+    })();
+    frame.deps.set(provider, pending);
+  }
+  return pending;
+}
+
+/** Runs an action function with its context; dependency clean-ups run however it ends. */
+export async function actionInvoke(entry: ActionEntry, args: unknown[], context: ActionContext): Promise<unknown> {
+  const frame: Frame = { ...context, deps: new Map(), cleanups: [] };
+  return storage.run(frame, async () => {
+    try {
+      return await (entry.fn as (...a: unknown[]) => Promise<unknown>)(...args);
+    } finally {
+      for (const cleanup of frame.cleanups.reverse()) {
+        try {
+          await cleanup();
+        } catch {
+          // A failing clean-up must not replace the action's own outcome.
+        }
+      }
+    }
+  });
+}
+
+let localCalls = 0;
+
+/**
+ * Registers an async function as an action. Called outside a workflow (a script, a unit test)
+ * it simply runs.
+ */
+export function action<F extends (...args: any[]) => Promise<any>>(fn: F): F;
+export function action<F extends (...args: any[]) => Promise<any>>(name: string, fn: F): F;
+export function action<F extends (...args: any[]) => Promise<any>>(nameOrFn: string | F, maybeFn?: F): F {
+  const fn = typeof nameOrFn === "function" ? nameOrFn : maybeFn;
+  const loc = callerLocation();
+  const where = loc ? `${loc.file}:${loc.line}:${loc.column}` : "<unknown>";
+  if (typeof fn !== "function") throw new RegistrationError(`action() needs a function (at ${where})`);
+  const name = typeof nameOrFn === "string" ? nameOrFn : fn.name;
+  if (!name) {
+    throw new RegistrationError(
+      `an action needs a name (at ${where}): use a named function, \`action(async function sendEmail(...) {...})\`, or pass one, \`action("sendEmail", async (...) => {...})\``,
+    );
+  }
+  const registry = actionRegistry();
+  const existing = registry.get(name);
+  if (existing && existing.where !== where) {
+    throw new RegistrationError(`two actions are named "${name}": one at ${existing.where}, one at ${where}. Give one of them an explicit name: action("billing.${name}", fn)`);
+  }
+  const entry: ActionEntry = { name, fn, where };
+  registry.set(name, entry);
+  const wrapper = function (this: unknown, ...args: unknown[]) {
+    const signal = new AbortController().signal;
+    return actionInvoke(entry, args, { instanceId: "local", actionId: `local-${++localCalls}`, attempt: 1, signal });
+  };
+  Object.defineProperty(wrapper, "name", { value: name });
+  Object.defineProperty(wrapper, ACTION, { value: entry });
+  return wrapper as unknown as F;
+}

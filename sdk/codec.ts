@@ -1,0 +1,501 @@
+import { SerializationError } from "./errors.js";
+
+/**
+ * The value codec: how arguments, results, errors and interpreter state cross processes and
+ * live in Postgres. Plain JSON stays plain JSON (and is not copied); everything else JSON cannot
+ * hold becomes a tagged object `{ "$w": tag, ... }`:
+ *
+ *   undefined            {"$w":"u"}
+ *   NaN, ±Infinity, -0   {"$w":"num","v":"NaN"}
+ *   bigint               {"$w":"big","v":"123"}
+ *   Date                 {"$w":"date","v":"2024-01-01T00:00:00.000Z"}   (invalid: v null)
+ *   Map / Set            {"$w":"map","v":[[k,v],...]} / {"$w":"set","v":[...]}
+ *   Uint8Array, Buffer   {"$w":"bytes","v":"<base64>"}
+ *   Error                {"$w":"err","name","message","stack","fields":{...},"cause"?}
+ *   object with "$w"     {"$w":"obj","v":{...}}                             (escaped)
+ *
+ * Anything else (functions, symbols, instances of user classes, cycles) is refused with a
+ * SerializationError that names the value's path.
+ *
+ * Graph mode (`encodeGraph`, for the interpreter's snapshots) also keeps shared references
+ * and cycles: an object reached twice is stored once as {"$w":"def","i":n,"v":...} and then
+ * referred to as {"$w":"ref","i":n}, so two variables holding one array still hold one array
+ * after a restore. An extension stores the interpreter's own objects (closures, handles).
+ */
+export type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: Encoded };
+
+const TAG = "$w";
+
+export interface ErrorData {
+  name: string;
+  message: string;
+  stack?: string;
+  fields?: Record<string, Encoded>;
+  cause?: Encoded;
+}
+
+export interface CodecExtension {
+  /** A tag and the data to store for an object (or function) this extension owns. */
+  encode(value: object): { tag: string; data: unknown } | undefined;
+  /**
+   * An empty object for `tag`, created before its data is decoded (so cycles resolve), or
+   * undefined for a value built from its data by `build` (one that cannot be part of a cycle).
+   */
+  create(tag: string): object | undefined;
+  build?(tag: string, data: unknown): unknown;
+  /** Fills a created object with its decoded data. */
+  fill(target: object, tag: string, data: unknown): void;
+}
+
+class PathError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly path: string[],
+  ) {
+    super(reason);
+  }
+}
+
+function className(value: object): string {
+  const ctor = (value as { constructor?: { name?: string } }).constructor;
+  return ctor && typeof ctor.name === "string" && ctor.name ? ctor.name : "an unnamed class";
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const BUILTIN_ERRORS: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+function errorName(err: Error): string {
+  if (typeof err.name === "string" && err.name !== "Error") return err.name;
+  const ctor = err.constructor?.name;
+  return ctor && ctor !== "Object" ? ctor : "Error";
+}
+
+class Encoder {
+  private readonly seen = new Set<object>();
+  private readonly path: string[] = [];
+  /** Graph mode: how often each object is reached, and the ids of those already written. */
+  private readonly counts: Map<object, number> | undefined;
+  private readonly written = new Map<object, number>();
+  private readonly extData = new Map<object, { tag: string; data: unknown }>();
+  private nextId = 0;
+
+  constructor(
+    private readonly ext: CodecExtension | undefined,
+    graph: boolean,
+  ) {
+    this.counts = graph ? new Map() : undefined;
+  }
+
+  private extOf(obj: object): { tag: string; data: unknown } | undefined {
+    if (!this.ext) return undefined;
+    let hit = this.extData.get(obj);
+    if (!hit) {
+      hit = this.ext.encode(obj);
+      if (hit) this.extData.set(obj, hit);
+    }
+    return hit;
+  }
+
+  /** Graph mode, first pass: count how often each object is reached. */
+  count(value: unknown): void {
+    if (value === null || (typeof value !== "object" && typeof value !== "function")) return;
+    const obj = value as object;
+    const n = this.counts!.get(obj) ?? 0;
+    this.counts!.set(obj, n + 1);
+    if (n > 0) return;
+    const ext = this.extOf(obj);
+    if (ext) return this.count(ext.data);
+    if (typeof value === "function") return;
+    if (Array.isArray(obj)) {
+      for (let i = 0; i < obj.length; i++) this.count(obj[i]);
+    } else if (obj instanceof Map) {
+      for (const [k, v] of obj) {
+        this.count(k);
+        this.count(v);
+      }
+    } else if (obj instanceof Set) {
+      for (const v of obj) this.count(v);
+    } else if (obj instanceof Error) {
+      for (const k of Object.keys(obj)) this.count((obj as unknown as Record<string, unknown>)[k]);
+      if ("cause" in obj) this.count(obj.cause);
+    } else if (isPlainObject(obj)) {
+      for (const k of Object.keys(obj)) this.count((obj as Record<string, unknown>)[k]);
+    }
+  }
+
+  private fail(reason: string): never {
+    throw new PathError(reason, [...this.path]);
+  }
+
+  private child(key: string, value: unknown): Encoded {
+    this.path.push(key);
+    const out = this.walk(value);
+    this.path.pop();
+    return out;
+  }
+
+  walk(value: unknown): Encoded {
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+        return value;
+      case "number":
+        if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+        return { [TAG]: "num", v: Object.is(value, -0) ? "-0" : String(value) };
+      case "undefined":
+        return { [TAG]: "u" };
+      case "bigint":
+        return { [TAG]: "big", v: value.toString() };
+      case "symbol":
+        return this.fail(`a symbol (${String(value)}) cannot be stored`);
+    }
+    if (value === null) return null;
+    const obj = value as object;
+    if (this.counts && (this.counts.get(obj) ?? 0) > 1) {
+      const id = this.written.get(obj);
+      if (id !== undefined) return { [TAG]: "ref", i: id };
+      const fresh = this.nextId++;
+      this.written.set(obj, fresh);
+      return { [TAG]: "def", i: fresh, v: this.walkObject(obj) };
+    }
+    if (this.seen.has(obj)) return this.fail("a circular reference cannot be stored");
+    this.seen.add(obj);
+    try {
+      return this.walkObject(obj);
+    } finally {
+      this.seen.delete(obj);
+    }
+  }
+
+  private walkObject(obj: object): Encoded {
+    const ext = this.extOf(obj);
+    if (ext) return { [TAG]: "x", t: ext.tag, d: this.walk(ext.data) };
+    if (typeof obj === "function") {
+      return this.fail(`a function (${(obj as { name?: string }).name || "anonymous"}) cannot be stored: pass data, not code`);
+    }
+    if (Array.isArray(obj)) {
+      if (Object.getPrototypeOf(obj) !== Array.prototype) {
+        return this.fail(`an instance of ${className(obj)} (an Array subclass) cannot round-trip: pass a plain array`);
+      }
+      let out: Encoded[] | undefined;
+      for (let i = 0; i < obj.length; i++) {
+        const item = obj[i];
+        const enc = this.child(String(i), item);
+        if (out) out.push(enc);
+        else if (enc !== item || !(i in obj)) {
+          out = obj.slice(0, i) as Encoded[];
+          out.push(enc);
+        }
+      }
+      return out ?? (obj as Encoded[]);
+    }
+    if (obj instanceof Date) return { [TAG]: "date", v: Number.isNaN(obj.getTime()) ? null : obj.toISOString() };
+    if (obj instanceof Map) {
+      const entries: Encoded[] = [];
+      let i = 0;
+      for (const [k, v] of obj) {
+        const at = `<map entry ${i++}>`;
+        entries.push([this.child(at, k), this.child(at, v)]);
+      }
+      return { [TAG]: "map", v: entries };
+    }
+    if (obj instanceof Set) {
+      const items: Encoded[] = [];
+      let i = 0;
+      for (const v of obj) items.push(this.child(`<set item ${i++}>`, v));
+      return { [TAG]: "set", v: items };
+    }
+    if (obj instanceof Error) return this.error(obj);
+    if (obj instanceof Uint8Array) return { [TAG]: "bytes", v: Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString("base64") };
+    if (!isPlainObject(obj)) {
+      return this.fail(`an instance of ${className(obj)} cannot round-trip (it would come back without its class): pass a plain object`);
+    }
+    let out: Record<string, Encoded> | undefined;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const item = (obj as Record<string, unknown>)[key];
+      const enc = this.child(key, item);
+      if (out) out[key] = enc;
+      else if (enc !== item) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = (obj as Record<string, Encoded>)[keys[j]!]!;
+        out[key] = enc;
+      }
+    }
+    if (TAG in obj) return { [TAG]: "obj", v: out ?? (obj as Record<string, Encoded>) };
+    return out ?? (obj as Record<string, Encoded>);
+  }
+
+  private error(err: Error): Encoded {
+    const out: Record<string, Encoded> = {
+      [TAG]: "err",
+      name: errorName(err),
+      message: typeof err.message === "string" ? err.message : String(err.message),
+    };
+    if (typeof err.stack === "string") out.stack = err.stack;
+    const fields: Record<string, Encoded> = {};
+    let any = false;
+    for (const key of Object.keys(err)) {
+      if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+      const v = (err as unknown as Record<string, unknown>)[key];
+      if (typeof v === "function" || typeof v === "symbol") continue;
+      try {
+        fields[key] = this.child(key, v);
+      } catch (e) {
+        // A field that cannot round-trip must not hide the error itself: keep its description.
+        if (!(e instanceof PathError)) throw e;
+        this.path.pop();
+        fields[key] = `[unserializable: ${e.reason}]`;
+      }
+      any = true;
+    }
+    if (any) out.fields = fields;
+    if ("cause" in err && err.cause !== undefined) {
+      try {
+        out.cause = this.child("cause", err.cause);
+      } catch (e) {
+        if (!(e instanceof PathError)) throw e;
+        this.path.pop();
+        out.cause = String(err.cause);
+      }
+    }
+    return out;
+  }
+}
+
+function formatPath(path: string[]): string {
+  return path
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : p.startsWith("<") ? ` ${p}` : `[${JSON.stringify(p)}]`))
+    .join("");
+}
+
+function run<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof PathError) {
+      const at = e.path.length ? ` (at ${what}${formatPath(e.path)})` : "";
+      throw new SerializationError(`${what} cannot be stored: ${e.reason}${at}`);
+    }
+    throw e;
+  }
+}
+
+/** Encodes a value for storage. `what` names it in errors, e.g. "argument 1 of action greet". */
+export function encode(value: unknown, what = "value"): Encoded {
+  return run(what, () => new Encoder(undefined, false).walk(value));
+}
+
+/** Encodes an object graph, keeping shared references and cycles; `ext` stores custom objects. */
+export function encodeGraph(value: unknown, ext?: CodecExtension, what = "workflow state"): Encoded {
+  return run(what, () => {
+    const encoder = new Encoder(ext, true);
+    encoder.count(value);
+    return encoder.walk(value);
+  });
+}
+
+const NUMBERS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity, "-0": -0 };
+
+class Decoder {
+  private readonly defs = new Map<number, unknown>();
+  constructor(private readonly ext: CodecExtension | undefined) {}
+
+  decode(value: Encoded): unknown {
+    if (value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i]!;
+        const dec = this.decode(item);
+        if (out) out.push(dec);
+        else if (dec !== item) {
+          out = value.slice(0, i);
+          out.push(dec);
+        }
+      }
+      return out ?? value;
+    }
+    const tag = value[TAG];
+    if (typeof tag !== "string") return this.plain(value, undefined);
+    switch (tag) {
+      case "u":
+        return undefined;
+      case "num":
+        return NUMBERS[value.v as string] ?? NaN;
+      case "big":
+        return BigInt(value.v as string);
+      case "date":
+        return new Date(value.v === null ? NaN : (value.v as string));
+      case "map":
+        return this.fillMap(new Map(), value.v as Encoded[]);
+      case "set":
+        return this.fillSet(new Set(), value.v as Encoded[]);
+      case "bytes":
+        return Buffer.from(value.v as string, "base64");
+      case "err":
+        return this.error(value);
+      case "obj":
+        return this.plain(value.v as Record<string, Encoded>, undefined);
+      case "ref": {
+        const id = value.i as number;
+        if (!this.defs.has(id)) throw new SerializationError(`stored state refers to object ${id} before defining it`);
+        return this.defs.get(id);
+      }
+      case "def":
+        return this.def(value.i as number, value.v as Encoded);
+      case "x":
+        return this.custom(undefined, value);
+      default:
+        throw new SerializationError(`unknown stored value tag ${JSON.stringify(tag)}: was it written by a newer waymark?`);
+    }
+  }
+
+  /** A shared object: created empty and registered before its contents, so cycles resolve. */
+  private def(id: number, v: Encoded): unknown {
+    if (Array.isArray(v)) {
+      const arr: unknown[] = [];
+      this.defs.set(id, arr);
+      for (const item of v) arr.push(this.decode(item));
+      return arr;
+    }
+    if (v !== null && typeof v === "object") {
+      const tag = v[TAG];
+      if (tag === undefined) {
+        const obj: Record<string, unknown> = {};
+        this.defs.set(id, obj);
+        return this.plain(v, obj);
+      }
+      if (tag === "obj") {
+        const obj: Record<string, unknown> = {};
+        this.defs.set(id, obj);
+        return this.plain(v.v as Record<string, Encoded>, obj);
+      }
+      if (tag === "map") {
+        const m = new Map();
+        this.defs.set(id, m);
+        return this.fillMap(m, v.v as Encoded[]);
+      }
+      if (tag === "set") {
+        const s = new Set();
+        this.defs.set(id, s);
+        return this.fillSet(s, v.v as Encoded[]);
+      }
+      if (tag === "x") return this.custom(id, v);
+    }
+    const out = this.decode(v);
+    this.defs.set(id, out);
+    return out;
+  }
+
+  private custom(id: number | undefined, value: Record<string, Encoded>): unknown {
+    const ext = this.ext;
+    const tag = value.t as string;
+    if (!ext) throw new SerializationError(`stored value ${JSON.stringify(tag)} needs the interpreter to decode it`);
+    const target = ext.create(tag);
+    if (target === undefined) {
+      const built = ext.build!(tag, this.decode(value.d as Encoded));
+      if (id !== undefined) this.defs.set(id, built);
+      return built;
+    }
+    if (id !== undefined) this.defs.set(id, target);
+    ext.fill(target, tag, this.decode(value.d as Encoded));
+    return target;
+  }
+
+  private fillMap(m: Map<unknown, unknown>, entries: Encoded[]): Map<unknown, unknown> {
+    for (const e of entries) {
+      const [k, v] = e as Encoded[];
+      m.set(this.decode(k!), this.decode(v!));
+    }
+    return m;
+  }
+
+  private fillSet(s: Set<unknown>, items: Encoded[]): Set<unknown> {
+    for (const v of items) s.add(this.decode(v));
+    return s;
+  }
+
+  private plain(value: Record<string, Encoded>, into: Record<string, unknown> | undefined): Record<string, unknown> {
+    if (into) {
+      for (const key of Object.keys(value)) into[key] = this.decode(value[key]!);
+      return into;
+    }
+    let out: Record<string, unknown> | undefined;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const item = value[key]!;
+      const dec = this.decode(item);
+      if (out) out[key] = dec;
+      else if (dec !== item) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = value[keys[j]!];
+        out[key] = dec;
+      }
+    }
+    return out ?? value;
+  }
+
+  error(data: Record<string, Encoded>): Error {
+    const name = typeof data.name === "string" ? data.name : "Error";
+    const Ctor = BUILTIN_ERRORS[name] ?? Error;
+    const err = new Ctor(typeof data.message === "string" ? data.message : "");
+    if (err.name !== name) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
+    if (typeof data.stack === "string") Object.defineProperty(err, "stack", { value: data.stack, writable: true, configurable: true, enumerable: false });
+    const fields = data.fields;
+    if (fields && typeof fields === "object" && !Array.isArray(fields)) {
+      for (const [k, v] of Object.entries(fields)) (err as unknown as Record<string, unknown>)[k] = this.decode(v);
+    }
+    if (data.cause !== undefined) {
+      Object.defineProperty(err, "cause", { value: this.decode(data.cause), writable: true, configurable: true, enumerable: false });
+    }
+    return err;
+  }
+}
+
+/** The inverse of `encode` and `encodeGraph`. */
+export function decode(value: Encoded, ext?: CodecExtension): unknown {
+  return new Decoder(ext).decode(value);
+}
+
+/** Error data for crossing a process boundary as plain JSON. */
+export function errorToData(err: unknown): ErrorData {
+  if (err instanceof Error) {
+    const enc = encode(err, "error") as Record<string, Encoded>;
+    const data: ErrorData = { name: enc.name as string, message: enc.message as string };
+    if (typeof enc.stack === "string") data.stack = enc.stack;
+    if (enc.fields) data.fields = enc.fields as Record<string, Encoded>;
+    if (enc.cause !== undefined) data.cause = enc.cause;
+    return data;
+  }
+  let message: string;
+  try {
+    message = typeof err === "string" ? err : JSON.stringify(encode(err, "thrown value"));
+  } catch {
+    message = String(err);
+  }
+  return { name: "Error", message: `non-error thrown: ${message}` };
+}
+
+export function errorFromData(data: ErrorData): Error {
+  return new Decoder(undefined).error({ [TAG]: "err", ...(data as unknown as Record<string, Encoded>) });
+}
+
+/** Deep copy through the codec: what a value looks like after a trip through Postgres. */
+export function roundTrip<T>(value: T): T {
+  return decode(JSON.parse(JSON.stringify(encode(value)))) as T;
+}

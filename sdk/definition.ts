@@ -1,0 +1,37 @@
+import type { CompiledWorkflow } from "../compiler/workflow.js";
+import { RegistrationError } from "./errors.js";
+
+/** A decorated workflow class: its name, the class as written, and its compiled IR. */
+export interface WorkflowDefinition {
+  name: string;
+  /** The class as the user wrote it (its `run` is the workflow body). */
+  original: abstract new (...args: never[]) => unknown;
+  compiled: CompiledWorkflow;
+}
+
+export const DEFINITION = Symbol.for("waymark.workflowDefinition");
+
+const REGISTRY_KEY = Symbol.for("waymark.workflows");
+
+/** The workflows this process has defined, by name (for the CLI and the children). */
+export function workflowRegistry(): Map<string, WorkflowDefinition> {
+  const g = globalThis as { [REGISTRY_KEY]?: Map<string, WorkflowDefinition> };
+  return (g[REGISTRY_KEY] ??= new Map());
+}
+
+export function workflowRegister(def: WorkflowDefinition): void {
+  const registry = workflowRegistry();
+  const existing = registry.get(def.name);
+  if (existing && existing.compiled.source.file !== def.compiled.source.file) {
+    throw new RegistrationError(
+      `two workflows are named "${def.name}": one in ${existing.compiled.source.file}, one in ${def.compiled.source.file}. Name one explicitly: @workflow({ name: "..." })`,
+    );
+  }
+  registry.set(def.name, def);
+}
+
+export function definitionOf(cls: unknown): WorkflowDefinition {
+  const def = (cls as { [DEFINITION]?: WorkflowDefinition } | undefined)?.[DEFINITION];
+  if (!def) throw new RegistrationError(`${(cls as { name?: string })?.name ?? "this class"} is not a workflow: decorate it with @workflow (or wrap it: workflow(class ... extends Workflow {}))`);
+  return def;
+}

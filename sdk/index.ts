@@ -1,0 +1,20 @@
+/**
+ * waymark: durable workflows for Node.js on Postgres.
+ */
+export { action, actionContext, depends, type ActionContext } from "./action.js";
+export { Workflow, WorkflowHandle, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
+export { sleep } from "./sleep.js";
+export { RetryPolicy, BackoffPolicy, type RetryPolicyOptions, type BackoffPolicyOptions } from "./policies.js";
+export { closeClient as close, type StartOptions } from "./client.js";
+export {
+  WaymarkError,
+  UnsupportedPatternError,
+  WorkflowFailedError,
+  WorkflowCancelledError,
+  ActionTimeout,
+  SerializationError,
+  RegistrationError,
+  isWaymarkError,
+  type WaymarkErrorCode,
+} from "./errors.js";
+export type { InstanceStatus } from "../store/instances.js";

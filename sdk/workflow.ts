@@ -1,0 +1,118 @@
+import { visualize, type VisualizeFormat } from "../compiler/visualize.js";
+import { compileWorkflow } from "../compiler/workflow.js";
+import { actionRegistry } from "./action.js";
+import { sdkConfig, sharedClient, type StartOptions } from "./client.js";
+import { DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
+import { RegistrationError } from "./errors.js";
+import type { InstanceStatus } from "../store/instances.js";
+import type { BackoffPolicy, RetryPolicy } from "./policies.js";
+
+/** Options of one action call: `await this.runAction(act(x), { retry, backoff, timeoutMs })`. */
+export interface ActionCallOptions {
+  retry?: RetryPolicy | { attempts: number; exceptionTypes?: string[] };
+  backoff?: BackoffPolicy | { baseDelayMs: number; multiplier?: number; maxDelayMs?: number; jitter?: boolean };
+  timeoutMs?: number;
+}
+
+/** A queued instance. */
+export class WorkflowHandle<T = unknown> {
+  constructor(
+    readonly instanceId: string,
+    readonly workflowName: string,
+  ) {}
+
+  /** The result, or a WorkflowFailedError / WorkflowCancelledError. */
+  async result(): Promise<T> {
+    return (await (await sharedClient()).result(this.instanceId)) as T;
+  }
+
+  async status(): Promise<InstanceStatus> {
+    return (await sharedClient()).status(this.instanceId);
+  }
+}
+
+type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];
+type RunResult<W> = W extends { run(...args: never[]): Promise<infer R> } ? R : unknown;
+
+/**
+ * The base class of workflows. Subclasses define `async run(...)`; `@workflow` compiles it and
+ * makes `run()` queue an instance and wait for its result, so the body never runs in the caller.
+ */
+export abstract class Workflow {
+  abstract run(...args: any[]): Promise<unknown>;
+
+  /** Queues an instance and returns its handle at once. */
+  async start<W extends Workflow>(this: W, args: RunArgs<W> = [] as unknown as RunArgs<W>, options: StartOptions = {}): Promise<WorkflowHandle<RunResult<W>>> {
+    const def = definitionOf(this.constructor);
+    const client = await sharedClient();
+    const { id } = await client.start(def, args as unknown[], options);
+    return new WorkflowHandle<RunResult<W>>(id, def.name);
+  }
+
+  /** Runs one action call with options. Inside a workflow the supervisor applies them. */
+  async runAction<T>(call: Promise<T>, options?: ActionCallOptions): Promise<T> {
+    void options;
+    return call;
+  }
+
+  /** The compiled graph, as Mermaid (default) or Graphviz dot. */
+  static visualize(format: VisualizeFormat = "mermaid"): string {
+    return visualize(definitionOf(this).compiled.ir, format);
+  }
+
+  /** Queues many instances, one round trip per thousand. Returns their ids. */
+  static async startMany<W extends Workflow>(this: abstract new () => W, argsList: Array<RunArgs<W>>, options: { priority?: number } = {}): Promise<string[]> {
+    const def = definitionOf(this);
+    return (await sharedClient()).startMany(def, argsList as unknown[][], options);
+  }
+}
+
+export interface WorkflowOptions {
+  /** A stable name (default: the class name). */
+  name?: string;
+}
+
+type WorkflowClass = abstract new (...args: any[]) => Workflow;
+
+function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
+  if (typeof cls !== "function" || !(cls.prototype instanceof Workflow)) {
+    throw new RegistrationError(`@workflow classes must extend Workflow (from "waymark"): ${(cls as { name?: string })?.name ?? String(cls)} does not`);
+  }
+  const name = options.name ?? cls.name;
+  if (!name) throw new RegistrationError("a workflow class needs a name: give the class one, or pass @workflow({ name: \"...\" })");
+  const compiled = compileWorkflow({ cls, workflowName: name, lookup: { has: (n) => actionRegistry().has(n) } });
+  const def: WorkflowDefinition = { name, original: cls, compiled };
+  workflowRegister(def);
+  const original = cls as unknown as new (...args: unknown[]) => Workflow;
+  const Queued = class extends original {
+    /** Queues an instance and waits for its result (the body runs on the workers). */
+    override async run(...args: unknown[]): Promise<unknown> {
+      const handle = await this.start(args as never);
+      if (sdkConfig().skipWaitForInstance) return undefined;
+      return handle.result();
+    }
+  };
+  Object.defineProperty(Queued, "name", { value: cls.name });
+  Object.defineProperty(Queued, DEFINITION, { value: def });
+  return Queued as unknown as C;
+}
+
+/**
+ * Declares a workflow: `@workflow`, `@workflow({ name })`, or the call form
+ * `workflow(class W extends Workflow { ... })`.
+ */
+export function workflow<C extends WorkflowClass>(cls: C, context?: ClassDecoratorContext): C;
+export function workflow(options: WorkflowOptions): <C extends WorkflowClass>(cls: C, context?: ClassDecoratorContext) => C;
+export function workflow<C extends WorkflowClass>(arg: C | WorkflowOptions, context?: ClassDecoratorContext): C | (<D extends WorkflowClass>(cls: D, context?: ClassDecoratorContext) => D) {
+  void context;
+  if (typeof arg === "function") return define(arg as C, {});
+  return <D extends WorkflowClass>(cls: D) => define(cls, arg ?? {});
+}
+
+/** Runs a workflow's body in this process, with actions called as plain functions (tests). */
+export function runInline<W extends Workflow>(cls: abstract new () => W, ...args: RunArgs<W>): Promise<RunResult<W>> {
+  const def = definitionOf(cls);
+  const instance = new (cls as unknown as new () => Workflow)();
+  const body = (def.original as unknown as { prototype: { run: (...a: unknown[]) => Promise<unknown> } }).prototype.run;
+  return body.apply(instance, args) as Promise<RunResult<W>>;
+}

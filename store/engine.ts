@@ -1,0 +1,204 @@
+import type { Encoded } from "../sdk/codec.js";
+import { CHANNELS, type Queryable } from "./db.js";
+import type { InstanceStatus } from "./instances.js";
+
+/**
+ * The supervisor's side of the instances table: claims under a lease, heartbeats, the
+ * reclaimer, and the batched state writes. Every write of instance state is guarded by
+ * `lease_owner` and the fencing `lease_epoch` (bumped by every claim), so a supervisor whose
+ * lease expired and was taken over writes nothing: it learns so from the returned ids.
+ */
+
+export interface ClaimedInstance {
+  id: string;
+  workflowName: string;
+  versionId: number;
+  args: Encoded;
+  state: string | null;
+  epoch: number;
+  cancelRequested: boolean;
+}
+
+/**
+ * Claims up to `limit` runnable instances: sleepers whose wake time has come first (they are
+ * already under way), then queued ones by priority and age. `SKIP LOCKED` lets supervisors claim
+ * concurrently without waiting on each other's rows; each branch is its own CTE because
+ * `FOR UPDATE` is not allowed with UNION, and the partial indexes keep both walks to runnable
+ * rows only.
+ */
+export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number }): Promise<ClaimedInstance[]> {
+  const { rows } = await db.query(
+    `WITH s AS (
+       SELECT id FROM waymark.instances
+        WHERE status = 'sleeping' AND scheduled_at <= now()
+        ORDER BY scheduled_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), q AS (
+       SELECT id FROM waymark.instances
+        WHERE status = 'queued' AND scheduled_at <= now()
+        ORDER BY priority DESC, scheduled_at, id
+        LIMIT ($2 - (SELECT count(*) FROM s)) FOR UPDATE SKIP LOCKED
+     )
+     UPDATE waymark.instances i
+        SET status = 'running', lease_owner = $1, lease_epoch = i.lease_epoch + 1,
+            lease_expires_at = now() + $3 * interval '1 millisecond',
+            started_at = coalesce(i.started_at, now()), updated_at = now()
+       FROM (SELECT id FROM s UNION ALL SELECT id FROM q) pick
+      WHERE i.id = pick.id
+     RETURNING i.id::text AS id, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested`,
+    [p.owner, p.limit, p.leaseMs],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    workflowName: r.workflow_name,
+    versionId: Number(r.version_id),
+    args: r.args,
+    state: r.state,
+    epoch: r.lease_epoch,
+    cancelRequested: r.cancel_requested,
+  }));
+}
+
+/** Extends the leases of everything this supervisor runs; returns the ids it still owns. */
+export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number }): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
+      WHERE lease_owner = $1 AND status = 'running' RETURNING id::text AS id`,
+    [p.owner, p.leaseMs],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Puts instances whose lease expired (their supervisor died) back in the queue, from their last
+ * persisted state, and wakes the pollers. Batched and SKIP LOCKED so several reclaimers coexist.
+ */
+export async function instanceReclaimExpired(db: Queryable, p: { limit: number }): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH x AS (
+       SELECT id FROM waymark.instances
+        WHERE status = 'running' AND lease_expires_at < now()
+        ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+     ), upd AS (
+       UPDATE waymark.instances i
+          SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+         FROM x WHERE i.id = x.id RETURNING 1
+     )
+     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${CHANNELS.queued}', count(*)::text) END FROM upd`,
+    [p.limit],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+export interface InstanceWrite {
+  id: string;
+  epoch: number;
+  status: InstanceStatus;
+  /** The new snapshot; undefined keeps the stored one. */
+  state?: string | null;
+  result?: Encoded;
+  error?: Encoded;
+  /** Wake time of a sleeping instance, or the requeue time of a released one. */
+  scheduledAt?: Date;
+}
+
+export interface AttemptWrite {
+  instanceId: string;
+  actionSeq: number;
+  attempt: number;
+  nodeId: string;
+  actionName: string;
+  status: "running" | "completed" | "failed" | "timed_out" | "cancelled";
+  args?: Encoded;
+  result?: Encoded;
+  error?: Encoded;
+  childPid?: number | null;
+  startedAt: Date;
+  finishedAt?: Date | null;
+}
+
+const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
+
+/**
+ * One statement for a whole batch: instance states (guarded by the lease), their action
+ * attempts (written only for instances whose guard held), and NOTIFYs for finished instances
+ * (chunked to stay under the payload limit) and released ones. Returns the ids whose write
+ * held; an instance missing from the result has lost its lease and must be dropped.
+ */
+export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
+  const I = p.instances;
+  const A = p.attempts;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH w AS (
+       SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
+         AS w(id, epoch, status, state, keep_state, result, error, scheduled_at)
+     ), upd AS (
+       UPDATE waymark.instances i
+          SET status = w.status,
+              state = CASE WHEN w.keep_state THEN i.state ELSE w.state END,
+              result = w.result, error = w.error,
+              scheduled_at = coalesce(w.scheduled_at, i.scheduled_at),
+              lease_owner = CASE WHEN w.status = 'running' THEN i.lease_owner END,
+              lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
+              finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled') THEN now() END,
+              updated_at = now()
+         FROM w
+        -- The lease guard: only the current holder of this claim (owner and epoch) may write.
+        WHERE i.id = w.id AND i.lease_owner = $1 AND i.lease_epoch = w.epoch AND i.status = 'running'
+       RETURNING i.id, i.status
+     ), att AS (
+       INSERT INTO waymark.action_attempts AS a
+         (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
+       SELECT t.* FROM unnest($10::uuid[], $11::int[], $12::int[], $13::text[], $14::text[], $15::text[], $16::jsonb[],
+                              $17::jsonb[], $18::jsonb[], $19::int[], $20::timestamptz[], $21::timestamptz[])
+           AS t(instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
+        WHERE t.instance_id IN (SELECT id FROM upd)
+       ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE
+         SET status = excluded.status, result = excluded.result, error = excluded.error,
+             child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
+     ), done AS (
+       SELECT string_agg(id::text, ',') AS ids FROM (
+         SELECT id, (row_number() OVER ()) / 200 AS chunk FROM upd WHERE status IN ('completed', 'failed', 'cancelled')
+       ) z GROUP BY chunk
+     ), notified AS (
+       SELECT count(pg_notify('${CHANNELS.done}', ids)) AS n FROM done
+     ), requeued AS (
+       SELECT count(*) AS n FROM upd WHERE status = 'queued'
+     )
+     SELECT upd.id::text AS id, notified.n AS notified,
+            CASE WHEN requeued.n > 0 THEN pg_notify('${CHANNELS.queued}', requeued.n::text) END AS woke
+       FROM upd, notified, requeued`,
+    [
+      p.owner,
+      I.map((x) => x.id),
+      I.map((x) => x.epoch),
+      I.map((x) => x.status),
+      I.map((x) => (x.state === undefined ? null : x.state)),
+      I.map((x) => x.state === undefined),
+      I.map((x) => json(x.result)),
+      I.map((x) => json(x.error)),
+      I.map((x) => x.scheduledAt ?? null),
+      A.map((x) => x.instanceId),
+      A.map((x) => x.actionSeq),
+      A.map((x) => x.attempt),
+      A.map((x) => x.nodeId),
+      A.map((x) => x.actionName),
+      A.map((x) => x.status),
+      A.map((x) => json(x.args)),
+      A.map((x) => json(x.result)),
+      A.map((x) => json(x.error)),
+      A.map((x) => x.childPid ?? null),
+      A.map((x) => x.startedAt),
+      A.map((x) => x.finishedAt ?? null),
+    ],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The cancellation flags of instances this supervisor holds (checked after a NOTIFY or a claim). */
+export async function instanceCancelRequested(db: Queryable, p: { ids: string[] }): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id::text AS id FROM waymark.instances WHERE id = ANY($1::uuid[]) AND cancel_requested`,
+    [p.ids],
+  );
+  return rows.map((r) => r.id);
+}

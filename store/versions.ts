@@ -1,0 +1,65 @@
+import type { WorkflowIR } from "../compiler/ir.js";
+import type { Queryable } from "./db.js";
+
+/** Workflow versions: one row per (name, IR hash). */
+
+/** Registers a version (or bumps `registered_at` of an existing one) and returns its id. */
+export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string }): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file)
+     VALUES ($1, $2, $3::jsonb, $4)
+     ON CONFLICT (workflow_name, ir_hash) DO UPDATE SET registered_at = now()
+     RETURNING id`,
+    [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null],
+  );
+  return Number(rows[0]!.id);
+}
+
+export interface VersionRow {
+  id: number;
+  name: string;
+  hash: string;
+  ir: WorkflowIR;
+  sourceFile: string | null;
+  createdAt: Date;
+  registeredAt: Date;
+}
+
+function versionRow(r: Record<string, unknown>): VersionRow {
+  return {
+    id: Number(r.id),
+    name: r.workflow_name as string,
+    hash: r.ir_hash as string,
+    ir: r.ir as WorkflowIR,
+    sourceFile: r.source_file as string | null,
+    createdAt: r.created_at as Date,
+    registeredAt: r.registered_at as Date,
+  };
+}
+
+export async function versionsGet(db: Queryable, p: { ids: number[] }): Promise<VersionRow[]> {
+  const { rows } = await db.query(`SELECT * FROM waymark.workflow_versions WHERE id = ANY($1::bigint[])`, [p.ids]);
+  return rows.map(versionRow);
+}
+
+/** The most recently registered version of a workflow: what a schedule fires. */
+export async function versionLatest(db: Queryable, p: { name: string }): Promise<VersionRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT * FROM waymark.workflow_versions WHERE workflow_name = $1 ORDER BY registered_at DESC, id DESC LIMIT 1`,
+    [p.name],
+  );
+  return rows[0] ? versionRow(rows[0]) : undefined;
+}
+
+export async function versionList(db: Queryable, p: { name?: string } = {}): Promise<Array<Omit<VersionRow, "ir">>> {
+  const { rows } = await db.query(
+    `SELECT id, workflow_name, ir_hash, source_file, created_at, registered_at FROM waymark.workflow_versions
+      ${p.name ? "WHERE workflow_name = $1" : ""} ORDER BY workflow_name, registered_at DESC`,
+    p.name ? [p.name] : [],
+  );
+  return rows.map((r) => {
+    const { ir: _ir, ...rest } = versionRow({ ...r, ir: null });
+    void _ir;
+    return rest;
+  });
+}
