@@ -208,7 +208,10 @@ const SPECS: Record<string, Spec> = {
 /** Variables that are ours but read elsewhere (tests, the bench) or have no meaning here. */
 const OTHER_KNOWN: Record<string, string | null> = {
   WAYMARK_TEST_DATABASE_URL: null,
+  WAYMARK_TEST_TEMPLATE: null,
   WAYMARK_CHILD: null,
+  WAYMARK_CHILD_MODULES: null,
+  WAYMARK_CHILD_CONCURRENCY: null,
   WAYMARK_BENCH: null,
   WAYMARK_WORKER_GRPC_ADDR: "has no meaning in waymark for TypeScript (there is no gRPC bridge)",
   WAYMARK_BRIDGE_GRPC_ADDR: "has no meaning in waymark for TypeScript (there is no gRPC bridge)",

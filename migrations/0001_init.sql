@@ -6,7 +6,7 @@ CREATE TABLE waymark.workflow_versions (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   workflow_name text        NOT NULL,
   ir_hash       text        NOT NULL,
-  ir            jsonb       NOT NULL,
+  ir            json        NOT NULL,
   source_file   text,
   created_at    timestamptz NOT NULL DEFAULT now(),
   -- Bumped whenever a process registers this version: "the latest registered version" is the
@@ -22,11 +22,11 @@ CREATE TABLE waymark.instances (
   status           text        NOT NULL
                    CHECK (status IN ('queued', 'running', 'sleeping', 'completed', 'failed', 'cancelled')),
   priority         integer     NOT NULL DEFAULT 0,
-  args             jsonb       NOT NULL,
+  args             json        NOT NULL,
   -- The interpreter's snapshot (opaque to SQL): written in batches by the lease holder.
   state            text,
-  result           jsonb,
-  error            jsonb,
+  result           json,
+  error            json,
   idempotency_key  text,
   -- The lease: owner, fencing epoch (bumped by every claim) and expiry. Every write of instance
   -- state is guarded by owner and epoch, so a stale owner's write changes nothing.
@@ -64,9 +64,9 @@ CREATE TABLE waymark.action_attempts (
   node_id     text        NOT NULL,
   action_name text        NOT NULL,
   status      text        NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'timed_out', 'cancelled')),
-  args        jsonb,
-  result      jsonb,
-  error       jsonb,
+  args        json,
+  result      json,
+  error       json,
   child_pid   integer,
   started_at  timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,

@@ -118,6 +118,8 @@ export class DoneListener {
     this.pollTimer = null;
     const c = this.client;
     this.client = null;
+    // An unref'd socket would let the process exit with this end() still pending.
+    (c as unknown as { connection?: { stream?: { ref(): void } } } | null)?.connection?.stream?.ref();
     if (c) await c.end().catch(() => undefined);
   }
 }

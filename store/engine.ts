@@ -129,7 +129,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   const A = p.attempts;
   const { rows } = await db.query<{ id: string }>(
     `WITH w AS (
-       SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
+       SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[])
          AS w(id, epoch, status, state, keep_state, result, error, scheduled_at)
      ), upd AS (
        UPDATE waymark.instances i
@@ -148,8 +148,8 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
      ), att AS (
        INSERT INTO waymark.action_attempts AS a
          (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
-       SELECT t.* FROM unnest($10::uuid[], $11::int[], $12::int[], $13::text[], $14::text[], $15::text[], $16::jsonb[],
-                              $17::jsonb[], $18::jsonb[], $19::int[], $20::timestamptz[], $21::timestamptz[])
+       SELECT t.* FROM unnest($10::uuid[], $11::int[], $12::int[], $13::text[], $14::text[], $15::text[], $16::json[],
+                              $17::json[], $18::json[], $19::int[], $20::timestamptz[], $21::timestamptz[])
            AS t(instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
         WHERE t.instance_id IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE

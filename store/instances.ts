@@ -30,7 +30,7 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
   const sql = `
     WITH ins AS (
       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at)
-      VALUES ($1, $2, $3, 'queued', $4, $5::jsonb, $6, now() + $7 * interval '1 millisecond')
+      VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond')
       ON CONFLICT (workflow_name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING id
     )
@@ -52,7 +52,7 @@ export async function instanceInsertMany(db: Queryable, p: { workflowName: strin
   const { rowCount } = await db.query(
     `WITH ins AS (
        INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args)
-       SELECT id, $2, $3, 'queued', $4, args FROM unnest($1::uuid[], $5::jsonb[]) AS t(id, args)
+       SELECT id, $2, $3, 'queued', $4, args FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
        RETURNING 1
      )
      SELECT pg_notify('${CHANNELS.queued}', count(*)::text) FROM ins`,

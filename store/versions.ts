@@ -7,7 +7,7 @@ import type { Queryable } from "./db.js";
 export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string }): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file)
-     VALUES ($1, $2, $3::jsonb, $4)
+     VALUES ($1, $2, $3::json, $4)
      ON CONFLICT (workflow_name, ir_hash) DO UPDATE SET registered_at = now()
      RETURNING id`,
     [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null],

@@ -62,20 +62,14 @@ export async function testDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * A database for the whole test file: created in `test.before`, dropped in `test.after.always`.
- * Returns a getter for its URL, to call inside tests and hooks.
+ * A database for the whole test file, created on first use and dropped in `test.after.always`.
+ * The getter is async because ava runs `before` hooks concurrently: any hook may ask first.
  */
-export function useTestDatabase<Context>(test: TestFn<Context>): () => string {
+export function useTestDatabase<Context>(test: TestFn<Context>): () => Promise<string> {
   adminUrl(); // fail at import, with the hint, when the file is run without `npm test`
-  let db: TestDatabase | undefined;
-  test.before(async () => {
-    db = await testDatabase();
-  });
+  let db: Promise<TestDatabase> | undefined;
   test.after.always(async () => {
-    await db?.drop();
+    if (db) await (await db).drop();
   });
-  return () => {
-    if (!db) throw new Error("the test database is not ready: read its URL inside a test or hook, not at import time");
-    return db.url;
-  };
+  return async () => (await (db ??= testDatabase())).url;
 }

@@ -1,0 +1,61 @@
+/**
+ * The entry of an action child process, forked by `waymark supervise`. It loads the user
+ * modules (which register actions), reports ready, then runs the tasks it is sent with
+ * WAYMARK_CONCURRENT_PER_WORKER concurrency. It never opens a database connection.
+ */
+import { registerTypeScriptLoader } from "../loader/index.js";
+import { actionRegistry } from "../sdk/action.js";
+import { errorToData } from "../sdk/codec.js";
+import { workflowRegistry } from "../sdk/definition.js";
+import { userModulesLoad } from "./modules.js";
+import { CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
+import { TaskRunner } from "./runner.js";
+
+if (typeof process.send !== "function" || process.env[CHILD_ENV] !== "1") {
+  process.stderr.write(
+    "waymark: child/main.js runs actions for `waymark supervise`, which forks it with an IPC channel; it cannot run on its own. Start the worker pool with `waymark supervise`.\n",
+  );
+  process.exit(2);
+}
+
+const send = (msg: FromChild) => {
+  if (process.connected) process.send!(msg);
+};
+
+async function main(): Promise<void> {
+  registerTypeScriptLoader();
+  const modules = JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[];
+  try {
+    await userModulesLoad(modules);
+  } catch (e) {
+    send({ t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) });
+    process.disconnect?.();
+    process.exitCode = 1;
+    return;
+  }
+  const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");
+  const runner = new TaskRunner(concurrency, (results) => send({ t: "results", results }));
+  process.on("message", (msg: ToChild) => {
+    switch (msg.t) {
+      case "run":
+        runner.run(msg.tasks);
+        break;
+      case "abort":
+        runner.abort(msg.ids, msg.reason);
+        break;
+      case "retire":
+        void runner.drain().then(() => process.exit(0));
+        break;
+    }
+  });
+  // The supervisor is gone: nobody will read our results.
+  process.on("disconnect", () => process.exit(0));
+  send({
+    t: "ready",
+    pid: process.pid,
+    actions: [...actionRegistry().keys()],
+    workflows: [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file })),
+  });
+}
+
+void main();

@@ -1,0 +1,47 @@
+import type { Encoded, ErrorData } from "../sdk/codec.js";
+
+/**
+ * The supervisor-child protocol: every message that crosses the IPC channel, in one place.
+ * Messages batch (one `run` carries many tasks, one `results` many results) so a busy pool
+ * makes one IPC round trip per tick, not per action. Errors cross as data.
+ */
+
+/** One action attempt to run. `id` is the attempt token: a late result for a stale token is discarded. */
+export interface Task {
+  id: string;
+  action: string;
+  args: Encoded[];
+  instanceId: string;
+  actionId: string;
+  attempt: number;
+}
+
+export type TaskResult = { id: string; ok: true; value: Encoded } | { id: string; ok: false; error: ErrorData };
+
+export interface CompiledWorkflowInfo {
+  name: string;
+  hash: string;
+  ir: unknown;
+  file: string;
+}
+
+export type ToChild =
+  | { t: "run"; tasks: Task[] }
+  /** Abort these attempts' signals (timeout, cancellation, shutdown). */
+  | { t: "abort"; ids: string[]; reason: "timeout" | "cancelled" | "shutdown" }
+  /** Take no more work; exit once the in-flight actions settle. */
+  | { t: "retire" };
+
+export type FromChild =
+  /** The user modules loaded: the actions and workflows they registered. */
+  | { t: "ready"; pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }
+  /** A user module failed to load: the supervisor reports it and stops (no crash loop). */
+  | { t: "load-error"; module: string; error: ErrorData }
+  | { t: "results"; results: TaskResult[] };
+
+/** Marks the environment of a forked child: the entry refuses to run without it. */
+export const CHILD_ENV = "WAYMARK_CHILD";
+/** The user modules to load, as JSON (set by the supervisor). */
+export const CHILD_MODULES_ENV = "WAYMARK_CHILD_MODULES";
+/** Concurrent actions per child. */
+export const CHILD_CONCURRENCY_ENV = "WAYMARK_CHILD_CONCURRENCY";

@@ -1,0 +1,83 @@
+import PQueue from "p-queue";
+import { actionInvoke, actionRegistry } from "../sdk/action.js";
+import { decode, encode, errorToData } from "../sdk/codec.js";
+import { RegistrationError, WaymarkError } from "../sdk/errors.js";
+import type { Task, TaskResult } from "./protocol.js";
+
+/**
+ * Runs tasks with bounded concurrency (p-queue), each with an AbortController the supervisor
+ * can fire, and sends results back batched per tick.
+ */
+export class TaskRunner {
+  private readonly queue: PQueue;
+  private readonly controllers = new Map<string, AbortController>();
+  private outbox: TaskResult[] = [];
+  private scheduled = false;
+
+  constructor(
+    concurrency: number,
+    private readonly sendResults: (results: TaskResult[]) => void,
+  ) {
+    this.queue = new PQueue({ concurrency });
+  }
+
+  run(tasks: Task[]): void {
+    for (const task of tasks) {
+      const controller = new AbortController();
+      this.controllers.set(task.id, controller);
+      void this.queue.add(() => this.execute(task, controller));
+    }
+  }
+
+  abort(ids: string[], reason: string): void {
+    for (const id of ids) {
+      const c = this.controllers.get(id);
+      if (c && !c.signal.aborted) {
+        const why = reason === "timeout" ? "the action timed out" : reason === "cancelled" ? "the workflow was cancelled" : "the worker is shutting down";
+        c.abort(new WaymarkError(reason === "timeout" ? "WAYMARK_ACTION_TIMEOUT" : "WAYMARK_WORKFLOW_CANCELLED", why));
+      }
+    }
+  }
+
+  /** Resolves when every accepted task has settled. */
+  async drain(): Promise<void> {
+    await this.queue.onIdle();
+    this.flush();
+  }
+
+  private async execute(task: Task, controller: AbortController): Promise<void> {
+    let result: TaskResult;
+    try {
+      const entry = actionRegistry().get(task.action);
+      if (!entry) {
+        throw new RegistrationError(
+          `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
+        );
+      }
+      const value = await actionInvoke(entry, task.args.map((a) => decode(a)), {
+        instanceId: task.instanceId,
+        actionId: task.actionId,
+        attempt: task.attempt,
+        signal: controller.signal,
+      });
+      result = { id: task.id, ok: true, value: encode(value, `the result of action ${task.action}`) };
+    } catch (e) {
+      result = { id: task.id, ok: false, error: errorToData(e) };
+    } finally {
+      this.controllers.delete(task.id);
+    }
+    this.outbox.push(result);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (!this.outbox.length) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.sendResults(batch);
+  }
+}

@@ -1,0 +1,22 @@
+import type pg from "pg";
+import { closeClient, sharedClient } from "../sdk/client.js";
+
+/** Runs `fn` with the SDK's database pool (WAYMARK_DATABASE_URL or the embedded server here). */
+export async function withDatabase<T>(fn: (db: pg.Pool) => Promise<T>): Promise<T> {
+  const client = await sharedClient();
+  try {
+    await client.ready();
+    return await fn(client.pool);
+  } finally {
+    await closeClient();
+  }
+}
+
+/** JSON for humans: BigInts as strings, Maps and Sets as arrays, undefined kept out. */
+export function printJson(value: unknown, indent: number | undefined = 2): string {
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Map ? Object.fromEntries(v) : v instanceof Set ? [...v] : v),
+    indent,
+  );
+}

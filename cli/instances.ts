@@ -1,0 +1,112 @@
+import type { Argv, CommandModule } from "yargs";
+import { decode, type Encoded } from "../sdk/codec.js";
+import { WaymarkError } from "../sdk/errors.js";
+import { attemptList, instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
+import { printJson, withDatabase } from "./connect.js";
+
+const STATUSES = ["queued", "running", "sleeping", "completed", "failed", "cancelled"];
+
+function show(v: Encoded | null): unknown {
+  return v === null ? null : decode(v);
+}
+
+function ms(from: Date | null, to: Date | null): string {
+  return from && to ? `${to.getTime() - from.getTime()} ms` : "";
+}
+
+const list: CommandModule<object, { status?: string; workflow?: string; limit: number; json: boolean }> = {
+  command: "list",
+  describe: "List instances, newest first",
+  builder: (y) =>
+    y
+      .option("status", { choices: STATUSES, describe: "only instances in this status" })
+      .option("workflow", { type: "string", describe: "only instances of this workflow" })
+      .option("limit", { type: "number", default: 50 })
+      .option("json", { type: "boolean", default: false, describe: "one JSON object per line" }),
+  handler: async (argv) => {
+    await withDatabase(async (db) => {
+      const rows = await instanceList(db, { status: argv.status as InstanceStatus | undefined, workflow: argv.workflow, limit: argv.limit });
+      if (argv.json) {
+        for (const r of rows) process.stdout.write(JSON.stringify({ id: r.id, workflow: r.workflowName, status: r.status, createdAt: r.createdAt, finishedAt: r.finishedAt }) + "\n");
+        return;
+      }
+      if (!rows.length) {
+        process.stdout.write("no instances\n");
+        return;
+      }
+      const lines = rows.map((r) => [r.id, r.workflowName, r.status, r.createdAt.toISOString(), ms(r.startedAt ?? r.createdAt, r.finishedAt)]);
+      const head = ["ID", "WORKFLOW", "STATUS", "CREATED", "TOOK"];
+      const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+      for (const l of [head, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+    });
+  },
+};
+
+const showCmd: CommandModule<object, { id: string; json: boolean }> = {
+  command: "show <id>",
+  describe: "Show an instance: arguments, status, result or error, and every action attempt",
+  builder: (y) => y.positional("id", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }),
+  handler: async (argv) => {
+    await withDatabase(async (db) => {
+      const row = await instanceGet(db, { id: argv.id });
+      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${argv.id}`);
+      const attempts = await attemptList(db, { instanceId: argv.id });
+      const out = {
+        id: row.id,
+        workflow: row.workflowName,
+        version: row.versionId,
+        status: row.status,
+        args: show(row.args),
+        result: show(row.result),
+        error: show(row.error),
+        createdAt: row.createdAt,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+        attempts: attempts.map((a) => ({
+          action: a.actionName,
+          actionId: a.actionSeq,
+          attempt: a.attempt,
+          node: a.nodeId,
+          status: a.status,
+          args: show(a.args),
+          result: show(a.result),
+          error: show(a.error),
+          childPid: a.childPid,
+          startedAt: a.startedAt,
+          finishedAt: a.finishedAt,
+          took: ms(a.startedAt, a.finishedAt),
+        })),
+      };
+      if (argv.json) {
+        process.stdout.write(printJson(out) + "\n");
+        return;
+      }
+      const err = out.error as { name?: string; message?: string } | null;
+      process.stdout.write(
+        [
+          `instance  ${out.id}`,
+          `workflow  ${out.workflow} (version ${out.version})`,
+          `status    ${out.status}`,
+          `args      ${printJson(out.args, undefined)}`,
+          ...(row.status === "completed" ? [`result    ${printJson(out.result, undefined)}`] : []),
+          ...(err ? [`error     ${err.name}: ${err.message}`] : []),
+          `created   ${out.createdAt.toISOString()}${out.finishedAt ? `   finished ${out.finishedAt.toISOString()}` : ""}`,
+          "",
+          `attempts (${attempts.length}):`,
+          ...out.attempts.map((a) => {
+            const e = a.error as { name?: string; message?: string } | null;
+            const outcome = a.status === "completed" ? `-> ${printJson(a.result, undefined)}` : e ? `-> ${e.name}: ${e.message}` : "";
+            return `  #${a.actionId} ${a.action} attempt ${a.attempt}  ${a.status}  ${a.took}  pid ${a.childPid ?? "-"}\n      args ${printJson(a.args, undefined)} ${outcome}`;
+          }),
+        ].join("\n") + "\n",
+      );
+    });
+  },
+};
+
+export const instancesCommand: CommandModule = {
+  command: "instances <command>",
+  describe: "Inspect workflow instances",
+  builder: (y: Argv) => y.command(list).command(showCmd).demandCommand(1),
+  handler: () => undefined,
+};

@@ -1,0 +1,34 @@
+import type { CommandModule } from "yargs";
+import { loadConfig } from "../config/env.js";
+import { createLogger } from "../log/logger.js";
+import { Supervisor } from "../supervisor/supervisor.js";
+
+export const superviseCommand: CommandModule = {
+  command: "supervise",
+  describe: "Run the worker pool: claim workflow instances from Postgres and run their actions in child processes (configured by WAYMARK_* environment variables)",
+  handler: async () => {
+    const { config, warnings } = loadConfig();
+    const log = createLogger({ level: config.logLevel, format: config.logFormat, component: "supervise" });
+    for (const w of warnings) log.warn(w);
+    const supervisor = new Supervisor({ config, log });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        log.warn("second signal: exiting now", { signal });
+        process.exit(130);
+      }
+      log.info("signal received: shutting down gracefully (send it again to exit at once)", { signal });
+      supervisor.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log.error("shutdown failed", { error: e });
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    await supervisor.start();
+  },
+};

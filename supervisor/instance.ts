@@ -1,0 +1,83 @@
+import type { Machine } from "../interpreter/machine.js";
+import { snapshotWrite } from "../interpreter/snapshot.js";
+import type { Encoded } from "../sdk/codec.js";
+import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
+import type { Task } from "../child/protocol.js";
+import type { Writable } from "./persister.js";
+
+/** An attempt running in a child, as the executor tracks it. */
+export interface Inflight {
+  seq: number;
+  attempt: number;
+  name: string;
+  node: string;
+  startedAt: Date;
+  deadline: number;
+}
+
+/** How an instance leaves memory at its next write. */
+export type Exit =
+  | { kind: "finished"; status: "completed" | "failed" | "cancelled"; result?: Encoded; error?: Encoded }
+  | { kind: "sleeping"; wakeAt: number }
+  | { kind: "released" };
+
+/**
+ * An instance held by this supervisor: its machine, the attempt rows and dispatches that wait
+ * for the next durable write, and the attempts running in children.
+ */
+export class LiveInstance implements Writable {
+  readonly attempts: AttemptWrite[] = [];
+  /** Dispatches whose inputs are not yet durable: sent once the next write lands. */
+  readonly toSend: Task[] = [];
+  readonly inflight = new Map<string, Inflight>();
+  exit: Exit | undefined;
+  wakeTimer: NodeJS.Timeout | null = null;
+  cancelRequested = false;
+  /** Set when the instance left memory: late callbacks ignore it. */
+  gone = false;
+
+  constructor(
+    readonly id: string,
+    readonly workflowName: string,
+    readonly versionId: number,
+    readonly epoch: number,
+    public machine: Machine,
+    private readonly afterWrite: (live: LiveInstance, sent: Task[]) => void,
+  ) {}
+
+  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void } {
+    const attempts = this.attempts.splice(0);
+    const sends = this.toSend.splice(0);
+    const exit = this.exit;
+    let write: InstanceWrite;
+    if (exit?.kind === "finished") {
+      write = { id: this.id, epoch: this.epoch, status: exit.status, state: null };
+      if (exit.result !== undefined) write.result = exit.result;
+      if (exit.error !== undefined) write.error = exit.error;
+    } else if (exit?.kind === "sleeping") {
+      write = { id: this.id, epoch: this.epoch, status: "sleeping", state: snapshotWrite(this.machine), scheduledAt: new Date(exit.wakeAt) };
+    } else if (exit?.kind === "released") {
+      write = { id: this.id, epoch: this.epoch, status: "queued", state: snapshotWrite(this.machine), scheduledAt: new Date() };
+    } else {
+      write = { id: this.id, epoch: this.epoch, status: "running", state: snapshotWrite(this.machine) };
+    }
+    return {
+      write,
+      attempts,
+      after: () => this.afterWrite(this, sends),
+      undo: () => {
+        this.attempts.unshift(...attempts);
+        this.toSend.unshift(...sends);
+      },
+    };
+  }
+}
+
+/** The attempt token: a result carrying a stale token is discarded. */
+export function attemptToken(instanceId: string, seq: number, attempt: number): string {
+  return `${instanceId}/${seq}/${attempt}`;
+}
+
+export function tokenInstance(token: string): string {
+  return token.slice(0, token.indexOf("/"));
+}

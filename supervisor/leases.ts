@@ -1,0 +1,69 @@
+import type pg from "pg";
+import type { Logger } from "../log/logger.js";
+import { instanceHeartbeat, instanceReclaimExpired } from "../store/engine.js";
+
+/**
+ * The heartbeat extends this supervisor's leases every WAYMARK_LOCK_HEARTBEAT_MS and reports any
+ * instance it holds in memory that the database no longer gives it (its lease expired and was
+ * taken over); the reclaimer puts instances of dead supervisors back in the queue.
+ */
+export interface LeaseOptions {
+  db: pg.Pool;
+  owner: string;
+  ttlMs: number;
+  heartbeatMs: number;
+  reclaimIntervalMs: number;
+  reclaimBatchSize: number;
+  log: Logger;
+  /** The ids this supervisor holds in memory right now. */
+  held(): Iterable<string>;
+  lost(ids: string[]): void;
+  reclaimed(n: number): void;
+}
+
+export class Leases {
+  private heartbeat: NodeJS.Timeout | null = null;
+  private reclaimer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: LeaseOptions) {}
+
+  start(): void {
+    this.heartbeat = setInterval(() => this.serial(() => this.beat()), this.o.heartbeatMs);
+    this.reclaimer = setInterval(() => this.serial(() => this.reclaim()), this.o.reclaimIntervalMs);
+    // A sweep at start-up picks up the work of a supervisor that died before we started.
+    this.serial(() => this.reclaim());
+  }
+
+  private serial(fn: () => Promise<void>): void {
+    this.running = this.running.then(fn).catch((e: unknown) => this.o.log.warn("lease maintenance failed", { error: (e as Error).message }));
+  }
+
+  async beat(): Promise<void> {
+    // Instances adopted after this snapshot of ids may not be in the result yet: only judge these.
+    const before = new Set(this.o.held());
+    const owned = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs });
+    const lost = [...before].filter((id) => !owned.has(id));
+    if (lost.length) this.o.lost(lost);
+  }
+
+  async reclaim(): Promise<void> {
+    let n = 0;
+    for (;;) {
+      const got = await instanceReclaimExpired(this.o.db, { limit: this.o.reclaimBatchSize });
+      n += got;
+      if (got < this.o.reclaimBatchSize) break;
+    }
+    if (n) {
+      this.o.log.info("reclaimed instances whose supervisor stopped", { count: n });
+      this.o.reclaimed(n);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.reclaimer) clearInterval(this.reclaimer);
+    this.heartbeat = this.reclaimer = null;
+    await this.running;
+  }
+}

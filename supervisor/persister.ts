@@ -1,0 +1,123 @@
+import type pg from "pg";
+import type { Logger } from "../log/logger.js";
+import { instancesPersist, type AttemptWrite, type InstanceWrite } from "../store/engine.js";
+
+/**
+ * Batched, group-committed writes of instance state. Instances mark themselves dirty; an
+ * urgent mark (a dispatch waits on it, or the instance finished) flushes as soon as the writer
+ * is idle, so a sequential step never waits out the interval; other changes wait up to
+ * `intervalMs` to share a statement. One statement per batch of up to `batchSize` instances.
+ */
+export interface Writable {
+  readonly id: string;
+  /** Builds this instance's write and takes its pending attempt rows; `after` runs once it is durable. */
+  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void };
+}
+
+export interface PersisterOptions {
+  db: pg.Pool;
+  owner: string;
+  batchSize: number;
+  intervalMs: number;
+  log: Logger;
+  /** Called with the instances whose write lost the lease guard: drop them. */
+  onLost(ids: string[]): void;
+}
+
+export class Persister {
+  private readonly dirty = new Map<string, Writable>();
+  private urgent = false;
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private stopped = false;
+  /** Statements written, for the status row and the bench. */
+  batches = 0;
+  rows = 0;
+
+  constructor(private readonly opts: PersisterOptions) {}
+
+  mark(w: Writable, urgent: boolean): void {
+    this.dirty.set(w.id, w);
+    if (urgent) this.urgent = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.stopped || !this.dirty.size) return;
+    if (this.urgent || this.dirty.size >= this.opts.batchSize) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      // Let the rest of this tick's changes join the batch.
+      this.flushing = new Promise<void>((resolve) => setImmediate(() => void this.flushOnce().finally(resolve)));
+      void this.flushing.finally(() => {
+        this.flushing = null;
+        this.schedule();
+      });
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.urgent = true;
+        this.schedule();
+      }, this.opts.intervalMs);
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    this.urgent = false;
+    const batch: Writable[] = [];
+    for (const w of this.dirty.values()) {
+      batch.push(w);
+      if (batch.length >= this.opts.batchSize) break;
+    }
+    for (const w of batch) this.dirty.delete(w.id);
+    if (this.dirty.size) this.urgent = true;
+    const collected = batch.map((w) => ({ w, ...w.collect() }));
+    try {
+      const written = await instancesPersist(this.opts.db, {
+        owner: this.opts.owner,
+        instances: collected.map((c) => c.write),
+        attempts: collected.flatMap((c) => c.attempts),
+      });
+      this.failures = 0;
+      this.batches++;
+      this.rows += collected.length;
+      const lost: string[] = [];
+      for (const c of collected) {
+        if (written.has(c.w.id)) c.after();
+        else lost.push(c.w.id);
+      }
+      if (lost.length) this.opts.onLost(lost);
+    } catch (e) {
+      // The database is unreachable or restarting: keep everything in memory and try again.
+      this.failures++;
+      for (const c of collected) {
+        c.undo();
+        if (!this.dirty.has(c.w.id)) this.dirty.set(c.w.id, c.w);
+      }
+      const delay = Math.min(100 * 2 ** Math.min(this.failures, 7), 10_000);
+      this.opts.log.warn("persisting instance state failed; retrying", { error: (e as Error).message, retryInMs: delay, instances: collected.length });
+      await new Promise((r) => setTimeout(r, delay));
+      this.urgent = true;
+    }
+  }
+
+  /** Writes everything dirty now (shutdown). */
+  async drain(): Promise<void> {
+    for (let i = 0; i < 1000 && (this.dirty.size || this.flushing); i++) {
+      this.urgent = true;
+      this.schedule();
+      if (this.flushing) await this.flushing;
+    }
+  }
+
+  pending(): number {
+    return this.dirty.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

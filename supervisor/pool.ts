@@ -1,0 +1,344 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { fileURLToPath } from "node:url";
+import { errorFromData, type ErrorData } from "../sdk/codec.js";
+import type { Logger } from "../log/logger.js";
+import { CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
+
+const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
+
+export interface PoolOptions {
+  workerCount: number;
+  concurrency: number;
+  /** Actions a child runs before it is replaced. */
+  maxLifecycle: number | undefined;
+  modules: string[];
+  log: Logger;
+  /** Extra environment for the children (tests). */
+  env?: Record<string, string>;
+}
+
+/** A result as the executor sees it: the attempt token, the outcome, and the child that ran it. */
+export type PoolResult = TaskResult & { pid: number };
+
+export interface PoolEvents {
+  result: [PoolResult];
+  /** A child died: its in-flight attempts, failed as ActionTimeout by the executor. */
+  lost: [{ ids: string[]; pid: number; reason: string }];
+  ready: [{ pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }];
+}
+
+type ChildState = "starting" | "ready" | "retiring" | "dead";
+
+class Child {
+  state: ChildState = "starting";
+  readonly inflight = new Set<string>();
+  /** Attempts dispatched over this child's life. */
+  dispatched = 0;
+  outbox: Task[] = [];
+  exited: Promise<void>;
+  constructor(
+    readonly proc: ChildProcess,
+    readonly slot: Slot,
+  ) {
+    this.exited = new Promise((resolve) => proc.once("exit", () => resolve()));
+  }
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+}
+
+/**
+ * One of WAYMARK_WORKER_COUNT positions in the pool. Recycling is spawn-before-retire, per slot:
+ * while `current` works toward its lifecycle limit its `successor` is spawned and loads the user
+ * modules; at the limit `current` takes no more work, drains and exits, and the successor takes
+ * over. A slot never holds more than two processes, and each retirement has exactly one
+ * successor (a flag on the slot, not a count of events, decides).
+ */
+class Slot {
+  current: Child | null = null;
+  successor: Child | null = null;
+  retiring: Child[] = [];
+  constructor(readonly index: number) {}
+  size(): number {
+    return (this.current ? 1 : 0) + (this.successor ? 1 : 0) + this.retiring.length;
+  }
+}
+
+export class ChildPool extends EventEmitter<PoolEvents> {
+  private readonly slots: Slot[];
+  private readonly queue: Task[] = [];
+  private readonly owner = new Map<string, Child>();
+  private stopping = false;
+  private flushScheduled = false;
+  private firstReady: { resolve(): void; reject(e: Error): void } | undefined;
+  private respawnDelay = 100;
+  /** Highest number of live child processes seen (for tests and status). */
+  peakChildren = 0;
+  readonly pidsSeen = new Set<number>();
+  recycled = 0;
+
+  constructor(private readonly opts: PoolOptions) {
+    super();
+    this.slots = Array.from({ length: opts.workerCount }, (_, i) => new Slot(i));
+  }
+
+  /** Spawns the children; rejects with the module's error if a user module cannot load. */
+  async start(): Promise<void> {
+    const ready = this.slots.map(
+      (slot) =>
+        new Promise<void>((resolve, reject) => {
+          const child = this.spawn(slot, { resolve, reject });
+          slot.current = child;
+        }),
+    );
+    await Promise.all(ready);
+  }
+
+  private liveChildren(): number {
+    return this.slots.reduce((n, s) => n + s.size(), 0);
+  }
+
+  private spawn(slot: Slot, startup?: { resolve(): void; reject(e: Error): void }): Child {
+    const proc = fork(CHILD_ENTRY, [], {
+      env: {
+        ...process.env,
+        ...this.opts.env,
+        [CHILD_ENV]: "1",
+        [CHILD_MODULES_ENV]: JSON.stringify(this.opts.modules),
+        [CHILD_CONCURRENCY_ENV]: String(this.opts.concurrency),
+      },
+      execArgv: ["--enable-source-maps", ...process.execArgv.filter((a) => !a.startsWith("--inspect"))],
+      serialization: "json",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const child = new Child(proc, slot);
+    if (proc.pid) this.pidsSeen.add(proc.pid);
+    this.peakChildren = Math.max(this.peakChildren, this.liveChildren() + 1);
+    proc.on("message", (msg: FromChild) => this.onMessage(child, msg, startup));
+    proc.on("exit", (code, signal) => this.onExit(child, code, signal, startup));
+    proc.on("error", (err) => this.opts.log.error("child process error", { pid: child.pid, error: err }));
+    return child;
+  }
+
+  private onMessage(child: Child, msg: FromChild, startup?: { resolve(): void; reject(e: Error): void }): void {
+    switch (msg.t) {
+      case "ready": {
+        child.state = child.state === "starting" ? "ready" : child.state;
+        this.respawnDelay = 100;
+        this.emit("ready", { pid: msg.pid, actions: msg.actions, workflows: msg.workflows });
+        const slot = child.slot;
+        if (slot.successor === child && !slot.current) {
+          slot.current = child;
+          slot.successor = null;
+        }
+        startup?.resolve();
+        this.pump();
+        return;
+      }
+      case "load-error": {
+        const err = errorFromData(msg.error);
+        const wrapped = new Error(`user module ${msg.module} failed to load in the worker: ${err.name}: ${err.message}`, { cause: err });
+        wrapped.stack = `${wrapped.message}\n${err.stack ?? ""}`;
+        child.state = "dead";
+        if (startup) startup.reject(wrapped);
+        else this.opts.log.error("a replacement worker could not load the user modules", { pid: child.pid, module: msg.module, error: msg.error.message });
+        return;
+      }
+      case "results":
+        for (const r of msg.results) {
+          if (this.owner.get(r.id) !== child) continue;
+          this.owner.delete(r.id);
+          child.inflight.delete(r.id);
+          this.emit("result", { ...r, pid: child.pid } as PoolResult);
+        }
+        this.pump();
+        return;
+    }
+  }
+
+  private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null, startup?: { resolve(): void; reject(e: Error): void }): void {
+    const wasState = child.state;
+    child.state = "dead";
+    const slot = child.slot;
+    const ids = [...child.inflight];
+    for (const id of ids) this.owner.delete(id);
+    child.inflight.clear();
+    // Tasks batched for this child but not yet sent go back to the queue.
+    this.queue.unshift(...child.outbox);
+    child.outbox = [];
+    if (slot.current === child) slot.current = null;
+    if (slot.successor === child) slot.successor = null;
+    slot.retiring = slot.retiring.filter((c) => c !== child);
+    const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (ids.length) this.emit("lost", { ids, pid: child.pid, reason });
+    if (startup && wasState === "starting") {
+      startup.reject(new Error(`a worker process exited during start-up (${reason}) before loading the user modules`));
+      return;
+    }
+    if (this.stopping) return;
+    if (wasState !== "retiring") this.opts.log.warn("worker process died; replacing it", { pid: child.pid, reason, inflight: ids.length });
+    // Keep the pool at full strength: a slot without a current child gets one.
+    if (!slot.current && !slot.successor) {
+      const delay = wasState === "retiring" ? 0 : this.respawnDelay;
+      if (wasState !== "retiring") this.respawnDelay = Math.min(this.respawnDelay * 2, 10_000);
+      setTimeout(() => {
+        if (!this.stopping && !slot.current && !slot.successor) slot.successor = this.spawn(slot);
+      }, delay).unref();
+    }
+    this.pump();
+  }
+
+  /** Queues an attempt; it is sent to the least-loaded child with a free slot. */
+  submit(task: Task): void {
+    this.queue.push(task);
+    this.pump();
+  }
+
+  /** Free action slots across the ready children. */
+  freeSlots(): number {
+    let free = 0;
+    for (const s of this.slots) if (s.current?.state === "ready") free += this.opts.concurrency - s.current.inflight.size;
+    return free - this.queue.length;
+  }
+
+  get totalSlots(): number {
+    return this.opts.workerCount * this.opts.concurrency;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  inflightCount(): number {
+    return this.owner.size;
+  }
+
+  /** Per-child counts for the status row. */
+  children(): Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number }> {
+    const out: Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number }> = [];
+    for (const s of this.slots) {
+      for (const c of [s.current, s.successor, ...s.retiring]) {
+        if (c) out.push({ pid: c.pid, slot: s.index, state: c.state, inflight: c.inflight.size, dispatched: c.dispatched });
+      }
+    }
+    return out;
+  }
+
+  private pick(): Child | undefined {
+    let best: Child | undefined;
+    for (const s of this.slots) {
+      const c = s.current;
+      if (!c || c.state !== "ready" || c.inflight.size >= this.opts.concurrency) continue;
+      if (!best || c.inflight.size < best.inflight.size) best = c;
+    }
+    return best;
+  }
+
+  private pump(): void {
+    while (this.queue.length && !this.stopping) {
+      const child = this.pick();
+      if (!child) break;
+      const task = this.queue.shift()!;
+      child.inflight.add(task.id);
+      this.owner.set(task.id, child);
+      child.outbox.push(task);
+      child.dispatched++;
+      this.lifecycle(child);
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Spawn the successor ahead of the limit; retire at the limit. */
+  private lifecycle(child: Child): void {
+    const max = this.opts.maxLifecycle;
+    if (!max) return;
+    const slot = child.slot;
+    const spawnAt = Math.max(1, max - Math.max(this.opts.concurrency, Math.ceil(max / 2)));
+    if (child.dispatched >= spawnAt && !slot.successor && slot.size() < 2) slot.successor = this.spawn(slot);
+    if (child.dispatched >= max) {
+      child.state = "retiring";
+      slot.current = null;
+      slot.retiring.push(child);
+      this.recycled++;
+      // Exactly one successor per retirement: the slot's flag, set here if not already.
+      if (!slot.successor && slot.size() < 2) slot.successor = this.spawn(slot);
+      if (slot.successor?.state === "ready") {
+        slot.current = slot.successor;
+        slot.successor = null;
+      }
+      this.flushChild(child);
+      this.send(child, { t: "retire" });
+    }
+  }
+
+  private send(child: Child, msg: ToChild): void {
+    if (child.proc.connected) {
+      try {
+        child.proc.send(msg);
+      } catch (e) {
+        this.opts.log.warn("could not message a worker", { pid: child.pid, error: e });
+      }
+    }
+  }
+
+  private flushChild(child: Child): void {
+    if (!child.outbox.length) return;
+    const tasks = child.outbox;
+    child.outbox = [];
+    this.send(child, { t: "run", tasks });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const s of this.slots) for (const c of [s.current, ...s.retiring]) if (c) this.flushChild(c);
+  }
+
+  /** Fires the abort signal of these attempts in their children. */
+  abort(ids: string[], reason: "timeout" | "cancelled" | "shutdown"): void {
+    const byChild = new Map<Child, string[]>();
+    for (const id of ids) {
+      const c = this.owner.get(id);
+      if (c) byChild.set(c, [...(byChild.get(c) ?? []), id]);
+      const queued = this.queue.findIndex((t) => t.id === id);
+      if (queued >= 0) this.queue.splice(queued, 1);
+    }
+    for (const [c, list] of byChild) this.send(c, { t: "abort", ids: list, reason });
+  }
+
+  /** Forgets an attempt (its result will be ignored) without touching its child. */
+  forget(id: string): void {
+    const c = this.owner.get(id);
+    if (c) c.inflight.delete(id);
+    this.owner.delete(id);
+  }
+
+  /** Kills the child running this attempt (it ignored its abort); the pool replaces it. */
+  kill(id: string): void {
+    const c = this.owner.get(id);
+    if (c && c.state !== "dead") {
+      this.opts.log.warn("killing a worker whose action ignored its abort", { pid: c.pid, attempt: id });
+      c.proc.kill("SIGKILL");
+    }
+  }
+
+  /** Stops taking work, waits up to `graceMs` for in-flight attempts, then stops every child. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const children = this.slots.flatMap((s) => [s.current, s.successor, ...s.retiring]).filter((c): c is Child => !!c && c.state !== "dead");
+    const deadline = Date.now() + graceMs;
+    while (this.owner.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of children) {
+      if (c.proc.connected) c.proc.disconnect();
+      c.proc.kill("SIGTERM");
+    }
+    const killer = setTimeout(() => children.forEach((c) => c.proc.kill("SIGKILL")), 2000);
+    await Promise.all(children.map((c) => c.exited));
+    clearTimeout(killer);
+  }
+}
+
+export type { ErrorData };

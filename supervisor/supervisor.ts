@@ -1,0 +1,238 @@
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import type pg from "pg";
+import { redact, type WaymarkConfig } from "../config/env.js";
+import type { Logger } from "../log/logger.js";
+import { poolCreate } from "../store/db.js";
+import { embeddedStart, EMBEDDED_DIR, type EmbeddedServer } from "../store/embedded.js";
+import type { ClaimedInstance } from "../store/engine.js";
+import { migrate } from "../store/migrate.js";
+import { versionUpsert } from "../store/versions.js";
+import type { WorkflowIR } from "../compiler/ir.js";
+import { SupervisorEvents } from "./events.js";
+import { tokenInstance } from "./instance.js";
+import { Leases } from "./leases.js";
+import { Notifier } from "./notifier.js";
+import { Poller } from "./poller.js";
+import { ChildPool } from "./pool.js";
+import { Shard } from "./shard.js";
+import { VersionCache } from "./versions.js";
+
+export interface SupervisorOptions {
+  config: WaymarkConfig;
+  log: Logger;
+  /** Where the embedded database lives when WAYMARK_DATABASE_URL is unset. @default process.cwd() */
+  cwd?: string;
+  /** Extra environment for the children (tests). */
+  childEnv?: Record<string, string>;
+}
+
+function hash(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
+
+/**
+ * `waymark supervise`: owns the Postgres connections (one pool and one LISTEN connection), the
+ * child pool, the executor shards, the poller, the leases. Every part is a service with
+ * start/stop; `stop()` is safe before `start()` and twice, and returns when everything stopped.
+ */
+export class Supervisor {
+  readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  readonly events = new SupervisorEvents();
+  private embedded: EmbeddedServer | undefined;
+  private db: pg.Pool | undefined;
+  private pool: ChildPool | undefined;
+  private shards: Shard[] = [];
+  private notifier: Notifier | undefined;
+  private poller: Poller | undefined;
+  private leases: Leases | undefined;
+  private sweeper: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | undefined;
+  private started = false;
+  connectionString = "";
+
+  constructor(private readonly o: SupervisorOptions) {}
+
+  private get log(): Logger {
+    return this.o.log;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.o;
+    try {
+      if (config.databaseUrl) this.connectionString = config.databaseUrl;
+      else {
+        this.embedded = await embeddedStart({ dir: path.join(this.o.cwd ?? process.cwd(), EMBEDDED_DIR), log: this.log.scope("postgres") });
+        this.connectionString = this.embedded.url;
+        this.log.info(this.embedded.owned ? "started the embedded PostgreSQL" : "joined the embedded PostgreSQL already running here", { url: redact(this.embedded.url) });
+      }
+      await migrate({ connectionString: this.connectionString, log: this.log.scope("migrate") });
+      this.db = poolCreate({ connectionString: this.connectionString, max: config.executorShards + 6, applicationName: "waymark-supervise" });
+      const versions = new VersionCache(this.db);
+
+      const pool = new ChildPool({
+        workerCount: config.workerCount,
+        concurrency: config.concurrentPerWorker,
+        maxLifecycle: config.maxActionLifecycle,
+        modules: config.userModules,
+        log: this.log.scope("pool"),
+        env: this.o.childEnv,
+      });
+      this.pool = pool;
+      let registered = false;
+      pool.on("ready", ({ workflows }) => {
+        // The first child to load the user modules registers their workflows' versions, so a
+        // schedule fires the version this deploy runs.
+        if (registered || !workflows.length) return;
+        registered = true;
+        void this.registerVersions(workflows);
+      });
+      await pool.start();
+
+      this.shards = Array.from({ length: config.executorShards }, (_, index) =>
+        new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events }),
+      );
+      pool.on("result", (r) => this.shardFor(tokenInstance(r.id)).onResult(r));
+      pool.on("lost", ({ ids, pid, reason }) => {
+        const byShard = new Map<Shard, string[]>();
+        for (const id of ids) {
+          const s = this.shardFor(tokenInstance(id));
+          byShard.set(s, [...(byShard.get(s) ?? []), id]);
+        }
+        for (const [s, list] of byShard) s.onLost(list, pid, reason);
+      });
+
+      this.poller = new Poller({
+        db: this.db,
+        owner: this.owner,
+        leaseMs: config.lockTtlMs,
+        intervalMs: config.pollIntervalMs,
+        log: this.log.scope("poller"),
+        room: () => this.room(),
+        adopt: (batch) => this.adopt(batch),
+      });
+      this.notifier = new Notifier(this.connectionString, {
+        queued: () => this.poller?.wake(),
+        cancel: () => undefined,
+        schedule: () => undefined,
+        reconnected: () => this.poller?.wake(),
+      }, this.log.scope("listen"));
+      await this.notifier.start();
+      this.leases = new Leases({
+        db: this.db,
+        owner: this.owner,
+        ttlMs: config.lockTtlMs,
+        heartbeatMs: config.lockHeartbeatMs,
+        reclaimIntervalMs: config.expiredLockReclaimerIntervalMs,
+        reclaimBatchSize: config.expiredLockReclaimerBatchSize,
+        log: this.log.scope("leases"),
+        held: () => this.shards.flatMap((s) => [...s.live.keys()]),
+        lost: (ids) => ids.forEach((id) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it")),
+        reclaimed: () => this.poller?.wake(),
+      });
+      this.leases.start();
+      this.poller.start();
+      this.sweeper = setInterval(() => {
+        const now = Date.now();
+        for (const s of this.shards) s.sweep(now);
+      }, 250);
+      this.started = true;
+      this.log.info("waymark supervise is running", {
+        owner: this.owner,
+        database: redact(this.connectionString),
+        workers: config.workerCount,
+        concurrentPerWorker: config.concurrentPerWorker,
+        shards: config.executorShards,
+        modules: config.userModules.join(",") || "(none)",
+      });
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async registerVersions(workflows: Array<{ name: string; hash: string; ir: unknown; file: string }>): Promise<void> {
+    for (const w of workflows) {
+      try {
+        await versionUpsert(this.db!, { name: w.name, hash: w.hash, ir: w.ir as WorkflowIR, sourceFile: w.file });
+      } catch (e) {
+        this.log.warn("could not register a workflow version", { workflow: w.name, error: (e as Error).message });
+      }
+    }
+  }
+
+  private shardFor(instanceId: string): Shard {
+    return this.shards[hash(instanceId) % this.shards.length]!;
+  }
+
+  private liveCount(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.live.size;
+    return n;
+  }
+
+  /** How many more instances to claim: the instance cap, and no backlog in the child pool. */
+  private room(): number {
+    const pool = this.pool;
+    if (!pool || this.stopping) return 0;
+    if (pool.queued > pool.totalSlots) return 0;
+    return this.o.config.maxConcurrentInstances - this.liveCount();
+  }
+
+  private adopt(batch: ClaimedInstance[]): void {
+    for (const c of batch) {
+      const shard = this.shardFor(c.id);
+      shard.adopt(c).catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }));
+    }
+  }
+
+  /** Counters for the status row and tests. */
+  stats() {
+    const pool = this.pool;
+    return {
+      owner: this.owner,
+      instances: this.liveCount(),
+      inflight: this.shards.reduce((n, s) => n + s.inflight(), 0),
+      completed: this.shards.reduce((n, s) => n + s.completed, 0),
+      failed: this.shards.reduce((n, s) => n + s.failed, 0),
+      actions: this.shards.reduce((n, s) => n + s.actions, 0),
+      claimed: this.poller?.claimed ?? 0,
+      batches: this.shards.reduce((n, s) => n + s.persister.batches, 0),
+      children: pool?.children() ?? [],
+      peakChildren: pool?.peakChildren ?? 0,
+      childPids: pool ? [...pool.pidsSeen] : [],
+      recycled: pool?.recycled ?? 0,
+    };
+  }
+
+  /**
+   * Stops claiming, lets in-flight actions finish (up to WAYMARK_SHUTDOWN_GRACE_MS), writes every
+   * instance back and releases its lease, stops the children, and closes the connections.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.graceMs ?? this.o.config.shutdownGraceMs);
+    return this.stopping;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    const wasStarted = this.started;
+    if (wasStarted) this.log.info("stopping: no new claims; letting in-flight actions finish", { graceMs });
+    await this.poller?.stop();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await this.pool?.stop(graceMs);
+    for (const s of this.shards) s.releaseAll();
+    for (const s of this.shards) {
+      await s.persister.drain();
+      s.persister.stop();
+    }
+    await this.leases?.stop();
+    await this.notifier?.stop();
+    await this.db?.end().catch(() => undefined);
+    await this.embedded?.stop();
+    if (wasStarted) this.log.info("stopped");
+  }
+}

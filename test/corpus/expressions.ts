@@ -1,0 +1,133 @@
+import { workflow, Workflow } from "waymark";
+import { add, double, echo } from "./actions.js";
+import { casesOf } from "./case.js";
+
+@workflow
+export class LiteralsAndTemplates extends Workflow {
+  async run(name: string, n: number) {
+    const values = [0, -0, 1.5, 1e21, 0x1f, 0o17, 0b101, 1_000_000, NaN, Infinity, -Infinity, "s", 'q', true, false, null, undefined];
+    const big = 12345678901234567890n;
+    const tpl = `Hi ${name}, n=${n}, n*2=${await double(n)}, nested=${`<${name.toUpperCase()}>`} ${[1, 2]} ${{}} ${null} ${undefined}`;
+    const multiline = `line1
+line2\ttab \u00e9 \x41 \${not}`;
+    const re = /a(b+)c/gi;
+    const matched = "xABBCx abc".match(re);
+    return { values, big, tpl, multiline, matched, reSource: re.source, reFlags: re.flags, neg: -n, pos: +"42", not: !n, notnot: !!name, voided: void n };
+  }
+}
+
+@workflow
+export class ObjectAndArrayLiterals extends Workflow {
+  async run(base: { a: number; b?: string }, list: number[]) {
+    const key = "dyn";
+    const extra = await echo({ z: 26 });
+    const obj = {
+      ...base,
+      list,
+      [key]: 1,
+      [`${key}2`]: await double(2),
+      "quoted key": true,
+      42: "answer",
+      nested: { deep: { deeper: [base.a] } },
+      ...extra,
+      ...null,
+      ...undefined,
+      ...(list.length > 1 ? { many: true } : {}),
+      a: "overridden",
+    };
+    const shorthand = { key, extra };
+    const arr = [...list, ...(await echo([7, 8])), ..."hi", ...new Set([1, 1, 2])];
+    const withHoles = [1, , 3];
+    const copy = [...withHoles];
+    return { obj, shorthand, arr, holesLength: withHoles.length, has1: 1 in withHoles, copy, keys: Object.keys(obj) };
+  }
+}
+
+@workflow
+export class MemberAndOptional extends Workflow {
+  async run(data: { user?: { profile?: { name: string; tags?: string[] } | null }; list?: number[]; fn?: null }) {
+    const name = data.user?.profile?.name;
+    const firstTag = data.user?.profile?.tags?.[0];
+    const tagCount = data.user?.profile?.tags?.length ?? -1;
+    const upper = data.user?.profile?.name.toUpperCase();
+    const item = data.list?.[1];
+    const missing = (data as Record<string, any>).nothing?.deep.deeper.deepest;
+    const called = data.fn?.();
+    const method = data.list?.map?.((x) => x * 2);
+    const idx = "list";
+    const viaIndex = (data as Record<string, unknown>)[idx];
+    const fetched = (await echo(data)).user?.profile;
+    const len = "hello".length;
+    const charAt = "hello"[1];
+    const arrLast = [1, 2, 3][2];
+    const computed = { a: { b: { c: 5 } } }["a"]["b"].c;
+    return { name, firstTag, tagCount, upper, item, missing, called, method, viaIndex, fetched, len, charAt, arrLast, computed };
+  }
+}
+
+@workflow
+export class OperatorsAndComparisons extends Workflow {
+  async run(a: number, b: number, s: string) {
+    const arithmetic = [a + b, a - b, a * b, a / b, a % b, a ** b, -a, +s, a + s, s + a, s * 1, -(-a), 2 ** 3 ** 2, (a + b) * 2 - b / 2];
+    const comparisons = [a < b, a <= b, a > b, a >= b, a == b, a != b, a === b, a !== b, "10" < "9", 10 < 9, s == (a as unknown), null == undefined, null === undefined, NaN == NaN, 0 === -0, Object.is(0, -0)];
+    const looseEq = [1 == ("1" as unknown), 0 == ("" as unknown), null == (0 as unknown), [1] == (1 as unknown), true == (1 as unknown)];
+    const types = [typeof a, typeof s, typeof null, typeof undefined, typeof {}, typeof [], typeof (() => 1), typeof 1n, typeof true, typeof (undefined as unknown)];
+    const bitwise = [a & b, a | b, a ^ b, ~a, a << 2, a >> 1, -a >>> 28];
+    const obj = { x: 1, arr: [1, 2] };
+    const membership = ["x" in obj, "y" in obj, 0 in obj.arr, 5 in obj.arr, "length" in obj.arr];
+    const instances = [obj.arr instanceof Array, obj instanceof Array, obj instanceof Object, new Date(0) instanceof Date, new Map() instanceof Map, new Error("x") instanceof Error, new TypeError("t") instanceof Error];
+    const sum = (await add(a, b)) * (await double(b));
+    return { arithmetic, comparisons, looseEq, types, bitwise, membership, instances, sum };
+  }
+}
+
+@workflow
+export class LogicalAndTernary extends Workflow {
+  async run(values: Array<number | string | null | undefined | boolean>) {
+    const out: unknown[] = [];
+    for (const v of values) {
+      out.push([v && "and", v || "or", v ?? "nullish", v ? "truthy" : "falsy", v === null ? "null" : v === undefined ? "undef" : typeof v]);
+    }
+    let calls = 0;
+    const bump = () => ++calls;
+    const shortAnd = false && bump();
+    const shortOr = true || bump();
+    const shortNullish = 0 ?? bump();
+    const evaluated = null ?? bump();
+    const awaitedRight = values.length > 2 && (await echo("right side ran"));
+    const skippedRight = values.length > 100 && (await echo("never"));
+    const orAwait = values[0] || (await double(21));
+    const nullishAwait = values[1] ?? (await double(50));
+    const ternaryAwait = values.length ? await echo("yes") : await echo("no");
+    return { out, calls, shortAnd, shortOr, shortNullish, evaluated, awaitedRight, skippedRight, orAwait, nullishAwait, ternaryAwait };
+  }
+}
+
+@workflow
+export class EvaluationOrder extends Workflow {
+  async run(start: number) {
+    const log: string[] = [];
+    const note = (s: string, v: number) => {
+      log.push(s);
+      return v;
+    };
+    const a = note("left", start) + (await double(note("inner", 2))) + note("right", 1);
+    const arr = [note("x", 1), await echo(note("y", 2)), note("z", 3)];
+    const obj = { p: note("p", 1), q: await add(note("q1", 1), note("q2", 2)), r: note("r", 3) };
+    let i = 0;
+    const seq = [i++, i++, (i += 10), i];
+    const target: Record<string, number> = {};
+    target[note("key", 0) + "k"] = await double(note("value", 4));
+    const comma = (note("c1", 0), note("c2", 0), await echo("c3"));
+    return { a, arr, obj, seq, target, comma, log };
+  }
+}
+
+export const cases = [
+  ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
+  ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
+  ...casesOf(MemberAndOptional, [{ user: { profile: { name: "x", tags: ["t1", "t2"] } }, list: [1, 2] }], [{ user: { profile: null } }], [{}], [{ fn: null, user: {} }]),
+  ...casesOf(OperatorsAndComparisons, [7, 3, "12"], [-2, 0.5, "x"], [0, 0, ""]),
+  ...casesOf(LogicalAndTernary, [[0, null, "", "s", 1, undefined, false, true, NaN]], [[null]], [[]]),
+  ...casesOf(EvaluationOrder, [1]),
+];

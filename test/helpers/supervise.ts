@@ -1,0 +1,97 @@
+/**
+ * Starts a real `waymark supervise` process (the built CLI), as a user would, and waits for it
+ * to be running: the readiness line on stderr is the event, not a sleep.
+ */
+import { execa, type ResultPromise } from "execa";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface SupervisorProcess {
+  pid: number;
+  /** Everything it wrote to stderr so far. */
+  output(): string;
+  /** Resolves when a line matching `pattern` appears on stderr. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** SIGTERM, then wait for the exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>;
+  /** kill -9. */
+  kill(): Promise<void>;
+  exited: Promise<{ exitCode?: number; signal?: string }>;
+}
+
+export async function supervise(params: { databaseUrl?: string; modules: string[]; env?: Record<string, string>; cwd?: string; ready?: boolean }): Promise<SupervisorProcess> {
+  const env: Record<string, string> = {
+    WAYMARK_USER_MODULE: params.modules.join(","),
+    WAYMARK_WORKER_COUNT: "2",
+    WAYMARK_EXECUTOR_SHARDS: "2",
+    WAYMARK_LOG_LEVEL: "info",
+    WAYMARK_SHUTDOWN_GRACE_MS: "5000",
+    ...params.env,
+  };
+  if (params.databaseUrl) env.WAYMARK_DATABASE_URL = params.databaseUrl;
+  // The test runner's own variables are not the supervisor's business.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  const proc: ResultPromise = execa(process.execPath, ["--enable-source-maps", CLI, "supervise"], {
+    env: { ...inherited, ...env },
+    extendEnv: false,
+    cwd: params.cwd ?? ROOT,
+    reject: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    cleanup: true,
+  });
+  let out = "";
+  const listeners = new Set<() => void>();
+  proc.stderr!.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  });
+  proc.stdout!.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  });
+  const exited = proc.then((r) => ({ exitCode: r.exitCode, signal: r.signal }));
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(out);
+        if (m) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out waiting for ${pattern} from waymark supervise; its output:\n${out}`));
+      }, timeoutMs);
+      listeners.add(check);
+      void exited.then(() => {
+        if (listeners.has(check)) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          check();
+          reject(new Error(`waymark supervise exited before printing ${pattern}; its output:\n${out}`));
+        }
+      });
+      check();
+    });
+  const handle: SupervisorProcess = {
+    pid: proc.pid!,
+    output: () => out,
+    waitFor,
+    exited,
+    async stop(signal = "SIGTERM") {
+      proc.kill(signal);
+      return (await exited).exitCode;
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+  if (params.ready !== false) await waitFor(/waymark supervise is running/);
+  return handle;
+}
