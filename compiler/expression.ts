@@ -4,7 +4,8 @@ import type {
   Span, TemplateLiteral,
 } from "@swc/core";
 import { FORBIDDEN_PROPERTIES, GLOBALS, GLOBAL_ROOTS, CONSTRUCTORS } from "./builtins.js";
-import { FnCompiler } from "./function.js";
+import { callSiteText } from "./callsite.js";
+import { FnCompiler, labelPattern } from "./function.js";
 import type { Arg, AssignOp, BinOp, Expr, Pat } from "./ir.js";
 import { compilePattern, propertyKey } from "./pattern.js";
 import { moduleBinding, namespaceMember, type ModuleBinding } from "./resolve.js";
@@ -66,17 +67,13 @@ function ordered(fc: FnCompiler, parts: Array<{ node: unknown; compile: () => Ex
 }
 
 function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = []): { prefix: Expr[]; args: Arg[] } {
-  const spreads: boolean[] = [];
   const compiled = ordered(
     fc,
-    args.map((a) => {
-      spreads.push(!!a.spread);
-      return { node: a.expression, compile: () => compileExpr(fc, a.expression) };
-    }),
+    args.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
     prefix,
   );
   const head = compiled.slice(0, prefix.length);
-  const rest = compiled.slice(prefix.length).map((e, i): Arg => (spreads[i] ? { spread: e } : e));
+  const rest = compiled.slice(prefix.length).map((e, i): Arg => (args[i]!.spread ? { spread: e, t: callSiteText(args[i]!.expression) } : e));
   return { prefix: head, args: rest };
 }
 
@@ -277,7 +274,7 @@ function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     if (b?.kind === "waymark" && b.name === "sleep") return sleepCall(fc, c, false);
     if (b?.kind === "timers" && b.name === "setTimeout") return sleepCall(fc, c, true);
     if (b) return fc.fail(c, RULES.unknownCallee, describeBinding(name, b));
-    forbiddenGlobal(fc, callee, name);
+    forbiddenGlobal(fc, c, name);
     if (name === "Date") return fc.fail(c, RULES.newDateNow, "`Date()` returns the current time");
     if (!GLOBALS.has(name)) {
       if (name === "Promise") return fc.fail(c, RULES.promiseMethod);
@@ -303,7 +300,7 @@ function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     }
     const path = globalPath(fc, callee);
     if (path) {
-      forbiddenGlobal(fc, callee, path);
+      forbiddenGlobal(fc, c, path);
       if (GLOBALS.has(path)) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
       if (GLOBAL_ROOTS.has((obj as { value: string }).value)) return fc.fail(c, RULES.unsupportedSyntax, `\`${path}\` is not one of the pure built-ins a workflow may use`);
     }
@@ -315,14 +312,16 @@ function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     }
     // A method call on a value: the receiver is evaluated first, then the arguments.
     const f = member(fc, callee, false);
-    if (f.k !== "get") return { k: "call", f, args: argList(fc, c.arguments).args, ...(opt ? { opt: true as const } : {}) };
+    const t = callSiteText(c.callee as Expression);
+    if (f.k !== "get") return { k: "call", f, args: argList(fc, c.arguments).args, ...(opt ? { opt: true as const } : {}), t };
     const { prefix, args } = argList(fc, c.arguments, [f.o]);
     const target: Expr = { ...f, o: prefix[0]! };
-    return opt ? { k: "call", f: target, args, opt: true } : { k: "call", f: target, args };
+    return opt ? { k: "call", f: target, args, opt: true, t } : { k: "call", f: target, args, t };
   }
 
+  const t = callSiteText(c.callee as Expression);
   const { prefix, args } = argList(fc, c.arguments, [compileExpr(fc, c.callee as Expression, true)]);
-  return opt ? { k: "call", f: prefix[0]!, args, opt: true } : { k: "call", f: prefix[0]!, args };
+  return opt ? { k: "call", f: prefix[0]!, args, opt: true, t } : { k: "call", f: prefix[0]!, args, t };
 }
 
 function sleepCall(fc: FnCompiler, c: CallExpression, timers: boolean): Expr {
@@ -353,7 +352,7 @@ function newExpr(fc: FnCompiler, n: NewExpression): Expr {
     }
     if (b) return fc.fail(n, RULES.classInWorkflow, `\`new ${callee.value}\`: instances of classes would not survive a restart`);
     if (callee.value === "Date" && args.length === 0) return fc.fail(n, RULES.newDateNow);
-    forbiddenGlobal(fc, callee, callee.value);
+    forbiddenGlobal(fc, n, callee.value);
     if (CONSTRUCTORS.has(callee.value)) return { k: "new", c: callee.value, args: argList(fc, args).args };
   }
   return fc.fail(n, RULES.classInWorkflow, "only built-in classes such as Error, Map, Set and Date can be constructed");
@@ -394,7 +393,7 @@ function assignment(fc: FnCompiler, a: Extract<Expression, { type: "AssignmentEx
   if (op !== "=" && (op === "&&=" || op === "||=" || op === "??=") && containsAwait(a.right)) {
     return fc.fail(a, RULES.unsupportedSyntax, "await on the right of a logical assignment");
   }
-  let target: Pat = compilePattern(fc, left, "assign");
+  let target: Pat = labelPattern(compilePattern(fc, left, "assign"), callSiteText(a.right), undefined);
   if (target.k === "mem" && containsAwait(a.right)) {
     // The target's object and key are evaluated before the right side.
     target = { k: "mem", o: fc.spill(target.o, fc.pos(a)), p: typeof target.p === "string" ? target.p : fc.spill(target.p, fc.pos(a)) };
@@ -452,6 +451,28 @@ function objectExpr(fc: FnCompiler, o: Extract<Expression, { type: "ObjectExpres
   return { k: "obj", props: shapes.map((shape) => shape(compiled)) };
 }
 
+/** Values that are never promises: awaiting one is a mistake (and would not wait for anything). */
+const NOT_AWAITABLE = new Set([
+  "StringLiteral", "NumericLiteral", "BooleanLiteral", "NullLiteral", "BigIntLiteral", "RegExpLiteral", "TemplateLiteral",
+  "ArrayExpression", "ObjectExpression", "BinaryExpression", "UnaryExpression", "UpdateExpression", "ArrowFunctionExpression",
+]);
+
+/**
+ * Compiles the argument of an `await`. What a workflow can wait for is an action call, a sleep,
+ * a helper method or closure (an async function of the workflow), `Promise.all`/`allSettled` of
+ * those, or a variable holding one; a call of any other function, or a plain value, is refused.
+ */
+export function awaitArgument(fc: FnCompiler, node: Extract<Expression, { type: "AwaitExpression" }>): Expr {
+  if (!fc.isAsync) return fc.fail(node, RULES.awaitInCallback);
+  const arg = unwrapTs(node.argument);
+  if (NOT_AWAITABLE.has(arg.type)) fc.fail(node, RULES.awaitNonAction, "this value is not a promise");
+  if (arg.type === "CallExpression" && arg.callee.type === "Identifier" && !fc.scope.resolve(arg.callee.value)) {
+    const b = moduleBinding(fc.module, arg.callee.value);
+    if (b && (b.kind === "local" || b.kind === "import")) fc.fail(node, RULES.awaitNonAction, describeBinding(arg.callee.value, b));
+  }
+  return compileExpr(fc, node.argument);
+}
+
 /** Compiles an expression; awaits inside it are emitted as instructions before it. */
 export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): Expr {
   const e = unwrapTs(node);
@@ -472,18 +493,18 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
     case "TemplateLiteral":
       return templateLiteral(fc, e);
     case "ArrayExpression": {
-      const kinds: Array<"hole" | "spread" | "item"> = [];
+      const kinds: Array<"hole" | "item" | { t: string }> = [];
       const parts: Array<{ node: unknown; compile: () => Expr }> = [];
       for (const el of e.elements) {
         if (!el) kinds.push("hole");
         else {
-          kinds.push(el.spread ? "spread" : "item");
+          kinds.push(el.spread ? { t: callSiteText(el.expression) } : "item");
           parts.push({ node: el.expression, compile: () => compileExpr(fc, el.expression) });
         }
       }
       const compiled = ordered(fc, parts);
       let i = 0;
-      return { k: "arr", items: kinds.map((kind) => (kind === "hole" ? null : kind === "spread" ? { spread: compiled[i++]! } : compiled[i++]!)) };
+      return { k: "arr", items: kinds.map((kind) => (kind === "hole" ? null : kind === "item" ? compiled[i++]! : { spread: compiled[i++]!, t: kind.t })) };
     }
     case "ObjectExpression":
       return objectExpr(fc, e);
@@ -500,8 +521,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
     case "NewExpression":
       return newExpr(fc, e);
     case "AwaitExpression": {
-      if (!fc.isAsync) return fc.fail(e, RULES.awaitInCallback);
-      const arg = compileExpr(fc, e.argument);
+      const arg = awaitArgument(fc, e);
       const n = fc.temp();
       fc.emit({ op: "await", e: arg, p: { k: "id", n }, at: fc.pos(e), node: fc.nodeId("await", e) });
       return { k: "var", n };
@@ -540,7 +560,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
     case "ArrowFunctionExpression":
       return arrow(fc, e);
     case "FunctionExpression":
-      return fc.fail(e, RULES.nestedFunction);
+      return fc.fail(e, e.generator ? RULES.generator : RULES.nestedFunction);
     case "ClassExpression":
       return fc.fail(e, RULES.classInWorkflow);
     case "ThisExpression":

@@ -2,12 +2,13 @@ import type {
   BlockStatement, Expression, ForInStatement, ForOfStatement, ForStatement, Node, Pattern, Span, Statement,
   SwitchStatement, TryStatement, VariableDeclaration,
 } from "@swc/core";
+import { arrayPatternText, callSiteText } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";
-import { compileExpr, spillable, unwrapTs } from "./expression.js";
+import { awaitArgument, compileExpr, spillable, unwrapTs } from "./expression.js";
 import type { Expr, FnIR, Instr, Pat, Pos } from "./ir.js";
 import { compilePattern, declarePatternNames } from "./pattern.js";
 import { RULES } from "./rules.js";
-import { FnSlots, Scope, type BindingKind } from "./scope.js";
+import { capturedByArrow, FnSlots, Scope, type BindingKind } from "./scope.js";
 import type { SourceFile } from "./source.js";
 
 interface JumpTarget {
@@ -18,9 +19,25 @@ interface JumpTarget {
   continues: number[];
   handlerDepth: number;
   completionDepth: number;
+  /** Block environment depth at the break target, and at the continue target. */
+  depth: number;
+  cdepth: number;
 }
 
 const LOOPS = new Set(["ForStatement", "ForOfStatement", "ForInStatement", "WhileStatement", "DoWhileStatement"]);
+
+/** The names `let`/`const` declare directly in a statement list. */
+function lexicalNames(stmts: Statement[]): string[] {
+  return stmts.flatMap((s) => (s.type === "VariableDeclaration" && s.kind !== "var" ? s.declarations.flatMap((d) => declarePatternNames(d.id)) : []));
+}
+
+/** Marks a root destructuring pattern with the texts its TypeErrors quote (see Pat in ir.ts). */
+export function labelPattern(p: Pat, objectText: string | undefined, arrayText: string | undefined): Pat {
+  if (p.k === "def") labelPattern(p.p, objectText, arrayText);
+  else if (p.k === "objp" && objectText !== undefined) p.t = objectText;
+  else if (p.k === "arrp" && arrayText !== undefined) p.t = arrayText;
+  return p;
+}
 
 /**
  * Compiles one function (run, a helper method, or an arrow function) to a flat instruction
@@ -35,6 +52,8 @@ export class FnCompiler {
   private pendingLabels: string[] = [];
   private handlerDepth = 0;
   private completionDepth = 0;
+  /** Block environments entered at this point of the code. */
+  private envDepth = 0;
 
   constructor(
     readonly ctx: WorkflowContext,
@@ -44,7 +63,7 @@ export class FnCompiler {
     readonly parentScope: Scope | null,
   ) {
     this.slots = new FnSlots();
-    this.scope = new Scope(parentScope, fnId, this.slots);
+    this.scope = new Scope(parentScope, fnId, this.slots, true);
   }
 
   pos(node: object): Pos {
@@ -88,14 +107,25 @@ export class FnCompiler {
     return { k: "var", n };
   }
 
-  withScope<T>(fn: () => T): T {
+  /** Compiles `fn` in a new scope; `ownsEnv` when the caller emits `enter`/`exit` around it. */
+  withScope<T>(fn: () => T, ownsEnv = false): T {
     const saved = this.scope;
-    this.scope = new Scope(saved, this.fnId, this.slots);
+    this.scope = new Scope(saved, this.fnId, this.slots, ownsEnv);
     try {
       return fn();
     } finally {
       this.scope = saved;
     }
+  }
+
+  private enterEnv(): void {
+    this.emit({ op: "enter" });
+    this.envDepth++;
+  }
+
+  private exitEnv(): void {
+    this.emit({ op: "exit" });
+    this.envDepth--;
   }
 
   /** Compiles a function body: hoists `var`s, then the statements, then an implicit `return`. */
@@ -147,7 +177,7 @@ export class FnCompiler {
   }
 
   private loopTarget(label: string | undefined, kind: JumpTarget["kind"]): JumpTarget {
-    return { label, kind, breaks: [], continues: [], handlerDepth: this.handlerDepth, completionDepth: this.completionDepth };
+    return { label, kind, breaks: [], continues: [], handlerDepth: this.handlerDepth, completionDepth: this.completionDepth, depth: this.envDepth, cdepth: this.envDepth };
   }
 
   private takeLabels(): string[] {
@@ -175,11 +205,12 @@ export class FnCompiler {
     return target;
   }
 
-  private jumpOut(node: Node & { span: Span }, target: JumpTarget, list: number[]): void {
+  private jumpOut(target: JumpTarget, isBreak: boolean): void {
     const n = this.handlerDepth - target.handlerDepth;
     const c = this.completionDepth - target.completionDepth;
-    list.push(n === 0 && c === 0 ? this.emit({ op: "jmp", to: -1 }) : this.emit({ op: "leave", to: -1, n, c }));
-    void node;
+    const d = isBreak ? target.depth : target.cdepth;
+    const list = isBreak ? target.breaks : target.continues;
+    list.push(n === 0 && c === 0 && d === this.envDepth ? this.emit({ op: "jmp", to: -1 }) : this.emit({ op: "leave", to: -1, n, c, d }));
   }
 
   stmt(s: Statement): void {
@@ -247,7 +278,7 @@ export class FnCompiler {
           const t = this.targets[i]!;
           if (label !== undefined ? t.label === label : isBreak ? t.kind !== "block" : t.kind === "loop") {
             if (!isBreak && t.kind !== "loop") this.fail(s, RULES.unsupportedSyntax, `label ${label} is not a loop`);
-            this.jumpOut(s, t, isBreak ? t.breaks : t.continues);
+            this.jumpOut(t, isBreak);
             return;
           }
         }
@@ -274,7 +305,7 @@ export class FnCompiler {
       case "DebuggerStatement":
         return;
       case "FunctionDeclaration":
-        return this.fail(s, RULES.nestedFunction);
+        return this.fail(s, s.generator ? RULES.generator : RULES.nestedFunction);
       case "ClassDeclaration":
         return this.fail(s, RULES.classInWorkflow);
       case "WithStatement":
@@ -288,25 +319,26 @@ export class FnCompiler {
   }
 
   block(s: BlockStatement): void {
+    const env = capturedByArrow(s.stmts, lexicalNames(s.stmts));
     this.withScope(() => {
+      if (env) this.enterEnv();
       this.hoistLexical(s.stmts);
       for (const x of s.stmts) this.stmt(x);
-    });
+      if (env) this.exitEnv();
+    }, env);
   }
 
   private exprStmt(expression: Expression, s: Node & { span: Span }): void {
     const e = unwrapTs(expression);
     if (e.type === "AwaitExpression") {
-      if (!this.isAsync) this.fail(e, RULES.awaitInCallback);
-      this.emit({ op: "await", e: compileExpr(this, e.argument), p: null, at: this.pos(e), node: this.nodeId("await", e) });
+      this.emit({ op: "await", e: awaitArgument(this, e), p: null, at: this.pos(e), node: this.nodeId("await", e) });
       return;
     }
     // `x = await f()` and `[a, b] = await f()`: bind the awaited value straight to the target.
     if (e.type === "AssignmentExpression" && e.operator === "=" && unwrapTs(e.right).type === "AwaitExpression" && !this.targetNeedsSpill(e.left)) {
       const right = unwrapTs(e.right) as Extract<Expression, { type: "AwaitExpression" }>;
-      if (!this.isAsync) this.fail(right, RULES.awaitInCallback);
-      const arg = compileExpr(this, right.argument);
-      const p = compilePattern(this, e.left as Pattern, "assign");
+      const arg = awaitArgument(this, right);
+      const p = labelPattern(compilePattern(this, e.left as Pattern, "assign"), callSiteText(right), undefined);
       this.emit({ op: "await", e: arg, p, at: this.pos(right), node: this.nodeId("await", right) });
       return;
     }
@@ -324,14 +356,14 @@ export class FnCompiler {
     for (const d of s.declarations) {
       const init = d.init ? unwrapTs(d.init) : undefined;
       if (init?.type === "AwaitExpression") {
-        if (!this.isAsync) this.fail(init, RULES.awaitInCallback);
-        const arg = compileExpr(this, init.argument);
-        const p = compilePattern(this, d.id, kind === "var" ? "assign" : "declare", kind);
+        const arg = awaitArgument(this, init);
+        const p = labelPattern(compilePattern(this, d.id, kind === "var" ? "assign" : "declare", kind), callSiteText(init), arrayPatternText(init));
         this.emit({ op: "await", e: arg, p, at: this.pos(init), node: this.nodeId("await", init) });
         continue;
       }
       const e: Expr | null = d.init ? compileExpr(this, d.init) : kind === "var" ? null : { k: "lit", v: { $w: "u" } };
       const p = compilePattern(this, d.id, kind === "var" ? "assign" : "declare", kind);
+      if (d.init) labelPattern(p, callSiteText(d.init), arrayPatternText(d.init));
       if (e) this.emit({ op: "bind", p, e, at: this.pos(d) });
     }
   }
@@ -339,58 +371,82 @@ export class FnCompiler {
   private forOf(s: ForOfStatement | ForInStatement): void {
     if (s.type === "ForOfStatement" && (s as { await?: unknown }).await) this.fail(s, RULES.forAwait);
     this.withTarget("loop", (t) => {
+      const iterable = compileExpr(this, s.right);
+      const v = this.slots.temp("it");
+      const iter: Instr = s.type === "ForInStatement"
+        ? { op: "iter", e: { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] }, v, at: this.pos(s.right) }
+        : { op: "iter", e: iterable, v, at: this.pos(s.right), t: callSiteText(s.right) };
+      this.emit(iter);
+      const decl = s.left.type === "VariableDeclaration" ? s.left : undefined;
+      const names = decl && decl.kind !== "var" ? declarePatternNames(decl.declarations[0]!.id) : [];
+      // Each iteration binds `const x` afresh: an environment per iteration when a closure captures it.
+      const env = capturedByArrow([s.left, s.body], names);
       this.withScope(() => {
-        const iterable = compileExpr(this, s.right);
-        const v = this.slots.temp("it");
-        const iter: Instr = { op: "iter", e: iterable, v, at: this.pos(s.right) };
-        if (s.type === "ForInStatement") iter.e = { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] };
-        this.emit(iter);
+        const top = this.here();
+        if (env) this.enterEnv();
         let p: Pat;
-        if (s.left.type === "VariableDeclaration") {
-          const kind = s.left.kind as BindingKind;
-          const decl = s.left.declarations[0]!;
-          p = compilePattern(this, decl.id, kind === "var" ? "assign" : "declare", kind);
+        if (decl) {
+          const kind = decl.kind as BindingKind;
+          p = compilePattern(this, decl.declarations[0]!.id, kind === "var" ? "assign" : "declare", kind);
         } else {
           p = compilePattern(this, s.left as Pattern, "assign");
         }
-        const top = this.emit({ op: "next", v, p, to: -1 });
+        labelPattern(p, ".for", ".for");
+        const next = this.emit(env ? { op: "next", v, u: 1, p, to: -1 } : { op: "next", v, p, to: -1 });
         this.withScope(() => this.stmt(s.body));
+        if (env) this.exitEnv();
         this.emit({ op: "jmp", to: top });
+        this.patch(next, this.here());
+        if (env) this.emit({ op: "exit" }); // the done path leaves the iteration's environment too
         const end = this.here();
-        this.patch(top, end);
         for (const c of t.continues) this.patch(c, top);
         for (const b of t.breaks) this.patch(b, end);
-      });
+      }, env);
     });
   }
 
   private forLoop(s: ForStatement): void {
+    const decl = s.init?.type === "VariableDeclaration" && s.init.kind !== "var" ? s.init : undefined;
+    const names = decl ? decl.declarations.flatMap((d) => declarePatternNames(d.id)) : [];
+    // `for (let i ...)` gives each iteration its own copy of `i`: a closure must see its iteration's.
+    const env = capturedByArrow([s.init, s.test, s.update, s.body], names);
     this.withTarget("loop", (t) => {
       this.withScope(() => {
+        if (env) this.enterEnv();
         if (s.init) {
           if (s.init.type === "VariableDeclaration") {
             this.hoistLexical([s.init]);
             this.varDecl(s.init);
           } else this.emit({ op: "expr", e: compileExpr(this, s.init), at: this.pos(s.init) });
         }
+        if (env) this.emit({ op: "renew" });
+        t.cdepth = this.envDepth;
         const top = this.here();
         const jf = s.test ? this.emit({ op: "jf", e: compileExpr(this, s.test), to: -1, at: this.pos(s.test) }) : -1;
         this.withScope(() => this.stmt(s.body));
         const update = this.here();
+        if (env) this.emit({ op: "renew" });
         if (s.update) this.emit({ op: "expr", e: compileExpr(this, s.update), at: this.pos(s.update) });
         this.emit({ op: "jmp", to: top });
+        if (jf >= 0) this.patch(jf, this.here());
+        if (env) this.exitEnv();
         const end = this.here();
-        if (jf >= 0) this.patch(jf, end);
         for (const c of t.continues) this.patch(c, update);
         for (const b of t.breaks) this.patch(b, end);
-      });
+      }, env);
     });
   }
 
   private switchStmt(s: SwitchStatement): void {
+    const env = capturedByArrow(s.cases, s.cases.flatMap((c) => lexicalNames(c.consequent)));
     this.withTarget("switch", (t) => {
-      const d = this.spill(compileExpr(this, s.discriminant), this.pos(s.discriminant));
+      let d = this.spill(compileExpr(this, s.discriminant), this.pos(s.discriminant));
       this.withScope(() => {
+        if (env) {
+          this.enterEnv();
+          // The discriminant's temporary lives in the environment outside the switch block.
+          if (d.k === "var") d = { ...d, up: (d.up ?? 0) + 1 };
+        }
         for (const c of s.cases) this.hoistLexical(c.consequent);
         const toBody: Array<{ at: number; index: number }> = [];
         for (let i = 0; i < s.cases.length; i++) {
@@ -408,11 +464,13 @@ export class FnCompiler {
           starts.push(this.here());
           for (const x of c.consequent) this.stmt(x);
         }
+        const exitAt = this.here();
+        if (env) this.exitEnv();
         const end = this.here();
         for (const j of toBody) this.patch(j.at, starts[j.index]!);
-        this.patch(fallback, defaultIndex >= 0 ? starts[defaultIndex]! : end);
+        this.patch(fallback, defaultIndex >= 0 ? starts[defaultIndex]! : exitAt);
         for (const b of t.breaks) this.patch(b, end);
-      });
+      }, env);
     });
   }
 
@@ -430,15 +488,26 @@ export class FnCompiler {
       if (s.handler) {
         instr.c = this.here();
         const handler = s.handler;
+        const param = handler.param;
+        const env = capturedByArrow([param, handler.body], declarePatternNames(param));
         this.withScope(() => {
-          if (handler.param) instr.p = compilePattern(this, handler.param, "declare", "let");
+          if (param && env) {
+            // The machine binds the error where the try was; the catch block's own
+            // environment takes it from there.
+            const caught = this.temp();
+            instr.p = { k: "id", n: caught };
+            this.enterEnv();
+            const p = labelPattern(compilePattern(this, param, "declare", "let"), ".catch", undefined);
+            this.emit({ op: "bind", p, e: { k: "var", n: caught, up: 1 }, at: this.pos(param) });
+          } else if (param) instr.p = labelPattern(compilePattern(this, param, "declare", "let"), ".catch", undefined);
           if (s.finalizer) this.handlerDepth++;
           this.block(handler.body);
+          if (env) this.exitEnv();
           if (s.finalizer) {
             this.handlerDepth--;
             this.emit({ op: "untry" });
           }
-        });
+        }, env);
         toEnd.push(this.emit({ op: "jmp", to: -1 }));
       }
       if (s.finalizer) {
@@ -466,9 +535,10 @@ export class FnCompiler {
   params(list: Pattern[]): Pat {
     const items: Array<Pat | null> = [];
     let rest: Pat | null = null;
+    // V8 describes the value itself when a parameter cannot be destructured.
     for (const p of list) {
       if (p.type === "RestElement") rest = compilePattern(this, p.argument, "declare", "param");
-      else items.push(compilePattern(this, p, "declare", "param"));
+      else items.push(labelPattern(compilePattern(this, p, "declare", "param"), p.type === "AssignmentPattern" ? "(intermediate value)".repeat(3) : "#v", undefined));
     }
     return { k: "arrp", items, rest };
   }

@@ -14,8 +14,19 @@ import type { Encoded } from "../sdk/codec.js";
  * Expressions are pure trees evaluated by the interpreter with JavaScript's own operators, so
  * their semantics are the native ones. Calls are restricted to what the compiler resolved:
  * actions, helper methods, closures, and the whitelisted built-ins of compiler/builtins.ts.
+ *
+ * Environments: each function activation has one environment. A block whose `let`/`const`
+ * bindings are captured by an arrow function gets its own, entered and left with
+ * `enter`/`exit` (so each loop iteration has fresh bindings, as in JavaScript); `renew` copies
+ * a `for (let ...)` head's environment between iterations. The fiber counts the block
+ * environments it is in; jumps out of blocks (`leave`) and exception handlers restore the count
+ * they were compiled for.
+ *
+ * Texts (`t` fields) are how V8 renders the code in its error messages ("o.f is not a
+ * function", "Cannot destructure property 'a' of 'x' as it is undefined."), so failures read as
+ * they would natively.
  */
-export const IR_FORMAT = 1;
+export const IR_FORMAT = 2;
 
 export interface WorkflowIR {
   format: typeof IR_FORMAT;
@@ -56,24 +67,35 @@ export type Instr =
   | { op: "untry" }
   /** End of a finally block: resume the completion that entered it. */
   | { op: "fin" }
-  /** break/continue across try regions: leave `n` handlers (running their finally blocks), drop `c` pending completions, jump. */
-  | { op: "leave"; to: number; n: number; c: number }
-  /** for...of: snapshot the iterable into the iterator slot `v`. */
-  | { op: "iter"; e: Expr; v: string; at: Pos }
-  /** for...of: bind the next item to `p`, or jump to `to` when done. */
-  | { op: "next"; v: string; p: Pat; to: number };
+  /**
+   * break/continue across try regions or block environments: leave `n` handlers (running their
+   * finally blocks), drop `c` pending completions, leave block environments down to depth `d`, jump.
+   */
+  | { op: "leave"; to: number; n: number; c: number; d: number }
+  /** for...of: snapshot the iterable into the iterator slot `v` (`t`: its text). */
+  | { op: "iter"; e: Expr; v: string; at: Pos; t?: string }
+  /** for...of: bind the next item to `p`, or jump to `to` when done. The slot is `u` environments up. */
+  | { op: "next"; v: string; u?: number; p: Pat; to: number }
+  /** Enter a new block environment (its parent is the current one). */
+  | { op: "enter" }
+  /** Leave the current block environment. */
+  | { op: "exit" }
+  /** A `for (let ...)` loop's next iteration: continue in a copy of the head's environment. */
+  | { op: "renew" };
 
 export type Expr =
   | { k: "lit"; v: Encoded }
   | { k: "re"; p: string; f: string }
   | { k: "var"; n: string; up?: number }
   | { k: "tpl"; q: string[]; e: Expr[] }
-  | { k: "arr"; items: Array<Expr | { spread: Expr } | null> }
+  /** Array literal; a spread item's `t` is its text, for "x is not iterable". */
+  | { k: "arr"; items: Array<Expr | { spread: Expr; t?: string } | null> }
   | { k: "obj"; props: Array<{ key: string; v: Expr } | { ck: Expr; v: Expr } | { spread: Expr }> }
   | { k: "get"; o: Expr; p: string | Expr; opt?: true }
   /** Short-circuit boundary of an optional chain: `a?.b.c` is undefined when `a` is nullish. */
   | { k: "chain"; e: Expr }
-  | { k: "call"; f: Expr; args: Arg[]; opt?: true }
+  /** `t`: the callee's text, for "x.f is not a function". */
+  | { k: "call"; f: Expr; args: Arg[]; opt?: true; t?: string }
   | { k: "bin"; op: BinOp; l: Expr; r: Expr }
   | { k: "log"; op: "&&" | "||" | "??"; l: Expr; r: Expr }
   | { k: "un"; op: "-" | "+" | "!" | "~" | "typeof" | "void"; e: Expr }
@@ -97,7 +119,8 @@ export type Expr =
   /** Call a helper method of the workflow class. */
   | { k: "helper"; f: number; args: Arg[] };
 
-export type Arg = Expr | { spread: Expr };
+/** A call argument; a spread's `t` is its text, for "x is not iterable". */
+export type Arg = Expr | { spread: Expr; t?: string };
 
 export type BinOp =
   | "+" | "-" | "*" | "/" | "%" | "**"
@@ -115,8 +138,13 @@ export type Pat =
   | { k: "id"; n: string; up?: number }
   /** An assignment target `obj.prop` / `obj[expr]` (assignment patterns only). */
   | { k: "mem"; o: Expr; p: string | Expr }
-  | { k: "arrp"; items: Array<Pat | null>; rest: Pat | null }
-  | { k: "objp"; props: Array<{ key: string | Expr; v: Pat }>; rest: Pat | null }
+  /**
+   * Destructuring. `t` names the destructured value in the TypeError for null, undefined or a
+   * non-iterable: the source text of the initialiser, or "#v" to describe the value itself (as
+   * V8 does for parameters). Nested patterns have none: V8 reports a plain property read.
+   */
+  | { k: "arrp"; items: Array<Pat | null>; rest: Pat | null; t?: string }
+  | { k: "objp"; props: Array<{ key: string | Expr; v: Pat }>; rest: Pat | null; t?: string }
   | { k: "def"; p: Pat; d: Expr };
 
 export function isSpread(a: Arg | { spread: Expr } | null): a is { spread: Expr } {

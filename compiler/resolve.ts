@@ -113,6 +113,8 @@ export function moduleIndex(module: SourceFile): ModuleIndex {
   const index: ModuleIndex = { imports: new Map(), actions: new Map(), locals: new Map(), consts: new Map(), exports: new Map(), starExports: [] };
   const declare = (item: ModuleItem, exported: boolean) => {
     const decl = item.type === "ExportDeclaration" ? item.declaration : item;
+    // `declare const x` and friends are types only: nothing exists in the module at run time.
+    if ((decl as { declare?: boolean }).declare) return;
     if (decl.type === "VariableDeclaration") {
       for (const d of decl.declarations) {
         if (d.id.type !== "Identifier") continue;

@@ -127,6 +127,9 @@ function instrNode(fi: number, pc: number, ins: Instr, fns: FnIR[]): GraphNode |
   const acts = actions(ins).map((a) => a.node);
   switch (ins.op) {
     case "jmp":
+    case "enter":
+    case "exit":
+    case "renew":
       return undefined;
     case "expr":
       return { id, label: clip(exprText(ins.e, fns)), kind: acts.length ? "action" : "step", actions: acts };
@@ -170,6 +173,7 @@ export function workflowGraph(ir: WorkflowIR): FnGraph[] {
       const ins = fn.code[pc];
       if (!ins) return undefined;
       if (ins.op === "jmp") return target(ins.to, seen);
+      if (ins.op === "enter" || ins.op === "exit" || ins.op === "renew") return target(pc + 1, seen);
       return nodes.get(pc)?.id;
     };
     const edges: GraphEdge[] = [];

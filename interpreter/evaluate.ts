@@ -62,11 +62,46 @@ export function lookup(env: Env, name: string, up: number | undefined): Env {
   return e;
 }
 
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return v !== null && v !== undefined && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
+}
+
+/** How V8 describes a value it has no source text for: "number 5", "object null", "undefined". */
+function valueText(v: unknown): string {
+  if (v === null) return "object null";
+  switch (typeof v) {
+    case "number":
+    case "boolean":
+      return `${typeof v} ${String(v)}`;
+    case "string":
+      return `string "${v}"`;
+    default:
+      return typeof v;
+  }
+}
+
+/**
+ * The items of an iterable, or V8's TypeError: "<text> is not iterable" when the code's text
+ * is known, else "<value> is not iterable (cannot read property Symbol(Symbol.iterator))".
+ */
+function iterate(value: unknown, text?: string): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (!isIterable(value)) {
+    throw new TypeError(text !== undefined ? `${text} is not iterable` : `${valueText(value)} is not iterable (cannot read property Symbol(Symbol.iterator))`);
+  }
+  return [...value];
+}
+
 function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
   const out: unknown[] = [];
   for (const a of list) {
-    if ("spread" in a) out.push(...(evaluate(rt, a.spread, env) as Iterable<unknown>));
-    else out.push(evaluate(rt, a, env));
+    if ("spread" in a) {
+      const v = evaluate(rt, a.spread, env);
+      if (!isIterable(v)) {
+        throw new TypeError(v === null || v === undefined ? `${a.t ?? String(v)} is not iterable (cannot read property ${String(v)})` : "Spread syntax requires ...iterable[Symbol.iterator] to be a function");
+      }
+      out.push(...v);
+    } else out.push(evaluate(rt, a, env));
   }
   return out;
 }
@@ -87,7 +122,7 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     if (e.opt && (method === null || method === undefined)) throw SHORT;
     if (isCallableValue(method) && !CALLABLE.has(method)) return method(...args(rt, env, e.args));
     const allowed = methodsFor(receiver);
-    if (typeof method !== "function") throw new TypeError(`${describe(receiver)}.${String(key)} is not a function`);
+    if (typeof method !== "function") throw new TypeError(`${e.t ?? `${describe(receiver)}.${String(key)}`} is not a function`);
     if (!allowed || typeof key !== "string" || !allowed.has(key)) {
       throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
     }
@@ -101,7 +136,7 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
   const fn = evaluate(rt, f, env);
   if (e.opt && (fn === null || fn === undefined)) throw SHORT;
   if (!isCallableValue(fn)) {
-    throw new TypeError(typeof fn === "function" ? "this function cannot be called in a workflow: call it in an action" : `${describe(fn)} is not a function`);
+    throw new TypeError(typeof fn === "function" ? "this function cannot be called in a workflow: call it in an action" : `${e.t ?? describe(fn)} is not a function`);
   }
   return fn(...args(rt, env, e.args));
 }
@@ -203,7 +238,7 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       const out: unknown[] = [];
       for (const item of e.items) {
         if (item === null) out.length += 1;
-        else if ("spread" in item) out.push(...(evaluate(rt, item.spread, env) as Iterable<unknown>));
+        else if ("spread" in item) out.push(...iterate(evaluate(rt, item.spread, env), item.t));
         else out.push(evaluate(rt, item, env));
       }
       return out;
@@ -307,14 +342,6 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
   }
 }
 
-function iterate(value: unknown): unknown[] {
-  if (Array.isArray(value)) return value;
-  if (value === null || value === undefined || typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
-    throw new TypeError(`${value === null || value === undefined ? String(value) : describe(value)} is not iterable`);
-  }
-  return [...(value as Iterable<unknown>)];
-}
-
 /** Binds a value to a declaration or assignment pattern. */
 export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
   switch (p.k) {
@@ -331,7 +358,7 @@ export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
       bind(rt, p.p, value === undefined ? evaluate(rt, p.d, env) : value, env);
       return;
     case "arrp": {
-      const items = iterate(value);
+      const items = iterate(value, p.t);
       for (let i = 0; i < p.items.length; i++) {
         const sub = p.items[i];
         if (sub) bind(rt, sub, items[i], env);
@@ -340,7 +367,16 @@ export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
       return;
     }
     case "objp": {
-      if (value === null || value === undefined) throw new TypeError(`Cannot destructure '${String(value)}' as it is ${String(value)}.`);
+      if (value === null || value === undefined) {
+        // V8's messages: the pattern's first property and the source text (or the value itself).
+        const first = p.props[0]?.key;
+        if (p.t === undefined) {
+          if (typeof first !== "string") throw new TypeError(`Cannot read properties of ${String(value)}`);
+          getProp(value, first);
+        }
+        const what = p.t === "#v" ? (value === null ? "object null" : "undefined") : p.t;
+        throw new TypeError(typeof first === "string" ? `Cannot destructure property '${first}' of '${what}' as it is ${String(value)}.` : `Cannot destructure '${what}' as it is ${String(value)}.`);
+      }
       const used = new Set<PropertyKey>();
       for (const prop of p.props) {
         const key = typeof prop.key === "string" ? prop.key : checkKey(evaluate(rt, prop.key, env));

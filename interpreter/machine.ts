@@ -1,6 +1,6 @@
 import type { Instr, WorkflowIR } from "../compiler/ir.js";
 import { encode, errorFromData, type Encoded, type ErrorData } from "../sdk/codec.js";
-import { bind, evaluate, iterate, type Runtime } from "./evaluate.js";
+import { bind, evaluate, iterate, lookup, type Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionOptions } from "./policy.js";
 import { ACTION_REF, CLOSURE, Env, Fiber, Handle, MachineFault, type ActionRefInfo, type ClosureInfo } from "./values.js";
 
@@ -19,6 +19,8 @@ export class Machine implements Runtime {
   hseq = 0;
   fseq = 0;
   main = 0;
+  /** Settled with the workflow's outcome (run's result, adopting a returned handle). */
+  mainHandle: Handle | null = null;
   fibers = new Map<number, Fiber>();
   outcome: Outcome | undefined;
   /** Pending action handles by call sequence number. */
@@ -40,6 +42,7 @@ export class Machine implements Runtime {
     m.now = now;
     const fiber = m.newFiber(0, new Env(null), m.newHandle("fiber"));
     m.main = fiber.id;
+    m.mainHandle = fiber.handle;
     fiber.handle!.handled = true;
     try {
       m.bindParams(fiber, args);
@@ -257,11 +260,21 @@ export class Machine implements Runtime {
 
   finishFiber(fiber: Fiber, ok: boolean, v: unknown): void {
     this.fibers.delete(fiber.id);
-    if (fiber.id === this.main) {
-      this.outcome = ok ? { status: "completed", value: v } : { status: "failed", error: v };
-      return;
+    if (fiber.handle) this.resolve(fiber.handle, ok, v);
+  }
+
+  /** Settles an async function's handle; returning a handle adopts its outcome, as `return promise` does. */
+  private resolve(h: Handle, ok: boolean, v: unknown): void {
+    if (ok && v instanceof Handle) {
+      v.handled = true;
+      if (v.state === "pending") {
+        h.adopt = true;
+        v.parents.push(h);
+        return;
+      }
+      return this.settle(h, v.state === "ok", v.value);
     }
-    if (fiber.handle) this.settle(fiber.handle, ok, v);
+    this.settle(h, ok, v);
   }
 
   /** Executes instructions until the fiber waits ("blocked") or its function ends ("done"). */
@@ -321,7 +334,7 @@ export class Machine implements Runtime {
           case "throw":
             throw evaluate(this, ins.e, f.env);
           case "try":
-            f.hs.push({ c: ins.c, f: ins.f, at: f.pc, cd: f.cs.length });
+            f.hs.push({ c: ins.c, f: ins.f, at: f.pc, cd: f.cs.length, ed: f.ed });
             f.pc++;
             break;
           case "untry": {
@@ -341,20 +354,20 @@ export class Machine implements Runtime {
                 return "done";
               }
             } else if (c.t === "t") throw c.v;
-            else this.leave(f, c.to!, c.n!, 0);
+            else this.leave(f, c.to!, c.n!, 0, c.d ?? f.ed);
             break;
           }
           case "leave":
-            this.leave(f, ins.to, ins.n, ins.c);
+            this.leave(f, ins.to, ins.n, ins.c, ins.d);
             break;
           case "iter": {
             const v = evaluate(this, ins.e, f.env);
-            f.env.vars[ins.v] = { a: iterate(v), i: 0 };
+            f.env.vars[ins.v] = { a: iterate(v, ins.t), i: 0 };
             f.pc++;
             break;
           }
           case "next": {
-            const it = f.env.vars[ins.v] as { a: unknown[]; i: number };
+            const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number };
             if (it.i >= it.a.length) f.pc = ins.to;
             else {
               bind(this, ins.p, it.a[it.i++], f.env);
@@ -362,6 +375,19 @@ export class Machine implements Runtime {
             }
             break;
           }
+          case "enter":
+            f.env = new Env(f.env);
+            f.ed++;
+            f.pc++;
+            break;
+          case "exit":
+            this.exitTo(f, f.ed - 1);
+            f.pc++;
+            break;
+          case "renew":
+            f.env = new Env(f.env.parent, Object.assign(Object.create(null) as Record<string, unknown>, f.env.vars));
+            f.pc++;
+            break;
           default:
             throw new MachineFault(`unknown instruction ${(ins as Instr).op}`);
         }
@@ -381,8 +407,9 @@ export class Machine implements Runtime {
     while (f.hs.length) {
       const h = f.hs.pop()!;
       f.cs.length = h.cd;
+      this.exitTo(f, h.ed);
       if (h.c !== null) {
-        if (h.f !== null) f.hs.push({ c: null, f: h.f, at: h.at, cd: f.cs.length });
+        if (h.f !== null) f.hs.push({ c: null, f: h.f, at: h.at, cd: f.cs.length, ed: h.ed });
         const instr = this.ir.fns[f.fn]!.code[h.at] as Extract<Instr, { op: "try" }>;
         try {
           if (instr.p) bind(this, instr.p, thrown, f.env);
@@ -409,6 +436,7 @@ export class Machine implements Runtime {
       if (h.f !== null) {
         f.cs.length = h.cd;
         f.cs.push({ t: "r", v: value });
+        this.exitTo(f, h.ed);
         f.pc = h.f;
         return true;
       }
@@ -416,19 +444,30 @@ export class Machine implements Runtime {
     return false;
   }
 
-  private leave(f: Fiber, to: number, n: number, c: number): void {
+  private leave(f: Fiber, to: number, n: number, c: number, d: number): void {
     if (c > 0) f.cs.length = Math.max(0, f.cs.length - c);
     for (let i = 0; i < n; i++) {
       const h = f.hs.pop();
       if (!h) throw new MachineFault("leave past the handler stack");
       if (h.f !== null) {
         f.cs.length = h.cd;
-        f.cs.push({ t: "l", to, n: n - i - 1 });
+        f.cs.push({ t: "l", to, n: n - i - 1, d });
+        this.exitTo(f, h.ed);
         f.pc = h.f;
         return;
       }
     }
+    this.exitTo(f, d);
     f.pc = to;
+  }
+
+  /** Leaves block environments until `depth` remain. */
+  private exitTo(f: Fiber, depth: number): void {
+    while (f.ed > depth) {
+      if (!f.env.parent) throw new MachineFault("exit past the function's environment");
+      f.env = f.env.parent;
+      f.ed--;
+    }
   }
 
   private settle(h: Handle, ok: boolean, v: unknown): void {
@@ -436,6 +475,7 @@ export class Machine implements Runtime {
     h.state = ok ? "ok" : "err";
     h.value = v;
     this.timers.delete(h);
+    if (h === this.mainHandle) this.outcome = ok ? { status: "completed", value: v } : { status: "failed", error: v };
     for (const id of h.waiters) {
       const fiber = this.fibers.get(id);
       if (!fiber) continue;
@@ -448,6 +488,10 @@ export class Machine implements Runtime {
     h.parents = [];
     for (const p of parents) {
       if (p.state !== "pending") continue;
+      if (p.adopt) {
+        this.settle(p, ok, v);
+        continue;
+      }
       p.remaining!--;
       this.checkJoin(p);
     }

@@ -18,6 +18,8 @@ interface SnapshotRoot {
   hseq: number;
   fseq: number;
   main: number;
+  /** The main fiber's handle, while its outcome is pending (it may adopt a returned handle). */
+  mh?: Handle;
   fibers: Fiber[];
   /** Pending action calls: in flight or waiting, referenced or not. */
   actions: Handle[];
@@ -41,14 +43,14 @@ function extension(m: Machine): CodecExtension {
             id: value.id, kind: value.kind, state: value.state, value: value.state === "pending" ? undefined : value.value,
             waiters: value.waiters.length ? value.waiters : undefined, parents: value.parents.length ? value.parents : undefined,
             handled: value.handled || undefined, call: value.call, wakeAt: value.wakeAt, sleepValue: value.sleepValue,
-            items: value.items, settled: value.settled, remaining: value.remaining,
+            items: value.items, settled: value.settled, remaining: value.remaining, adopt: value.adopt,
           }),
         };
       }
       if (value instanceof Fiber) {
         return {
           tag: "f",
-          data: present({ id: value.id, fn: value.fn, pc: value.pc, env: value.env, hs: value.hs, cs: value.cs, wait: value.wait ?? undefined, resume: value.resume ?? undefined, handle: value.handle ?? undefined }),
+          data: present({ id: value.id, fn: value.fn, pc: value.pc, ed: value.ed || undefined, env: value.env, hs: value.hs, cs: value.cs, wait: value.wait ?? undefined, resume: value.resume ?? undefined, handle: value.handle ?? undefined }),
         };
       }
       if (typeof value === "function") {
@@ -112,11 +114,13 @@ function extension(m: Machine): CodecExtension {
         if (d.items) h.items = d.items as unknown[];
         if (d.settled !== undefined) h.settled = d.settled as boolean;
         if (d.remaining !== undefined) h.remaining = d.remaining as number;
+        if (d.adopt) h.adopt = true;
       } else if (tag === "f") {
         const f = target as Fiber;
         f.id = d.id as number;
         f.fn = d.fn as number;
         f.pc = d.pc as number;
+        f.ed = (d.ed as number | undefined) ?? 0;
         f.env = d.env as Env;
         f.hs = d.hs as Fiber["hs"];
         f.cs = d.cs as Fiber["cs"];
@@ -140,6 +144,7 @@ export function snapshotWrite(m: Machine): string {
     hseq: m.hseq,
     fseq: m.fseq,
     main: m.main,
+    mh: m.mainHandle ?? undefined,
     fibers: [...m.fibers.values()],
     actions: [...m.actions.values()],
     timers: [...m.timers],
@@ -156,6 +161,7 @@ export function snapshotRead(ir: WorkflowIR, text: string, defaults?: Partial<Ac
   m.hseq = root.hseq;
   m.fseq = root.fseq;
   m.main = root.main;
+  m.mainHandle = root.mh ?? null;
   for (const f of root.fibers) m.fibers.set(f.id, f);
   for (const h of root.actions) m.actions.set(h.call!.seq, h);
   for (const h of root.timers) m.timers.add(h);

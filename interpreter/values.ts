@@ -1,7 +1,10 @@
 import type { Encoded, ErrorData } from "../sdk/codec.js";
 import type { ActionOptions } from "./policy.js";
 
-/** One function activation's variables. Arrow functions point at their creator's environment. */
+/**
+ * Variables: one environment per function activation, plus one per entered block whose
+ * bindings a closure captures. Arrow functions point at the environment they were created in.
+ */
 export class Env {
   constructor(
     public parent: Env | null,
@@ -64,6 +67,8 @@ export class Handle {
   items?: unknown[];
   settled?: boolean;
   remaining?: number;
+  /** An async function's result that returned a pending handle: settles as that handle does. */
+  adopt?: boolean;
 
   constructor(
     public id: number,
@@ -77,6 +82,8 @@ export interface Completion {
   v?: unknown;
   to?: number;
   n?: number;
+  /** For "l": the block environment depth at the jump target. */
+  d?: number;
 }
 
 export interface TryHandler {
@@ -86,11 +93,15 @@ export interface TryHandler {
   at: number;
   /** Completion stack depth when the handler was pushed. */
   cd: number;
+  /** Block environment depth when the handler was pushed: restored on catch and finally. */
+  ed: number;
 }
 
 /** A running function activation: run, a helper, or an async arrow function. */
 export class Fiber {
   pc = 0;
+  /** How many block environments `env` is deep in this activation. */
+  ed = 0;
   hs: TryHandler[] = [];
   cs: Completion[] = [];
   /** The handle this fiber waits on. */

@@ -1,11 +1,14 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import pg from "pg";
 import { silentLogger, type Logger } from "../log/logger.js";
 
-/** Where the numbered `.sql` files live: `<package>/migrations`, beside `dist/`. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+/** Where the numbered `.sql` files live: `<package>/migrations`, beside `dist/` (or beside `store/` when run from source). */
+export const MIGRATIONS_DIR = [new URL("../../migrations/", import.meta.url), new URL("../migrations/", import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((dir) => existsSync(path.join(dir, "0001_init.sql"))) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 // Any constant shared by every waymark process: serialises migrations across processes.
 const MIGRATION_LOCK = 0x7761796d; // "waym"

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Task } from "../child/protocol.js";
+import { IR_FORMAT } from "../compiler/ir.js";
 import type { WaymarkConfig } from "../config/env.js";
 import { Machine } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
@@ -78,7 +79,7 @@ export class Shard {
       }
     } catch (e) {
       this.o.log.error("cannot resume instance", { instance: c.id, error: e });
-      const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, new Machine({ format: 1, name: c.workflowName, fns: [] }), (l, s) => this.afterWrite(l, s));
+      const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }), (l, s) => this.afterWrite(l, s));
       live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
       this.live.set(c.id, live);
       this.persister.mark(live, true);

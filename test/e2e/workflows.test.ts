@@ -62,6 +62,12 @@ test("a value that cannot be stored fails before anything is queued, naming the 
   t.regex(f!.message, /argument 1 of workflow GreetWorkflow\.cb/);
 });
 
+test("the workflow() call form with a stable name runs like a decorated class", async (t) => {
+  const handle = await new W.CallFormWorkflow().start(["cy"]);
+  t.is(handle.workflowName, "call-form");
+  t.is(await handle.result(), "hello cy (call form)");
+});
+
 test("ActionTimeout is exported with its name", (t) => {
   t.is(new ActionTimeout("x").name, "ActionTimeout");
 });

@@ -37,8 +37,9 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-export async function testDatabase(): Promise<TestDatabase> {
-  const template = process.env.WAYMARK_TEST_TEMPLATE ?? "waymark_template";
+/** A fresh database cloned from the migrated template (or, with `empty`, with no schema at all). */
+export async function testDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const template = options.empty ? "template0" : (process.env.WAYMARK_TEST_TEMPLATE ?? "waymark_template");
   const name = `waymark_test_${randomBytes(6).toString("hex")}`;
   for (let attempt = 1; ; attempt++) {
     try {

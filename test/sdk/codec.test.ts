@@ -1,0 +1,235 @@
+import test from "ava";
+import { decode, encode, encodeGraph, errorFromData, errorToData, roundTrip, type Encoded } from "../../sdk/codec.js";
+import { SerializationError } from "../../sdk/errors.js";
+
+/** Through JSON text, as values travel to and from Postgres. */
+function viaJson(value: unknown): unknown {
+  return decode(JSON.parse(JSON.stringify(encode(value))) as Encoded);
+}
+
+function viaJsonGraph(value: unknown): unknown {
+  return decode(JSON.parse(JSON.stringify(encodeGraph(value))) as Encoded);
+}
+
+test("plain JSON is stored as is, without a copy", (t) => {
+  const value = { a: [1, "two", true, null, { b: 2.5 }], c: "x" };
+  t.is(encode(value), value as unknown as Encoded);
+  t.is(decode(value as unknown as Encoded), value);
+});
+
+test("undefined survives as a value, as an object key and in arrays", (t) => {
+  t.is(viaJson(undefined), undefined);
+  const obj = viaJson({ a: undefined, b: 1 }) as Record<string, unknown>;
+  t.deepEqual(Object.keys(obj), ["a", "b"]);
+  t.true("a" in obj);
+  t.is(obj.a, undefined);
+  const arr = viaJson([1, undefined, 3]) as unknown[];
+  t.is(arr.length, 3);
+  t.true(1 in arr);
+});
+
+test("a sparse array comes back hole-free, holes as undefined", (t) => {
+  // eslint-disable-next-line no-sparse-arrays
+  const arr = viaJson([1, , 3]) as unknown[];
+  t.deepEqual(arr, [1, undefined, 3]);
+  t.true(1 in arr);
+});
+
+test("special numbers: -0, NaN, Infinity, -Infinity", (t) => {
+  t.true(Object.is(viaJson(-0), -0));
+  t.true(Number.isNaN(viaJson(NaN)));
+  t.is(viaJson(Infinity), Infinity);
+  t.is(viaJson(-Infinity), -Infinity);
+  t.deepEqual(viaJson({ list: [0, -0, NaN] }), { list: [0, -0, NaN] });
+  t.is(viaJson(0), 0);
+});
+
+test("BigInt, Date (valid and invalid), Map, Set, bytes", (t) => {
+  t.is(viaJson(12345678901234567890123n), 12345678901234567890123n);
+  t.is(viaJson(-1n), -1n);
+  const date = viaJson(new Date("2024-02-29T12:34:56.789Z"));
+  t.true(date instanceof Date);
+  t.is((date as Date).toISOString(), "2024-02-29T12:34:56.789Z");
+  const invalid = viaJson(new Date(NaN));
+  t.true(invalid instanceof Date && Number.isNaN(invalid.getTime()));
+  const map = new Map<unknown, unknown>([["a", 1], [2, { b: undefined }], [3n, new Set([1, 2])]]);
+  t.deepEqual(viaJson(map), map);
+  const set = new Set([1, "x", new Date(0), [1, 2]]);
+  t.deepEqual(viaJson(set), set);
+  const bytes = viaJson(new Uint8Array([0, 1, 255])) as Uint8Array;
+  t.true(bytes instanceof Uint8Array); // a Buffer, holding the same bytes
+  t.deepEqual([...bytes], [0, 1, 255]);
+});
+
+test("objects with a `$w` key are escaped, nested too", (t) => {
+  const value = { $w: "u", nested: { $w: { $w: "date", v: "x" }, keep: undefined } };
+  const back = viaJson(value) as typeof value;
+  t.deepEqual(back, value);
+  t.deepEqual(Object.keys(back.nested), ["$w", "keep"]);
+});
+
+test("errors keep name, message, stack, own fields and cause", (t) => {
+  const cause = new RangeError("inner");
+  const err = new TypeError("outer", { cause }) as TypeError & { code?: string; details?: unknown };
+  err.code = "E_BAD";
+  err.details = { retryable: false, at: new Date(0), missing: undefined };
+  const back = viaJson(err) as typeof err;
+  t.true(back instanceof TypeError);
+  t.is(back.name, "TypeError");
+  t.is(back.message, "outer");
+  t.is(back.stack, err.stack);
+  t.is(back.code, "E_BAD");
+  t.deepEqual(back.details, err.details);
+  t.true(back.cause instanceof RangeError);
+  t.is((back.cause as Error).message, "inner");
+  t.false(Object.keys(back).includes("cause"));
+});
+
+test("error names: a custom `name`, and a subclass's class name", (t) => {
+  const named = new Error("m");
+  named.name = "ValidationError";
+  t.is((viaJson(named) as Error).name, "ValidationError");
+  class QuotaError extends Error {}
+  const sub = viaJson(new QuotaError("no quota")) as Error;
+  t.is(sub.name, "QuotaError");
+  t.true(sub instanceof Error);
+});
+
+test("an error field that cannot round-trip is described, not fatal", (t) => {
+  class Socket {}
+  const err = new Error("x") as Error & { socket?: unknown; fn?: unknown; ok?: number };
+  err.socket = new Socket();
+  err.fn = () => 1;
+  err.ok = 1;
+  const back = viaJson(err) as typeof err;
+  t.is(back.ok, 1);
+  t.regex(String(back.socket), /^\[unserializable: an instance of Socket/);
+  t.false("fn" in back);
+});
+
+test("errorToData and errorFromData carry an error across a process as plain JSON", (t) => {
+  const err = new Error("boom") as Error & { status?: number };
+  err.name = "NetworkError";
+  err.status = 503;
+  const data = JSON.parse(JSON.stringify(errorToData(err)));
+  t.like(data, { name: "NetworkError", message: "boom", fields: { status: 503 } });
+  const back = errorFromData(data) as typeof err;
+  t.is(back.name, "NetworkError");
+  t.is(back.status, 503);
+  t.deepEqual(errorToData("just a string"), { name: "Error", message: "non-error thrown: just a string" });
+});
+
+test("roundTrip is a deep copy through the codec", (t) => {
+  const inner = { n: 1 };
+  const value = { a: inner, b: [inner] };
+  const copy = roundTrip(value);
+  t.deepEqual(copy, value);
+  t.not(copy.a, inner);
+  t.not(copy.a, copy.b[0]); // plain mode does not keep sharing
+});
+
+test("graph mode keeps shared references", (t) => {
+  const shared = { n: 1 };
+  const list = [shared, shared];
+  const back = viaJsonGraph({ x: shared, list, again: list, map: new Map([["k", shared]]) }) as {
+    x: object;
+    list: object[];
+    again: object[];
+    map: Map<string, object>;
+  };
+  t.is(back.x, back.list[0]);
+  t.is(back.list[0], back.list[1]);
+  t.is(back.list, back.again);
+  t.is(back.map.get("k"), back.x);
+  const date = new Date(0);
+  const dates = viaJsonGraph([date, date]) as Date[];
+  t.is(dates[0], dates[1]);
+  const err = new Error("e");
+  const errs = viaJsonGraph({ a: err, b: err }) as { a: Error; b: Error };
+  t.is(errs.a, errs.b);
+});
+
+test("graph mode keeps cycles: objects, arrays, maps, sets", (t) => {
+  const obj: Record<string, unknown> = { name: "root" };
+  obj.self = obj;
+  obj.children = [{ parent: obj }];
+  const back = viaJsonGraph(obj) as { self: unknown; children: Array<{ parent: unknown }> };
+  t.is(back.self, back);
+  t.is(back.children[0]!.parent, back);
+  const arr: unknown[] = [];
+  arr.push(arr);
+  const arrBack = viaJsonGraph(arr) as unknown[];
+  t.is(arrBack[0], arrBack);
+  const map = new Map<string, unknown>();
+  map.set("me", map);
+  const mapBack = viaJsonGraph(map) as Map<string, unknown>;
+  t.is(mapBack.get("me"), mapBack);
+  const set = new Set<unknown>();
+  set.add(set);
+  const setBack = viaJsonGraph(set) as Set<unknown>;
+  t.true(setBack.has(setBack));
+  const escaped: Record<string, unknown> = { $w: "u" };
+  escaped.me = escaped;
+  const escapedBack = viaJsonGraph(escaped) as Record<string, unknown>;
+  t.is(escapedBack.me, escapedBack);
+  t.is(escapedBack.$w, "u");
+});
+
+test("graph mode keeps the other tagged values", (t) => {
+  const value = { u: undefined, z: -0, big: 5n, sparse: [1, , 3], m: new Map([[1, new Set([2])]]) };
+  t.deepEqual(viaJsonGraph(value), { ...value, sparse: [1, undefined, 3] });
+});
+
+test("a cycle without graph mode is refused, naming the path", (t) => {
+  const obj: Record<string, unknown> = { inner: {} };
+  (obj.inner as Record<string, unknown>).back = obj;
+  const e = t.throws(() => encode(obj, "result of workflow W"), { instanceOf: SerializationError });
+  t.is(e?.message, "result of workflow W cannot be stored: a circular reference cannot be stored (at result of workflow W.inner.back)");
+});
+
+test("a function cannot be stored: the error names the value and its path", (t) => {
+  const e = t.throws(() => encode({ user: { callbacks: [1, function onDone() {}] } }, "argument 1 of action greet"), { instanceOf: SerializationError });
+  t.is(e?.code, "WAYMARK_SERIALIZATION");
+  t.is(e?.message, "argument 1 of action greet cannot be stored: a function (onDone) cannot be stored: pass data, not code (at argument 1 of action greet.user.callbacks[1])");
+  const top = t.throws(() => encode(() => 1, "argument 2 of action greet"), { instanceOf: SerializationError });
+  t.is(top?.message, "argument 2 of action greet cannot be stored: a function (anonymous) cannot be stored: pass data, not code");
+});
+
+test("a class instance cannot be stored: it would come back without its class", (t) => {
+  class Money {
+    constructor(readonly cents: number) {}
+  }
+  const e = t.throws(() => encode({ price: new Money(5) }), { instanceOf: SerializationError });
+  t.is(e?.message, "value cannot be stored: an instance of Money cannot round-trip (it would come back without its class): pass a plain object (at value.price)");
+  class Items extends Array {}
+  t.throws(() => encode({ list: new Items() }), { instanceOf: SerializationError, message: /an instance of Items \(an Array subclass\).*\(at value\.list\)/ });
+});
+
+test("a symbol cannot be stored, in objects, keys with odd names, maps and sets", (t) => {
+  t.throws(() => encode({ "odd key": { "x-y": [Symbol("s")] } }), {
+    instanceOf: SerializationError,
+    message: 'value cannot be stored: a symbol (Symbol(s)) cannot be stored (at value["odd key"]["x-y"][0])',
+  });
+  t.throws(() => encode(new Map([["k", Symbol("m")]])), { instanceOf: SerializationError, message: /a symbol \(Symbol\(m\)\).*\(at value <map entry 0>\)/ });
+  t.throws(() => encode({ s: new Set([Symbol("t")]) }), { instanceOf: SerializationError, message: /\(at value\.s <set item 0>\)/ });
+});
+
+test("an unknown tag in stored data is refused", (t) => {
+  t.throws(() => decode({ $w: "future" }), { instanceOf: SerializationError, message: /unknown stored value tag "future"/ });
+});
+
+// Known codec bugs (sdk/codec.ts, reported): these document the current behaviour.
+
+test.failing("bug: an own `__proto__` key is lost when the object holds a value that needs tagging", (t) => {
+  const value = JSON.parse('{"__proto__": {"a": 1}, "b": null}') as Record<string, unknown>;
+  value.b = undefined;
+  const back = viaJson(value) as Record<string, unknown>;
+  t.deepEqual(Object.keys(back), ["__proto__", "b"]);
+});
+
+test.failing("bug: graph mode cannot decode a cycle through an error's fields", (t) => {
+  const err = new Error("loop") as Error & { self?: unknown };
+  err.self = err;
+  const back = viaJsonGraph(err) as typeof err;
+  t.is(back.self, back);
+});

@@ -1,0 +1,80 @@
+import test from "ava";
+import pg from "pg";
+import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesPersist } from "../../store/engine.js";
+import { instanceInsert, instanceGet } from "../../store/instances.js";
+import { versionUpsert } from "../../store/versions.js";
+import { uuidv7 } from "../../sdk/client.js";
+import { testDatabase } from "../helpers/db.js";
+
+async function setup(t: Parameters<Parameters<typeof test>[1]>[0]) {
+  const db = await testDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  t.teardown(async () => {
+    await pool.end();
+    await db.drop();
+  });
+  const versionId = await versionUpsert(pool, { name: "W", hash: "h1", ir: { format: 2, name: "W", fns: [] } as never });
+  const queue = async (n: number, extra: { priority?: number; delayMs?: number } = {}) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push((await instanceInsert(pool, { id: uuidv7(), workflowName: "W", versionId, args: [i], ...extra })).id);
+    return ids;
+  };
+  return { pool, versionId, queue };
+}
+
+test("claims take each runnable instance once across concurrent claimers, by priority then age", async (t) => {
+  const { pool, queue } = await setup(t);
+  const low = await queue(30);
+  const high = await queue(5, { priority: 10 });
+  await queue(3, { delayMs: 60_000 });
+  const first = await instanceClaim(pool, { owner: "a", limit: 5, leaseMs: 10_000 });
+  t.deepEqual(first.map((c) => c.id).sort(), [...high].sort());
+  const [x, y] = await Promise.all([
+    instanceClaim(pool, { owner: "b", limit: 20, leaseMs: 10_000 }),
+    instanceClaim(pool, { owner: "c", limit: 20, leaseMs: 10_000 }),
+  ]);
+  const got = [...x, ...y].map((c) => c.id);
+  t.is(new Set(got).size, got.length);
+  t.deepEqual([...got].sort(), [...low].sort());
+  t.deepEqual(await instanceClaim(pool, { owner: "d", limit: 10, leaseMs: 10_000 }), []);
+});
+
+test("a write guarded by a stale lease changes nothing and reports the instance as lost", async (t) => {
+  const { pool, queue } = await setup(t);
+  const [id] = await queue(1);
+  const [claimA] = await instanceClaim(pool, { owner: "a", limit: 1, leaseMs: 1 });
+  t.is(claimA!.id, id);
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(await instanceReclaimExpired(pool, { limit: 10 }), 1);
+  const [claimB] = await instanceClaim(pool, { owner: "b", limit: 1, leaseMs: 10_000 });
+  t.is(claimB!.epoch, claimA!.epoch + 1);
+  // The old owner's write is refused, the new owner's lands.
+  const stale = await instancesPersist(pool, { owner: "a", instances: [{ id: id!, epoch: claimA!.epoch, status: "completed", state: null, result: "stale" }], attempts: [] });
+  t.is(stale.size, 0);
+  const fresh = await instancesPersist(pool, { owner: "b", instances: [{ id: id!, epoch: claimB!.epoch, status: "completed", state: null, result: "fresh" }], attempts: [] });
+  t.deepEqual([...fresh], [id]);
+  const row = await instanceGet(pool, { id: id! });
+  t.is(row!.status, "completed");
+  t.is(row!.result, "fresh");
+  t.is(row!.leaseOwner, null);
+});
+
+test("the heartbeat extends this owner's leases and reports what it still owns", async (t) => {
+  const { pool, queue } = await setup(t);
+  await queue(3);
+  const claimed = await instanceClaim(pool, { owner: "a", limit: 3, leaseMs: 50 });
+  const owned = await instanceHeartbeat(pool, { owner: "a", leaseMs: 60_000 });
+  t.deepEqual([...owned].sort(), claimed.map((c) => c.id).sort());
+  await new Promise((r) => setTimeout(r, 80));
+  t.is(await instanceReclaimExpired(pool, { limit: 10 }), 0);
+  t.is((await instanceHeartbeat(pool, { owner: "b", leaseMs: 60_000 })).size, 0);
+});
+
+test("an idempotency key returns the first instance", async (t) => {
+  const { pool, versionId } = await setup(t);
+  const a = await instanceInsert(pool, { id: uuidv7(), workflowName: "W", versionId, args: [], idempotencyKey: "k" });
+  const b = await instanceInsert(pool, { id: uuidv7(), workflowName: "W", versionId, args: [], idempotencyKey: "k" });
+  t.true(a.inserted);
+  t.false(b.inserted);
+  t.is(b.id, a.id);
+});
