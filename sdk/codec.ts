@@ -47,6 +47,12 @@ export interface CodecExtension {
   fill(target: object, tag: string, data: unknown): void;
 }
 
+/** Sets an own property, even `__proto__` (which plain assignment would treat as the prototype). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
 class PathError extends Error {
   constructor(
     readonly reason: string,
@@ -228,11 +234,11 @@ class Encoder {
       const key = keys[i]!;
       const item = (obj as Record<string, unknown>)[key];
       const enc = this.child(key, item);
-      if (out) out[key] = enc;
+      if (out) setOwn(out, key, enc);
       else if (enc !== item) {
         out = {};
-        for (let j = 0; j < i; j++) out[keys[j]!] = (obj as Record<string, Encoded>)[keys[j]!]!;
-        out[key] = enc;
+        for (let j = 0; j < i; j++) setOwn(out, keys[j]!, (obj as Record<string, Encoded>)[keys[j]!]!);
+        setOwn(out, key, enc);
       }
     }
     if (TAG in obj) return { [TAG]: "obj", v: out ?? (obj as Record<string, Encoded>) };
@@ -395,6 +401,7 @@ class Decoder {
         return this.fillSet(s, v.v as Encoded[]);
       }
       if (tag === "x") return this.custom(id, v);
+      if (tag === "err") return this.error(v, (e) => this.defs.set(id, e));
     }
     const out = this.decode(v);
     this.defs.set(id, out);
@@ -431,7 +438,7 @@ class Decoder {
 
   private plain(value: Record<string, Encoded>, into: Record<string, unknown> | undefined): Record<string, unknown> {
     if (into) {
-      for (const key of Object.keys(value)) into[key] = this.decode(value[key]!);
+      for (const key of Object.keys(value)) setOwn(into, key, this.decode(value[key]!));
       return into;
     }
     let out: Record<string, unknown> | undefined;
@@ -440,22 +447,24 @@ class Decoder {
       const key = keys[i]!;
       const item = value[key]!;
       const dec = this.decode(item);
-      if (out) out[key] = dec;
+      if (out) setOwn(out, key, dec);
       else if (dec !== item) {
         out = {};
-        for (let j = 0; j < i; j++) out[keys[j]!] = value[keys[j]!];
-        out[key] = dec;
+        for (let j = 0; j < i; j++) setOwn(out, keys[j]!, value[keys[j]!]);
+        setOwn(out, key, dec);
       }
     }
     return out ?? value;
   }
 
-  error(data: Record<string, Encoded>): Error {
+  /** Decodes an error; `register` sees it before its fields (a field may refer back to it). */
+  error(data: Record<string, Encoded>, register?: (e: Error) => void): Error {
     const name = typeof data.name === "string" ? data.name : "Error";
     const Ctor = BUILTIN_ERRORS[name] ?? Error;
     const err = new Ctor(typeof data.message === "string" ? data.message : "");
     if (err.name !== name) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
     if (typeof data.stack === "string") Object.defineProperty(err, "stack", { value: data.stack, writable: true, configurable: true, enumerable: false });
+    register?.(err);
     const fields = data.fields;
     if (fields && typeof fields === "object" && !Array.isArray(fields)) {
       for (const [k, v] of Object.entries(fields)) (err as unknown as Record<string, unknown>)[k] = this.decode(v);
