@@ -1,0 +1,148 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type ResultPromise } from "execa";
+import pg from "pg";
+import { embeddedStart, type EmbeddedServer } from "../store/embedded.js";
+import { migrate } from "../store/migrate.js";
+
+/**
+ * The bench's moving parts: a database (WAYMARK_DATABASE_URL, or an embedded server of its own,
+ * fsync on), a fresh schema per run, a real `waymark supervise` process, and RSS sampling of the
+ * supervisor and its children from /proc.
+ */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = path.join(ROOT, "dist", "cli", "main.js");
+export const WORKFLOWS = fileURLToPath(new URL("./workflows.js", import.meta.url));
+
+export interface Database {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function benchDatabase(url: string | undefined): Promise<Database> {
+  if (url) return { url, stop: async () => undefined };
+  const dir = await mkdtemp(path.join(os.tmpdir(), "waymark-bench-"));
+  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
+  const server: EmbeddedServer = await embeddedStart({ dir });
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function sql(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A clean waymark schema, vacuumed and checkpointed so runs start alike. */
+export async function freshSchema(url: string): Promise<void> {
+  await sql(url, "DROP SCHEMA IF EXISTS waymark CASCADE");
+  await migrate({ connectionString: url });
+  await sql(url, "CHECKPOINT");
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const list = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      if (list) out.push(...list.split(/\s+/).map(Number));
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+}
+
+export interface RssStats {
+  supervisorMaxMb: number;
+  childrenMaxMb: number;
+}
+
+/** Samples the RSS of a process and its children every `everyMs`. */
+export function rssSampler(pid: number, everyMs = 200): { stop(): RssStats } {
+  let sup = 0;
+  let kids = 0;
+  const sample = () => {
+    sup = Math.max(sup, rssKb(pid));
+    kids = Math.max(kids, childPids(pid).reduce((n, c) => n + rssKb(c), 0));
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { supervisorMaxMb: +(sup / 1024).toFixed(1), childrenMaxMb: +(kids / 1024).toFixed(1) };
+    },
+  };
+}
+
+export interface Supervised {
+  pid: number;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Starts `waymark supervise` on the bench workflows and waits until it runs. */
+export async function startSupervisor(url: string, env: Record<string, string> = {}): Promise<Supervised> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  const proc: ResultPromise = execa(process.execPath, [CLI, "supervise"], {
+    env: { ...inherited, WAYMARK_DATABASE_URL: url, WAYMARK_USER_MODULE: WORKFLOWS, WAYMARK_LOG_LEVEL: "info", ...env },
+    extendEnv: false,
+    reject: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    cleanup: true,
+  });
+  let out = "";
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("waymark supervise is running")) resolve();
+    };
+    proc.stdout!.on("data", onData);
+    proc.stderr!.on("data", onData);
+    void proc.then(() => reject(new Error(`waymark supervise exited:\n${out}`)));
+  });
+  return {
+    pid: proc.pid!,
+    output: () => out,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc;
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}

@@ -1,0 +1,153 @@
+/**
+ * The bench: `npm run bench` or `waymark bench [scenario ...] [--runs 3] [--smoke] [--json]
+ * [--no-peers]`. Every scenario runs against a real `waymark supervise` process on a fresh
+ * schema, the peers on the same database in the same run, and the report gives medians over
+ * runs and the ratio to each peer.
+ */
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { benchDatabase, median } from "./harness.js";
+import { ceiling, graphile, pgBoss } from "./peers.js";
+import { FULL, SCENARIOS, SMOKE, type Metrics, type Sizes } from "./scenarios.js";
+
+export interface BenchOptions {
+  scenarios: string[];
+  runs: number;
+  smoke: boolean;
+  json: boolean;
+  peers: boolean;
+  databaseUrl?: string;
+  sizes?: Partial<Sizes>;
+}
+
+/** The median of each numeric field over runs (objects such as rss: field by field). */
+function medianOf(runs: Metrics[]): Metrics {
+  const out: Record<string, unknown> = { ...runs[0] };
+  for (const key of Object.keys(runs[0]!)) {
+    const values = runs.map((r) => r[key]);
+    if (values.every((v) => typeof v === "number")) out[key] = +median(values as number[]).toFixed(3);
+    else if (values.every((v) => v && typeof v === "object" && !Array.isArray(v))) out[key] = medianOf(values as Metrics[]);
+  }
+  out.runs = runs.length;
+  return out as Metrics;
+}
+
+function fmt(n: unknown): string {
+  return typeof n === "number" ? (Number.isInteger(n) ? n.toLocaleString("en-US") : String(n)) : "";
+}
+
+export async function bench(o: BenchOptions): Promise<Metrics[]> {
+  const sizes: Sizes = { ...(o.smoke ? SMOKE : FULL), ...o.sizes };
+  const names = o.scenarios.length ? o.scenarios : Object.keys(SCENARIOS);
+  for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}: choose from ${Object.keys(SCENARIOS).join(", ")}`);
+  const db = await benchDatabase(o.databaseUrl);
+  const results: Metrics[] = [];
+  const say = (line: string) => {
+    if (!o.json) process.stdout.write(line + "\n");
+  };
+  try {
+    say(`waymark bench on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; medians of ${o.runs} run(s)`);
+    const env = { WAYMARK_WORKER_COUNT: String(Math.max(2, os.availableParallelism())) };
+    for (const name of names) {
+      const runs: Metrics[] = [];
+      for (let i = 0; i < o.runs; i++) runs.push(await SCENARIOS[name]!({ url: db.url, sizes, env }));
+      const m = medianOf(runs);
+      results.push(m);
+      if (o.json) process.stdout.write(JSON.stringify(m) + "\n");
+      else say(`  ${name}: ${describe(m)}`);
+    }
+    if (o.peers) {
+      const jobs = o.smoke ? 200 : 20_000;
+      const peers: Array<[string, () => Promise<Metrics>]> = [
+        ["graphile-worker unbatched", () => graphile(db.url, jobs, false)],
+        ["graphile-worker batched", () => graphile(db.url, jobs, true)],
+        ["pg-boss", () => pgBoss(db.url, jobs)],
+        ["raw ceiling", () => ceiling(db.url, o.smoke ? 2000 : 100_000)],
+      ];
+      for (const [name, run] of peers) {
+        const runs: Metrics[] = [];
+        for (let i = 0; i < o.runs; i++) runs.push(await run());
+        const m = medianOf(runs);
+        results.push(m);
+        if (o.json) process.stdout.write(JSON.stringify(m) + "\n");
+        else say(`  ${name}: ${fmt(m.jobs_per_s)} jobs/s`);
+      }
+      const ratios = ratiosOf(results);
+      if (o.json) process.stdout.write(JSON.stringify({ scenario: "ratios", ...ratios }) + "\n");
+      else for (const [k, v] of Object.entries(ratios)) say(`  ${k}: ${v}`);
+    }
+  } finally {
+    await db.stop();
+  }
+  return results;
+}
+
+function describe(m: Metrics): string {
+  const parts: string[] = [];
+  if (m.actions_per_s !== undefined) parts.push(`${fmt(m.actions_per_s)} actions/s`);
+  if (m.instances_per_s !== undefined) parts.push(`${fmt(m.instances_per_s)} instances/s`);
+  if (m.p50_ms !== undefined) parts.push(`p50 ${m.p50_ms} ms, p95 ${m.p95_ms} ms, p99 ${m.p99_ms} ms`);
+  if (m.run_result_p50_ms !== undefined) parts.push(`run()->result p50 ${String(m.run_result_p50_ms)} ms`);
+  if (m.concurrent_actions_per_s !== undefined) parts.push(`${fmt(m.concurrent_actions_per_s)} actions/s with 200 at once`);
+  if (m.late_over_early !== undefined) parts.push(`steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms)`);
+  if (m.rss) parts.push(`supervisor RSS ${m.rss.supervisorMaxMb} MB, children ${m.rss.childrenMaxMb} MB`);
+  return parts.join("; ");
+}
+
+function ratiosOf(results: Metrics[]): Record<string, number> {
+  const by = (s: string) => results.find((r) => r.scenario === s);
+  const out: Record<string, number> = {};
+  const fan = by("fan-out")?.actions_per_s;
+  const tinyRate = by("tiny")?.instances_per_s;
+  const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
+  const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
+  const boss = by("pg-boss")?.jobs_per_s as number | undefined;
+  const ceil = results.find((r) => r.scenario.startsWith("raw ceiling"))?.jobs_per_s as number | undefined;
+  if (fan && gb) out["fan-out / graphile-worker batched"] = +(fan / gb).toFixed(2);
+  if (fan && boss) out["fan-out / pg-boss"] = +(fan / boss).toFixed(2);
+  if (fan && ceil) out["fan-out / raw ceiling"] = +(fan / ceil).toFixed(2);
+  if (tinyRate && gu) out["tiny / graphile-worker unbatched"] = +(tinyRate / gu).toFixed(2);
+  if (tinyRate && gb) out["tiny / graphile-worker batched"] = +(tinyRate / gb).toFixed(2);
+  if (tinyRate && boss) out["tiny / pg-boss"] = +(tinyRate / boss).toFixed(2);
+  return out;
+}
+
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      runs: { type: "string", default: "3" },
+      smoke: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      "no-peers": { type: "boolean", default: false },
+      "database-url": { type: "string" },
+      size: { type: "string", multiple: true },
+    },
+  });
+  const sizes: Partial<Sizes> = {};
+  for (const s of values.size ?? []) {
+    const [k, v] = s.split("=");
+    if (!k || !v || !(k in FULL)) throw new Error(`--size takes name=number with name one of ${Object.keys(FULL).join(", ")}`);
+    (sizes as Record<string, number>)[k] = Number(v);
+  }
+  return {
+    scenarios: positionals,
+    runs: Number(values.runs),
+    smoke: values.smoke!,
+    json: values.json!,
+    peers: !values["no-peers"],
+    databaseUrl: values["database-url"] ?? process.env.WAYMARK_DATABASE_URL,
+    sizes,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  bench(parseBenchArgs(process.argv.slice(2))).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

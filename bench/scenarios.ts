@@ -1,0 +1,219 @@
+import { WorkflowHandle } from "../sdk/index.js";
+import { closeClient, sharedClient } from "../sdk/client.js";
+import { freshSchema, median, percentile, rssSampler, sql, startSupervisor, type RssStats } from "./harness.js";
+import { FanOut, FirstAction, LongHistory, Sleeper, Tiny, wallClock } from "./workflows.js";
+
+/**
+ * The scenarios. Each runs against a fresh schema and a fresh `waymark supervise` process and
+ * reports its own headline numbers; the caller takes medians over runs.
+ */
+export interface Sizes {
+  fanoutActions: number;
+  fanoutWidth: number;
+  tinyInstances: number;
+  sequentialInstances: number;
+  sequentialSteps: number;
+  latencySamples: number;
+  longSteps: number;
+  sleepers: number;
+}
+
+export const FULL: Sizes = {
+  fanoutActions: 20_000,
+  fanoutWidth: 100,
+  tinyInstances: 20_000,
+  sequentialInstances: 50,
+  sequentialSteps: 10,
+  latencySamples: 500,
+  longSteps: 2000,
+  sleepers: 10_000,
+};
+
+export const SMOKE: Sizes = {
+  fanoutActions: 200,
+  fanoutWidth: 20,
+  tinyInstances: 200,
+  sequentialInstances: 3,
+  sequentialSteps: 5,
+  latencySamples: 10,
+  longSteps: 30,
+  sleepers: 100,
+};
+
+export interface Metrics {
+  scenario: string;
+  actions_per_s?: number;
+  instances_per_s?: number;
+  p50_ms?: number;
+  p95_ms?: number;
+  p99_ms?: number;
+  seconds: number;
+  rss?: RssStats;
+  [extra: string]: unknown;
+}
+
+export interface Context {
+  url: string;
+  sizes: Sizes;
+  env: Record<string, string>;
+}
+
+/** Waits until `n` instances reached a final status (polling a count: the bench's own view). */
+async function waitFinished(url: string, n: number, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await sql(url, "SELECT count(*) FILTER (WHERE status IN ('completed','failed','cancelled'))::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM waymark.instances");
+    if (rows[0].failed > 0) throw new Error(`${rows[0].failed} bench instances failed`);
+    if (rows[0].done >= n) return;
+    if (Date.now() > deadline) throw new Error(`only ${rows[0].done} of ${n} instances finished in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function withSupervisor<T>(ctx: Context, fn: (pid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  await freshSchema(ctx.url);
+  process.env.WAYMARK_DATABASE_URL = ctx.url;
+  const sup = await startSupervisor(ctx.url, { ...ctx.env, ...env });
+  try {
+    return await fn(sup.pid);
+  } finally {
+    await closeClient();
+    await sup.stop();
+  }
+}
+
+function latencies(scenario: string, samples: number[], seconds: number, extra: Record<string, unknown> = {}): Metrics {
+  const s = [...samples].sort((a, b) => a - b);
+  return { scenario, p50_ms: +percentile(s, 50).toFixed(2), p95_ms: +percentile(s, 95).toFixed(2), p99_ms: +percentile(s, 99).toFixed(2), seconds: +seconds.toFixed(2), ...extra };
+}
+
+export async function fanOut(ctx: Context): Promise<Metrics> {
+  const { fanoutActions: total, fanoutWidth: width } = ctx.sizes;
+  const instances = Math.ceil(total / width);
+  return withSupervisor(ctx, async (pid) => {
+    const rss = rssSampler(pid);
+    const t0 = performance.now();
+    await FanOut.startMany(Array.from({ length: instances }, () => [width]));
+    await waitFinished(ctx.url, instances);
+    const seconds = (performance.now() - t0) / 1000;
+    return { scenario: "fan-out", actions_per_s: Math.round((instances * width) / seconds), instances_per_s: Math.round(instances / seconds), seconds: +seconds.toFixed(2), instances, width, rss: rss.stop() };
+  });
+}
+
+export async function tiny(ctx: Context): Promise<Metrics> {
+  const n = ctx.sizes.tinyInstances;
+  return withSupervisor(ctx, async (pid) => {
+    const rss = rssSampler(pid);
+    const args = Array.from({ length: n }, (_, i) => [i] as [number]);
+    const t0 = performance.now();
+    await Tiny.startMany(args);
+    const queued = performance.now();
+    await waitFinished(ctx.url, n);
+    const seconds = (performance.now() - t0) / 1000;
+    return { scenario: "tiny", instances_per_s: Math.round(n / seconds), actions_per_s: Math.round(n / seconds), seconds: +seconds.toFixed(2), queue_ms: Math.round(queued - t0), instances: n, rss: rss.stop() };
+  });
+}
+
+/** Per-step overhead: the time between consecutive action starts of one sequential instance. */
+export async function sequential(ctx: Context): Promise<Metrics> {
+  const { sequentialInstances: n, sequentialSteps: steps } = ctx.sizes;
+  return withSupervisor(ctx, async (pid) => {
+    const rss = rssSampler(pid);
+    const gaps: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const starts = await new LongHistory().run(steps);
+      for (let k = 1; k < starts.length; k++) gaps.push(starts[k]! - starts[k - 1]!);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    // Throughput with many sequential instances at once.
+    const c0 = performance.now();
+    const concurrent = 200;
+    await Promise.all(Array.from({ length: concurrent }, () => new LongHistory().run(steps)));
+    const cs = (performance.now() - c0) / 1000;
+    return latencies("sequential", gaps, seconds, { steps, instances: n, concurrent_actions_per_s: Math.round((concurrent * steps) / cs), rss: rss.stop() });
+  });
+}
+
+export async function latency(ctx: Context): Promise<Metrics> {
+  const n = ctx.sizes.latencySamples;
+  return withSupervisor(ctx, async (pid) => {
+    const rss = rssSampler(pid);
+    const client = await sharedClient();
+    await client.ready();
+    // Warm up: version registration and connections.
+    await new FirstAction().run();
+    const toFirst: number[] = [];
+    const roundTrip: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const s = wallClock();
+      const handle = await new FirstAction().start([]);
+      const firstStart = await handle.result();
+      toFirst.push(firstStart - s);
+      const r0 = performance.now();
+      await new Tiny().run(i);
+      roundTrip.push(performance.now() - r0);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rt = [...roundTrip].sort((a, b) => a - b);
+    return latencies("latency", toFirst, seconds, {
+      metric: "start() -> first action starts",
+      run_result_p50_ms: +percentile(rt, 50).toFixed(2),
+      run_result_p95_ms: +percentile(rt, 95).toFixed(2),
+      run_result_p99_ms: +percentile(rt, 99).toFixed(2),
+      samples: n,
+      rss: rss.stop(),
+    });
+  });
+}
+
+/** One instance with many steps: does step 1,950 cost what step 50 costs? */
+export async function longHistory(ctx: Context): Promise<Metrics> {
+  const steps = ctx.sizes.longSteps;
+  return withSupervisor(ctx, async (pid) => {
+    const rss = rssSampler(pid);
+    const t0 = performance.now();
+    const starts = await new LongHistory().run(steps);
+    const seconds = (performance.now() - t0) / 1000;
+    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+    const window = Math.max(1, Math.floor(steps / 20));
+    const early = median(gaps.slice(0, window));
+    const late = median(gaps.slice(-window));
+    return { scenario: "long-history", steps, first_window_ms: +early.toFixed(3), last_window_ms: +late.toFixed(3), late_over_early: +(late / early).toFixed(2), seconds: +seconds.toFixed(2), rss: rss.stop() };
+  });
+}
+
+/** Many instances in a durable sleep: what do they cost the supervisor? */
+export async function sleepers(ctx: Context): Promise<Metrics> {
+  const n = ctx.sizes.sleepers;
+  return withSupervisor(
+    ctx,
+    async (pid) => {
+      const rss = rssSampler(pid);
+      const t0 = performance.now();
+      await Sleeper.startMany(Array.from({ length: n }, () => [3_600_000]));
+      for (;;) {
+        const { rows } = await sql(ctx.url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'sleeping'");
+        if (rows[0].n >= n) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      // Let the supervisor settle, then read its memory with all of them asleep.
+      await new Promise((r) => setTimeout(r, 1000));
+      return { scenario: "sleepers", instances: n, instances_per_s: Math.round(n / seconds), seconds: +seconds.toFixed(2), rss: rss.stop() };
+    },
+    { WAYMARK_EVICT_SLEEP_THRESHOLD_MS: "1000" },
+  );
+}
+
+export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
+  "fan-out": fanOut,
+  tiny,
+  sequential,
+  latency,
+  "long-history": longHistory,
+  sleepers,
+};
+
+export { WorkflowHandle };

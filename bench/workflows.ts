@@ -1,0 +1,69 @@
+/**
+ * The bench's workflows and actions. `waymark supervise` loads this module (compiled to
+ * dist/bench/workflows.js) as WAYMARK_USER_MODULE; the bench process queues the workflows.
+ */
+import { action, sleep, workflow, Workflow } from "../sdk/index.js";
+
+/** The wall clock with sub-millisecond resolution, comparable across processes. */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export const noop = action(async function noop(i: number) {
+  return i;
+});
+
+/** Returns when it started, for start() -> first action latency. */
+export const stamp = action(async function stamp() {
+  return wallClock();
+});
+
+@workflow
+export class FanOut extends Workflow {
+  async run(width: number) {
+    const items = Array.from({ length: width }, (_, i) => i);
+    const results = await Promise.all(items.map((i) => noop(i)));
+    return results.length;
+  }
+}
+
+@workflow
+export class Tiny extends Workflow {
+  async run(i: number) {
+    return await noop(i);
+  }
+}
+
+@workflow
+export class Sequential extends Workflow {
+  async run(steps: number) {
+    let x = 0;
+    for (let i = 0; i < steps; i++) x = await noop(x + 1);
+    return x;
+  }
+}
+
+@workflow
+export class FirstAction extends Workflow {
+  async run() {
+    return await stamp();
+  }
+}
+
+/** One instance of many steps, each reporting when it started (for per-step cost over time). */
+@workflow
+export class LongHistory extends Workflow {
+  async run(steps: number) {
+    const starts: number[] = [];
+    for (let i = 0; i < steps; i++) starts.push(await stamp());
+    return starts;
+  }
+}
+
+@workflow
+export class Sleeper extends Workflow {
+  async run(ms: number) {
+    await sleep(ms);
+    return await noop(1);
+  }
+}
