@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { decode, type Encoded } from "../sdk/codec.js";
 import { WaymarkError } from "../sdk/errors.js";
 import { attemptList, instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
+import { sharedClient } from "../sdk/client.js";
 import { printJson, withDatabase } from "./connect.js";
 
 const STATUSES = ["queued", "running", "sleeping", "completed", "failed", "cancelled"];
@@ -104,9 +105,28 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
   },
 };
 
+const cancel: CommandModule<object, { id: string }> = {
+  command: "cancel <id>",
+  describe: "Cancel an instance (queued or sleeping: at once; running: its actions are aborted)",
+  builder: (y) => y.positional("id", { type: "string", demandOption: true }),
+  handler: async (argv) => {
+    await withDatabase(async (db) => {
+      const row = await instanceGet(db, { id: argv.id });
+      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${argv.id}`);
+      const client = await sharedClient();
+      const before = await client.cancel(argv.id, row.workflowName);
+      process.stdout.write(
+        before === "running" ? `cancellation requested: ${argv.id} is running; its supervisor aborts it\n`
+        : before === "queued" || before === "sleeping" ? `cancelled ${argv.id} (it was ${before})\n`
+        : `${argv.id} had already finished (${before}); nothing changed\n`,
+      );
+    });
+  },
+};
+
 export const instancesCommand: CommandModule = {
   command: "instances <command>",
   describe: "Inspect workflow instances",
-  builder: (y: Argv) => y.command(list).command(showCmd).demandCommand(1),
+  builder: (y: Argv) => y.command(list).command(showCmd).command(cancel).demandCommand(1),
   handler: () => undefined,
 };

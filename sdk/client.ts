@@ -4,11 +4,12 @@ import type pg from "pg";
 import { loadConfig, redact, type WaymarkConfig } from "../config/env.js";
 import { poolCreate, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
-import { instanceGet, instanceInsert, instanceInsertMany, type InstanceOutcome, type InstanceStatus } from "../store/instances.js";
+import { instanceCancel, instanceGet, instanceInsert, instanceInsertMany, type InstanceOutcome, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { decode, encode, type Encoded, type ErrorData } from "./codec.js";
 import { WaymarkError, WorkflowCancelledError, WorkflowFailedError } from "./errors.js";
+import { encode as encodeValue } from "./codec.js";
 import { DoneListener } from "./listener.js";
 import type { WorkflowDefinition } from "./definition.js";
 
@@ -145,6 +146,14 @@ export class WaymarkClient {
     const row = await instanceGet(this.pool, { id });
     if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return row.status;
+  }
+
+  /** Cancels an instance; returns the status it had (a finished one is left as it is). */
+  async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
+    await this.ready();
+    const before = await instanceCancel(this.pool, { id, error: encodeValue(new WorkflowCancelledError({ instanceId: id, workflowName })) });
+    if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+    return before;
   }
 
   async close(): Promise<void> {

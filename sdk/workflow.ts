@@ -29,6 +29,15 @@ export class WorkflowHandle<T = unknown> {
   async status(): Promise<InstanceStatus> {
     return (await sharedClient()).status(this.instanceId);
   }
+
+  /**
+   * Cancels the instance: a queued or sleeping one at once; a running one dispatches nothing
+   * new, its in-flight actions' signals abort, and it ends `cancelled`. `result()` then rejects
+   * with WorkflowCancelledError. Cancelling a finished instance changes nothing.
+   */
+  async cancel(): Promise<void> {
+    await (await sharedClient()).cancel(this.instanceId, this.workflowName);
+  }
 }
 
 type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];

@@ -58,14 +58,17 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
   }));
 }
 
-/** Extends the leases of everything this supervisor runs; returns the ids it still owns. */
-export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number }): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
+/**
+ * Extends the leases of everything this supervisor runs; returns the ids it still owns, and
+ * those with a cancellation request (the fallback when the NOTIFY was missed).
+ */
+export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number }): Promise<{ owned: Set<string>; cancel: string[] }> {
+  const { rows } = await db.query<{ id: string; cancel_requested: boolean }>(
     `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
-      WHERE lease_owner = $1 AND status = 'running' RETURNING id::text AS id`,
+      WHERE lease_owner = $1 AND status = 'running' RETURNING id::text AS id, cancel_requested`,
     [p.owner, p.leaseMs],
   );
-  return new Set(rows.map((r) => r.id));
+  return { owned: new Set(rows.map((r) => r.id)), cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
 }
 
 /**
@@ -194,11 +197,28 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   return new Set(rows.map((r) => r.id));
 }
 
-/** The cancellation flags of instances this supervisor holds (checked after a NOTIFY or a claim). */
-export async function instanceCancelRequested(db: Queryable, p: { ids: string[] }): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id::text AS id FROM waymark.instances WHERE id = ANY($1::uuid[]) AND cancel_requested`,
-    [p.ids],
+
+export interface AttemptOutcome {
+  instanceId: string;
+  actionSeq: number;
+  attempt: number;
+  status: "completed" | "failed" | "timed_out" | "cancelled";
+  result: Encoded | null;
+  error: Encoded | null;
+}
+
+/**
+ * The recorded outcomes of these attempts. A resumed instance applies them to the calls its
+ * snapshot shows in flight: results written after the last snapshot are not lost or re-run.
+ */
+export async function attemptOutcomes(db: Queryable, p: { keys: Array<{ instanceId: string; actionSeq: number; attempt: number }> }): Promise<AttemptOutcome[]> {
+  if (!p.keys.length) return [];
+  const { rows } = await db.query(
+    `SELECT a.instance_id::text AS instance_id, a.action_seq, a.attempt, a.status, a.result, a.error
+       FROM unnest($1::uuid[], $2::int[], $3::int[]) AS k(instance_id, action_seq, attempt)
+       JOIN waymark.action_attempts a USING (instance_id, action_seq, attempt)
+      WHERE a.status <> 'running'`,
+    [p.keys.map((k) => k.instanceId), p.keys.map((k) => k.actionSeq), p.keys.map((k) => k.attempt)],
   );
-  return rows.map((r) => r.id);
+  return rows.map((r) => ({ instanceId: r.instance_id, actionSeq: r.action_seq, attempt: r.attempt, status: r.status, result: r.result, error: r.error }));
 }

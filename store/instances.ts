@@ -173,3 +173,31 @@ export async function attemptList(db: Queryable, p: { instanceId: string }): Pro
     finishedAt: r.finished_at,
   }));
 }
+
+/**
+ * Cancels an instance. A queued or sleeping one (no supervisor holds it) is cancelled here and
+ * now; a running one is flagged, and its supervisor (woken by NOTIFY, or at its next heartbeat)
+ * aborts its in-flight actions and ends it `cancelled`. Returns the status it had.
+ */
+export async function instanceCancel(db: Queryable, p: { id: string; error: Encoded }): Promise<InstanceStatus | undefined> {
+  const { rows } = await db.query<{ before: InstanceStatus }>(
+    `WITH x AS (SELECT id, status FROM waymark.instances WHERE id = $1 FOR UPDATE),
+     upd AS (
+       UPDATE waymark.instances i
+          SET status = CASE WHEN x.status IN ('queued', 'sleeping') THEN 'cancelled' ELSE i.status END,
+              finished_at = CASE WHEN x.status IN ('queued', 'sleeping') THEN now() ELSE i.finished_at END,
+              error = CASE WHEN x.status IN ('queued', 'sleeping') THEN $2::json ELSE i.error END,
+              state = CASE WHEN x.status IN ('queued', 'sleeping') THEN NULL ELSE i.state END,
+              cancel_requested = (x.status = 'running') OR i.cancel_requested,
+              updated_at = now()
+         FROM x WHERE i.id = x.id
+        RETURNING x.status AS before
+     )
+     SELECT before,
+            CASE WHEN before IN ('queued', 'sleeping') THEN pg_notify('${CHANNELS.done}', $1::text)
+                 WHEN before = 'running' THEN pg_notify('${CHANNELS.cancel}', $1::text) END
+       FROM upd`,
+    [p.id, JSON.stringify(p.error)],
+  );
+  return rows[0]?.before;
+}

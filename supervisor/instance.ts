@@ -11,6 +11,7 @@ export interface Inflight {
   attempt: number;
   name: string;
   node: string;
+  args: Encoded[];
   startedAt: Date;
   deadline: number;
 }
@@ -32,9 +33,19 @@ export class LiveInstance implements Writable {
   readonly inflight = new Map<string, Inflight>();
   exit: Exit | undefined;
   wakeTimer: NodeJS.Timeout | null = null;
-  cancelRequested = false;
   /** Set when the instance left memory: late callbacks ignore it. */
   gone = false;
+  /**
+   * The machine holds state that must be written before anything else is dispatched (new action
+   * calls computed from results). Writes without it only add attempt rows: a resumed instance
+   * applies those to its last snapshot.
+   */
+  needsSnapshot = false;
+  /**
+   * Nothing but the arguments is on record and no result has been applied yet: the first action
+   * calls can go out without a write, since a restart recomputes them from the arguments.
+   */
+  sendUnwritten: boolean;
 
   constructor(
     readonly id: string,
@@ -43,7 +54,10 @@ export class LiveInstance implements Writable {
     readonly epoch: number,
     public machine: Machine,
     private readonly afterWrite: (live: LiveInstance, sent: Task[]) => void,
-  ) {}
+    fresh: boolean,
+  ) {
+    this.sendUnwritten = fresh;
+  }
 
   collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void } {
     const attempts = this.attempts.splice(0);
@@ -58,9 +72,13 @@ export class LiveInstance implements Writable {
       write = { id: this.id, epoch: this.epoch, status: "sleeping", state: snapshotWrite(this.machine), scheduledAt: new Date(exit.wakeAt) };
     } else if (exit?.kind === "released") {
       write = { id: this.id, epoch: this.epoch, status: "queued", state: snapshotWrite(this.machine), scheduledAt: new Date() };
-    } else {
+    } else if (this.needsSnapshot || sends.length) {
       write = { id: this.id, epoch: this.epoch, status: "running", state: snapshotWrite(this.machine) };
+    } else {
+      write = { id: this.id, epoch: this.epoch, status: "running" };
     }
+    const snapshotted = this.needsSnapshot;
+    this.needsSnapshot = false;
     return {
       write,
       attempts,
@@ -68,6 +86,7 @@ export class LiveInstance implements Writable {
       undo: () => {
         this.attempts.unshift(...attempts);
         this.toSend.unshift(...sends);
+        this.needsSnapshot ||= snapshotted;
       },
     };
   }

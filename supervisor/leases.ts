@@ -18,6 +18,7 @@ export interface LeaseOptions {
   /** The ids this supervisor holds in memory right now. */
   held(): Iterable<string>;
   lost(ids: string[]): void;
+  cancel(ids: string[]): void;
   reclaimed(n: number): void;
 }
 
@@ -42,9 +43,10 @@ export class Leases {
   async beat(): Promise<void> {
     // Instances adopted after this snapshot of ids may not be in the result yet: only judge these.
     const before = new Set(this.o.held());
-    const owned = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs });
+    const { owned, cancel } = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs });
     const lost = [...before].filter((id) => !owned.has(id));
     if (lost.length) this.o.lost(lost);
+    if (cancel.length) this.o.cancel(cancel);
   }
 
   async reclaim(): Promise<void> {

@@ -1,14 +1,16 @@
 import type pg from "pg";
 import type { Task } from "../child/protocol.js";
-import { IR_FORMAT } from "../compiler/ir.js";
 import type { WaymarkConfig } from "../config/env.js";
+import { IR_FORMAT } from "../compiler/ir.js";
 import { Machine } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
+import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { decode, encode, errorToData, type Encoded, type ErrorData } from "../sdk/codec.js";
-import type { ClaimedInstance } from "../store/engine.js";
+import { decode, encode, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { WorkflowCancelledError } from "../sdk/errors.js";
+import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
 import type { SupervisorEvents } from "./events.js";
-import { attemptToken, LiveInstance } from "./instance.js";
+import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import type { ChildPool, PoolResult } from "./pool.js";
 import type { VersionCache } from "./versions.js";
@@ -36,11 +38,18 @@ function encodedError(e: unknown): Encoded {
   }
 }
 
+export function cancelledError(live: { id: string; workflowName: string }): Encoded {
+  return encode(new WorkflowCancelledError({ instanceId: live.id, workflowName: live.workflowName }));
+}
+
+type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
+
 /**
  * An executor shard: the instances it holds advance independently of other shards', each
- * through its machine. A step runs the machine until every fiber waits; new action calls wait
- * for the next durable write of the instance (an action is dispatched only from durably recorded
- * inputs), results come back from the child pool, and the state is written in batches.
+ * through its machine. A step runs the machine until every fiber waits. New action calls are
+ * dispatched only from durably recorded inputs: after a write of the machine's snapshot, or at
+ * once for an instance's first calls (computed from its stored arguments alone). Results are
+ * written as attempt rows, in batches; a resumed instance applies the ones its snapshot lacks.
  */
 export class Shard {
   readonly live = new Map<string, LiveInstance>();
@@ -64,39 +73,80 @@ export class Shard {
     });
   }
 
+  private newLive(c: ClaimedInstance, machine: Machine): LiveInstance {
+    return new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null);
+  }
+
   /** Takes a claimed instance into memory and runs it. */
   async adopt(c: ClaimedInstance): Promise<void> {
     const now = Date.now();
     let machine: Machine;
-    const lostAttempts: Array<{ seq: number; attempt: number; name: string; node: string }> = [];
     try {
       const ir = await this.o.versions.get(c.versionId);
-      if (c.state) {
-        machine = snapshotRead(ir, c.state);
-        for (const h of machine.running()) lostAttempts.push({ seq: h.call!.seq, attempt: h.call!.attempt, name: h.call!.name, node: h.call!.node });
-      } else {
-        machine = Machine.start(ir, decode(c.args) as unknown[], now);
-      }
+      machine = c.state ? snapshotRead(ir, c.state) : Machine.start(ir, decode(c.args) as unknown[], now);
     } catch (e) {
       this.o.log.error("cannot resume instance", { instance: c.id, error: e });
-      const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }), (l, s) => this.afterWrite(l, s));
+      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
       live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
       this.live.set(c.id, live);
       this.persister.mark(live, true);
       return;
     }
-    const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s));
-    live.cancelRequested = c.cancelRequested;
+    const live = this.newLive(c, machine);
     this.live.set(c.id, live);
-    // Attempts in flight when the last owner stopped: their fate is unknown, so they count as
-    // timed out and are retried (by default) from the durably recorded state.
-    for (const a of lostAttempts) {
-      const error = timeoutError(`attempt ${a.attempt} of ${a.name} was lost: its supervisor stopped before recording a result`);
-      live.attempts.push({ instanceId: c.id, actionSeq: a.seq, attempt: a.attempt, nodeId: a.node, actionName: a.name, status: "timed_out", error: error as unknown as Encoded, startedAt: new Date(now), finishedAt: new Date(now) });
-      machine.actionFailed(a.seq, a.attempt, error, now);
+    if (c.cancelRequested) return this.cancel(c.id);
+    this.o.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null || c.epoch > 1 });
+    // A claim that is not the first: results may have been recorded after the last snapshot (or,
+    // with no snapshot, for the first calls). Apply them instead of running those calls again.
+    if (c.state !== null || c.epoch > 1) {
+      try {
+        await this.resume(live, c.state !== null, now);
+      } catch (e) {
+        this.o.log.warn("reading recorded attempts failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
+        live.exit = { kind: "released" };
+        this.persister.mark(live, true);
+        return;
+      }
     }
-    this.o.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null });
     this.step(live);
+  }
+
+  private async resume(live: LiveInstance, restored: boolean, now: number): Promise<void> {
+    const m = live.machine;
+    let pending: Handle[];
+    if (restored) pending = m.running();
+    else {
+      m.run(now);
+      pending = m.takeDispatches();
+    }
+    if (!pending.length) return;
+    const outcomes = await attemptOutcomes(this.o.db, { keys: pending.map((h) => ({ instanceId: live.id, actionSeq: h.call!.seq, attempt: h.call!.attempt })) });
+    const bySeq = new Map(outcomes.map((o) => [o.actionSeq, o]));
+    for (const h of pending) {
+      const call = h.call!;
+      const o = bySeq.get(call.seq);
+      if (o?.status === "completed") {
+        m.actionSucceeded(call.seq, call.attempt, decode(o.result));
+        live.sendUnwritten = false;
+      } else if (o) {
+        m.actionFailed(call.seq, call.attempt, (o.error ?? { name: "Error", message: o.status }) as unknown as ErrorData, now);
+        live.sendUnwritten = false;
+      } else if (restored) {
+        // Dispatched from the snapshot, but no outcome was recorded: its fate is unknown, so it
+        // counts as timed out and is retried (by default) like any lost attempt.
+        const error = timeoutError(`attempt ${call.attempt} of ${call.name} was lost: its supervisor stopped before recording a result`);
+        live.attempts.push({ instanceId: live.id, actionSeq: call.seq, attempt: call.attempt, nodeId: call.node, actionName: call.name, status: "timed_out", args: call.args, error: error as unknown as Encoded, startedAt: new Date(now), finishedAt: new Date(now) });
+        m.actionFailed(call.seq, call.attempt, error, now);
+        live.sendUnwritten = false;
+      } else {
+        this.queueSend(live, h);
+      }
+    }
+  }
+
+  private queueSend(live: LiveInstance, h: Handle): void {
+    const call = h.call!;
+    live.toSend.push({ id: attemptToken(live.id, call.seq, call.attempt), action: call.name, args: call.args, instanceId: live.id, actionId: String(call.seq), attempt: call.attempt });
   }
 
   /** Advances an instance as far as it goes without waiting. */
@@ -122,14 +172,16 @@ export class Shard {
       }
       return this.finish(live, { status: "failed", error: encodedError(m.outcome.error) });
     }
-    const dispatches = m.takeDispatches();
-    for (const h of dispatches) {
-      const call = h.call!;
-      const token = attemptToken(live.id, call.seq, call.attempt);
-      live.attempts.push({ instanceId: live.id, actionSeq: call.seq, attempt: call.attempt, nodeId: call.node, actionName: call.name, status: "running", args: call.args, startedAt: new Date(now) });
-      live.toSend.push({ id: token, action: call.name, args: call.args, instanceId: live.id, actionId: String(call.seq), attempt: call.attempt });
+    for (const h of m.takeDispatches()) this.queueSend(live, h);
+    if (live.toSend.length) {
+      if (live.sendUnwritten) {
+        // The first calls of an instance: computed from its stored arguments alone.
+        this.afterWrite(live, live.toSend.splice(0));
+      } else {
+        live.needsSnapshot = true;
+        return this.persister.mark(live, true);
+      }
     }
-    if (dispatches.length) return this.persister.mark(live, true);
     if (live.attempts.length) this.persister.mark(live, false);
     if (m.busy() || live.inflight.size) return;
     const wake = m.nextWakeAt();
@@ -158,7 +210,7 @@ export class Shard {
     this.persister.mark(live, true);
   }
 
-  /** After a durable write: send the dispatches it covered, or let a departed instance go. */
+  /** After a durable write (or for an instance's first calls): send the dispatches, or let a departed instance go. */
   private afterWrite(live: LiveInstance, sent: Task[]): void {
     if (live.gone) return;
     if (live.exit) {
@@ -175,7 +227,7 @@ export class Shard {
     for (const task of sent) {
       const h = live.machine.actions.get(Number(task.actionId));
       const timeoutMs = h?.call?.opts.timeoutMs ?? 300_000;
-      live.inflight.set(task.id, { seq: Number(task.actionId), attempt: task.attempt, name: task.action, node: h?.call?.node ?? "", startedAt: new Date(now), deadline: now + timeoutMs });
+      live.inflight.set(task.id, { seq: Number(task.actionId), attempt: task.attempt, name: task.action, node: h?.call?.node ?? "", args: task.args, startedAt: new Date(now), deadline: now + timeoutMs });
       this.o.pool.submit(task);
     }
   }
@@ -188,6 +240,27 @@ export class Shard {
     for (const token of live.inflight.keys()) this.o.pool.forget(token);
   }
 
+  private attemptRow(live: LiveInstance, entry: Inflight, status: AttemptWrite["status"], fields: { result?: Encoded; error?: ErrorData; childPid?: number; finishedAt: Date }): AttemptWrite {
+    const row: AttemptWrite = { instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status, args: entry.args, startedAt: entry.startedAt, finishedAt: fields.finishedAt, childPid: fields.childPid ?? null };
+    if (fields.result !== undefined) row.result = fields.result;
+    if (fields.error !== undefined) row.error = fields.error as unknown as Encoded;
+    return row;
+  }
+
+  /** Records an attempt's outcome and feeds it to the machine. */
+  private settle(live: LiveInstance, entry: Inflight, outcome: Outcome, status: AttemptWrite["status"], childPid: number | undefined, now: number): void {
+    live.sendUnwritten = false;
+    const finishedAt = new Date(now);
+    if (outcome.ok) {
+      live.attempts.push(this.attemptRow(live, entry, "completed", { result: outcome.value, childPid, finishedAt }));
+      live.machine.actionSucceeded(entry.seq, entry.attempt, decode(outcome.value));
+    } else {
+      live.attempts.push(this.attemptRow(live, entry, status, { error: outcome.error, childPid, finishedAt }));
+      live.machine.actionFailed(entry.seq, entry.attempt, outcome.error, now);
+      this.o.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: outcome.error });
+    }
+  }
+
   /** A result from a child. */
   onResult(r: PoolResult): void {
     if (this.abandoned.delete(r.id)) return; // a late result of a timed-out attempt
@@ -196,16 +269,8 @@ export class Shard {
     if (!live || !entry || live.gone) return;
     live.inflight.delete(r.id);
     this.actions++;
-    const now = new Date();
-    const base = { instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, childPid: r.pid, startedAt: entry.startedAt, finishedAt: now };
-    if (r.ok) {
-      live.attempts.push({ ...base, status: "completed", result: r.value });
-      live.machine.actionSucceeded(entry.seq, entry.attempt, decode(r.value));
-    } else {
-      live.attempts.push({ ...base, status: r.error.name === "ActionTimeout" ? "timed_out" : "failed", error: r.error as unknown as Encoded });
-      live.machine.actionFailed(entry.seq, entry.attempt, r.error, now.getTime());
-      this.o.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: r.error });
-    }
+    const outcome: Outcome = r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
+    this.settle(live, entry, outcome, !r.ok && r.error.name === "ActionTimeout" ? "timed_out" : "failed", r.pid, Date.now());
     this.step(live);
   }
 
@@ -218,10 +283,7 @@ export class Shard {
       const entry = live?.inflight.get(token);
       if (!live || !entry) continue;
       live.inflight.delete(token);
-      const error = timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`);
-      const now = new Date();
-      live.attempts.push({ instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status: "timed_out", error: error as unknown as Encoded, childPid: pid, startedAt: entry.startedAt, finishedAt: now });
-      live.machine.actionFailed(entry.seq, entry.attempt, error, now.getTime());
+      this.settle(live, entry, { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) }, "timed_out", pid, Date.now());
       touched.add(live);
     }
     for (const live of touched) this.step(live);
@@ -243,12 +305,25 @@ export class Shard {
         this.o.pool.abort([token], "timeout");
         this.abandoned.set(token, now + this.o.config.abortGraceMs);
         const error = timeoutError(`${entry.name} did not finish within ${entry.deadline - entry.startedAt.getTime()} ms (attempt ${entry.attempt})`);
-        live.attempts.push({ instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status: "timed_out", error: error as unknown as Encoded, startedAt: entry.startedAt, finishedAt: new Date(now) });
-        live.machine.actionFailed(entry.seq, entry.attempt, error, now);
+        this.settle(live, entry, { ok: false, error }, "timed_out", undefined, now);
         touched = true;
       }
       if (touched) this.step(live);
     }
+  }
+
+  /**
+   * A cancellation request for an instance this shard holds: its in-flight actions' signals
+   * abort, nothing new is dispatched, and it ends `cancelled`.
+   */
+  cancel(id: string): void {
+    const live = this.live.get(id);
+    if (!live || live.gone || live.exit) return;
+    const tokens = [...live.inflight.keys()];
+    if (tokens.length) this.o.pool.abort(tokens, "cancelled");
+    live.inflight.clear();
+    this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
+    this.finish(live, { status: "cancelled", error: cancelledError(live) });
   }
 
   /** Forgets an instance whose lease this supervisor lost. */
@@ -279,5 +354,3 @@ export class Shard {
     return n;
   }
 }
-
-export { errorToData };

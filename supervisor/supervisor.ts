@@ -116,7 +116,7 @@ export class Supervisor {
       });
       this.notifier = new Notifier(this.connectionString, {
         queued: () => this.poller?.wake(),
-        cancel: () => undefined,
+        cancel: (id) => this.shardFor(id).cancel(id),
         schedule: () => undefined,
         reconnected: () => this.poller?.wake(),
       }, this.log.scope("listen"));
@@ -131,6 +131,7 @@ export class Supervisor {
         log: this.log.scope("leases"),
         held: () => this.shards.flatMap((s) => [...s.live.keys()]),
         lost: (ids) => ids.forEach((id) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it")),
+        cancel: (ids) => ids.forEach((id) => this.shardFor(id).cancel(id)),
         reclaimed: () => this.poller?.wake(),
       });
       this.leases.start();

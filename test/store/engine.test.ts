@@ -63,11 +63,11 @@ test("the heartbeat extends this owner's leases and reports what it still owns",
   const { pool, queue } = await setup(t);
   await queue(3);
   const claimed = await instanceClaim(pool, { owner: "a", limit: 3, leaseMs: 50 });
-  const owned = await instanceHeartbeat(pool, { owner: "a", leaseMs: 60_000 });
+  const { owned } = await instanceHeartbeat(pool, { owner: "a", leaseMs: 60_000 });
   t.deepEqual([...owned].sort(), claimed.map((c) => c.id).sort());
   await new Promise((r) => setTimeout(r, 80));
   t.is(await instanceReclaimExpired(pool, { limit: 10 }), 0);
-  t.is((await instanceHeartbeat(pool, { owner: "b", leaseMs: 60_000 })).size, 0);
+  t.is((await instanceHeartbeat(pool, { owner: "b", leaseMs: 60_000 })).owned.size, 0);
 });
 
 test("an idempotency key returns the first instance", async (t) => {
