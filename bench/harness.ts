@@ -99,6 +99,58 @@ export function rssSampler(pid: number, everyMs = 200): { stop(): RssStats } {
   };
 }
 
+function procTimes(): Map<number, { comm: string; ppid: number; ticks: number }> {
+  const out = new Map<number, { comm: string; ppid: number; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const f = stat.slice(close + 2).split(" ");
+      out.set(Number(entry), { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+export interface CpuShares {
+  supervisor: number;
+  children: number;
+  postgres: number;
+  bench: number;
+  other: number;
+}
+
+/**
+ * Where the machine's CPU went during a scenario, in percent of all cores: the supervisor, its
+ * children, Postgres, this bench process (the app side), everything else.
+ */
+export function cpuSampler(supervisorPid: number): { stop(): CpuShares } {
+  const before = procTimes();
+  const t0 = performance.now();
+  return {
+    stop() {
+      const after = procTimes();
+      const seconds = (performance.now() - t0) / 1000;
+      const hz = 100;
+      const capacity = seconds * hz * os.availableParallelism();
+      const shares: CpuShares = { supervisor: 0, children: 0, postgres: 0, bench: 0, other: 0 };
+      for (const [pid, a] of after) {
+        const d = a.ticks - (before.get(pid)?.ticks ?? 0);
+        if (d <= 0) continue;
+        const key: keyof CpuShares =
+          pid === supervisorPid ? "supervisor" : a.ppid === supervisorPid ? "children" : a.comm.startsWith("postgres") ? "postgres" : pid === process.pid ? "bench" : "other";
+        shares[key] += d;
+      }
+      for (const k of Object.keys(shares) as Array<keyof CpuShares>) shares[k] = Math.round((shares[k] / capacity) * 100);
+      return shares;
+    },
+  };
+}
+
 export interface Supervised {
   pid: number;
   stop(): Promise<void>;
@@ -108,7 +160,9 @@ export interface Supervised {
 /** Starts `waymark supervise` on the bench workflows and waits until it runs. */
 export async function startSupervisor(url: string, env: Record<string, string> = {}): Promise<Supervised> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const proc: ResultPromise = execa(process.execPath, [CLI, "supervise"], {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the supervisor (open it in Chrome DevTools).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc: ResultPromise = execa(process.execPath, [...prof, CLI, "supervise"], {
     env: { ...inherited, WAYMARK_DATABASE_URL: url, WAYMARK_USER_MODULE: WORKFLOWS, WAYMARK_LOG_LEVEL: "info", ...env },
     extendEnv: false,
     reject: false,

@@ -91,6 +91,7 @@ function describe(m: Metrics): string {
   if (m.concurrent_actions_per_s !== undefined) parts.push(`${fmt(m.concurrent_actions_per_s)} actions/s with 200 at once`);
   if (m.late_over_early !== undefined) parts.push(`steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms)`);
   if (m.rss) parts.push(`supervisor RSS ${m.rss.supervisorMaxMb} MB, children ${m.rss.childrenMaxMb} MB`);
+  if (m.cpu) parts.push(`CPU: supervisor ${m.cpu.supervisor}%, children ${m.cpu.children}%, postgres ${m.cpu.postgres}%, app ${m.cpu.bench}%`);
   return parts.join("; ");
 }
 

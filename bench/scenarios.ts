@@ -1,6 +1,6 @@
 import { WorkflowHandle } from "../sdk/index.js";
 import { closeClient, sharedClient } from "../sdk/client.js";
-import { freshSchema, median, percentile, rssSampler, sql, startSupervisor, type RssStats } from "./harness.js";
+import { cpuSampler, freshSchema, median, percentile, rssSampler, sql, startSupervisor, type CpuShares, type RssStats } from "./harness.js";
 import { FanOut, FirstAction, LongHistory, Sleeper, Tiny, wallClock } from "./workflows.js";
 
 /**
@@ -49,6 +49,7 @@ export interface Metrics {
   p99_ms?: number;
   seconds: number;
   rss?: RssStats;
+  cpu?: CpuShares;
   [extra: string]: unknown;
 }
 
@@ -70,12 +71,15 @@ async function waitFinished(url: string, n: number, timeoutMs = 600_000): Promis
   }
 }
 
-async function withSupervisor<T>(ctx: Context, fn: (pid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+async function withSupervisor<T extends Metrics>(ctx: Context, fn: (pid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   await freshSchema(ctx.url);
   process.env.WAYMARK_DATABASE_URL = ctx.url;
   const sup = await startSupervisor(ctx.url, { ...ctx.env, ...env });
   try {
-    return await fn(sup.pid);
+    const cpu = cpuSampler(sup.pid);
+    const m = await fn(sup.pid);
+    m.cpu = cpu.stop();
+    return m;
   } finally {
     await closeClient();
     await sup.stop();

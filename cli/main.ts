@@ -9,6 +9,7 @@ import { isWaymarkError } from "../sdk/errors.js";
 import { instancesCommand } from "./instances.js";
 import { migrateCommand } from "./migrate.js";
 import { runCommand, visualizeCommand } from "./run.js";
+import { schedulesCommand } from "./schedules.js";
 import { superviseCommand } from "./supervise.js";
 
 /** Prints a clear one-paragraph error (the stack only for unexpected errors) and exits. */
@@ -33,6 +34,7 @@ await yargs(hideBin(process.argv))
   .command(runCommand)
   .command(visualizeCommand)
   .command(instancesCommand)
+  .command(schedulesCommand)
   .demandCommand(1, "Give a command: waymark supervise, waymark run, waymark instances list, ... (waymark --help lists them)")
   .strict()
   .recommendCommands()

@@ -92,6 +92,9 @@ const DATE_METHODS = new Set([
   "setUTCMinutes", "setUTCSeconds", "setUTCMilliseconds",
 ]);
 const REGEXP_METHODS = new Set(["test", "exec", "toString"]);
+const BOOLEAN_METHODS = new Set(["toString", "valueOf"]);
+/** Object.prototype's pure methods, callable on any object. */
+const OBJECT_METHODS = new Set(["hasOwnProperty", "propertyIsEnumerable", "isPrototypeOf", "toString", "valueOf"]);
 const ITERATOR_METHODS = new Set(["next"]);
 
 /** Property names a workflow can never read or call: they lead out of the sandbox. */
@@ -106,6 +109,8 @@ export function methodsFor(value: unknown): ReadonlySet<string> | undefined {
       return NUMBER_METHODS;
     case "bigint":
       return BIGINT_METHODS;
+    case "boolean":
+      return BOOLEAN_METHODS;
     case "object":
       if (value === null) return undefined;
       if (Array.isArray(value)) return ARRAY_METHODS;
@@ -114,10 +119,17 @@ export function methodsFor(value: unknown): ReadonlySet<string> | undefined {
       if (value instanceof Date) return DATE_METHODS;
       if (value instanceof RegExp) return REGEXP_METHODS;
       if (typeof (value as { next?: unknown }).next === "function" && Symbol.iterator in value) return ITERATOR_METHODS;
-      return undefined;
+      return OBJECT_METHODS;
     default:
       return undefined;
   }
+}
+
+/** Whether `value.key(...)` may be called in a workflow. */
+export function methodAllowed(value: unknown, key: PropertyKey): boolean {
+  if (typeof key !== "string") return false;
+  if (methodsFor(value)?.has(key)) return true;
+  return typeof value === "object" && value !== null && OBJECT_METHODS.has(key);
 }
 
 /** Every method name callable on some value: the compiler's check for `x.method(...)`. */

@@ -1,16 +1,16 @@
 import type {
   Statement,
-  ArrowFunctionExpression, CallExpression, Expression, ExprOrSpread, MemberExpression, NewExpression, Node, Pattern,
-  Span, TemplateLiteral,
+  ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral,
 } from "@swc/core";
-import { FORBIDDEN_PROPERTIES, GLOBALS, GLOBAL_ROOTS, CONSTRUCTORS } from "./builtins.js";
+import { FORBIDDEN_PROPERTIES, GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
+import { call, newExpr } from "./call.js";
 import { callSiteText } from "./callsite.js";
-import { FnCompiler, labelPattern } from "./function.js";
-import type { Arg, AssignOp, BinOp, Expr, Pat } from "./ir.js";
-import { compilePattern, propertyKey } from "./pattern.js";
-import { moduleBinding, namespaceMember, type ModuleBinding } from "./resolve.js";
-import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
-import { compileHelper } from "./workflow.js";
+import { FnCompiler } from "./function.js";
+import type { AssignOp, BinOp, Expr, Pat } from "./ir.js";
+import { checkRegistered, describeBinding, forbiddenGlobal, globalPath, identifier, literalNumber } from "./names.js";
+import { compilePattern, labelPattern, propertyKey } from "./pattern.js";
+import { moduleBinding, namespaceMember } from "./resolve.js";
+import { RULES } from "./rules.js";
 
 type Located = Node & { span: Span };
 
@@ -57,7 +57,7 @@ export function spillable(e: Expr): boolean {
  * Compiles parts left to right, keeping JavaScript's evaluation order when a later part awaits:
  * every part already evaluated is stored in a temporary before the await runs.
  */
-function ordered(fc: FnCompiler, parts: Array<{ node: unknown; compile: () => Expr }>, prefix: Expr[] = []): Expr[] {
+export function ordered(fc: FnCompiler, parts: Array<{ node: unknown; compile: () => Expr }>, prefix: Expr[] = []): Expr[] {
   const out = [...prefix];
   for (const part of parts) {
     if (containsAwait(part.node)) for (let i = 0; i < out.length; i++) out[i] = fc.spill(out[i]!, [0, 0]);
@@ -66,136 +66,12 @@ function ordered(fc: FnCompiler, parts: Array<{ node: unknown; compile: () => Ex
   return out;
 }
 
-function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = []): { prefix: Expr[]; args: Arg[] } {
-  const compiled = ordered(
-    fc,
-    args.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
-    prefix,
-  );
-  const head = compiled.slice(0, prefix.length);
-  const rest = compiled.slice(prefix.length).map((e, i): Arg => (args[i]!.spread ? { spread: e, t: callSiteText(args[i]!.expression) } : e));
-  return { prefix: head, args: rest };
-}
-
-const UNDEFINED: Expr = { k: "lit", v: { $w: "u" } };
-
-function literalNumber(n: number): Expr {
-  return Number.isFinite(n) ? { k: "lit", v: n } : { k: "lit", v: { $w: "num", v: String(n) } };
-}
-
-/** A module-level `const` with a literal initialiser, inlined as a value. */
-function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr | undefined {
-  if (!e || depth > 20) return undefined;
-  const x = unwrapTs(e);
-  switch (x.type) {
-    case "StringLiteral":
-    case "BooleanLiteral":
-      return { k: "lit", v: x.value };
-    case "NumericLiteral":
-      return literalNumber(x.value);
-    case "NullLiteral":
-      return { k: "lit", v: null };
-    case "TemplateLiteral":
-      return x.expressions.length === 0 ? { k: "lit", v: x.quasis.map((q) => q.cooked ?? "").join("") } : undefined;
-    case "UnaryExpression": {
-      const inner = staticValue(fc, x.argument, depth + 1);
-      return inner && (x.operator === "-" || x.operator === "+") ? { k: "un", op: x.operator, e: inner } : undefined;
-    }
-    case "ArrayExpression": {
-      const items: Expr[] = [];
-      for (const el of x.elements) {
-        if (!el || el.spread) return undefined;
-        const v = staticValue(fc, el.expression, depth + 1);
-        if (!v) return undefined;
-        items.push(v);
-      }
-      return { k: "arr", items };
-    }
-    case "NewExpression": {
-      // A module-level `new RetryPolicy({...})` or `new BackoffPolicy({...})`: policies are data.
-      const b = x.callee.type === "Identifier" ? moduleBinding(fc.module, x.callee.value) : undefined;
-      const arg = x.arguments?.length === 1 ? staticValue(fc, x.arguments[0]!.expression, depth + 1) : undefined;
-      if (b?.kind === "waymark" && (b.name === "RetryPolicy" || b.name === "BackoffPolicy") && arg) {
-        return { k: "call", f: { k: "global", path: `#${b.name}` }, args: [arg] };
-      }
-      return undefined;
-    }
-    case "ObjectExpression": {
-      const props: Array<{ key: string; v: Expr }> = [];
-      for (const p of x.properties) {
-        if (p.type !== "KeyValueProperty" || p.key.type === "Computed") return undefined;
-        const key = p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : p.key.type === "NumericLiteral" ? String(p.key.value) : undefined;
-        const v = staticValue(fc, p.value, depth + 1);
-        if (key === undefined || !v) return undefined;
-        props.push({ key, v });
-      }
-      return { k: "obj", props };
-    }
-    default:
-      return undefined;
-  }
-}
-
-function forbiddenGlobal(fc: FnCompiler, node: Located, path: string): void {
-  for (const f of FORBIDDEN_GLOBALS) if (f.match.test(path)) fc.fail(node, f.rule);
-}
-
-function checkRegistered(fc: FnCompiler, node: Located, name: string): void {
-  if (!fc.ctx.lookup.has(name)) fc.fail(node, RULES.actionNotRegistered, `action "${name}"`);
-}
-
-function describeBinding(name: string, b: ModuleBinding): string {
-  switch (b.kind) {
-    case "local":
-      return `\`${name}\` is a module-level ${b.what}, not an action`;
-    case "import":
-      return `\`${name}\` is imported from "${b.source}" and is not an action`;
-    case "waymark":
-      return `\`${name}\` from "waymark" cannot be used here`;
-    default:
-      return `\`${name}\``;
-  }
-}
-
-function identifier(fc: FnCompiler, id: Extract<Expression, { type: "Identifier" }>): Expr {
-  const name = id.value;
-  const local = fc.scope.resolve(name);
-  if (local) return local.up ? { k: "var", n: local.binding.slot, up: local.up } : { k: "var", n: local.binding.slot };
-  if (name === "undefined") return UNDEFINED;
-  if (name === "NaN") return literalNumber(NaN);
-  if (name === "Infinity") return literalNumber(Infinity);
-  const b = moduleBinding(fc.module, name);
-  if (b) {
-    if (b.kind === "action") {
-      checkRegistered(fc, id, b.name);
-      return { k: "actref", name: b.name, node: fc.nodeId("act", id) };
-    }
-    if (b.kind === "local" && b.what === "variable") {
-      const v = staticValue(fc, b.init);
-      if (v) return v;
-      return fc.fail(id, RULES.unknownIdentifier, `\`${name}\` is a module-level variable whose value is not a literal: pass it in as an argument`);
-    }
-    return fc.fail(id, RULES.unknownIdentifier, describeBinding(name, b));
-  }
-  forbiddenGlobal(fc, id, name);
-  if (GLOBAL_ROOTS.has(name)) return { k: "global", path: name };
-  return fc.fail(id, RULES.unknownIdentifier, `\`${name}\``);
-}
-
 function templateLiteral(fc: FnCompiler, t: TemplateLiteral): Expr {
   const e = ordered(fc, t.expressions.map((x) => ({ node: x, compile: () => compileExpr(fc, x) })));
   return { k: "tpl", q: t.quasis.map((q) => q.cooked ?? q.raw), e };
 }
 
-/** `Math.max`, `Number.isInteger`: the dotted path of a global member, if the object is a global. */
-function globalPath(fc: FnCompiler, m: MemberExpression): string | undefined {
-  const obj = unwrapTs(m.object);
-  if (obj.type !== "Identifier" || m.property.type !== "Identifier") return undefined;
-  if (fc.scope.resolve(obj.value) || moduleBinding(fc.module, obj.value)) return undefined;
-  return `${obj.value}.${m.property.value}`;
-}
-
-function member(fc: FnCompiler, m: MemberExpression, opt: boolean): Expr {
+export function member(fc: FnCompiler, m: MemberExpression, opt: boolean): Expr {
   const obj = unwrapTs(m.object);
   if (obj.type === "ThisExpression") return fc.fail(m, RULES.thisAccess);
   if (obj.type === "Identifier" && !fc.scope.resolve(obj.value)) {
@@ -230,134 +106,6 @@ function member(fc: FnCompiler, m: MemberExpression, opt: boolean): Expr {
   return opt ? { k: "get", o, p, opt: true } : { k: "get", o, p };
 }
 
-function actionCall(fc: FnCompiler, node: Located, name: string, args: ExprOrSpread[], opts: Expression | null): Expr {
-  checkRegistered(fc, node, name);
-  const compiled = argList(fc, args).args;
-  const o = opts ? compileExpr(fc, opts) : null;
-  return { k: "act", name, args: compiled, opts: o, node: fc.nodeId("act", node) };
-}
-
-/** The action a callee names, if it names one. */
-function calleeAction(fc: FnCompiler, callee: Expression): string | undefined {
-  const c = unwrapTs(callee);
-  if (c.type === "Identifier" && !fc.scope.resolve(c.value)) {
-    const b = moduleBinding(fc.module, c.value);
-    if (b?.kind === "action") return b.name;
-  }
-  if (c.type === "MemberExpression") {
-    const obj = unwrapTs(c.object);
-    if (obj.type === "Identifier" && !fc.scope.resolve(obj.value) && c.property.type === "Identifier") {
-      const b = moduleBinding(fc.module, obj.value);
-      if (b?.kind === "namespace") {
-        const name = namespaceMember(b, c.property.value);
-        if (name !== undefined) return name ?? c.property.value;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Array methods that run their callback at once and use its return value synchronously. */
-const SYNC_CALLBACK_METHODS = new Set(["forEach", "filter", "find", "findIndex", "findLast", "findLastIndex", "some", "every", "reduce", "reduceRight", "sort", "toSorted"]);
-
-function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
-  const callee = c.callee.type === "Super" || c.callee.type === "Import" ? c.callee : unwrapTs(c.callee);
-  if (callee.type === "Super") return fc.fail(c, RULES.superCall);
-  if (callee.type === "Import") return fc.fail(c, RULES.dynamicImport);
-
-  const action = calleeAction(fc, callee);
-  if (action !== undefined) return actionCall(fc, c, action, c.arguments, null);
-
-  if (callee.type === "Identifier" && !fc.scope.resolve(callee.value)) {
-    const name = callee.value;
-    const b = moduleBinding(fc.module, name);
-    if (b?.kind === "waymark" && b.name === "sleep") return sleepCall(fc, c, false);
-    if (b?.kind === "timers" && b.name === "setTimeout") return sleepCall(fc, c, true);
-    if (b) return fc.fail(c, RULES.unknownCallee, describeBinding(name, b));
-    forbiddenGlobal(fc, c, name);
-    if (name === "Date") return fc.fail(c, RULES.newDateNow, "`Date()` returns the current time");
-    if (!GLOBALS.has(name)) {
-      if (name === "Promise") return fc.fail(c, RULES.promiseMethod);
-      return fc.fail(c, RULES.unknownCallee, `\`${name}\``);
-    }
-    return { k: "call", f: { k: "global", path: name }, args: argList(fc, c.arguments).args };
-  }
-
-  if (callee.type === "MemberExpression") {
-    const obj = unwrapTs(callee.object);
-    const prop = callee.property.type === "Identifier" ? callee.property.value : undefined;
-    if (obj.type === "ThisExpression") {
-      if (prop === "runAction") return runAction(fc, c);
-      if (prop === undefined) return fc.fail(c, RULES.thisAccess);
-      const f = compileHelper(fc.ctx, prop, c, fc.module);
-      return { k: "helper", f, args: argList(fc, c.arguments).args };
-    }
-    if (obj.type === "Identifier" && obj.value === "Promise" && !fc.scope.resolve("Promise")) {
-      if ((prop === "all" || prop === "allSettled") && c.arguments.length === 1 && !c.arguments[0]!.spread) {
-        return { k: "all", e: compileExpr(fc, c.arguments[0]!.expression), settled: prop === "allSettled", node: fc.nodeId(prop, c) };
-      }
-      return fc.fail(c, RULES.promiseMethod);
-    }
-    const path = globalPath(fc, callee);
-    if (path) {
-      forbiddenGlobal(fc, c, path);
-      if (GLOBALS.has(path)) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
-      if (GLOBAL_ROOTS.has((obj as { value: string }).value)) return fc.fail(c, RULES.unsupportedSyntax, `\`${path}\` is not one of the pure built-ins a workflow may use`);
-    }
-    if (prop && SYNC_CALLBACK_METHODS.has(prop)) {
-      for (const a of c.arguments) {
-        const x = unwrapTs(a.expression);
-        if (x.type === "ArrowFunctionExpression" && x.async) fc.fail(x, RULES.asyncCallback, `\`.${prop}(async ...)\``);
-      }
-    }
-    // A method call on a value: the receiver is evaluated first, then the arguments.
-    const f = member(fc, callee, false);
-    const t = callSiteText(c.callee as Expression);
-    if (f.k !== "get") return { k: "call", f, args: argList(fc, c.arguments).args, ...(opt ? { opt: true as const } : {}), t };
-    const { prefix, args } = argList(fc, c.arguments, [f.o]);
-    const target: Expr = { ...f, o: prefix[0]! };
-    return opt ? { k: "call", f: target, args, opt: true, t } : { k: "call", f: target, args, t };
-  }
-
-  const t = callSiteText(c.callee as Expression);
-  const { prefix, args } = argList(fc, c.arguments, [compileExpr(fc, c.callee as Expression, true)]);
-  return opt ? { k: "call", f: prefix[0]!, args, opt: true, t } : { k: "call", f: prefix[0]!, args, t };
-}
-
-function sleepCall(fc: FnCompiler, c: CallExpression, timers: boolean): Expr {
-  if (c.arguments.length < 1 || c.arguments.length > (timers ? 2 : 1) || c.arguments.some((a) => a.spread)) fc.fail(c, RULES.sleepShape);
-  const [ms, v] = ordered(fc, c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })));
-  return { k: "sleep", ms: ms!, v: v ?? null, node: fc.nodeId("sleep", c) };
-}
-
-function runAction(fc: FnCompiler, c: CallExpression): Expr {
-  const [first, opts, ...extra] = c.arguments;
-  if (!first || first.spread || extra.length || opts?.spread) return fc.fail(c, RULES.runActionShape);
-  const inner = unwrapTs(first.expression);
-  if (inner.type !== "CallExpression") return fc.fail(c, RULES.runActionShape, "the first argument must be an action call");
-  const name = calleeAction(fc, inner.callee as Expression);
-  if (name === undefined) return fc.fail(inner, RULES.runActionShape, "the first argument must call an action");
-  return actionCall(fc, inner, name, inner.arguments, opts ? opts.expression : null);
-}
-
-function newExpr(fc: FnCompiler, n: NewExpression): Expr {
-  const callee = unwrapTs(n.callee);
-  const args = n.arguments ?? [];
-  if (callee.type === "Identifier" && !fc.scope.resolve(callee.value)) {
-    const b = moduleBinding(fc.module, callee.value);
-    // Retry and backoff policies are data: `new RetryPolicy({...})` is its options object.
-    if (b?.kind === "waymark" && (b.name === "RetryPolicy" || b.name === "BackoffPolicy")) {
-      if (args.length !== 1 || args[0]!.spread) return fc.fail(n, RULES.runActionShape, `${b.name} takes one options object`);
-      return { k: "call", f: { k: "global", path: `#${b.name}` }, args: [compileExpr(fc, args[0]!.expression)] };
-    }
-    if (b) return fc.fail(n, RULES.classInWorkflow, `\`new ${callee.value}\`: instances of classes would not survive a restart`);
-    if (callee.value === "Date" && args.length === 0) return fc.fail(n, RULES.newDateNow);
-    forbiddenGlobal(fc, n, callee.value);
-    if (CONSTRUCTORS.has(callee.value)) return { k: "new", c: callee.value, args: argList(fc, args).args };
-  }
-  return fc.fail(n, RULES.classInWorkflow, "only built-in classes such as Error, Map, Set and Date can be constructed");
-}
-
 function logical(fc: FnCompiler, node: Located, op: "&&" | "||" | "??", left: Expression, right: Expression): Expr {
   const l = compileExpr(fc, left);
   if (!containsAwait(right)) return { k: "log", op, l, r: compileExpr(fc, right) };
@@ -387,18 +135,55 @@ function conditional(fc: FnCompiler, node: Extract<Expression, { type: "Conditio
   return { k: "var", n };
 }
 
+/** The current value of a simple assignment target. */
+function readTarget(t: Extract<Pat, { k: "id" | "mem" }>): Expr {
+  if (t.k === "id") return t.up ? { k: "var", n: t.n, up: t.up } : { k: "var", n: t.n };
+  return { k: "get", o: t.o, p: t.p };
+}
+
 function assignment(fc: FnCompiler, a: Extract<Expression, { type: "AssignmentExpression" }>): Expr {
   const op = a.operator as AssignOp;
   const left = a.left as unknown as Pattern;
-  if (op !== "=" && (op === "&&=" || op === "||=" || op === "??=") && containsAwait(a.right)) {
-    return fc.fail(a, RULES.unsupportedSyntax, "await on the right of a logical assignment");
-  }
   let target: Pat = labelPattern(compilePattern(fc, left, "assign"), callSiteText(a.right), undefined);
-  if (target.k === "mem" && containsAwait(a.right)) {
-    // The target's object and key are evaluated before the right side.
-    target = { k: "mem", o: fc.spill(target.o, fc.pos(a)), p: typeof target.p === "string" ? target.p : fc.spill(target.p, fc.pos(a)) };
+  if (!containsAwait(a.right)) return { k: "assign", op, t: target, e: compileExpr(fc, a.right) };
+  const at = fc.pos(a);
+  // The target's object and key are evaluated before the right side...
+  if (target.k === "mem") target = { k: "mem", o: fc.spill(target.o, at), p: typeof target.p === "string" ? target.p : fc.spill(target.p, at) };
+  if (op === "=" || (target.k !== "id" && target.k !== "mem")) return { k: "assign", op, t: target, e: compileExpr(fc, a.right) };
+  // ...and so is its current value, for `x += await f()` (a concurrent write during the await is lost, as natively).
+  const current = fc.temp();
+  fc.emit({ op: "bind", p: { k: "id", n: current }, e: readTarget(target), at });
+  const cur: Expr = { k: "var", n: current };
+  if (op === "&&=" || op === "||=" || op === "??=") {
+    // Short-circuits: the right side (and its await) runs only when the value is assigned.
+    const test: Expr = op === "&&=" ? cur : op === "||=" ? { k: "un", op: "!", e: cur } : { k: "bin", op: "==", l: cur, r: { k: "lit", v: null } };
+    const jf = fc.emit({ op: "jf", e: test, to: -1, at });
+    fc.emit({ op: "bind", p: { k: "id", n: current }, e: { k: "assign", op: "=", t: target, e: compileExpr(fc, a.right) }, at });
+    fc.patch(jf, fc.here());
+    return cur;
   }
-  return { k: "assign", op, t: target, e: compileExpr(fc, a.right) };
+  return { k: "assign", op: "=", t: target, e: { k: "bin", op: op.slice(0, -1) as BinOp, l: cur, r: compileExpr(fc, a.right) } };
+}
+
+/**
+ * Whether an optional chain awaits after a point where it may short-circuit (`a?.f(await x)`):
+ * the await would have to be skipped when `a` is nullish, which the flat code cannot express.
+ */
+function awaitAfterShortCircuit(chain: Expression): boolean {
+  const links: Array<{ optional: boolean; base: Expression }> = [];
+  let cur: Expression = chain;
+  while (cur.type === "OptionalChainingExpression") {
+    const base = cur.base as unknown as Expression;
+    links.push({ optional: (cur as { optional?: boolean }).optional === true, base });
+    cur = base.type === "MemberExpression" ? base.object : (base as CallExpression).callee as Expression;
+  }
+  const innermost = links.findLastIndex((l) => l.optional);
+  for (let i = 0; i <= innermost; i++) {
+    const base = links[i]!.base;
+    const after = base.type === "MemberExpression" ? (base.property.type === "Computed" ? base.property.expression : null) : (base as CallExpression).arguments;
+    if (containsAwait(after)) return true;
+  }
+  return false;
 }
 
 function arrow(fc: FnCompiler, a: ArrowFunctionExpression): Expr {
@@ -511,6 +296,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
     case "MemberExpression":
       return member(fc, e, false);
     case "OptionalChainingExpression": {
+      if (!inChain && awaitAfterShortCircuit(e)) return fc.fail(e, RULES.unsupportedSyntax, "`await` after `?.`: await the value into a variable first");
       const base = e.base;
       const optional = (e as { optional?: boolean }).optional === true;
       const inner: Expr = base.type === "MemberExpression" ? member(fc, base, optional) : call(fc, base as unknown as CallExpression, optional);

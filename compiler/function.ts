@@ -1,17 +1,15 @@
-import type {
-  BlockStatement, Expression, ForInStatement, ForOfStatement, ForStatement, Node, Pattern, Span, Statement,
-  SwitchStatement, TryStatement, VariableDeclaration,
-} from "@swc/core";
+import type { BlockStatement, Expression, Node, Pattern, Span, Statement, VariableDeclaration } from "@swc/core";
 import { arrayPatternText, callSiteText } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";
+import { compileDoWhile, compileFor, compileForOf, compileSwitch, compileTry, compileWhile } from "./control.js";
 import { awaitArgument, compileExpr, spillable, unwrapTs } from "./expression.js";
 import type { Expr, FnIR, Instr, Pat, Pos } from "./ir.js";
-import { compilePattern, declarePatternNames } from "./pattern.js";
+import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";
 import { RULES } from "./rules.js";
 import { capturedByArrow, FnSlots, Scope, type BindingKind } from "./scope.js";
 import type { SourceFile } from "./source.js";
 
-interface JumpTarget {
+export interface JumpTarget {
   label: string | undefined;
   /** Loops accept `continue`; labeled blocks and switches only `break`. */
   kind: "loop" | "switch" | "block";
@@ -26,34 +24,24 @@ interface JumpTarget {
 
 const LOOPS = new Set(["ForStatement", "ForOfStatement", "ForInStatement", "WhileStatement", "DoWhileStatement"]);
 
-/** The names `let`/`const` declare directly in a statement list. */
-function lexicalNames(stmts: Statement[]): string[] {
-  return stmts.flatMap((s) => (s.type === "VariableDeclaration" && s.kind !== "var" ? s.declarations.flatMap((d) => declarePatternNames(d.id)) : []));
-}
-
-/** Marks a root destructuring pattern with the texts its TypeErrors quote (see Pat in ir.ts). */
-export function labelPattern(p: Pat, objectText: string | undefined, arrayText: string | undefined): Pat {
-  if (p.k === "def") labelPattern(p.p, objectText, arrayText);
-  else if (p.k === "objp" && objectText !== undefined) p.t = objectText;
-  else if (p.k === "arrp" && arrayText !== undefined) p.t = arrayText;
-  return p;
-}
-
 /**
  * Compiles one function (run, a helper method, or an arrow function) to a flat instruction
- * list. Structured control flow becomes jumps; try/finally and labeled break/continue across
- * try regions become `try`/`untry`/`fin`/`leave` instructions whose depths are counted here.
+ * list. Structured control flow becomes jumps (loops, switch and try in control.ts);
+ * try/finally and labeled break/continue across try regions or block environments become
+ * `try`/`untry`/`fin`/`leave` instructions, with the depths counted here: handlers, pending
+ * finally completions, and block environments (entered only for blocks whose bindings an arrow
+ * function captures).
  */
 export class FnCompiler {
   readonly code: Instr[] = [];
   readonly slots: FnSlots;
   scope: Scope;
-  private targets: JumpTarget[] = [];
-  private pendingLabels: string[] = [];
-  private handlerDepth = 0;
-  private completionDepth = 0;
+  targets: JumpTarget[] = [];
+  pendingLabels: string[] = [];
+  handlerDepth = 0;
+  completionDepth = 0;
   /** Block environments entered at this point of the code. */
-  private envDepth = 0;
+  envDepth = 0;
 
   constructor(
     readonly ctx: WorkflowContext,
@@ -118,12 +106,12 @@ export class FnCompiler {
     }
   }
 
-  private enterEnv(): void {
+  enterEnv(): void {
     this.emit({ op: "enter" });
     this.envDepth++;
   }
 
-  private exitEnv(): void {
+  exitEnv(): void {
     this.emit({ op: "exit" });
     this.envDepth--;
   }
@@ -180,14 +168,14 @@ export class FnCompiler {
     return { label, kind, breaks: [], continues: [], handlerDepth: this.handlerDepth, completionDepth: this.completionDepth, depth: this.envDepth, cdepth: this.envDepth };
   }
 
-  private takeLabels(): string[] {
+  takeLabels(): string[] {
     const labels = this.pendingLabels;
     this.pendingLabels = [];
     return labels;
   }
 
   /** Runs `body` with a jump target for each pending label (and an unlabeled one). */
-  private withTarget(kind: JumpTarget["kind"], body: (t: JumpTarget) => void): JumpTarget {
+  withTarget(kind: JumpTarget["kind"], body: (t: JumpTarget) => void): JumpTarget {
     const labels = this.takeLabels();
     const target = this.loopTarget(labels[0], kind);
     const extra = labels.slice(1).map((l) => ({ ...target, label: l }));
@@ -242,34 +230,13 @@ export class FnCompiler {
         return this.block(s);
       case "ForOfStatement":
       case "ForInStatement":
-        return this.forOf(s);
+        return compileForOf(this, s);
       case "ForStatement":
-        return this.forLoop(s);
+        return compileFor(this, s);
       case "WhileStatement":
-        this.withTarget("loop", (t) => {
-          const top = this.here();
-          const jf = this.emit({ op: "jf", e: compileExpr(this, s.test), to: -1, at: this.pos(s.test) });
-          this.withScope(() => this.stmt(s.body));
-          this.emit({ op: "jmp", to: top });
-          const end = this.here();
-          this.patch(jf, end);
-          for (const c of t.continues) this.patch(c, top);
-          for (const b of t.breaks) this.patch(b, end);
-        });
-        return;
+        return compileWhile(this, s);
       case "DoWhileStatement":
-        this.withTarget("loop", (t) => {
-          const top = this.here();
-          this.withScope(() => this.stmt(s.body));
-          const testAt = this.here();
-          const jf = this.emit({ op: "jf", e: compileExpr(this, s.test), to: -1, at: this.pos(s.test) });
-          this.emit({ op: "jmp", to: top });
-          const end = this.here();
-          this.patch(jf, end);
-          for (const c of t.continues) this.patch(c, testAt);
-          for (const b of t.breaks) this.patch(b, end);
-        });
-        return;
+        return compileDoWhile(this, s);
       case "BreakStatement":
       case "ContinueStatement": {
         const label = s.label?.value;
@@ -295,9 +262,9 @@ export class FnCompiler {
         return;
       }
       case "SwitchStatement":
-        return this.switchStmt(s);
+        return compileSwitch(this, s);
       case "TryStatement":
-        return this.tryStmt(s);
+        return compileTry(this, s);
       case "ThrowStatement":
         this.emit({ op: "throw", e: compileExpr(this, s.argument), at: this.pos(s) });
         return;
@@ -351,7 +318,7 @@ export class FnCompiler {
     return t.type !== "Identifier" && t.type !== "ArrayPattern" && t.type !== "ObjectPattern" ? true : JSON.stringify(left).includes('"MemberExpression"');
   }
 
-  private varDecl(s: VariableDeclaration): void {
+  varDecl(s: VariableDeclaration): void {
     const kind: BindingKind = s.kind === "var" ? "var" : (s.kind as BindingKind);
     for (const d of s.declarations) {
       const init = d.init ? unwrapTs(d.init) : undefined;
@@ -366,169 +333,6 @@ export class FnCompiler {
       if (d.init) labelPattern(p, callSiteText(d.init), arrayPatternText(d.init));
       if (e) this.emit({ op: "bind", p, e, at: this.pos(d) });
     }
-  }
-
-  private forOf(s: ForOfStatement | ForInStatement): void {
-    if (s.type === "ForOfStatement" && (s as { await?: unknown }).await) this.fail(s, RULES.forAwait);
-    this.withTarget("loop", (t) => {
-      const iterable = compileExpr(this, s.right);
-      const v = this.slots.temp("it");
-      const iter: Instr = s.type === "ForInStatement"
-        ? { op: "iter", e: { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] }, v, at: this.pos(s.right) }
-        : { op: "iter", e: iterable, v, at: this.pos(s.right), t: callSiteText(s.right) };
-      this.emit(iter);
-      const decl = s.left.type === "VariableDeclaration" ? s.left : undefined;
-      const names = decl && decl.kind !== "var" ? declarePatternNames(decl.declarations[0]!.id) : [];
-      // Each iteration binds `const x` afresh: an environment per iteration when a closure captures it.
-      const env = capturedByArrow([s.left, s.body], names);
-      this.withScope(() => {
-        const top = this.here();
-        if (env) this.enterEnv();
-        let p: Pat;
-        if (decl) {
-          const kind = decl.kind as BindingKind;
-          p = compilePattern(this, decl.declarations[0]!.id, kind === "var" ? "assign" : "declare", kind);
-        } else {
-          p = compilePattern(this, s.left as Pattern, "assign");
-        }
-        labelPattern(p, ".for", ".for");
-        const next = this.emit(env ? { op: "next", v, u: 1, p, to: -1 } : { op: "next", v, p, to: -1 });
-        this.withScope(() => this.stmt(s.body));
-        if (env) this.exitEnv();
-        this.emit({ op: "jmp", to: top });
-        this.patch(next, this.here());
-        if (env) this.emit({ op: "exit" }); // the done path leaves the iteration's environment too
-        const end = this.here();
-        for (const c of t.continues) this.patch(c, top);
-        for (const b of t.breaks) this.patch(b, end);
-      }, env);
-    });
-  }
-
-  private forLoop(s: ForStatement): void {
-    const decl = s.init?.type === "VariableDeclaration" && s.init.kind !== "var" ? s.init : undefined;
-    const names = decl ? decl.declarations.flatMap((d) => declarePatternNames(d.id)) : [];
-    // `for (let i ...)` gives each iteration its own copy of `i`: a closure must see its iteration's.
-    const env = capturedByArrow([s.init, s.test, s.update, s.body], names);
-    this.withTarget("loop", (t) => {
-      this.withScope(() => {
-        if (env) this.enterEnv();
-        if (s.init) {
-          if (s.init.type === "VariableDeclaration") {
-            this.hoistLexical([s.init]);
-            this.varDecl(s.init);
-          } else this.emit({ op: "expr", e: compileExpr(this, s.init), at: this.pos(s.init) });
-        }
-        if (env) this.emit({ op: "renew" });
-        t.cdepth = this.envDepth;
-        const top = this.here();
-        const jf = s.test ? this.emit({ op: "jf", e: compileExpr(this, s.test), to: -1, at: this.pos(s.test) }) : -1;
-        this.withScope(() => this.stmt(s.body));
-        const update = this.here();
-        if (env) this.emit({ op: "renew" });
-        if (s.update) this.emit({ op: "expr", e: compileExpr(this, s.update), at: this.pos(s.update) });
-        this.emit({ op: "jmp", to: top });
-        if (jf >= 0) this.patch(jf, this.here());
-        if (env) this.exitEnv();
-        const end = this.here();
-        for (const c of t.continues) this.patch(c, update);
-        for (const b of t.breaks) this.patch(b, end);
-      }, env);
-    });
-  }
-
-  private switchStmt(s: SwitchStatement): void {
-    const env = capturedByArrow(s.cases, s.cases.flatMap((c) => lexicalNames(c.consequent)));
-    this.withTarget("switch", (t) => {
-      let d = this.spill(compileExpr(this, s.discriminant), this.pos(s.discriminant));
-      this.withScope(() => {
-        if (env) {
-          this.enterEnv();
-          // The discriminant's temporary lives in the environment outside the switch block.
-          if (d.k === "var") d = { ...d, up: (d.up ?? 0) + 1 };
-        }
-        for (const c of s.cases) this.hoistLexical(c.consequent);
-        const toBody: Array<{ at: number; index: number }> = [];
-        for (let i = 0; i < s.cases.length; i++) {
-          const c = s.cases[i]!;
-          if (!c.test) continue;
-          const test: Expr = { k: "bin", op: "===", l: d, r: compileExpr(this, c.test) };
-          const jf = this.emit({ op: "jf", e: test, to: -1, at: this.pos(c.test) });
-          toBody.push({ at: this.emit({ op: "jmp", to: -1 }), index: i });
-          this.patch(jf, this.here());
-        }
-        const defaultIndex = s.cases.findIndex((c) => !c.test);
-        const fallback = this.emit({ op: "jmp", to: -1 });
-        const starts: number[] = [];
-        for (const c of s.cases) {
-          starts.push(this.here());
-          for (const x of c.consequent) this.stmt(x);
-        }
-        const exitAt = this.here();
-        if (env) this.exitEnv();
-        const end = this.here();
-        for (const j of toBody) this.patch(j.at, starts[j.index]!);
-        this.patch(fallback, defaultIndex >= 0 ? starts[defaultIndex]! : exitAt);
-        for (const b of t.breaks) this.patch(b, end);
-      }, env);
-    });
-  }
-
-  private tryStmt(s: TryStatement): void {
-    const labels = this.takeLabels();
-    const run = () => {
-      const tryAt = this.emit({ op: "try", c: null, f: null, p: null });
-      this.handlerDepth++;
-      this.block(s.block);
-      this.handlerDepth--;
-      this.emit({ op: "untry" });
-      const afterTry = this.emit({ op: "jmp", to: -1 });
-      const instr = this.code[tryAt] as Extract<Instr, { op: "try" }>;
-      const toEnd: number[] = [afterTry];
-      if (s.handler) {
-        instr.c = this.here();
-        const handler = s.handler;
-        const param = handler.param;
-        const env = capturedByArrow([param, handler.body], declarePatternNames(param));
-        this.withScope(() => {
-          if (param && env) {
-            // The machine binds the error where the try was; the catch block's own
-            // environment takes it from there.
-            const caught = this.temp();
-            instr.p = { k: "id", n: caught };
-            this.enterEnv();
-            const p = labelPattern(compilePattern(this, param, "declare", "let"), ".catch", undefined);
-            this.emit({ op: "bind", p, e: { k: "var", n: caught, up: 1 }, at: this.pos(param) });
-          } else if (param) instr.p = labelPattern(compilePattern(this, param, "declare", "let"), ".catch", undefined);
-          if (s.finalizer) this.handlerDepth++;
-          this.block(handler.body);
-          if (env) this.exitEnv();
-          if (s.finalizer) {
-            this.handlerDepth--;
-            this.emit({ op: "untry" });
-          }
-        }, env);
-        toEnd.push(this.emit({ op: "jmp", to: -1 }));
-      }
-      if (s.finalizer) {
-        instr.f = this.here();
-        this.completionDepth++;
-        this.block(s.finalizer);
-        this.completionDepth--;
-        this.emit({ op: "fin" });
-        // Normal completions of the try and catch blocks enter the finally block.
-        for (const j of toEnd) this.patch(j, instr.f);
-      } else {
-        for (const j of toEnd) this.patch(j, this.here());
-      }
-    };
-    if (labels.length) {
-      this.pendingLabels = labels;
-      this.withTarget("block", (t) => {
-        run();
-        for (const b of t.breaks) this.patch(b, this.here());
-      });
-    } else run();
   }
 
   /** The parameter list as one array pattern (defaults and a rest element included). */

@@ -1,4 +1,4 @@
-import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span } from "@swc/core";
+import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span, Statement } from "@swc/core";
 import { compileExpr, containsAwait, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr, Pat } from "./ir.js";
@@ -48,6 +48,19 @@ export function propertyKey(fc: FnCompiler, key: PropertyName): string | Expr {
 function defaultExpr(fc: FnCompiler, e: Expression): Expr {
   if (containsAwait(e)) fc.fail(e, RULES.unsupportedSyntax, "await in a default value");
   return compileExpr(fc, e);
+}
+
+/** The names `let`/`const` declare directly in a statement list. */
+export function lexicalNames(stmts: Statement[]): string[] {
+  return stmts.flatMap((s) => (s.type === "VariableDeclaration" && s.kind !== "var" ? s.declarations.flatMap((d) => declarePatternNames(d.id)) : []));
+}
+
+/** Marks a root destructuring pattern with the texts its TypeErrors quote (see Pat in ir.ts). */
+export function labelPattern(p: Pat, objectText: string | undefined, arrayText: string | undefined): Pat {
+  if (p.k === "def") labelPattern(p.p, objectText, arrayText);
+  else if (p.k === "objp" && objectText !== undefined) p.t = objectText;
+  else if (p.k === "arrp" && arrayText !== undefined) p.t = arrayText;
+  return p;
 }
 
 /**

@@ -48,6 +48,7 @@ export const RULES = {
   awaitInCallback: rule("await-in-callback", "`await` can only be used in the workflow's own async functions", "use `await Promise.all(items.map(async (item) => ...))`"),
   forAwait: rule("for-await", "`for await` is not supported", "use `for...of` over an array, awaiting inside the loop"),
   promiseMethod: rule("promise-method", "only `Promise.all` and `Promise.allSettled` can be used", "express races and timeouts with action options (`timeoutMs`) instead"),
+  promiseChain: rule("promise-chain", "`.then()`, `.catch()` and `.finally()` cannot be used on a workflow's promises", "use `await` with `try`/`catch`/`finally`: `try { const v = await act(x); } catch (e) { ... }`"),
   constAssign: rule("const-assign", "assignment to a constant", "declare the variable with `let`"),
   runActionShape: rule("run-action", "`this.runAction` takes an action call and an optional options object", "write `await this.runAction(myAction(arg), { retry: ..., backoff: ..., timeoutMs: ... })`"),
   sleepShape: rule("sleep", "`sleep` takes a duration in milliseconds", "write `await sleep(60_000)`"),
@@ -55,5 +56,4 @@ export const RULES = {
   missingRun: rule("missing-run", "the workflow class has no `async run(...)` method", "add `async run(...args) { ... }` to the class"),
   sourceUnavailable: rule("source-unavailable", "the workflow's source could not be read", "make sure the module is loaded from a file (not eval'd or bundled into one line)"),
   updateNonVariable: rule("unsupported-syntax", "this assignment target is not supported", "assign to a variable, a property (`obj.x`) or an element (`arr[i]`)"),
-  loopClosure: rule("loop-closure", "an async arrow function created in a loop captures a variable of the loop body", "pass the value as an argument: `items.map(async (item) => ...)`, or a helper method `this.step(item)`"),
 };

@@ -1,7 +1,8 @@
-import { FORBIDDEN_PROPERTIES, GLOBALS, methodsFor } from "../compiler/builtins.js";
+import { FORBIDDEN_PROPERTIES, GLOBALS, methodAllowed } from "../compiler/builtins.js";
 import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
 import { decode, type Encoded } from "../sdk/codec.js";
 import { backoffOptions, retryOptions } from "./policy.js";
+import { bind, isIterable, iterate } from "./bind.js";
 import { ACTION_REF, CLOSURE, Env, Handle } from "./values.js";
 
 /**
@@ -46,7 +47,7 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
-function checkKey(key: unknown): PropertyKey {
+export function checkKey(key: unknown): PropertyKey {
   const k = typeof key === "symbol" ? key : String(key);
   if (typeof k === "string" && FORBIDDEN_PROPERTIES.has(k)) throw new TypeError(`property "${k}" is not available in workflows`);
   return k;
@@ -62,34 +63,15 @@ export function lookup(env: Env, name: string, up: number | undefined): Env {
   return e;
 }
 
-function isIterable(v: unknown): v is Iterable<unknown> {
-  return v !== null && v !== undefined && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
-}
-
-/** How V8 describes a value it has no source text for: "number 5", "object null", "undefined". */
-function valueText(v: unknown): string {
-  if (v === null) return "object null";
-  switch (typeof v) {
-    case "number":
-    case "boolean":
-      return `${typeof v} ${String(v)}`;
-    case "string":
-      return `string "${v}"`;
-    default:
-      return typeof v;
-  }
-}
-
 /**
- * The items of an iterable, or V8's TypeError: "<text> is not iterable" when the code's text
- * is known, else "<value> is not iterable (cannot read property Symbol(Symbol.iterator))".
+ * Reads a variable. A `let`/`const` read before its declaration ran has no slot yet: that is
+ * JavaScript's temporal dead zone (slots are renamed `x$1` when they shadow; the message uses the
+ * source name).
  */
-function iterate(value: unknown, text?: string): unknown[] {
-  if (Array.isArray(value)) return value;
-  if (!isIterable(value)) {
-    throw new TypeError(text !== undefined ? `${text} is not iterable` : `${valueText(value)} is not iterable (cannot read property Symbol(Symbol.iterator))`);
-  }
-  return [...value];
+function readVar(scope: Env, slot: string): unknown {
+  const v = scope.vars[slot];
+  if (v === undefined && !(slot in scope.vars)) throw new ReferenceError(`Cannot access '${slot.replace(/\$\d+$/, "")}' before initialization`);
+  return v;
 }
 
 function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
@@ -106,7 +88,7 @@ function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
   return out;
 }
 
-function getProp(obj: unknown, key: PropertyKey): unknown {
+export function getProp(obj: unknown, key: PropertyKey): unknown {
   if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties: await it first");
   return (obj as Record<PropertyKey, unknown>)[key];
 }
@@ -120,10 +102,10 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) throw new TypeError(`property "${key}" is not available in workflows`);
     const method = getProp(receiver, key);
     if (e.opt && (method === null || method === undefined)) throw SHORT;
-    if (isCallableValue(method) && !CALLABLE.has(method)) return method(...args(rt, env, e.args));
-    const allowed = methodsFor(receiver);
+    // A closure, an action or a whitelisted built-in held in a property (`{ f: Math.max }.f(1, 2)`).
+    if (isCallableValue(method)) return CALLABLE.has(method) ? method.apply(receiver, args(rt, env, e.args)) : method(...args(rt, env, e.args));
     if (typeof method !== "function") throw new TypeError(`${e.t ?? `${describe(receiver)}.${String(key)}`} is not a function`);
-    if (!allowed || typeof key !== "string" || !allowed.has(key)) {
+    if (!methodAllowed(receiver, key)) {
       throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
     }
     return (method as (...a: unknown[]) => unknown).apply(receiver, args(rt, env, e.args));
@@ -169,21 +151,11 @@ function binary(op: string, l: any, r: any): unknown {
   }
 }
 
-function read(rt: Runtime, env: Env, t: Pat): unknown {
-  if (t.k === "id") return lookup(env, t.n, t.up).vars[t.n];
-  if (t.k === "mem") {
-    const o = evaluate(rt, t.o, env);
-    const key = typeof t.p === "string" ? t.p : checkKey(evaluate(rt, t.p, env));
-    return getProp(o, key);
-  }
-  throw new TypeError("invalid assignment target");
-}
-
 /** For compound assignment to a member: evaluate the object and key once. */
 function target(rt: Runtime, env: Env, t: Pat): { get(): unknown; set(v: unknown): void } {
   if (t.k === "id") {
     const scope = lookup(env, t.n, t.up);
-    return { get: () => scope.vars[t.n], set: (v) => void (scope.vars[t.n] = v) };
+    return { get: () => readVar(scope, t.n), set: (v) => void (scope.vars[t.n] = v) };
   }
   if (t.k === "mem") {
     const o = evaluate(rt, t.o, env) as Record<PropertyKey, unknown>;
@@ -226,7 +198,7 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
     case "lit":
       return typeof e.v === "object" && e.v !== null ? decode(e.v as Encoded) : e.v;
     case "var":
-      return lookup(env, e.n, e.up).vars[e.n];
+      return readVar(lookup(env, e.n, e.up), e.n);
     case "re":
       return new RegExp(e.p, e.f);
     case "tpl": {
@@ -341,57 +313,3 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       return rt.callHelper(e.f, args(rt, env, e.args));
   }
 }
-
-/** Binds a value to a declaration or assignment pattern. */
-export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
-  switch (p.k) {
-    case "id":
-      lookup(env, p.n, p.up).vars[p.n] = value;
-      return;
-    case "mem": {
-      const o = evaluate(rt, p.o, env) as Record<PropertyKey, unknown>;
-      const key = typeof p.p === "string" ? checkKey(p.p) : checkKey(evaluate(rt, p.p, env));
-      o[key] = value;
-      return;
-    }
-    case "def":
-      bind(rt, p.p, value === undefined ? evaluate(rt, p.d, env) : value, env);
-      return;
-    case "arrp": {
-      const items = iterate(value, p.t);
-      for (let i = 0; i < p.items.length; i++) {
-        const sub = p.items[i];
-        if (sub) bind(rt, sub, items[i], env);
-      }
-      if (p.rest) bind(rt, p.rest, items.slice(p.items.length), env);
-      return;
-    }
-    case "objp": {
-      if (value === null || value === undefined) {
-        // V8's messages: the pattern's first property and the source text (or the value itself).
-        const first = p.props[0]?.key;
-        if (p.t === undefined) {
-          if (typeof first !== "string") throw new TypeError(`Cannot read properties of ${String(value)}`);
-          getProp(value, first);
-        }
-        const what = p.t === "#v" ? (value === null ? "object null" : "undefined") : p.t;
-        throw new TypeError(typeof first === "string" ? `Cannot destructure property '${first}' of '${what}' as it is ${String(value)}.` : `Cannot destructure '${what}' as it is ${String(value)}.`);
-      }
-      const used = new Set<PropertyKey>();
-      for (const prop of p.props) {
-        const key = typeof prop.key === "string" ? prop.key : checkKey(evaluate(rt, prop.key, env));
-        used.add(key);
-        bind(rt, prop.v, getProp(value, key), env);
-      }
-      if (p.rest) {
-        const rest: Record<string, unknown> = {};
-        const from = Object(value) as Record<string, unknown>;
-        for (const k of Object.keys(from)) if (!used.has(k)) rest[k] = from[k];
-        bind(rt, p.rest, rest, env);
-      }
-      return;
-    }
-  }
-}
-
-export { iterate };

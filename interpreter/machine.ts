@@ -1,7 +1,9 @@
-import type { Instr, WorkflowIR } from "../compiler/ir.js";
-import { encode, errorFromData, type Encoded, type ErrorData } from "../sdk/codec.js";
-import { bind, evaluate, iterate, lookup, type Runtime } from "./evaluate.js";
+import type { WorkflowIR } from "../compiler/ir.js";
+import { encode, errorFromData, type ErrorData } from "../sdk/codec.js";
+import { bind, iterate } from "./bind.js";
+import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionOptions } from "./policy.js";
+import { step } from "./step.js";
 import { ACTION_REF, CLOSURE, Env, Fiber, Handle, MachineFault, type ActionRefInfo, type ClosureInfo } from "./values.js";
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
@@ -249,13 +251,13 @@ export class Machine implements Runtime {
         error = v;
       }
     };
-    if (this.step(fiber, done) === "blocked") throw new MachineFault("a synchronous function awaited");
+    if (step(this, fiber, done) === "blocked") throw new MachineFault("a synchronous function awaited");
     if (threw) throw error;
     return result;
   }
 
   private exec(fiber: Fiber): void {
-    this.step(fiber, (ok, v) => this.finishFiber(fiber, ok, v));
+    step(this, fiber, (ok, v) => this.finishFiber(fiber, ok, v));
   }
 
   finishFiber(fiber: Fiber, ok: boolean, v: unknown): void {
@@ -275,199 +277,6 @@ export class Machine implements Runtime {
       return this.settle(h, v.state === "ok", v.value);
     }
     this.settle(h, ok, v);
-  }
-
-  /** Executes instructions until the fiber waits ("blocked") or its function ends ("done"). */
-  private step(f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" {
-    const code = this.ir.fns[f.fn]!.code;
-    for (;;) {
-      const ins = code[f.pc];
-      if (!ins) throw new MachineFault(`pc ${f.pc} out of range in ${this.ir.fns[f.fn]!.name}`);
-      try {
-        switch (ins.op) {
-          case "expr":
-            evaluate(this, ins.e, f.env);
-            f.pc++;
-            break;
-          case "bind":
-            bind(this, ins.p, ins.e ? evaluate(this, ins.e, f.env) : undefined, f.env);
-            f.pc++;
-            break;
-          case "await": {
-            if (f.resume) {
-              const r = f.resume;
-              f.resume = null;
-              if (!r.ok) throw r.v;
-              if (ins.p) bind(this, ins.p, r.v, f.env);
-              f.pc++;
-              break;
-            }
-            const v = evaluate(this, ins.e, f.env);
-            if (v instanceof Handle) {
-              v.handled = true;
-              if (v.state === "pending") {
-                f.wait = v;
-                v.waiters.push(f.id);
-                if (!f.handle) throw new MachineFault("a synchronous function awaited");
-                return "blocked";
-              }
-              if (v.state === "err") throw v.value;
-              if (ins.p) bind(this, ins.p, v.value, f.env);
-            } else if (ins.p) bind(this, ins.p, v, f.env);
-            f.pc++;
-            break;
-          }
-          case "jmp":
-            f.pc = ins.to;
-            break;
-          case "jf":
-            f.pc = evaluate(this, ins.e, f.env) ? f.pc + 1 : ins.to;
-            break;
-          case "ret": {
-            const v = ins.e ? evaluate(this, ins.e, f.env) : undefined;
-            if (!this.unwindReturn(f, v)) {
-              done(true, v);
-              return "done";
-            }
-            break;
-          }
-          case "throw":
-            throw evaluate(this, ins.e, f.env);
-          case "try":
-            f.hs.push({ c: ins.c, f: ins.f, at: f.pc, cd: f.cs.length, ed: f.ed });
-            f.pc++;
-            break;
-          case "untry": {
-            const h = f.hs.pop();
-            if (!h) throw new MachineFault("untry without a handler");
-            if (h.f !== null) f.cs.push({ t: "n" });
-            f.pc++;
-            break;
-          }
-          case "fin": {
-            const c = f.cs.pop();
-            if (!c) throw new MachineFault("finally without a completion");
-            if (c.t === "n") f.pc++;
-            else if (c.t === "r") {
-              if (!this.unwindReturn(f, c.v)) {
-                done(true, c.v);
-                return "done";
-              }
-            } else if (c.t === "t") throw c.v;
-            else this.leave(f, c.to!, c.n!, 0, c.d ?? f.ed);
-            break;
-          }
-          case "leave":
-            this.leave(f, ins.to, ins.n, ins.c, ins.d);
-            break;
-          case "iter": {
-            const v = evaluate(this, ins.e, f.env);
-            f.env.vars[ins.v] = { a: iterate(v, ins.t), i: 0 };
-            f.pc++;
-            break;
-          }
-          case "next": {
-            const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number };
-            if (it.i >= it.a.length) f.pc = ins.to;
-            else {
-              bind(this, ins.p, it.a[it.i++], f.env);
-              f.pc++;
-            }
-            break;
-          }
-          case "enter":
-            f.env = new Env(f.env);
-            f.ed++;
-            f.pc++;
-            break;
-          case "exit":
-            this.exitTo(f, f.ed - 1);
-            f.pc++;
-            break;
-          case "renew":
-            f.env = new Env(f.env.parent, Object.assign(Object.create(null) as Record<string, unknown>, f.env.vars));
-            f.pc++;
-            break;
-          default:
-            throw new MachineFault(`unknown instruction ${(ins as Instr).op}`);
-        }
-      } catch (e) {
-        if (e instanceof MachineFault) throw e;
-        if (!this.unwindThrow(f, e)) {
-          done(false, e);
-          return "done";
-        }
-      }
-    }
-  }
-
-  /** Routes a thrown value to the innermost catch or finally of the fiber. */
-  private unwindThrow(f: Fiber, value: unknown): boolean {
-    let thrown = value;
-    while (f.hs.length) {
-      const h = f.hs.pop()!;
-      f.cs.length = h.cd;
-      this.exitTo(f, h.ed);
-      if (h.c !== null) {
-        if (h.f !== null) f.hs.push({ c: null, f: h.f, at: h.at, cd: f.cs.length, ed: h.ed });
-        const instr = this.ir.fns[f.fn]!.code[h.at] as Extract<Instr, { op: "try" }>;
-        try {
-          if (instr.p) bind(this, instr.p, thrown, f.env);
-        } catch (e) {
-          thrown = e;
-          continue;
-        }
-        f.pc = h.c;
-        return true;
-      }
-      if (h.f !== null) {
-        f.cs.push({ t: "t", v: thrown });
-        f.pc = h.f;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** A return inside try regions runs their finally blocks first. */
-  private unwindReturn(f: Fiber, value: unknown): boolean {
-    while (f.hs.length) {
-      const h = f.hs.pop()!;
-      if (h.f !== null) {
-        f.cs.length = h.cd;
-        f.cs.push({ t: "r", v: value });
-        this.exitTo(f, h.ed);
-        f.pc = h.f;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private leave(f: Fiber, to: number, n: number, c: number, d: number): void {
-    if (c > 0) f.cs.length = Math.max(0, f.cs.length - c);
-    for (let i = 0; i < n; i++) {
-      const h = f.hs.pop();
-      if (!h) throw new MachineFault("leave past the handler stack");
-      if (h.f !== null) {
-        f.cs.length = h.cd;
-        f.cs.push({ t: "l", to, n: n - i - 1, d });
-        this.exitTo(f, h.ed);
-        f.pc = h.f;
-        return;
-      }
-    }
-    this.exitTo(f, d);
-    f.pc = to;
-  }
-
-  /** Leaves block environments until `depth` remain. */
-  private exitTo(f: Fiber, depth: number): void {
-    while (f.ed > depth) {
-      if (!f.env.parent) throw new MachineFault("exit past the function's environment");
-      f.env = f.env.parent;
-      f.ed--;
-    }
   }
 
   private settle(h: Handle, ok: boolean, v: unknown): void {

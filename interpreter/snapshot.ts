@@ -1,8 +1,9 @@
+import { GLOBALS } from "../compiler/builtins.js";
 import type { WorkflowIR } from "../compiler/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
 import { Machine } from "./machine.js";
 import type { ActionOptions } from "./policy.js";
-import { ACTION_REF, CLOSURE, Env, Fiber, Handle, type ActionRefInfo, type ClosureInfo } from "./values.js";
+import { ACTION_REF, CLOSURE, Env, Fiber, Handle, LiveIter, type ActionRefInfo, type ClosureInfo } from "./values.js";
 
 /**
  * Machine snapshots: the whole interpreter state as one object graph (fibers, their
@@ -26,6 +27,10 @@ interface SnapshotRoot {
   timers: Handle[];
 }
 
+/** Built-in functions a variable may hold (`const max = Math.max`), stored by their path. */
+const GLOBAL_PATHS = new Map<unknown, string>();
+for (const [path, value] of GLOBALS) if (typeof value === "function" && !GLOBAL_PATHS.has(value)) GLOBAL_PATHS.set(value, path);
+
 function present<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
@@ -36,6 +41,7 @@ function extension(m: Machine): CodecExtension {
   return {
     encode(value: object) {
       if (value instanceof Env) return { tag: "env", data: { p: value.parent, v: value.vars } };
+      if (value instanceof LiveIter) return { tag: "li", data: { s: value.src, n: value.n } };
       if (value instanceof Handle) {
         return {
           tag: "h",
@@ -58,8 +64,16 @@ function extension(m: Machine): CodecExtension {
         if (closure) return { tag: "fn", data: { f: closure.fn, e: closure.env } };
         const ref = (value as { [ACTION_REF]?: ActionRefInfo })[ACTION_REF];
         if (ref) return { tag: "ar", data: { name: ref.name, node: ref.node } };
+        const path = GLOBAL_PATHS.get(value);
+        if (path !== undefined) return { tag: "g", data: path };
       }
       if (value instanceof RegExp) return { tag: "re", data: { s: value.source, f: value.flags, i: value.lastIndex } };
+      // `Object.freeze` is part of the workflow language: a frozen object stays frozen.
+      if (Object.isFrozen(value)) {
+        if (Array.isArray(value)) return { tag: "frza", data: [...value] };
+        const proto = Object.getPrototypeOf(value);
+        if (proto === Object.prototype || proto === null) return { tag: "frzo", data: { ...value } };
+      }
       return undefined;
     },
     create(tag: string) {
@@ -70,6 +84,12 @@ function extension(m: Machine): CodecExtension {
           return new Handle(0, "act");
         case "f":
           return new Fiber(0, 0, new Env(null), null);
+        case "li":
+          return new LiveIter(new Set());
+        case "frza":
+          return [];
+        case "frzo":
+          return {};
         case "fn": {
           const info: ClosureInfo = { fn: 0, env: new Env(null) };
           const f = (...args: unknown[]) => m.callFunction(info.fn, info.env, args);
@@ -84,6 +104,10 @@ function extension(m: Machine): CodecExtension {
       if (tag === "ar") {
         const d = data as ActionRefInfo;
         return m.actionRef(d.name, d.node);
+      }
+      if (tag === "g") {
+        if (!GLOBALS.has(data as string)) throw new Error(`unknown built-in ${String(data)} in a snapshot`);
+        return GLOBALS.get(data as string);
       }
       if (tag === "re") {
         const d = data as { s: string; f: string; i: number };
@@ -127,6 +151,14 @@ function extension(m: Machine): CodecExtension {
         f.wait = (d.wait as Handle | undefined) ?? null;
         f.resume = (d.resume as Fiber["resume"] | undefined) ?? null;
         f.handle = (d.handle as Handle | undefined) ?? null;
+      } else if (tag === "li") {
+        const it = target as LiveIter;
+        it.src = d.s as LiveIter["src"];
+        it.n = d.n as number;
+      } else if (tag === "frza" || tag === "frzo") {
+        if (tag === "frza") (target as unknown[]).push(...(data as unknown[]));
+        else for (const [k, v] of Object.entries(d)) Object.defineProperty(target, k, { value: v, writable: true, enumerable: true, configurable: true });
+        Object.freeze(target);
       } else if (tag === "fn") {
         const info = (target as unknown as { [CLOSURE]: ClosureInfo })[CLOSURE];
         info.fn = d.f as number;

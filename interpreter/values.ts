@@ -27,6 +27,29 @@ export interface ActionRefInfo {
   node: string;
 }
 
+/**
+ * A `for...of` over a Map or Set: iterated live, as natively (entries added during the loop are
+ * visited). Stored as the collection and the count consumed; the native iterator is rebuilt
+ * after a restore.
+ */
+export class LiveIter {
+  private it: Iterator<unknown> | null = null;
+  constructor(
+    public src: Map<unknown, unknown> | Set<unknown>,
+    public n = 0,
+  ) {}
+
+  next(): IteratorResult<unknown> {
+    if (!this.it) {
+      this.it = this.src[Symbol.iterator]();
+      for (let i = 0; i < this.n; i++) this.it.next();
+    }
+    const r = this.it.next();
+    if (!r.done) this.n++;
+    return r;
+  }
+}
+
 export type HandleState = "pending" | "ok" | "err";
 
 /** An action call in flight: what the executor dispatches, retries and times out. */

@@ -6,6 +6,8 @@ export { Workflow, WorkflowHandle, workflow, runInline, type ActionCallOptions, 
 export { sleep } from "./sleep.js";
 export { RetryPolicy, BackoffPolicy, type RetryPolicyOptions, type BackoffPolicyOptions } from "./policies.js";
 export { closeClient as close, type StartOptions } from "./client.js";
+export { scheduleWorkflow, pauseSchedule, resumeSchedule, deleteSchedule, listSchedules, type ScheduleOptions, type ScheduleInfo } from "./schedules.js";
+export { ScheduleError } from "./cadence.js";
 export {
   WaymarkError,
   UnsupportedPatternError,

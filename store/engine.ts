@@ -27,8 +27,10 @@ export interface ClaimedInstance {
  * rows only.
  */
 export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number }): Promise<ClaimedInstance[]> {
-  const { rows } = await db.query(
-    `WITH s AS (
+  // Named: prepared once per connection, so the hot statements are not planned on every call.
+  const { rows } = await db.query({
+    name: "waymark_claim",
+    text: `WITH s AS (
        SELECT id FROM waymark.instances
         WHERE status = 'sleeping' AND scheduled_at <= now()
         ORDER BY scheduled_at LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -45,8 +47,8 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
        FROM (SELECT id FROM s UNION ALL SELECT id FROM q) pick
       WHERE i.id = pick.id
      RETURNING i.id::text AS id, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested`,
-    [p.owner, p.limit, p.leaseMs],
-  );
+    values: [p.owner, p.limit, p.leaseMs],
+  });
   return rows.map((r) => ({
     id: r.id,
     workflowName: r.workflow_name,
@@ -63,11 +65,12 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
  * those with a cancellation request (the fallback when the NOTIFY was missed).
  */
 export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number }): Promise<{ owned: Set<string>; cancel: string[] }> {
-  const { rows } = await db.query<{ id: string; cancel_requested: boolean }>(
-    `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
+  const { rows } = await db.query<{ id: string; cancel_requested: boolean }>({
+    name: "waymark_heartbeat",
+    text: `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
       WHERE lease_owner = $1 AND status = 'running' RETURNING id::text AS id, cancel_requested`,
-    [p.owner, p.leaseMs],
-  );
+    values: [p.owner, p.leaseMs],
+  });
   return { owned: new Set(rows.map((r) => r.id)), cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
 }
 
@@ -130,8 +133,9 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
 export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
   const I = p.instances;
   const A = p.attempts;
-  const { rows } = await db.query<{ id: string }>(
-    `WITH w AS (
+  const { rows } = await db.query<{ id: string }>({
+    name: "waymark_persist",
+    text: `WITH w AS (
        SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[])
          AS w(id, epoch, status, state, keep_state, result, error, scheduled_at)
      ), upd AS (
@@ -170,7 +174,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
      SELECT upd.id::text AS id, notified.n AS notified,
             CASE WHEN requeued.n > 0 THEN pg_notify('${CHANNELS.queued}', requeued.n::text) END AS woke
        FROM upd, notified, requeued`,
-    [
+    values: [
       p.owner,
       I.map((x) => x.id),
       I.map((x) => x.epoch),
@@ -193,7 +197,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       A.map((x) => x.startedAt),
       A.map((x) => x.finishedAt ?? null),
     ],
-  );
+  });
   return new Set(rows.map((r) => r.id));
 }
 

@@ -26,11 +26,11 @@ export interface InstanceNew {
  * already taken, returns the existing instance instead.
  */
 export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ id: string; inserted: boolean }> {
-  const params = [p.id, p.workflowName, p.versionId, p.priority ?? 0, JSON.stringify(p.args), p.idempotencyKey ?? null, p.delayMs ?? 0];
+  const params = [p.id, p.workflowName, p.versionId, p.priority ?? 0, JSON.stringify(p.args), p.idempotencyKey ?? null, p.delayMs ?? 0, p.scheduleId ?? null];
   const sql = `
     WITH ins AS (
-      INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at)
-      VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond')
+      INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at, schedule_id)
+      VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond', $8)
       ON CONFLICT (workflow_name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING id
     )
@@ -39,7 +39,7 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
     SELECT id::text, false, NULL FROM waymark.instances
      WHERE $6::text IS NOT NULL AND workflow_name = $2 AND idempotency_key = $6 AND NOT EXISTS (SELECT 1 FROM ins)`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const { rows } = await db.query<{ id: string; inserted: boolean }>(sql, params);
+    const { rows } = await db.query<{ id: string; inserted: boolean }>({ name: "waymark_insert", text: sql, values: params });
     // A concurrent insert of the same key that committed after this statement's snapshot is
     // invisible to it: ask again with a new snapshot.
     if (rows[0]) return rows[0];
@@ -71,11 +71,12 @@ export interface InstanceOutcome {
 }
 
 export async function instanceOutcomes(db: Queryable, p: { ids: string[]; finishedOnly?: boolean }): Promise<InstanceOutcome[]> {
-  const { rows } = await db.query<{ id: string; workflow_name: string; status: InstanceStatus; result: Encoded | null; error: Encoded | null }>(
-    `SELECT id::text, workflow_name, status, result, error FROM waymark.instances
+  const { rows } = await db.query<{ id: string; workflow_name: string; status: InstanceStatus; result: Encoded | null; error: Encoded | null }>({
+    name: p.finishedOnly ? "waymark_outcomes_finished" : "waymark_outcomes",
+    text: `SELECT id::text, workflow_name, status, result, error FROM waymark.instances
       WHERE id = ANY($1::uuid[]) ${p.finishedOnly ? "AND status IN ('completed', 'failed', 'cancelled')" : ""}`,
-    [p.ids],
-  );
+    values: [p.ids],
+  });
   return rows.map((r) => ({ id: r.id, workflowName: r.workflow_name, status: r.status, result: r.result, error: r.error }));
 }
 

@@ -65,9 +65,41 @@ class Slot {
   }
 }
 
+/** A FIFO with O(1) shift (an array's shift is O(n), and the queue can hold thousands). */
+class TaskQueue {
+  private items: Array<Task | undefined> = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(...tasks: Task[]): void {
+    this.items.push(...tasks);
+  }
+  unshift(...tasks: Task[]): void {
+    this.items = [...tasks, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+  shift(): Task | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const t = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return t;
+  }
+  /** Removes queued tasks with these ids. */
+  remove(ids: Set<string>): void {
+    const kept = this.items.slice(this.head).filter((t) => t && !ids.has(t.id));
+    this.items = kept;
+    this.head = 0;
+  }
+}
+
 export class ChildPool extends EventEmitter<PoolEvents> {
   private readonly slots: Slot[];
-  private readonly queue: Task[] = [];
+  private readonly queue = new TaskQueue();
   private readonly owner = new Map<string, Child>();
   private stopping = false;
   private flushScheduled = false;
@@ -300,12 +332,13 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   /** Fires the abort signal of these attempts in their children. */
   abort(ids: string[], reason: "timeout" | "cancelled" | "shutdown"): void {
     const byChild = new Map<Child, string[]>();
+    const notStarted = new Set<string>();
     for (const id of ids) {
       const c = this.owner.get(id);
       if (c) byChild.set(c, [...(byChild.get(c) ?? []), id]);
-      const queued = this.queue.findIndex((t) => t.id === id);
-      if (queued >= 0) this.queue.splice(queued, 1);
+      else notStarted.add(id);
     }
+    if (notStarted.size) this.queue.remove(notStarted);
     for (const [c, list] of byChild) this.send(c, { t: "abort", ids: list, reason });
   }
 

@@ -15,6 +15,7 @@ import { tokenInstance } from "./instance.js";
 import { Leases } from "./leases.js";
 import { Notifier } from "./notifier.js";
 import { Poller } from "./poller.js";
+import { Scheduler } from "./scheduler.js";
 import { ChildPool } from "./pool.js";
 import { Shard } from "./shard.js";
 import { VersionCache } from "./versions.js";
@@ -49,6 +50,7 @@ export class Supervisor {
   private notifier: Notifier | undefined;
   private poller: Poller | undefined;
   private leases: Leases | undefined;
+  private scheduler: Scheduler | undefined;
   private sweeper: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | undefined;
   private started = false;
@@ -117,8 +119,11 @@ export class Supervisor {
       this.notifier = new Notifier(this.connectionString, {
         queued: () => this.poller?.wake(),
         cancel: (id) => this.shardFor(id).cancel(id),
-        schedule: () => undefined,
-        reconnected: () => this.poller?.wake(),
+        schedule: () => this.scheduler?.wake(),
+        reconnected: () => {
+          this.poller?.wake();
+          this.scheduler?.wake();
+        },
       }, this.log.scope("listen"));
       await this.notifier.start();
       this.leases = new Leases({
@@ -136,6 +141,8 @@ export class Supervisor {
       });
       this.leases.start();
       this.poller.start();
+      this.scheduler = new Scheduler({ db: this.db, intervalMs: config.schedulerPollIntervalMs, batchSize: config.schedulerBatchSize, log: this.log.scope("scheduler") });
+      this.scheduler.start();
       this.sweeper = setInterval(() => {
         const now = Date.now();
         for (const s of this.shards) s.sweep(now);
@@ -222,6 +229,7 @@ export class Supervisor {
     const wasStarted = this.started;
     if (wasStarted) this.log.info("stopping: no new claims; letting in-flight actions finish", { graceMs });
     await this.poller?.stop();
+    await this.scheduler?.stop();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await this.pool?.stop(graceMs);

@@ -44,6 +44,8 @@ const REJECTIONS: Rejection[] = [
   { fixture: "foreach-async.ts", rule: "async-callback", line: 7, column: 17, code: "async (id) => {" },
   { fixture: "for-await.ts", rule: "for-await", line: 8, column: 5, code: "for await (const v of ids.map((id) => lookup(id))) out.push(v);" },
   { fixture: "promise-race.ts", rule: "promise-method", line: 7, column: 18, code: 'Promise.race([lookup("a"), lookup("b")])' },
+  { fixture: "promise-then.ts", rule: "promise-chain", line: 7, column: 18, code: 'lookup("a").then((v) => v.toUpperCase())' },
+  { fixture: "await-after-optional.ts", rule: "unsupported-syntax", line: 7, column: 12, code: 'user?.rename?.(await lookup("name"))' },
 ];
 
 for (const r of REJECTIONS) {

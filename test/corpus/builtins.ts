@@ -54,7 +54,7 @@ export class ArrayMutationMethods extends Workflow {
       indexOf: [list.indexOf(99), list.indexOf(-1), list.lastIndexOf(0)],
       join: [list.join(), list.join("-"), [1, null, undefined, 2].join("/")],
       slice: [list.slice(1), list.slice(-2), list.slice(1, 2)],
-      concat: list.concat([7], 8, [[9]]),
+      concat: (list as unknown[]).concat([7], 8, [[9]]),
       at: [list.at(0), list.at(-1), list.at(100)],
       ownArray, filled, arr,
       fromSet: Array.from(new Set([1, 2, 2])),
@@ -135,7 +135,24 @@ export class ObjectAndJson extends Workflow {
   }
 }
 
+@workflow
+export class MethodsOnValues extends Workflow {
+  async run(n: number) {
+    const obj = await echo({ a: 1, nested: { b: [1, 2] } });
+    const table = { max: Math.max, num: Number, join: (xs: number[]) => xs.join("+") };
+    return {
+      hasOwn: [obj.hasOwnProperty("a"), obj.hasOwnProperty("z"), obj.nested.b.hasOwnProperty(1)],
+      enumerable: obj.propertyIsEnumerable("a"),
+      toStrings: [obj.toString(), true.toString(), (n > 0).valueOf(), n.toString(2), [1, [2]].toString(), (10n).toString()],
+      fromTable: [table.max(n, 10), table.num("7"), table.join([1, 2, n])],
+      dateMethods: [new Date(0).getUTCFullYear(), new Date(Date.UTC(2020, 5, 15)).getUTCDay(), new Date(0).toJSON()],
+      regex: [/a+/.test("caat"), /(\d+)-(\d+)/.exec("10-20")?.slice(1), "a1b2".replace(/\d/g, (d) => String(Number(d) * 2))],
+    };
+  }
+}
+
 export const cases = [
+  ...casesOf(MethodsOnValues, [5]),
   ...casesOf(ArrayCallbackMethods, [[1, 2, 3, 4, 5]], [[]]),
   ...casesOf(ArrayMutationMethods, [[1, 2, 3]]),
   ...casesOf(StringMethods, [" Hello World "]),

@@ -1,5 +1,5 @@
 import { workflow, Workflow } from "waymark";
-import { double, echo } from "./actions.js";
+import { double, echo, fail } from "./actions.js";
 import { casesOf } from "./case.js";
 
 /** Closures created in loops see their own iteration's bindings, as in JavaScript. */
@@ -163,7 +163,69 @@ export class ClosuresWithTryAndBreak extends Workflow {
   }
 }
 
+/** Closures from helpers, recursive async arrows, do-while and switch blocks, try/finally in parallel arrows. */
+@workflow
+export class ClosuresEverywhere extends Workflow {
+  async run(n: number) {
+    const adders = this.makeAdders(n);
+    await double(1);
+    const walk = async (k: number): Promise<number> => (k <= 0 ? 0 : k + (await walk(k - 1)));
+    const walked = await walk(n);
+    const out: Array<() => string> = [];
+    let i = 0;
+    do {
+      const label = `do${i}`;
+      out.push(() => label);
+      i++;
+    } while (i < 3);
+    for (const x of [1, 2, 3]) {
+      if (x % 2) {
+        const odd = `odd${x}`;
+        out.push(() => odd + x);
+      }
+      switch (x) {
+        case 2: {
+          const two = "two";
+          out.push(() => two);
+          continue;
+        }
+      }
+      out.push(() => `end${x}`);
+    }
+    const results = await Promise.all(
+      [1, 2, 3].map(async (v) => {
+        const log: string[] = [];
+        try {
+          if (v === 2) await fail("Custom", `failed ${v}`);
+          log.push(`ok${v}`);
+        } catch (e) {
+          log.push((e as Error).message);
+        } finally {
+          log.push(String(await double(v)));
+        }
+        return log;
+      }),
+    );
+    return { adders: adders.map((f) => f(1)), walked, out: out.map((f) => f()), results, withDefault: this.withDefault() };
+  }
+
+  makeAdders(n: number) {
+    const list: Array<(x: number) => number> = [];
+    for (let k = 0; k < n; k++) list.push((x) => x + k * n);
+    return list;
+  }
+
+  withDefault(v = this.base() * 2) {
+    return v;
+  }
+
+  base() {
+    return 21;
+  }
+}
+
 export const cases = [
+  ...casesOf(ClosuresEverywhere, [3], [0]),
   ...casesOf(LoopClosuresPerIteration, [["a", "b", "c"]]),
   ...casesOf(AsyncClosuresInLoops, [[1, 2, 3]], [[]]),
   ...casesOf(ClosureCaptureSemantics, [1]),

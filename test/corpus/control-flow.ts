@@ -43,6 +43,7 @@ export class SwitchFallthrough extends Workflow {
     for (const code of codes) {
       let trace = "";
       switch (code) {
+        // @ts-expect-error: falls through on purpose
         case "a":
           trace += "a";
         case "b":
@@ -54,6 +55,7 @@ export class SwitchFallthrough extends Workflow {
           trace += `num${twice}`;
           break;
         }
+        // @ts-expect-error: falls through on purpose
         default:
           trace += "default";
         case "z":
@@ -220,6 +222,7 @@ export class VariablesAndAssignment extends Workflow {
     let chained: number;
     let other: number;
     chained = other = 3;
+    // @ts-expect-error: read before its declaration on purpose (it is hoisted)
     var hoisted = typeof later;
     var later = 1;
     const obj = { count: 1, nested: { n: 1 } };

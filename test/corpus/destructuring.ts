@@ -6,7 +6,7 @@ import { casesOf } from "./case.js";
 export class ArrayDestructuring extends Workflow {
   async run(list: number[]) {
     const [first, second = 100, , fourth = first, ...rest] = list;
-    const [[nestedA, nestedB] = [0, 0], [deep] = [[9]]] = [[1, 2]] as number[][][];
+    const [[nestedA, nestedB] = [0, 0], [deep] = [[9]]] = [[1, 2]] as unknown as number[][][];
     let x = 1;
     let y = 2;
     [x, y] = [y, x];
@@ -88,6 +88,47 @@ export class DestructuringErrors extends Workflow {
         const { k } = holder.inner;
         return k;
       }
+      if (which === 5) {
+        const { a } = await echo(nothing);
+        return a;
+      }
+      if (which === 6) {
+        const [a] = await echo(nothing);
+        return a;
+      }
+      if (which === 7) {
+        for (const { a } of [nothing]) return a;
+      }
+      if (which === 8) {
+        for (const [a] of [5] as unknown as number[][]) return a;
+      }
+      if (which === 9) {
+        try {
+          throw nothing;
+        } catch ({ message }: any) {
+          return message;
+        }
+      }
+      if (which === 10) {
+        const g = ({ a }: { a: number } = { a: 1 }) => a;
+        return g(null as never);
+      }
+      if (which === 11) {
+        const holder: { list?: number[] } = {};
+        const [first] = holder.list!;
+        return first;
+      }
+      if (which === 12) {
+        let a: number;
+        ({ a } = nothing);
+        return a;
+      }
+      if (which === 13) return [...nothing];
+      if (which === 14) return Math.max(...nothing);
+      if (which === 15) return Math.max(...(5 as unknown as number[]));
+      if (which === 16) {
+        for (const x of nothing.list) return x;
+      }
       return "none";
     } catch (e) {
       const err = e as Error;
@@ -100,5 +141,5 @@ export const cases = [
   ...casesOf(ArrayDestructuring, [[1, 2, 3, 4, 5, 6]], [[1]], [[]]),
   ...casesOf(ObjectDestructuring, [{ id: "u7", meta: { tags: ["t"], score: 3 }, extra: 1 }], [{ id: "u2" }]),
   ...casesOf(DestructuringInLoopsAndParams, [[{ k: "a", v: [1, 2, 3] }, { k: "b", v: [] }]]),
-  ...casesOf(DestructuringErrors, [0], [1], [2], [3], [4], [5]),
+  ...Array.from({ length: 18 }, (_, i) => ({ workflow: DestructuringErrors, args: [i] })),
 ];

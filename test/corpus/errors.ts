@@ -22,7 +22,7 @@ export class CatchActionErrors extends Workflow {
     }
     try {
       await fail("NetworkError", "down");
-    } catch ({ name, message }) {
+    } catch ({ name, message }: any) {
       seen.push(`destructured ${name as string} ${message as string}`);
     }
     return seen;
@@ -174,7 +174,7 @@ export class RuntimeErrorsMatchNative extends Workflow {
           return "set";
         }
         case 11:
-          return [].reduce((a: number, b: number) => a + b);
+          return ([] as number[]).reduce((a, b) => a + b);
         case 12:
           return (5).toFixed(200);
         case 13:
@@ -187,6 +187,18 @@ export class RuntimeErrorsMatchNative extends Workflow {
           return new Array(-1);
         case 17:
           return BigInt(1.5);
+        case 18: {
+          const read = () => later;
+          const early = read();
+          const later = 1;
+          return early + later;
+        }
+        case 19: {
+          const bump = () => counter++;
+          bump();
+          let counter = 0;
+          return counter;
+        }
       }
       return "none";
     } catch (e) {
@@ -209,6 +221,6 @@ export const cases = [
   ...casesOf(FinallyCompletions, ["normal"], ["return"], ["throw"], ["action"], ["override"]),
   ...casesOf(NestedTryRethrow, [0], [1], [2], [3]),
   ...casesOf(ThrowingWorkflow, ["error"], ["type"], ["range"], ["custom"], ["action"], ["in-finally"], ["none"]),
-  ...Array.from({ length: 18 }, (_, i) => ({ workflow: RuntimeErrorsMatchNative, args: [i] })),
+  ...Array.from({ length: 20 }, (_, i) => ({ workflow: RuntimeErrorsMatchNative, args: [i] })),
   ...casesOf(UncaughtRuntimeError, [{ a: { b: 1 } }], [{}]),
 ];

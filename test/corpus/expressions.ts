@@ -30,8 +30,8 @@ export class ObjectAndArrayLiterals extends Workflow {
       42: "answer",
       nested: { deep: { deeper: [base.a] } },
       ...extra,
-      ...null,
-      ...undefined,
+      ...(null as unknown as object),
+      ...(undefined as unknown as object),
       ...(list.length > 1 ? { many: true } : {}),
       a: "overridden",
     };
@@ -45,7 +45,7 @@ export class ObjectAndArrayLiterals extends Workflow {
 
 @workflow
 export class MemberAndOptional extends Workflow {
-  async run(data: { user?: { profile?: { name: string; tags?: string[] } | null }; list?: number[]; fn?: null }) {
+  async run(data: { user?: { profile?: { name: string; tags?: string[] } | null }; list?: number[]; fn?: null | (() => number) }) {
     const name = data.user?.profile?.name;
     const firstTag = data.user?.profile?.tags?.[0];
     const tagCount = data.user?.profile?.tags?.length ?? -1;
@@ -68,9 +68,9 @@ export class MemberAndOptional extends Workflow {
 @workflow
 export class OperatorsAndComparisons extends Workflow {
   async run(a: number, b: number, s: string) {
-    const arithmetic = [a + b, a - b, a * b, a / b, a % b, a ** b, -a, +s, a + s, s + a, s * 1, -(-a), 2 ** 3 ** 2, (a + b) * 2 - b / 2];
-    const comparisons = [a < b, a <= b, a > b, a >= b, a == b, a != b, a === b, a !== b, "10" < "9", 10 < 9, s == (a as unknown), null == undefined, null === undefined, NaN == NaN, 0 === -0, Object.is(0, -0)];
-    const looseEq = [1 == ("1" as unknown), 0 == ("" as unknown), null == (0 as unknown), [1] == (1 as unknown), true == (1 as unknown)];
+    const arithmetic = [a + b, a - b, a * b, a / b, a % b, a ** b, -a, +s, a + s, s + a, (s as unknown as number) * 1, -(-a), 2 ** 3 ** 2, (a + b) * 2 - b / 2];
+    const comparisons = [a < b, a <= b, a > b, a >= b, a == b, a != b, a === b, a !== b, "10" < "9", 10 < 9, s == (a as unknown), null == undefined, null === undefined, Number.NaN === Number("x"), 0 === -0, Object.is(0, -0)];
+    const looseEq = [1 == ("1" as unknown), 0 == ("" as unknown), null == (0 as unknown), ([1] as unknown) == 1, true == (1 as unknown)];
     const types = [typeof a, typeof s, typeof null, typeof undefined, typeof {}, typeof [], typeof (() => 1), typeof 1n, typeof true, typeof (undefined as unknown)];
     const bitwise = [a & b, a | b, a ^ b, ~a, a << 2, a >> 1, -a >>> 28];
     const obj = { x: 1, arr: [1, 2] };
@@ -92,7 +92,9 @@ export class LogicalAndTernary extends Workflow {
     const bump = () => ++calls;
     const shortAnd = false && bump();
     const shortOr = true || bump();
+    // @ts-expect-error: a constant left side on purpose
     const shortNullish = 0 ?? bump();
+    // @ts-expect-error: a constant left side on purpose
     const evaluated = null ?? bump();
     const awaitedRight = values.length > 2 && (await echo("right side ran"));
     const skippedRight = values.length > 100 && (await echo("never"));
@@ -123,6 +125,41 @@ export class EvaluationOrder extends Workflow {
   }
 }
 
+/** `x += await f()` reads `x` before the await: concurrent updates are lost exactly as natively. */
+@workflow
+export class CompoundAssignAcrossAwaits extends Workflow {
+  async run(items: number[]) {
+    let total = 0;
+    await Promise.all(
+      items.map(async (n) => {
+        total += await double(n);
+      }),
+    );
+    const counts: Record<string, number> = { a: 0 };
+    await Promise.all(items.map(async (n) => void (counts.a += await echo(n))));
+    let sequential = 0;
+    for (const n of items) sequential += await double(n);
+    let maybe: number | null = null;
+    maybe ??= await double(21);
+    maybe ??= await double(1000);
+    let flag = 0;
+    flag ||= await echo(7);
+    flag &&= await add(flag, 1);
+    const obj: { v?: string } = {};
+    const assigned = (obj.v ??= await echo("set once"));
+    const frozen = Object.freeze({ list: Object.freeze([1, 2]), n: 1 });
+    await echo("a step: the frozen objects go through a snapshot");
+    let frozenError = "none";
+    try {
+      (frozen as { n: number }).n = 2;
+    } catch (e) {
+      frozenError = (e as Error).message;
+    }
+    const root = (await echo({ inner: null as { v: number } | null }))?.inner?.v;
+    return { total, counts, sequential, maybe, flag, obj, assigned, frozenError, isFrozen: [Object.isFrozen(frozen), Object.isFrozen(frozen.list)], root };
+  }
+}
+
 export const cases = [
   ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
   ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
@@ -130,4 +167,5 @@ export const cases = [
   ...casesOf(OperatorsAndComparisons, [7, 3, "12"], [-2, 0.5, "x"], [0, 0, ""]),
   ...casesOf(LogicalAndTernary, [[0, null, "", "s", 1, undefined, false, true, NaN]], [[null]], [[]]),
   ...casesOf(EvaluationOrder, [1]),
+  ...casesOf(CompoundAssignAcrossAwaits, [[1, 2, 3]]),
 ];

@@ -49,7 +49,7 @@ export class HelperMethods extends Workflow {
     return out;
   }
 
-  clamp(v: number, lo = LIMITS.min, hi = LIMITS.max * 10) {
+  clamp(v: number, lo: number = LIMITS.min, hi: number = LIMITS.max * 10) {
     return Math.min(hi, Math.max(lo, v));
   }
 

@@ -1,4 +1,4 @@
-import { sleep, workflow, Workflow } from "waymark";
+import { BackoffPolicy, RetryPolicy, sleep, workflow, Workflow } from "waymark";
 import { setTimeout as delay } from "node:timers/promises";
 import { add, double, echo, evenOnly, fail, fetchUser, greet, wait } from "./actions.js";
 import { casesOf } from "./case.js";
@@ -103,6 +103,8 @@ export class SleepsAndTimers extends Workflow {
   }
 }
 
+const RETRY = new RetryPolicy({ attempts: 3, exceptionTypes: ["NetworkError", "ActionTimeout"] });
+
 @workflow
 export class ActionsAsValues extends Workflow {
   async run(ids: string[]) {
@@ -114,7 +116,9 @@ export class ActionsAsValues extends Workflow {
     const pick = ids.length > 1 ? greet : echo;
     const picked = await pick("chosen");
     const optioned = await this.runAction(double(5), { timeoutMs: 60_000, retry: { attempts: 2 } });
-    return { names: users.map((u) => u.name), viaVariable, viaObject, picked, optioned };
+    const policies = await this.runAction(add(2, 3), { retry: RETRY, backoff: new BackoffPolicy({ baseDelayMs: 10, multiplier: 2, maxDelayMs: 100 }) });
+    const started = this.runAction(greet("later"));
+    return { names: users.map((u) => u.name), viaVariable, viaObject, picked, optioned, policies, later: await started };
   }
 }
 

@@ -55,6 +55,7 @@ export class CapturedSwitchAndCatch extends Workflow {
     const fns: Array<() => string> = [];
     for (const key of keys) {
       switch (key) {
+        // @ts-expect-error: falls through on purpose
         case "a":
           const local = `A-${key}`;
           fns.push(() => local);

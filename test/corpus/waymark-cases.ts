@@ -3,34 +3,34 @@ import { casesOf } from "./case.js";
 
 /** The integration cases of the original (Python) waymark, ported. */
 
-export const evaluateScore = action(async function evaluateScore(value: number): Promise<{ score: number; tier: string }> {
+export const evaluateScore = action("corpus.evaluateScore", async function evaluateScore(value: number): Promise<{ score: number; tier: string }> {
   return { score: value * 10, tier: value > 5 ? "high" : "low" };
 });
-export const highPath = action(async function highPath(score: number): Promise<string> {
+export const highPath = action("corpus.highPath", async function highPath(score: number): Promise<string> {
   return `high:${score}`;
 });
-export const lowPath = action(async function lowPath(score: number): Promise<string> {
+export const lowPath = action("corpus.lowPath", async function lowPath(score: number): Promise<string> {
   return `low:${score}`;
 });
-export const checkFlag = action(async function checkFlag(flag: string): Promise<boolean> {
+export const checkFlag = action("corpus.checkFlag", async function checkFlag(flag: string): Promise<boolean> {
   return flag === "on";
 });
-export const processItem = action(async function processItem(item: string): Promise<number> {
+export const processItem = action("corpus.processItem", async function processItem(item: string): Promise<number> {
   return item.length;
 });
-export const computeSquare = action(async function computeSquare(n: number): Promise<number> {
+export const computeSquare = action("corpus.computeSquare", async function computeSquare(n: number): Promise<number> {
   return n * n;
 });
-export const computeCube = action(async function computeCube(n: number): Promise<number> {
+export const computeCube = action("corpus.computeCube", async function computeCube(n: number): Promise<number> {
   return n * n * n;
 });
-export const loadRecords = action(async function loadRecords(source: string): Promise<Array<{ id: number; value: number; source: string }>> {
+export const loadRecords = action("corpus.loadRecords", async function loadRecords(source: string): Promise<Array<{ id: number; value: number; source: string }>> {
   return [1, 2, 3, 4, 5].map((id) => ({ id, value: id * 7 % 5, source }));
 });
-export const saveSummary = action(async function saveSummary(summary: { count: number; total: number }): Promise<string> {
+export const saveSummary = action("corpus.saveSummary", async function saveSummary(summary: { count: number; total: number }): Promise<string> {
   return `saved ${summary.count} records, total ${summary.total}`;
 });
-export const normalizeText = action(async function normalizeText(text: string): Promise<string> {
+export const normalizeText = action("corpus.normalizeText", async function normalizeText(text: string): Promise<string> {
   return text.trim().toLowerCase();
 });
 

@@ -18,7 +18,7 @@ test("migrations apply in order, are recorded, and a second run does nothing", a
   const tables = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'waymark' ORDER BY 1");
   await c.end();
   t.deepEqual(rows.map((r) => r.version), all.map((m) => m.version));
-  t.deepEqual(tables.rows.map((r) => r.table_name), ["action_attempts", "instances", "migrations", "workflow_versions"]);
+  t.deepEqual(tables.rows.map((r) => r.table_name), ["action_attempts", "instances", "migrations", "schedules", "worker_status", "workflow_versions"]);
 });
 
 test("five migrators starting at once apply each migration exactly once", async (t) => {

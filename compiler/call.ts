@@ -1,0 +1,170 @@
+import type { CallExpression, Expression, ExprOrSpread, NewExpression, Node, Span } from "@swc/core";
+import { CONSTRUCTORS, GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
+import { callSiteText } from "./callsite.js";
+import { compileExpr, member, ordered, unwrapTs } from "./expression.js";
+import type { FnCompiler } from "./function.js";
+import type { Arg, Expr } from "./ir.js";
+import { checkRegistered, describeBinding, forbiddenGlobal, globalPath } from "./names.js";
+import { moduleBinding, namespaceMember } from "./resolve.js";
+import { RULES } from "./rules.js";
+import { compileHelper } from "./workflow.js";
+
+/**
+ * Calls: of actions (which start an action call and evaluate to its handle), helper methods,
+ * `sleep`, `Promise.all`/`allSettled`, `this.runAction`, whitelisted built-ins, and values (closures
+ * and methods, checked by the interpreter); and `new` of the built-in classes.
+ */
+
+type Located = Node & { span: Span };
+
+export function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = []): { prefix: Expr[]; args: Arg[] } {
+  const compiled = ordered(
+    fc,
+    args.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
+    prefix,
+  );
+  const head = compiled.slice(0, prefix.length);
+  const rest = compiled.slice(prefix.length).map((e, i): Arg => (args[i]!.spread ? { spread: e, t: callSiteText(args[i]!.expression) } : e));
+  return { prefix: head, args: rest };
+}
+
+function actionCall(fc: FnCompiler, node: Located, name: string, args: ExprOrSpread[], opts: Expression | null): Expr {
+  checkRegistered(fc, node, name);
+  const compiled = argList(fc, args).args;
+  const o = opts ? compileExpr(fc, opts) : null;
+  return { k: "act", name, args: compiled, opts: o, node: fc.nodeId("act", node) };
+}
+
+/** The action a callee names, if it names one. */
+export function calleeAction(fc: FnCompiler, callee: Expression): string | undefined {
+  const c = unwrapTs(callee);
+  if (c.type === "Identifier" && !fc.scope.resolve(c.value)) {
+    const b = moduleBinding(fc.module, c.value);
+    if (b?.kind === "action") return b.name;
+  }
+  if (c.type === "MemberExpression") {
+    const obj = unwrapTs(c.object);
+    if (obj.type === "Identifier" && !fc.scope.resolve(obj.value) && c.property.type === "Identifier") {
+      const b = moduleBinding(fc.module, obj.value);
+      if (b?.kind === "namespace") {
+        const name = namespaceMember(b, c.property.value);
+        if (name !== undefined) return name ?? c.property.value;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Array methods that run their callback at once and use its return value synchronously. */
+const SYNC_CALLBACK_METHODS = new Set(["forEach", "filter", "find", "findIndex", "findLast", "findLastIndex", "some", "every", "reduce", "reduceRight", "sort", "toSorted"]);
+
+export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
+  const callee = c.callee.type === "Super" || c.callee.type === "Import" ? c.callee : unwrapTs(c.callee);
+  if (callee.type === "Super") return fc.fail(c, RULES.superCall);
+  if (callee.type === "Import") return fc.fail(c, RULES.dynamicImport);
+
+  const action = calleeAction(fc, callee);
+  if (action !== undefined) return actionCall(fc, c, action, c.arguments, null);
+
+  if (callee.type === "Identifier" && !fc.scope.resolve(callee.value)) {
+    const name = callee.value;
+    const b = moduleBinding(fc.module, name);
+    if (b?.kind === "waymark" && b.name === "sleep") return sleepCall(fc, c, false);
+    if (b?.kind === "timers" && b.name === "setTimeout") return sleepCall(fc, c, true);
+    if (b) return fc.fail(c, RULES.unknownCallee, describeBinding(name, b));
+    forbiddenGlobal(fc, c, name);
+    if (name === "Date") return fc.fail(c, RULES.newDateNow, "`Date()` returns the current time");
+    if (!GLOBALS.has(name)) {
+      if (name === "Promise") return fc.fail(c, RULES.promiseMethod);
+      return fc.fail(c, RULES.unknownCallee, `\`${name}\``);
+    }
+    return { k: "call", f: { k: "global", path: name }, args: argList(fc, c.arguments).args };
+  }
+
+  if (callee.type === "MemberExpression") {
+    const obj = unwrapTs(callee.object);
+    const prop = callee.property.type === "Identifier" ? callee.property.value : undefined;
+    if (obj.type === "ThisExpression") {
+      if (prop === "runAction") return runAction(fc, c);
+      if (prop === undefined) return fc.fail(c, RULES.thisAccess);
+      const f = compileHelper(fc.ctx, prop, c, fc.module);
+      return { k: "helper", f, args: argList(fc, c.arguments).args };
+    }
+    if (obj.type === "Identifier" && obj.value === "Promise" && !fc.scope.resolve("Promise")) {
+      if ((prop === "all" || prop === "allSettled") && c.arguments.length === 1 && !c.arguments[0]!.spread) {
+        return { k: "all", e: compileExpr(fc, c.arguments[0]!.expression), settled: prop === "allSettled", node: fc.nodeId(prop, c) };
+      }
+      return fc.fail(c, RULES.promiseMethod);
+    }
+    if ((prop === "then" || prop === "catch" || prop === "finally") && obj.type === "CallExpression" && returnsPromise(fc, obj)) {
+      return fc.fail(c, RULES.promiseChain, `\`.${prop}()\``);
+    }
+    const path = globalPath(fc, callee);
+    if (path) {
+      forbiddenGlobal(fc, c, path);
+      if (GLOBALS.has(path)) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
+      if (GLOBAL_ROOTS.has((obj as { value: string }).value)) return fc.fail(c, RULES.unsupportedSyntax, `\`${path}\` is not one of the pure built-ins a workflow may use`);
+    }
+    if (prop && SYNC_CALLBACK_METHODS.has(prop)) {
+      for (const a of c.arguments) {
+        const x = unwrapTs(a.expression);
+        if (x.type === "ArrowFunctionExpression" && x.async) fc.fail(x, RULES.asyncCallback, `\`.${prop}(async ...)\``);
+      }
+    }
+    // A method call on a value: the receiver is evaluated first, then the arguments.
+    const f = member(fc, callee, false);
+    const t = callSiteText(c.callee as Expression);
+    if (f.k !== "get") return { k: "call", f, args: argList(fc, c.arguments).args, ...(opt ? { opt: true as const } : {}), t };
+    const { prefix, args } = argList(fc, c.arguments, [f.o]);
+    const target: Expr = { ...f, o: prefix[0]! };
+    return opt ? { k: "call", f: target, args, opt: true, t } : { k: "call", f: target, args, t };
+  }
+
+  const t = callSiteText(c.callee as Expression);
+  const { prefix, args } = argList(fc, c.arguments, [compileExpr(fc, c.callee as Expression, true)]);
+  return opt ? { k: "call", f: prefix[0]!, args, opt: true, t } : { k: "call", f: prefix[0]!, args, t };
+}
+
+/** Whether a call is one the compiler knows returns a workflow promise (an action, a helper, Promise.all). */
+function returnsPromise(fc: FnCompiler, c: CallExpression): boolean {
+  if (c.callee.type === "Super" || c.callee.type === "Import") return false;
+  const callee = unwrapTs(c.callee);
+  if (calleeAction(fc, callee) !== undefined) return true;
+  if (callee.type !== "MemberExpression") return false;
+  const obj = unwrapTs(callee.object);
+  return obj.type === "ThisExpression" || (obj.type === "Identifier" && obj.value === "Promise" && !fc.scope.resolve("Promise"));
+}
+
+function sleepCall(fc: FnCompiler, c: CallExpression, timers: boolean): Expr {
+  if (c.arguments.length < 1 || c.arguments.length > (timers ? 2 : 1) || c.arguments.some((a) => a.spread)) fc.fail(c, RULES.sleepShape);
+  const [ms, v] = ordered(fc, c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })));
+  return { k: "sleep", ms: ms!, v: v ?? null, node: fc.nodeId("sleep", c) };
+}
+
+function runAction(fc: FnCompiler, c: CallExpression): Expr {
+  const [first, opts, ...extra] = c.arguments;
+  if (!first || first.spread || extra.length || opts?.spread) return fc.fail(c, RULES.runActionShape);
+  const inner = unwrapTs(first.expression);
+  if (inner.type !== "CallExpression") return fc.fail(c, RULES.runActionShape, "the first argument must be an action call");
+  const name = calleeAction(fc, inner.callee as Expression);
+  if (name === undefined) return fc.fail(inner, RULES.runActionShape, "the first argument must call an action");
+  return actionCall(fc, inner, name, inner.arguments, opts ? opts.expression : null);
+}
+
+export function newExpr(fc: FnCompiler, n: NewExpression): Expr {
+  const callee = unwrapTs(n.callee);
+  const args = n.arguments ?? [];
+  if (callee.type === "Identifier" && !fc.scope.resolve(callee.value)) {
+    const b = moduleBinding(fc.module, callee.value);
+    // Retry and backoff policies are data: `new RetryPolicy({...})` is its options object.
+    if (b?.kind === "waymark" && (b.name === "RetryPolicy" || b.name === "BackoffPolicy")) {
+      if (args.length !== 1 || args[0]!.spread) return fc.fail(n, RULES.runActionShape, `${b.name} takes one options object`);
+      return { k: "call", f: { k: "global", path: `#${b.name}` }, args: [compileExpr(fc, args[0]!.expression)] };
+    }
+    if (b) return fc.fail(n, RULES.classInWorkflow, `\`new ${callee.value}\`: instances of classes would not survive a restart`);
+    if (callee.value === "Date" && args.length === 0) return fc.fail(n, RULES.newDateNow);
+    forbiddenGlobal(fc, n, callee.value);
+    if (CONSTRUCTORS.has(callee.value)) return { k: "new", c: callee.value, args: argList(fc, args).args };
+  }
+  return fc.fail(n, RULES.classInWorkflow, "only built-in classes such as Error, Map, Set and Date can be constructed");
+}

@@ -1,0 +1,127 @@
+import type { Expression, MemberExpression, Node, Span } from "@swc/core";
+import { GLOBAL_ROOTS } from "./builtins.js";
+import { unwrapTs } from "./expression.js";
+import type { FnCompiler } from "./function.js";
+import type { Expr } from "./ir.js";
+import { moduleBinding, type ModuleBinding } from "./resolve.js";
+import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
+
+/**
+ * Names in a workflow body: its variables, the module's actions and literal constants, and the
+ * whitelisted globals; any other name, and the forbidden globals of the rules table, fail.
+ */
+
+type Located = Node & { span: Span };
+
+const UNDEFINED: Expr = { k: "lit", v: { $w: "u" } };
+
+export function literalNumber(n: number): Expr {
+  return Number.isFinite(n) ? { k: "lit", v: n } : { k: "lit", v: { $w: "num", v: String(n) } };
+}
+
+/** A module-level `const` with a literal initialiser, inlined as a value. */
+function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr | undefined {
+  if (!e || depth > 20) return undefined;
+  const x = unwrapTs(e);
+  switch (x.type) {
+    case "StringLiteral":
+    case "BooleanLiteral":
+      return { k: "lit", v: x.value };
+    case "NumericLiteral":
+      return literalNumber(x.value);
+    case "NullLiteral":
+      return { k: "lit", v: null };
+    case "TemplateLiteral":
+      return x.expressions.length === 0 ? { k: "lit", v: x.quasis.map((q) => q.cooked ?? "").join("") } : undefined;
+    case "UnaryExpression": {
+      const inner = staticValue(fc, x.argument, depth + 1);
+      return inner && (x.operator === "-" || x.operator === "+") ? { k: "un", op: x.operator, e: inner } : undefined;
+    }
+    case "ArrayExpression": {
+      const items: Expr[] = [];
+      for (const el of x.elements) {
+        if (!el || el.spread) return undefined;
+        const v = staticValue(fc, el.expression, depth + 1);
+        if (!v) return undefined;
+        items.push(v);
+      }
+      return { k: "arr", items };
+    }
+    case "NewExpression": {
+      // A module-level `new RetryPolicy({...})` or `new BackoffPolicy({...})`: policies are data.
+      const b = x.callee.type === "Identifier" ? moduleBinding(fc.module, x.callee.value) : undefined;
+      const arg = x.arguments?.length === 1 ? staticValue(fc, x.arguments[0]!.expression, depth + 1) : undefined;
+      if (b?.kind === "waymark" && (b.name === "RetryPolicy" || b.name === "BackoffPolicy") && arg) {
+        return { k: "call", f: { k: "global", path: `#${b.name}` }, args: [arg] };
+      }
+      return undefined;
+    }
+    case "ObjectExpression": {
+      const props: Array<{ key: string; v: Expr }> = [];
+      for (const p of x.properties) {
+        if (p.type !== "KeyValueProperty" || p.key.type === "Computed") return undefined;
+        const key = p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : p.key.type === "NumericLiteral" ? String(p.key.value) : undefined;
+        const v = staticValue(fc, p.value, depth + 1);
+        if (key === undefined || !v) return undefined;
+        props.push({ key, v });
+      }
+      return { k: "obj", props };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function forbiddenGlobal(fc: FnCompiler, node: Located, path: string): void {
+  for (const f of FORBIDDEN_GLOBALS) if (f.match.test(path)) fc.fail(node, f.rule);
+}
+
+export function checkRegistered(fc: FnCompiler, node: Located, name: string): void {
+  if (!fc.ctx.lookup.has(name)) fc.fail(node, RULES.actionNotRegistered, `action "${name}"`);
+}
+
+export function describeBinding(name: string, b: ModuleBinding): string {
+  switch (b.kind) {
+    case "local":
+      return `\`${name}\` is a module-level ${b.what}, not an action`;
+    case "import":
+      return `\`${name}\` is imported from "${b.source}" and is not an action`;
+    case "waymark":
+      return `\`${name}\` from "waymark" cannot be used here`;
+    default:
+      return `\`${name}\``;
+  }
+}
+
+export function identifier(fc: FnCompiler, id: Extract<Expression, { type: "Identifier" }>): Expr {
+  const name = id.value;
+  const local = fc.scope.resolve(name);
+  if (local) return local.up ? { k: "var", n: local.binding.slot, up: local.up } : { k: "var", n: local.binding.slot };
+  if (name === "undefined") return UNDEFINED;
+  if (name === "NaN") return literalNumber(NaN);
+  if (name === "Infinity") return literalNumber(Infinity);
+  const b = moduleBinding(fc.module, name);
+  if (b) {
+    if (b.kind === "action") {
+      checkRegistered(fc, id, b.name);
+      return { k: "actref", name: b.name, node: fc.nodeId("act", id) };
+    }
+    if (b.kind === "local" && b.what === "variable") {
+      const v = staticValue(fc, b.init);
+      if (v) return v;
+      return fc.fail(id, RULES.unknownIdentifier, `\`${name}\` is a module-level variable whose value is not a literal: pass it in as an argument`);
+    }
+    return fc.fail(id, RULES.unknownIdentifier, describeBinding(name, b));
+  }
+  forbiddenGlobal(fc, id, name);
+  if (GLOBAL_ROOTS.has(name)) return { k: "global", path: name };
+  return fc.fail(id, RULES.unknownIdentifier, `\`${name}\``);
+}
+
+/** `Math.max`, `Number.isInteger`: the dotted path of a global member, if the object is a global. */
+export function globalPath(fc: FnCompiler, m: MemberExpression): string | undefined {
+  const obj = unwrapTs(m.object);
+  if (obj.type !== "Identifier" || m.property.type !== "Identifier") return undefined;
+  if (fc.scope.resolve(obj.value) || moduleBinding(fc.module, obj.value)) return undefined;
+  return `${obj.value}.${m.property.value}`;
+}
