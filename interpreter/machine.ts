@@ -81,6 +81,7 @@ export class Machine implements Runtime {
       if (h.state !== "pending" || h.call!.status !== "new") continue;
       h.call!.status = "running";
       h.call!.attempt += 1;
+      this.inflight++;
       out.push(h);
     }
     return out;
@@ -101,15 +102,19 @@ export class Machine implements Runtime {
     return min;
   }
 
+  /** Action calls marked running (dispatched, result not yet applied). */
+  private inflight = 0;
+
   /** Whether anything is in flight or could run without a timer firing. */
   busy(): boolean {
-    return this.runnable.length > 0 || this.toDispatch.length > 0 || this.running().length > 0;
+    return this.runnable.length > 0 || this.toDispatch.length > 0 || this.inflight > 0;
   }
 
   /** The result of an attempt. Returns false for a stale attempt (already timed out or superseded). */
   actionSucceeded(seq: number, attempt: number, value: unknown): boolean {
     const h = this.actions.get(seq);
     if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return false;
+    this.inflight--;
     this.actions.delete(seq);
     this.settle(h, true, value);
     return true;
@@ -122,6 +127,7 @@ export class Machine implements Runtime {
   actionFailed(seq: number, attempt: number, error: ErrorData, now: number, random?: () => number): { retry: boolean; delayMs?: number } | undefined {
     const h = this.actions.get(seq);
     if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return undefined;
+    this.inflight--;
     const decision = retryDecision(h.call!.opts, attempt, error, random);
     if (!decision.retry) {
       this.actions.delete(seq);
@@ -302,18 +308,22 @@ export class Machine implements Runtime {
         continue;
       }
       p.remaining!--;
-      this.checkJoin(p);
+      this.checkJoin(p, h);
     }
   }
 
-  private checkJoin(h: Handle): void {
+  /**
+   * A join after `child` settled (or, without it, when the join is made: then every item is
+   * looked at once). Promise.all rejects with the first rejection, at once.
+   */
+  private checkJoin(h: Handle, child?: Handle): void {
     const items = h.items!;
     if (!h.settled) {
-      // Promise.all rejects with the first rejection, at once.
-      for (const item of items) {
-        if (item instanceof Handle && item.state === "err") {
-          this.settle(h, false, item.value);
-          return;
+      if (child) {
+        if (child.state === "err") return this.settle(h, false, child.value);
+      } else {
+        for (const item of items) {
+          if (item instanceof Handle && item.state === "err") return this.settle(h, false, item.value);
         }
       }
     }
@@ -329,6 +339,9 @@ export class Machine implements Runtime {
   /** Re-queues restored state: runnable fibers and undispatched actions. */
   resumeAfterRestore(): void {
     for (const f of this.fibers.values()) if (f.resume && !f.wait) this.runnable.push(f);
-    for (const h of this.actions.values()) if (h.call!.status === "new") this.toDispatch.push(h);
+    for (const h of this.actions.values()) {
+      if (h.call!.status === "new") this.toDispatch.push(h);
+      else if (h.call!.status === "running") this.inflight++;
+    }
   }
 }
