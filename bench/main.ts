@@ -66,7 +66,13 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
       ];
       for (const [name, run] of peers) {
         const runs: Metrics[] = [];
-        for (let i = 0; i < o.runs; i++) runs.push(await run());
+        try {
+          for (let i = 0; i < o.runs; i++) runs.push(await run());
+        } catch (e) {
+          if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
+          say(`  ${name}: not installed (the peers are devDependencies: npm install graphile-worker@^0.17 pg-boss@^10, or pass --no-peers)`);
+          continue;
+        }
         const m = medianOf(runs);
         results.push(m);
         if (o.json) process.stdout.write(JSON.stringify(m) + "\n");

@@ -6,9 +6,9 @@
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { actionRegistry } from "../sdk/action.js";
 import { errorToData } from "../sdk/codec.js";
-import { workflowRegistry } from "../sdk/definition.js";
+import { compileLazily, workflowRegistry } from "../sdk/definition.js";
 import { userModulesLoad } from "./modules.js";
-import { CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
+import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
 import { TaskRunner } from "./runner.js";
 
 if (typeof process.send !== "function" || process.env[CHILD_ENV] !== "1") {
@@ -23,8 +23,12 @@ const send = (msg: FromChild) => {
 };
 
 async function main(): Promise<void> {
-  registerTypeScriptLoader();
   const modules = JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[];
+  // A replacement child only runs actions: the first children compiled and checked the workflows.
+  const compile = process.env[CHILD_COMPILE_ENV] !== "0";
+  compileLazily(!compile);
+  // The module hooks cost a worker thread and ~70 ms per child: only TypeScript needs them.
+  if (modules.some((m) => /\.(c|m)?tsx?$/.test(m))) registerTypeScriptLoader();
   try {
     await userModulesLoad(modules);
   } catch (e) {
@@ -54,7 +58,7 @@ async function main(): Promise<void> {
     t: "ready",
     pid: process.pid,
     actions: [...actionRegistry().keys()],
-    workflows: [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file })),
+    workflows: compile ? [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file })) : [],
   });
 }
 

@@ -45,3 +45,5 @@ export const CHILD_ENV = "WAYMARK_CHILD";
 export const CHILD_MODULES_ENV = "WAYMARK_CHILD_MODULES";
 /** Concurrent actions per child. */
 export const CHILD_CONCURRENCY_ENV = "WAYMARK_CHILD_CONCURRENCY";
+/** "0" for a replacement child: it defers compiling the user modules' workflows (see compileLazily). */
+export const CHILD_COMPILE_ENV = "WAYMARK_CHILD_COMPILE";

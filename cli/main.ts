@@ -10,7 +10,10 @@ import { instancesCommand } from "./instances.js";
 import { migrateCommand } from "./migrate.js";
 import { runCommand, visualizeCommand } from "./run.js";
 import { schedulesCommand } from "./schedules.js";
+import { statusCommand } from "./status.js";
+import { benchCommand } from "./bench.js";
 import { superviseCommand } from "./supervise.js";
+import { webCommand } from "./web.js";
 
 /** Prints a clear one-paragraph error (the stack only for unexpected errors) and exits. */
 export function fail(e: unknown): never {
@@ -35,6 +38,9 @@ await yargs(hideBin(process.argv))
   .command(visualizeCommand)
   .command(instancesCommand)
   .command(schedulesCommand)
+  .command(statusCommand)
+  .command(benchCommand)
+  .command(webCommand)
   .demandCommand(1, "Give a command: waymark supervise, waymark run, waymark instances list, ... (waymark --help lists them)")
   .strict()
   .recommendCommands()

@@ -3,15 +3,19 @@ import { closeClient } from "../sdk/client.js";
 import { deleteSchedule, listSchedules, pauseSchedule, resumeSchedule } from "../sdk/schedules.js";
 import { printJson } from "./connect.js";
 
-const list: CommandModule<object, { status?: string; json: boolean }> = {
+const list: CommandModule<object, { status?: string; workflow?: string; json: boolean }> = {
   command: "list",
-  describe: "List schedules",
-  builder: (y) => y.option("status", { choices: ["active", "paused"] }).option("json", { type: "boolean", default: false }),
+  describe: "List schedules: cadence, status, next and last run, last instance",
+  builder: (y) =>
+    y
+      .option("status", { choices: ["active", "paused"], describe: "Only schedules with this status" })
+      .option("workflow", { type: "string", describe: "Only this workflow's schedules" })
+      .option("json", { type: "boolean", default: false, describe: "One JSON object per line" }),
   handler: async (argv) => {
     try {
-      const rows = await listSchedules({ status: argv.status as "active" | "paused" | undefined });
+      const rows = await listSchedules({ status: argv.status as "active" | "paused" | undefined, workflow: argv.workflow });
       if (argv.json) {
-        for (const r of rows) process.stdout.write(printJson(r, undefined) + "\n");
+        for (const r of rows) process.stdout.write(printJson(r, 0) + "\n");
         return;
       }
       if (!rows.length) {
@@ -21,13 +25,14 @@ const list: CommandModule<object, { status?: string; json: boolean }> = {
       const lines = rows.map((r) => [
         r.workflowName,
         r.scheduleName,
-        typeof r.schedule === "string" ? `${r.schedule} (${r.timezone})` : `every ${r.schedule.everyMs} ms`,
+        (typeof r.schedule === "string" ? `${r.schedule} (${r.timezone})` : `every ${r.schedule.everyMs} ms`) + (r.jitterMs ? ` + up to ${r.jitterMs} ms jitter` : ""),
         r.status,
         r.nextRunAt?.toISOString() ?? "-",
         r.lastRunAt?.toISOString() ?? "-",
         r.lastInstanceId ?? "-",
+        [r.priority ? `priority ${r.priority}` : "", r.allowDuplicate ? "duplicates allowed" : ""].filter(Boolean).join(", ") || "-",
       ]);
-      const head = ["WORKFLOW", "SCHEDULE", "CADENCE", "STATUS", "NEXT RUN", "LAST RUN", "LAST INSTANCE"];
+      const head = ["WORKFLOW", "SCHEDULE", "CADENCE", "STATUS", "NEXT RUN", "LAST RUN", "LAST INSTANCE", "OPTIONS"];
       const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
       for (const l of [head, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
     } finally {

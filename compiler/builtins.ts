@@ -136,3 +136,20 @@ export function methodAllowed(value: unknown, key: PropertyKey): boolean {
 export const ALL_METHODS: ReadonlySet<string> = new Set([
   ...ARRAY_METHODS, ...STRING_METHODS, ...NUMBER_METHODS, ...MAP_METHODS, ...SET_METHODS, ...DATE_METHODS, ...REGEXP_METHODS,
 ]);
+
+/**
+ * The whitelisted prototype methods, by owner: a workflow may hold one as a value
+ * (`const pick = list.at`), and snapshots store it as its owner and name.
+ */
+export const PROTOTYPE_METHODS: ReadonlyArray<readonly [string, object, ReadonlySet<string>]> = [
+  ["Array", Array.prototype, ARRAY_METHODS],
+  ["String", String.prototype, STRING_METHODS],
+  ["Number", Number.prototype, NUMBER_METHODS],
+  ["BigInt", BigInt.prototype, BIGINT_METHODS],
+  ["Boolean", Boolean.prototype, BOOLEAN_METHODS],
+  ["Map", Map.prototype, MAP_METHODS],
+  ["Set", Set.prototype, SET_METHODS],
+  ["Date", Date.prototype, DATE_METHODS],
+  ["RegExp", RegExp.prototype, REGEXP_METHODS],
+  ["Object", Object.prototype, OBJECT_METHODS],
+];

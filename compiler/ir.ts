@@ -1,4 +1,5 @@
 import type { Encoded } from "../sdk/codec.js";
+import type { ActionDefaults } from "../interpreter/policy.js";
 
 /**
  * The workflow IR: plain JSON, hashed and stored with the workflow version.
@@ -32,6 +33,12 @@ export interface WorkflowIR {
   format: typeof IR_FORMAT;
   name: string;
   fns: FnIR[];
+  /**
+   * The workflow's action defaults (its `retry`, `backoff` and `timeoutMs` instance properties),
+   * validated and normalised; a `runAction` option overrides its own field. Absent when the class
+   * declares none. Part of the hash.
+   */
+  defaults?: ActionDefaults;
 }
 
 /** Where a node came from: [line, column], both 1-based, relative to the workflow class. */

@@ -1,7 +1,15 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseSync, type Module, type Span } from "@swc/core";
+import { createRequire } from "node:module";
+import type { Module, Span } from "@swc/core";
+
+// Loaded on first parse: processes that never compile (recycled workers) skip the native binding.
+let swc: typeof import("@swc/core") | undefined;
+function parseSync(...args: Parameters<typeof import("@swc/core").parseSync>) {
+  swc ??= createRequire(import.meta.url)("@swc/core") as typeof import("@swc/core");
+  return swc.parseSync(...args);
+}
 
 /**
  * A parsed source file with the means to turn swc spans into line/column and code frames.

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Class, ClassMethod, Node, Span } from "@swc/core";
 import { UnsupportedPatternError } from "../sdk/errors.js";
-import { WorkflowContext, type MethodSource } from "./context.js";
+import { spanOf, WorkflowContext, type MethodSource } from "./context.js";
+import { workflowDefaults } from "./defaults.js";
 import { FnCompiler } from "./function.js";
 import { IR_FORMAT, type WorkflowIR } from "./ir.js";
 import { moduleBinding, resolveSpecifier, type ActionLookup } from "./resolve.js";
@@ -39,6 +40,14 @@ export function findClass(module: SourceFile, name: string): ClassNode | undefin
   };
   visit(module.ast.body);
   return found;
+}
+
+/** An instance property declared in a class body (`retry = ...`), for error locations. */
+function propertyOf(cls: ClassNode, name: string): Node | undefined {
+  for (const m of cls.body) {
+    if (m.type === "ClassProperty" && !m.isStatic && m.key.type === "Identifier" && m.key.value === name) return m;
+  }
+  return undefined;
 }
 
 function methodOf(cls: ClassNode, name: string): ClassMethod | undefined {
@@ -175,6 +184,21 @@ export function compileWorkflow(input: CompileInput): CompiledWorkflow {
   ctx.fns[0] = compileMethod(ctx, run, 0, "run");
   ctx.helperStack.pop();
 
+  const where = (field: string): string | undefined => {
+    let cur: { cls: ClassNode; module: SourceFile } | undefined = { cls: rootClass, module: rootModule };
+    for (let depth = 0; cur && depth < 16; depth++) {
+      const p = propertyOf(cur.cls, field);
+      if (p) {
+        const { line, column } = cur.module.loc(spanOf(p).start);
+        return `${cur.module.file}:${line}:${column}`;
+      }
+      cur = superClassOf(cur.cls, cur.module);
+    }
+    return undefined;
+  };
+  const defaults = workflowDefaults(input.cls, input.workflowName, where);
   const ir: WorkflowIR = { format: IR_FORMAT, name: input.workflowName, fns: ctx.fns };
+  // Only when declared: the hash of a workflow without defaults is what it always was.
+  if (defaults) ir.defaults = defaults;
   return { ir, hash: hashIR(ir), source: { file: rootModule.file, line: ctx.baseLine } };
 }

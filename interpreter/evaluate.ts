@@ -3,7 +3,7 @@ import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
 import { decode, type Encoded } from "../sdk/codec.js";
 import { backoffOptions, retryOptions } from "./policy.js";
 import { bind, isIterable, iterate } from "./bind.js";
-import { ACTION_REF, CLOSURE, Env, Handle } from "./values.js";
+import { ACTION_REF, CLOSURE, Env, Handle, ITERATOR_SOURCES, StoredIter } from "./values.js";
 
 /**
  * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
@@ -107,6 +107,10 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     if (typeof method !== "function") throw new TypeError(`${e.t ?? `${describe(receiver)}.${String(key)}`} is not a function`);
     if (!methodAllowed(receiver, key)) {
       throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
+    }
+    // Iterators are state a workflow may hold across an await: keep them in a storable form.
+    if (typeof key === "string" && ITERATOR_SOURCES.has(key) && (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")) {
+      return StoredIter.over(receiver, key, args(rt, env, e.args));
     }
     return (method as (...a: unknown[]) => unknown).apply(receiver, args(rt, env, e.args));
   }

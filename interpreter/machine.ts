@@ -2,7 +2,7 @@ import type { WorkflowIR } from "../compiler/ir.js";
 import { encode, errorFromData, type ErrorData } from "../sdk/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
-import { actionOptions, retryDecision, type ActionOptions } from "./policy.js";
+import { actionOptions, retryDecision, type ActionDefaults } from "./policy.js";
 import { step } from "./step.js";
 import { ACTION_REF, CLOSURE, Env, Fiber, Handle, MachineFault, type ActionRefInfo, type ClosureInfo } from "./values.js";
 
@@ -32,15 +32,19 @@ export class Machine implements Runtime {
   readonly runnable: Fiber[] = [];
   private readonly toDispatch: Handle[] = [];
   now = 0;
+  /**
+   * The workflow's action defaults, from its IR: a new instance and a restored one (on any
+   * supervisor) read the same ones, those of the version the instance started on.
+   */
+  readonly defaults: ActionDefaults;
 
-  constructor(
-    readonly ir: WorkflowIR,
-    readonly defaults: Partial<ActionOptions> = {},
-  ) {}
+  constructor(readonly ir: WorkflowIR) {
+    this.defaults = ir.defaults ?? {};
+  }
 
   /** A new instance: the main fiber runs `run(...args)`. */
-  static start(ir: WorkflowIR, args: unknown[], now: number, defaults?: Partial<ActionOptions>): Machine {
-    const m = new Machine(ir, defaults);
+  static start(ir: WorkflowIR, args: unknown[], now: number): Machine {
+    const m = new Machine(ir);
     m.now = now;
     const fiber = m.newFiber(0, new Env(null), m.newHandle("fiber"));
     m.main = fiber.id;
@@ -104,6 +108,15 @@ export class Machine implements Runtime {
 
   /** Action calls marked running (dispatched, result not yet applied). */
   private inflight = 0;
+
+  /** A dispatch that never reached a worker (shutdown): back to "new", as if never taken. */
+  undispatch(seq: number, attempt: number): void {
+    const h = this.actions.get(seq);
+    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return;
+    h.call!.status = "new";
+    h.call!.attempt -= 1;
+    this.inflight--;
+  }
 
   /** Whether anything is in flight or could run without a timer firing. */
   busy(): boolean {

@@ -29,6 +29,15 @@ export interface ActionOptions {
   timeoutMs: number;
 }
 
+/**
+ * Workflow-wide defaults: a workflow class's `retry`, `backoff` and `timeoutMs` instance
+ * properties, stored in its IR. Each `runAction` option overrides its own field only.
+ */
+export type ActionDefaults = Partial<ActionOptions>;
+
+/** The instance properties read as defaults. */
+export const DEFAULT_FIELDS = ["retry", "backoff", "timeoutMs"] as const;
+
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_TIMEOUT_BACKOFF: BackoffOptions = { baseDelayMs: 1000, multiplier: 2, maxDelayMs: 60_000, jitter: false };
 
@@ -75,8 +84,27 @@ export function backoffOptions(raw: unknown): BackoffOptions {
   return out;
 }
 
+/**
+ * Validates and normalises a workflow's defaults (absent fields stay absent). Throws a TypeError
+ * whose message starts with the field's name.
+ */
+export function actionDefaults(raw: { retry?: unknown; backoff?: unknown; timeoutMs?: unknown }): ActionDefaults {
+  const out: ActionDefaults = {};
+  const field = <T>(name: string, read: () => T): T => {
+    try {
+      return read();
+    } catch (e) {
+      throw new TypeError(`${name}: ${(e as Error).message.replace(/^invalid action options: /, "")}`);
+    }
+  };
+  if (raw.retry !== undefined && raw.retry !== null) out.retry = field("retry", () => retryOptions(raw.retry));
+  if (raw.backoff !== undefined && raw.backoff !== null) out.backoff = field("backoff", () => backoffOptions(raw.backoff));
+  if (raw.timeoutMs !== undefined && raw.timeoutMs !== null) out.timeoutMs = field("timeoutMs", () => num(raw.timeoutMs, "timeoutMs", 1));
+  return out;
+}
+
 /** Validates and normalises `runAction` options (plain objects or RetryPolicy/BackoffPolicy data). */
-export function actionOptions(raw: unknown, defaults?: Partial<ActionOptions>): ActionOptions {
+export function actionOptions(raw: unknown, defaults?: ActionDefaults): ActionOptions {
   const out: ActionOptions = { timeoutMs: defaults?.timeoutMs ?? DEFAULT_TIMEOUT_MS };
   if (defaults?.retry) out.retry = defaults.retry;
   if (defaults?.backoff) out.backoff = defaults.backoff;

@@ -1,9 +1,8 @@
-import { GLOBALS } from "../compiler/builtins.js";
+import { GLOBALS, PROTOTYPE_METHODS } from "../compiler/builtins.js";
 import type { WorkflowIR } from "../compiler/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
 import { Machine } from "./machine.js";
-import type { ActionOptions } from "./policy.js";
-import { ACTION_REF, CLOSURE, Env, Fiber, Handle, LiveIter, type ActionRefInfo, type ClosureInfo } from "./values.js";
+import { ACTION_REF, CLOSURE, Env, Fiber, Handle, LiveIter, StoredIter, type ActionRefInfo, type ClosureInfo } from "./values.js";
 
 /**
  * Machine snapshots: the whole interpreter state as one object graph (fibers, their
@@ -31,6 +30,25 @@ interface SnapshotRoot {
 const GLOBAL_PATHS = new Map<unknown, string>();
 for (const [path, value] of GLOBALS) if (typeof value === "function" && !GLOBAL_PATHS.has(value)) GLOBAL_PATHS.set(value, path);
 
+/** Built-in prototype methods held as values (`const at = list.at`), stored as "Owner#name". */
+const METHOD_PATHS = new Map<unknown, string>();
+const METHODS_BY_PATH = new Map<string, unknown>();
+for (const [owner, proto, names] of PROTOTYPE_METHODS) {
+  for (const name of names) {
+    const fn = (proto as Record<string, unknown>)[name];
+    const path = `${owner}#${name}`;
+    if (typeof fn === "function" && !METHOD_PATHS.has(fn) && !GLOBAL_PATHS.has(fn)) METHOD_PATHS.set(fn, path);
+    METHODS_BY_PATH.set(path, fn);
+  }
+}
+
+/** The own properties RegExp match arrays carry (`exec`, `match`, `matchAll` results). */
+const MATCH_PROPS = ["index", "input", "groups", "indices"] as const;
+
+function isMatchArray(value: object): value is unknown[] {
+  return Array.isArray(value) && (Object.hasOwn(value, "index") || Object.hasOwn(value, "input"));
+}
+
 function present<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
@@ -42,6 +60,12 @@ function extension(m: Machine): CodecExtension {
     encode(value: object) {
       if (value instanceof Env) return { tag: "env", data: { p: value.parent, v: value.vars } };
       if (value instanceof LiveIter) return { tag: "li", data: { s: value.src, n: value.n } };
+      if (value instanceof StoredIter) return { tag: "si", data: { s: value.src, m: value.method, a: value.args, n: value.n, d: value.done || undefined } };
+      if (isMatchArray(value)) {
+        const props: Record<string, unknown> = {};
+        for (const k of MATCH_PROPS) if (Object.hasOwn(value, k)) props[k] = (value as unknown as Record<string, unknown>)[k];
+        return { tag: "ma", data: { items: [...value], props } };
+      }
       if (value instanceof Handle) {
         return {
           tag: "h",
@@ -66,6 +90,8 @@ function extension(m: Machine): CodecExtension {
         if (ref) return { tag: "ar", data: { name: ref.name, node: ref.node } };
         const path = GLOBAL_PATHS.get(value);
         if (path !== undefined) return { tag: "g", data: path };
+        const method = METHOD_PATHS.get(value);
+        if (method !== undefined) return { tag: "pm", data: method };
       }
       if (value instanceof RegExp) return { tag: "re", data: { s: value.source, f: value.flags, i: value.lastIndex } };
       // `Object.freeze` is part of the workflow language: a frozen object stays frozen.
@@ -86,6 +112,10 @@ function extension(m: Machine): CodecExtension {
           return new Fiber(0, 0, new Env(null), null);
         case "li":
           return new LiveIter(new Set());
+        case "si":
+          return new StoredIter(null, "", []);
+        case "ma":
+          return [];
         case "frza":
           return [];
         case "frzo":
@@ -104,6 +134,10 @@ function extension(m: Machine): CodecExtension {
       if (tag === "ar") {
         const d = data as ActionRefInfo;
         return m.actionRef(d.name, d.node);
+      }
+      if (tag === "pm") {
+        if (!METHODS_BY_PATH.has(data as string)) throw new Error(`unknown built-in method ${String(data)} in a snapshot`);
+        return METHODS_BY_PATH.get(data as string);
       }
       if (tag === "g") {
         if (!GLOBALS.has(data as string)) throw new Error(`unknown built-in ${String(data)} in a snapshot`);
@@ -155,6 +189,17 @@ function extension(m: Machine): CodecExtension {
         const it = target as LiveIter;
         it.src = d.s as LiveIter["src"];
         it.n = d.n as number;
+      } else if (tag === "si") {
+        const it = target as StoredIter;
+        it.src = d.s;
+        it.method = d.m as string;
+        it.args = d.a as unknown[];
+        it.n = d.n as number;
+        it.done = d.d === true;
+      } else if (tag === "ma") {
+        const arr = target as unknown[];
+        arr.push(...(d.items as unknown[]));
+        for (const [k, v] of Object.entries(d.props as Record<string, unknown>)) (arr as unknown as Record<string, unknown>)[k] = v;
       } else if (tag === "frza" || tag === "frzo") {
         if (tag === "frza") (target as unknown[]).push(...(data as unknown[]));
         else for (const [k, v] of Object.entries(d)) Object.defineProperty(target, k, { value: v, writable: true, enumerable: true, configurable: true });
@@ -185,8 +230,8 @@ export function snapshotWrite(m: Machine): string {
 }
 
 /** Rebuilds a machine from a snapshot. */
-export function snapshotRead(ir: WorkflowIR, text: string, defaults?: Partial<ActionOptions>): Machine {
-  const m = new Machine(ir, defaults);
+export function snapshotRead(ir: WorkflowIR, text: string): Machine {
+  const m = new Machine(ir);
   const root = decode(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
   if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
   m.seq = root.seq;

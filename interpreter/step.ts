@@ -2,7 +2,7 @@ import type { Instr } from "../compiler/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
 import type { Machine } from "./machine.js";
-import { Env, Fiber, Handle, LiveIter, MachineFault } from "./values.js";
+import { Env, Fiber, Handle, LiveIter, MachineFault, StoredIter } from "./values.js";
 
 /**
  * Executes one fiber's instructions until it waits ("blocked") or its function ends ("done"):
@@ -93,14 +93,15 @@ export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => vo
           break;
         case "iter": {
           const v = evaluate(m, ins.e, f.env);
-          f.env.vars[ins.v] = v instanceof Map || v instanceof Set ? new LiveIter(v) : { a: iterate(v, ins.t), i: 0 };
+          // A held iterator is consumed item by item, as natively (a `break` leaves the rest).
+          f.env.vars[ins.v] = v instanceof Map || v instanceof Set ? new LiveIter(v) : v instanceof StoredIter ? v : { a: iterate(v, ins.t), i: 0 };
           f.pc++;
           break;
         }
         case "next": {
           // Arrays are iterated by index, live, as natively; other iterables were copied at `iter`.
-          const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number } | LiveIter;
-          const r = it instanceof LiveIter ? it.next() : it.i < it.a.length ? { done: false, value: it.a[it.i++] } : { done: true, value: undefined };
+          const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number } | LiveIter | StoredIter;
+          const r = it instanceof LiveIter || it instanceof StoredIter ? it.next() : it.i < it.a.length ? { done: false, value: it.a[it.i++] } : { done: true, value: undefined };
           if (r.done) f.pc = ins.to;
           else {
             bind(m, ins.p, r.value, f.env);

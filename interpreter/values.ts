@@ -50,6 +50,63 @@ export class LiveIter {
   }
 }
 
+/** The methods whose result is an iterator over their receiver (`arr.values()`, `str.matchAll(re)`). */
+export const ITERATOR_SOURCES: ReadonlySet<string> = new Set(["keys", "values", "entries", "matchAll"]);
+
+/**
+ * An iterator a workflow holds (`const it = list.values()`, `text.matchAll(re)`): stored as its
+ * source, the method and arguments that made it, and how many items were taken. After a restore
+ * the native iterator is made again and advanced, so an iterator held across an `await` resumes
+ * where it was (an array's, as natively, sees items pushed meanwhile).
+ */
+export class StoredIter {
+  private it: Iterator<unknown> | null = null;
+  constructor(
+    public src: unknown,
+    public method: string,
+    public args: unknown[],
+    public n = 0,
+    public done = false,
+  ) {}
+
+  /** Wraps `src[method](...args)`; a RegExp argument is copied, as matchAll copies it. */
+  static over(src: unknown, method: string, args: unknown[]): StoredIter {
+    const own = args.map((a) => {
+      if (!(a instanceof RegExp)) return a;
+      const copy = new RegExp(a.source, a.flags);
+      copy.lastIndex = a.lastIndex;
+      return copy;
+    });
+    const s = new StoredIter(src, method, own);
+    s.native(); // fails now, as natively, for bad arguments (matchAll without the g flag)
+    return s;
+  }
+
+  private native(): Iterator<unknown> {
+    if (!this.it) {
+      // The arguments are this iterator's own (over() copied any RegExp): making it again from
+      // them gives the same items.
+      const make = (this.src as Record<string, (...a: unknown[]) => Iterator<unknown>>)[this.method]!;
+      this.it = make.apply(this.src, this.args);
+      for (let i = 0; i < this.n; i++) this.it.next();
+    }
+    return this.it;
+  }
+
+  next(): IteratorResult<unknown> {
+    // A finished iterator stays finished, as natively, even if its array grows later.
+    if (this.done) return { done: true, value: undefined };
+    const r = this.native().next();
+    if (r.done) this.done = true;
+    else this.n++;
+    return r;
+  }
+
+  [Symbol.iterator](): StoredIter {
+    return this;
+  }
+}
+
 export type HandleState = "pending" | "ok" | "err";
 
 /** An action call in flight: what the executor dispatches, retries and times out. */

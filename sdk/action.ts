@@ -43,7 +43,12 @@ interface Frame extends ActionContext {
   cleanups: Array<() => Promise<void>>;
 }
 
-const storage = new AsyncLocalStorage<Frame>();
+/**
+ * The running action's frame. Like the registry, one per process: an action invoked by one copy
+ * of the waymark module (the child's) must see its context from another (the user's import).
+ */
+const STORAGE_KEY = Symbol.for("waymark.actionFrames");
+const storage: AsyncLocalStorage<Frame> = ((globalThis as { [STORAGE_KEY]?: AsyncLocalStorage<Frame> })[STORAGE_KEY] ??= new AsyncLocalStorage<Frame>());
 
 /** Inside an action: which call of which instance this is, and its abort signal. */
 export function actionContext(): ActionContext {

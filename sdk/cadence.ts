@@ -1,4 +1,11 @@
-import { CronExpressionParser } from "cron-parser";
+import { createRequire } from "node:module";
+import type { CronExpressionParser as Parser } from "cron-parser";
+
+// Loaded on first use: importing "waymark" does not pay for cron-parser.
+let parser: typeof Parser | undefined;
+function cron(): typeof Parser {
+  return (parser ??= (createRequire(import.meta.url)("cron-parser") as { CronExpressionParser: typeof Parser }).CronExpressionParser);
+}
 import { WaymarkError } from "./errors.js";
 
 /**
@@ -15,55 +22,119 @@ export class ScheduleError extends WaymarkError {
   }
 }
 
-const ALIASES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "@minutely", "@secondly", "@weekdays", "@weekends"]);
+/** The longest interval and jitter: long enough for any cadence, short enough for a Date. */
+export const MAX_INTERVAL_MS = 100 * 366 * 24 * 3600 * 1000;
+/** jitter_ms is an integer column. */
+export const MAX_JITTER_MS = 2 ** 31 - 1;
 
-export function timezoneCheck(timezone: string): string {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
-  } catch {
-    throw new ScheduleError(`timezone ${JSON.stringify(timezone)} is not a valid IANA time zone: use a name such as "UTC", "Europe/Berlin" or "America/New_York"`);
+/** Cron's nicknames, normalised to 6 fields like every other expression. */
+const ALIASES: Readonly<Record<string, string>> = {
+  "@yearly": "0 0 0 1 1 *",
+  "@annually": "0 0 0 1 1 *",
+  "@monthly": "0 0 0 1 * *",
+  "@weekly": "0 0 0 * * 0",
+  "@daily": "0 0 0 * * *",
+  "@midnight": "0 0 0 * * *",
+  "@hourly": "0 0 * * * *",
+  "@minutely": "0 * * * * *",
+  "@secondly": "* * * * * *",
+  "@weekdays": "0 0 0 * * 1-5",
+  "@weekends": "0 0 0 * * 0,6",
+};
+
+/** A value as an error message shows it: strings quoted, numbers as written (NaN, Infinity), objects as JSON. */
+export function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "object" && value !== null) {
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch {
+      return String(value);
+    }
   }
-  return timezone;
+  return String(value);
 }
 
-/** Validates and normalises a cron expression to 6 fields. */
-export function cronNormalize(expr: string, timezone = "UTC"): string {
-  const trimmed = expr.trim().replace(/\s+/g, " ");
-  if (ALIASES.has(trimmed.toLowerCase())) return trimmed.toLowerCase();
-  const fields = trimmed.split(" ");
-  if (fields.length !== 5 && fields.length !== 6) {
-    throw new ScheduleError(`cron expression ${JSON.stringify(expr)} has ${fields.length} fields: use 5 (minute hour day month weekday) or 6 (with seconds first)`);
-  }
-  const six = fields.length === 5 ? `0 ${trimmed}` : trimmed;
+/** Validates an IANA time zone; returns its canonical spelling ("europe/berlin" -> "Europe/Berlin"). */
+export function timezoneCheck(timezone: unknown): string {
+  const bad = () =>
+    new ScheduleError(`timezone ${shown(timezone)} is not a valid IANA time zone: use a name such as "UTC", "Europe/Berlin" or "America/New_York"`);
+  if (typeof timezone !== "string" || !timezone.trim()) throw bad();
+  let resolved: string;
   try {
-    CronExpressionParser.parse(six, { tz: timezoneCheck(timezone), strict: false }).next();
+    resolved = new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
+  } catch {
+    throw bad();
+  }
+  // Only fix the case: Intl maps some legacy names to others ("EST" -> "America/Panama").
+  return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
+}
+
+/** Validates a cron expression and normalises it to 6 fields (seconds first). */
+export function cronNormalize(expr: unknown, timezone = "UTC"): string {
+  if (typeof expr !== "string") throw new ScheduleError(`a cron expression must be a string, got ${shown(expr)}`);
+  const trimmed = expr.trim().replace(/\s+/g, " ");
+  if (!trimmed) throw new ScheduleError('the cron expression is empty: use 5 fields (minute hour day month weekday), e.g. "0 * * * *"');
+  let six: string;
+  if (trimmed.startsWith("@")) {
+    const alias = ALIASES[trimmed.toLowerCase()];
+    if (!alias) throw new ScheduleError(`cron expression ${JSON.stringify(expr)} is not a known nickname: use one of ${Object.keys(ALIASES).join(", ")}`);
+    six = alias;
+  } else {
+    const fields = trimmed.split(" ");
+    if (fields.length !== 5 && fields.length !== 6) {
+      throw new ScheduleError(`cron expression ${JSON.stringify(expr)} has ${fields.length} field${fields.length === 1 ? "" : "s"}: use 5 (minute hour day month weekday) or 6 (with seconds first)`);
+    }
+    // cron-parser picks a random value for H unless given a seed: each computation would differ.
+    if (fields.some((f) => /(^|[^a-z])h(?![a-z])/i.test(f))) {
+      throw new ScheduleError(`cron expression ${JSON.stringify(expr)} uses H (a hashed value), which waymark does not support: write the exact minute or hour`);
+    }
+    six = fields.length === 5 ? `0 ${trimmed}` : trimmed;
+  }
+  const tz = timezoneCheck(timezone);
+  try {
+    cron().parse(six, { tz, strict: false }).next();
   } catch (e) {
-    if (e instanceof ScheduleError) throw e;
     throw new ScheduleError(`cron expression ${JSON.stringify(expr)} is invalid: ${(e as Error).message}`);
   }
   return six;
 }
 
-export function cadenceParse(schedule: string | { everyMs: number }, timezone = "UTC"): Cadence {
-  timezoneCheck(timezone);
-  if (typeof schedule === "string") return { kind: "cron", cron: cronNormalize(schedule, timezone), timezone };
+/** Validates a schedule as given to scheduleWorkflow. */
+export function cadenceParse(schedule: unknown, timezone: unknown = "UTC"): Cadence {
+  const tz = timezoneCheck(timezone);
+  if (typeof schedule === "string") return { kind: "cron", cron: cronNormalize(schedule, tz), timezone: tz };
   if (schedule && typeof schedule === "object" && "everyMs" in schedule) {
-    const ms = schedule.everyMs;
-    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 1 || !Number.isInteger(ms)) {
-      throw new ScheduleError(`an interval schedule needs everyMs as a whole number of milliseconds >= 1, got ${String(ms)}`);
+    const ms = (schedule as { everyMs: unknown }).everyMs;
+    if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 1 || ms > MAX_INTERVAL_MS) {
+      throw new ScheduleError(`an interval schedule needs everyMs as a whole number of milliseconds from 1 to ${MAX_INTERVAL_MS} (100 years), got ${shown(ms)}`);
     }
-    return { kind: "interval", intervalMs: ms, timezone };
+    return { kind: "interval", intervalMs: ms, timezone: tz };
   }
-  throw new ScheduleError(`schedule must be a cron expression ("0 * * * *") or an interval ({ everyMs: 300000 }), got ${JSON.stringify(schedule)}`);
+  throw new ScheduleError(`schedule must be a cron expression ("0 * * * *") or an interval ({ everyMs: 300000 }), got ${shown(schedule)}`);
+}
+
+/** Validates jitter as given to scheduleWorkflow. */
+export function jitterCheck(jitterMs: unknown): number {
+  if (typeof jitterMs !== "number" || !Number.isInteger(jitterMs) || jitterMs < 0 || jitterMs > MAX_JITTER_MS) {
+    throw new ScheduleError(`jitterMs must be a whole number of milliseconds from 0 to ${MAX_JITTER_MS}, got ${shown(jitterMs)}`);
+  }
+  return jitterMs;
 }
 
 /**
- * The next fire time. For cron: the first time after `after`. For an interval: `from` + interval
- * (`from` is the last run, or now for a new or resumed schedule).
+ * The next fire time, plus a uniform random jitter in [0, jitterMs]. For cron: the first match
+ * strictly after `after`. For an interval: `after` + interval (`after` is the last run, or now for
+ * a new or resumed schedule).
  */
 export function cadenceNext(c: Cadence, p: { after: Date; jitterMs?: number; random?: () => number }): Date {
-  const jitter = p.jitterMs ? Math.floor((p.random ?? Math.random)() * (p.jitterMs + 1)) : 0;
+  const jitter = p.jitterMs ? Math.min(p.jitterMs, Math.floor((p.random ?? Math.random)() * (p.jitterMs + 1))) : 0;
   if (c.kind === "interval") return new Date(p.after.getTime() + c.intervalMs + jitter);
-  const next = CronExpressionParser.parse(c.cron, { currentDate: p.after, tz: c.timezone, strict: false }).next().toDate();
+  const next = cron().parse(c.cron, { currentDate: p.after, tz: c.timezone, strict: false }).next().toDate();
   return new Date(next.getTime() + jitter);
+}
+
+/** The cadence a stored schedule row describes. */
+export function cadenceOf(row: { kind: "cron" | "interval"; cron: string | null; intervalMs: number | null; timezone: string }): Cadence {
+  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
 }

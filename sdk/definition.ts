@@ -6,7 +6,24 @@ export interface WorkflowDefinition {
   name: string;
   /** The class as the user wrote it (its `run` is the workflow body). */
   original: abstract new (...args: never[]) => unknown;
-  compiled: CompiledWorkflow;
+  /** The module that declared it (from the call stack at decoration). */
+  file: string | undefined;
+  /** The IR: compiled at decoration, or on first use in a process that defers it (recycled workers). */
+  readonly compiled: CompiledWorkflow;
+}
+
+const LAZY_KEY = Symbol.for("waymark.lazyCompile");
+
+/**
+ * Defers compilation to first use in this process. A recycled worker child sets it: it only
+ * runs actions, and its user modules were already compiled (and checked) by the first child.
+ */
+export function compileLazily(on: boolean): void {
+  (globalThis as { [LAZY_KEY]?: boolean })[LAZY_KEY] = on;
+}
+
+export function compilesLazily(): boolean {
+  return (globalThis as { [LAZY_KEY]?: boolean })[LAZY_KEY] === true;
 }
 
 export const DEFINITION = Symbol.for("waymark.workflowDefinition");
@@ -22,9 +39,9 @@ export function workflowRegistry(): Map<string, WorkflowDefinition> {
 export function workflowRegister(def: WorkflowDefinition): void {
   const registry = workflowRegistry();
   const existing = registry.get(def.name);
-  if (existing && existing.compiled.source.file !== def.compiled.source.file) {
+  if (existing && existing.file !== def.file) {
     throw new RegistrationError(
-      `two workflows are named "${def.name}": one in ${existing.compiled.source.file}, one in ${def.compiled.source.file}. Name one explicitly: @workflow({ name: "..." })`,
+      `two workflows are named "${def.name}": one in ${existing.file}, one in ${def.file}. Name one explicitly: @workflow({ name: "..." })`,
     );
   }
   registry.set(def.name, def);

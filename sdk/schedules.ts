@@ -1,5 +1,6 @@
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, scheduleUpsert, type ScheduleRow } from "../store/schedules.js";
-import { cadenceNext, cadenceParse, ScheduleError, type Cadence } from "./cadence.js";
+import { nearest } from "../config/nearest.js";
+import { cadenceNext, cadenceOf, cadenceParse, jitterCheck, ScheduleError, shown } from "./cadence.js";
 import { sharedClient } from "./client.js";
 import { decode, encode } from "./codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
@@ -46,10 +47,40 @@ export interface ScheduleInfo {
   updatedAt: Date;
 }
 
+/** A workflow class, or its name (for tools that do not load the class, such as the CLI). */
 type WorkflowRef = (abstract new (...args: never[]) => unknown) | string;
 
+const OPTION_KEYS = ["scheduleName", "schedule", "args", "timezone", "jitterMs", "priority", "allowDuplicate"] as const;
+/** The Python original's spellings, so a port gets told the TypeScript name. */
+const PYTHON_NAMES: Readonly<Record<string, string>> = {
+  schedule_name: "scheduleName",
+  inputs: "args",
+  jitter_seconds: "jitterMs (milliseconds)",
+  jitterSeconds: "jitterMs (milliseconds)",
+  allow_duplicate: "allowDuplicate",
+  tz: "timezone",
+};
+
 function nameOf(w: WorkflowRef): string {
-  return typeof w === "string" ? w : definitionOf(w).name;
+  if (typeof w === "string") {
+    if (!w.trim()) throw new ScheduleError("the workflow name is empty");
+    return w;
+  }
+  return definitionOf(w).name;
+}
+
+function scheduleNameCheck(options: { scheduleName?: unknown } | undefined, fn: string): string {
+  const name = options?.scheduleName;
+  if (typeof name !== "string" || !name.trim()) throw new ScheduleError(`${fn} needs { scheduleName } (a non-empty string), got ${shown(name)}`);
+  return name;
+}
+
+function optionsCheck(options: object): void {
+  for (const key of Object.keys(options)) {
+    if ((OPTION_KEYS as readonly string[]).includes(key)) continue;
+    const hint = PYTHON_NAMES[key] ?? nearest(key, OPTION_KEYS);
+    throw new ScheduleError(`scheduleWorkflow has no option ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; the options are ${OPTION_KEYS.join(", ")}`);
+  }
 }
 
 function info(row: ScheduleRow): ScheduleInfo {
@@ -73,35 +104,36 @@ function info(row: ScheduleRow): ScheduleInfo {
   };
 }
 
-function cadenceOf(row: ScheduleRow): Cadence {
-  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
-}
-
 /**
  * Creates a schedule, or updates it in place: the cadence and options are replaced, the next run
- * recomputed from now, and the schedule set active (safe to call from every deploy).
- * Everything is validated before anything is stored.
+ * recomputed from now, and the schedule set active (safe to call from every deploy). Registers
+ * the caller's version of the workflow, so the schedule can fire before any supervisor has
+ * loaded it. Everything is validated before anything is stored.
  */
 export async function scheduleWorkflow(workflow: abstract new (...args: never[]) => unknown, options: ScheduleOptions): Promise<ScheduleInfo> {
   const def: WorkflowDefinition = definitionOf(workflow);
-  if (!options || typeof options.scheduleName !== "string" || !options.scheduleName.trim()) {
-    throw new ScheduleError("scheduleWorkflow needs a scheduleName (a non-empty string)");
-  }
+  if (!options || typeof options !== "object") throw new ScheduleError("scheduleWorkflow needs options: { scheduleName, schedule, args? }");
+  optionsCheck(options);
+  const scheduleName = scheduleNameCheck(options, "scheduleWorkflow");
+  if (options.schedule === undefined) throw new ScheduleError('scheduleWorkflow needs { schedule }: a cron expression ("0 * * * *") or an interval ({ everyMs: 300000 })');
   const cadence = cadenceParse(options.schedule, options.timezone ?? "UTC");
-  const jitterMs = options.jitterMs ?? 0;
-  if (!Number.isInteger(jitterMs) || jitterMs < 0) throw new ScheduleError(`jitterMs must be a whole number >= 0, got ${String(options.jitterMs)}`);
+  const jitterMs = jitterCheck(options.jitterMs ?? 0);
   const priority = options.priority ?? 0;
-  if (!Number.isInteger(priority)) throw new ScheduleError(`priority must be an integer, got ${String(options.priority)}`);
+  if (typeof priority !== "number" || !Number.isInteger(priority) || priority < -(2 ** 31) || priority >= 2 ** 31) {
+    throw new ScheduleError(`priority must be a whole number (a 32-bit integer), got ${shown(options.priority)}`);
+  }
+  const allowDuplicate = options.allowDuplicate ?? false;
+  if (typeof allowDuplicate !== "boolean") throw new ScheduleError(`allowDuplicate must be true or false, got ${shown(options.allowDuplicate)}`);
   const args = options.args ?? [];
-  if (!Array.isArray(args)) throw new ScheduleError("args must be an array of the workflow's arguments");
-  const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of schedule ${options.scheduleName}`));
+  if (!Array.isArray(args)) throw new ScheduleError(`args must be an array of the workflow's arguments, got ${shown(args)}`);
+  const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of schedule ${scheduleName} of workflow ${def.name}`));
   const client = await sharedClient();
   await client.ready();
   // Registering the version makes it the latest: what the schedule fires.
   await client.versionId(def);
   const row = await scheduleUpsert(client.pool, {
     workflowName: def.name,
-    scheduleName: options.scheduleName,
+    scheduleName,
     kind: cadence.kind,
     cron: cadence.kind === "cron" ? cadence.cron : null,
     intervalMs: cadence.kind === "interval" ? cadence.intervalMs : null,
@@ -109,7 +141,7 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
     jitterMs,
     args: encoded,
     priority,
-    allowDuplicate: options.allowDuplicate ?? false,
+    allowDuplicate,
     nextRunAt: cadenceNext(cadence, { after: new Date(), jitterMs }),
   });
   return info(row);
@@ -121,37 +153,47 @@ function notFound(workflowName: string, scheduleName: string): never {
 
 /** Keeps the schedule but stops firing it. */
 export async function pauseSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
+  const name = nameOf(workflow);
+  const scheduleName = scheduleNameCheck(options, "pauseSchedule");
   const client = await sharedClient();
   await client.ready();
-  const name = nameOf(workflow);
-  if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName: options.scheduleName, status: "paused" }))) notFound(name, options.scheduleName);
+  if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "paused" }))) notFound(name, scheduleName);
 }
 
-/** Fires again, from now on (missed fires are not replayed). */
+/** Fires again, from now on (missed fires are not replayed): the next run is computed from now. */
 export async function resumeSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
+  const name = nameOf(workflow);
+  const scheduleName = scheduleNameCheck(options, "resumeSchedule");
   const client = await sharedClient();
   await client.ready();
-  const name = nameOf(workflow);
-  const row = await scheduleGet(client.pool, { workflowName: name, scheduleName: options.scheduleName });
-  if (!row) notFound(name, options.scheduleName);
-  const nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
-  await scheduleSetStatus(client.pool, { workflowName: name, scheduleName: options.scheduleName, status: "active", nextRunAt });
+  const row = await scheduleGet(client.pool, { workflowName: name, scheduleName });
+  if (!row) notFound(name, scheduleName);
+  let nextRunAt: Date;
+  try {
+    nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
+  } catch (e) {
+    throw new ScheduleError(`schedule ${JSON.stringify(scheduleName)} of workflow ${name} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`);
+  }
+  if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
 }
 
-/** Removes the schedule (its past instances stay). */
+/** Removes the schedule (the instances it queued stay). */
 export async function deleteSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
+  const name = nameOf(workflow);
+  const scheduleName = scheduleNameCheck(options, "deleteSchedule");
   const client = await sharedClient();
   await client.ready();
-  const name = nameOf(workflow);
-  if (!(await scheduleDelete(client.pool, { workflowName: name, scheduleName: options.scheduleName }))) notFound(name, options.scheduleName);
+  if (!(await scheduleDelete(client.pool, { workflowName: name, scheduleName }))) notFound(name, scheduleName);
 }
 
+/** Every schedule, or those with one status or of one workflow, ordered by workflow and schedule name. */
 export async function listSchedules(options: { status?: "active" | "paused"; workflow?: WorkflowRef } = {}): Promise<ScheduleInfo[]> {
   if (options.status !== undefined && options.status !== "active" && options.status !== "paused") {
-    throw new ScheduleError(`status must be "active" or "paused", got ${JSON.stringify(options.status)}`);
+    throw new ScheduleError(`status must be "active" or "paused", got ${shown(options.status)}`);
   }
+  const workflowName = options.workflow === undefined ? undefined : nameOf(options.workflow);
   const client = await sharedClient();
   await client.ready();
-  const rows = await scheduleList(client.pool, { status: options.status, workflowName: options.workflow ? nameOf(options.workflow) : undefined });
+  const rows = await scheduleList(client.pool, { status: options.status, workflowName });
   return rows.map(info);
 }

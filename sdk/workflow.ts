@@ -2,7 +2,8 @@ import { visualize, type VisualizeFormat } from "../compiler/visualize.js";
 import { compileWorkflow } from "../compiler/workflow.js";
 import { actionRegistry } from "./action.js";
 import { sdkConfig, sharedClient, type StartOptions } from "./client.js";
-import { DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
+import { compilesLazily, DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
+import { callerFile } from "../compiler/source.js";
 import { RegistrationError } from "./errors.js";
 import type { InstanceStatus } from "../store/instances.js";
 import type { BackoffPolicy, RetryPolicy } from "./policies.js";
@@ -46,6 +47,11 @@ type RunResult<W> = W extends { run(...args: never[]): Promise<infer R> } ? R : 
 /**
  * The base class of workflows. Subclasses define `async run(...)`; `@workflow` compiles it and
  * makes `run()` queue an instance and wait for its result, so the body never runs in the caller.
+ *
+ * Instance properties `retry`, `backoff` and `timeoutMs` (shaped like the `runAction` options)
+ * are the defaults of every action call of the workflow; a `runAction` option overrides its own
+ * field. They are read and validated once, at decoration (compiler/defaults.ts). They are not
+ * declared here, so a subclass needs no `override` to set them.
  */
 export abstract class Workflow {
   abstract run(...args: any[]): Promise<unknown>;
@@ -89,8 +95,18 @@ function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
   }
   const name = options.name ?? cls.name;
   if (!name) throw new RegistrationError("a workflow class needs a name: give the class one, or pass @workflow({ name: \"...\" })");
-  const compiled = compileWorkflow({ cls, workflowName: name, lookup: { has: (n) => actionRegistry().has(n) } });
-  const def: WorkflowDefinition = { name, original: cls, compiled };
+  // The file is read from the call stack now: a deferred compilation would see another stack.
+  const file = callerFile();
+  const compile = () => compileWorkflow({ cls, workflowName: name, file, lookup: { has: (n) => actionRegistry().has(n) } });
+  let compiled = compilesLazily() ? undefined : compile();
+  const def: WorkflowDefinition = {
+    name,
+    original: cls,
+    file,
+    get compiled() {
+      return (compiled ??= compile());
+    },
+  };
   workflowRegister(def);
   const original = cls as unknown as new (...args: unknown[]) => Workflow;
   const Queued = class extends original {

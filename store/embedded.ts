@@ -43,6 +43,8 @@ interface Cluster {
   user: string;
   password: string;
   dataDir: string;
+  /** The port it last ran on: a restart takes it again when free, so URLs stay valid. */
+  port?: number;
 }
 
 interface ServerFile extends Cluster {
@@ -102,6 +104,8 @@ export async function embeddedStart(params: { dir: string; log?: Logger }): Prom
     }
     const info = await serverLaunch({ dir, log, preferredPort: running?.port });
     await fileWriteAtomic(path.join(dir, "postgres.json"), JSON.stringify(info, null, 2) + "\n");
+    const cluster: Cluster = { user: info.user, password: info.password, dataDir: info.dataDir, port: info.port };
+    await fileWriteAtomic(path.join(dir, "cluster.json"), JSON.stringify(cluster, null, 2) + "\n");
     return handle({ dir, log, info, owned: true });
   } catch (e) {
     await unregister(dir);
@@ -157,7 +161,7 @@ async function serverLaunch(params: { dir: string; log: Logger; preferredPort: n
   const logPath = path.join(dir, "postgres.log");
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
-    const port = await portFree(attempt === 1 ? params.preferredPort : undefined);
+    const port = await portFree(attempt === 1 ? (params.preferredPort ?? cluster.port) : undefined);
     const fd = openSync(logPath, "a", 0o600);
     const logStart = fstatSync(fd).size;
     let exited = false;

@@ -40,13 +40,18 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
         ORDER BY priority DESC, scheduled_at, id
         LIMIT ($2 - (SELECT count(*) FROM s)) FOR UPDATE SKIP LOCKED
      )
-     UPDATE waymark.instances i
-        SET status = 'running', lease_owner = $1, lease_epoch = i.lease_epoch + 1,
-            lease_expires_at = now() + $3 * interval '1 millisecond',
-            started_at = coalesce(i.started_at, now()), updated_at = now()
-       FROM (SELECT id FROM s UNION ALL SELECT id FROM q) pick
-      WHERE i.id = pick.id
-     RETURNING i.id::text AS id, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested`,
+     , claimed AS (
+       UPDATE waymark.instances i
+          SET status = 'running', lease_owner = $1, lease_epoch = i.lease_epoch + 1,
+              lease_expires_at = now() + $3 * interval '1 millisecond',
+              started_at = coalesce(i.started_at, now()), updated_at = now()
+         FROM (SELECT id, 0 AS woke FROM s UNION ALL SELECT id, 1 FROM q) pick
+        WHERE i.id = pick.id
+       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested
+     )
+     -- An UPDATE returns rows in no particular order: hand them over in claim order.
+     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested
+       FROM claimed ORDER BY woke, priority DESC, scheduled_at, id`,
     values: [p.owner, p.limit, p.leaseMs],
   });
   return rows.map((r) => ({
@@ -225,4 +230,62 @@ export async function attemptOutcomes(db: Queryable, p: { keys: Array<{ instance
     [p.keys.map((k) => k.instanceId), p.keys.map((k) => k.actionSeq), p.keys.map((k) => k.attempt)],
   );
   return rows.map((r) => ({ instanceId: r.instance_id, actionSeq: r.action_seq, attempt: r.attempt, status: r.status, result: r.result, error: r.error }));
+}
+
+/** Publishes this supervisor's status row (one per owner). */
+export async function workerStatusUpsert(db: Queryable, p: { owner: string; hostname: string; pid: number; startedAt: Date; stats: unknown }): Promise<void> {
+  await db.query(
+    `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, updated_at, stats)
+     VALUES ($1, $2, $3, $4, now(), $5::json)
+     ON CONFLICT (owner) DO UPDATE SET updated_at = now(), stats = excluded.stats`,
+    [p.owner, p.hostname, p.pid, p.startedAt, JSON.stringify(p.stats)],
+  );
+}
+
+export async function workerStatusDelete(db: Queryable, p: { owner: string }): Promise<void> {
+  await db.query(`DELETE FROM waymark.worker_status WHERE owner = $1`, [p.owner]);
+}
+
+export interface WorkerStatusRow {
+  owner: string;
+  hostname: string;
+  pid: number;
+  startedAt: Date;
+  updatedAt: Date;
+  stats: Record<string, unknown>;
+}
+
+export async function workerStatusList(db: Queryable): Promise<WorkerStatusRow[]> {
+  const { rows } = await db.query(`SELECT owner, hostname, pid, started_at, updated_at, stats FROM waymark.worker_status ORDER BY started_at`);
+  return rows.map((r) => ({ owner: r.owner, hostname: r.hostname, pid: r.pid, startedAt: r.started_at, updatedAt: r.updated_at, stats: r.stats }));
+}
+
+/** Drops status rows not refreshed for `staleMs` (supervisors that died without cleaning up). */
+export async function workerStatusPrune(db: Queryable, p: { staleMs: number }): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM waymark.worker_status WHERE updated_at < now() - $1 * interval '1 millisecond'`, [p.staleMs]);
+  return rowCount ?? 0;
+}
+
+// Any constant shared by every waymark process: one garbage collector at a time.
+const GC_LOCK = 0x7761796e; // "wayn"
+
+/**
+ * Deletes up to `limit` instances that finished more than `retentionHours` ago (their attempts
+ * go with them), if no other supervisor is collecting right now (a transaction-scoped advisory
+ * lock). Returns how many it deleted, or -1 if another collector holds the lock.
+ */
+export async function instancesCollect(db: Queryable, p: { retentionHours: number; limit: number }): Promise<number> {
+  const { rows } = await db.query<{ n: number | null }>(
+    `WITH lock AS (SELECT pg_try_advisory_xact_lock($3) AS got),
+     doomed AS (
+       SELECT id FROM waymark.instances
+        WHERE finished_at IS NOT NULL AND finished_at < now() - $1 * interval '1 hour' AND (SELECT got FROM lock)
+        ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), del AS (
+       DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
+     )
+     SELECT CASE WHEN (SELECT got FROM lock) THEN (SELECT count(*)::int FROM del) END AS n`,
+    [p.retentionHours, p.limit, GC_LOCK],
+  );
+  return rows[0]?.n ?? -1;
 }

@@ -105,38 +105,63 @@ export async function scheduleList(db: Queryable, p: { status?: "active" | "paus
 }
 
 /**
- * Claims due schedules inside the caller's transaction. FOR UPDATE SKIP LOCKED: another
- * scheduler skips rows this one holds, and once this transaction advances next_run_at and
- * commits they are no longer due, so each fire is taken by exactly one scheduler.
+ * Claims due schedules inside the caller's transaction, and returns them with the database's
+ * clock (the fire time: last_run_at, and what the next run is computed from, so app and database
+ * clocks never disagree about what is due).
+ *
+ * FOR UPDATE SKIP LOCKED: another scheduler skips rows this one holds, and once this transaction
+ * advances next_run_at and commits they are no longer due. A scheduler whose snapshot predates
+ * that commit still cannot take the fire: locking a row that changed since its snapshot makes
+ * Postgres re-check the WHERE clause against the committed version (READ COMMITTED's
+ * EvalPlanQual), and the advanced next_run_at no longer matches. So each fire is taken by exactly
+ * one scheduler. No join here: the re-check is simplest on one table, and the overlap check
+ * below reads the instances separately (the locked schedule row cannot fire meanwhile).
  */
-export async function schedulesClaimDue(tx: pg.ClientBase, p: { limit: number }): Promise<Array<ScheduleRow & { lastInstanceActive: boolean }>> {
+export async function schedulesClaimDue(tx: pg.ClientBase, p: { limit: number }): Promise<{ now: Date; due: Array<ScheduleRow & { lastInstanceActive: boolean }> }> {
   const { rows } = await tx.query(
-    `SELECT ${columns("s.")},
-            coalesce(i.status IN ('queued', 'running', 'sleeping'), false) AS last_instance_active
-       FROM waymark.schedules s
-       LEFT JOIN waymark.instances i ON i.id = s.last_instance_id
-      WHERE s.status = 'active' AND s.next_run_at <= now()
-      ORDER BY s.next_run_at
+    `SELECT ${COLUMNS}, now() AS db_now
+       FROM waymark.schedules
+      WHERE status = 'active' AND next_run_at <= now()
+      ORDER BY next_run_at
       LIMIT $1
-        FOR UPDATE OF s SKIP LOCKED`,
+        FOR UPDATE SKIP LOCKED`,
     [p.limit],
   );
-  return rows.map((r) => ({ ...scheduleRow(r), lastInstanceActive: r.last_instance_active as boolean }));
+  if (!rows.length) return { now: new Date(), due: [] };
+  const due = rows.map(scheduleRow);
+  // Overlap suppression: is the last instance of each (non-duplicating) schedule still live?
+  const watched = due.filter((r) => !r.allowDuplicate && r.lastInstanceId).map((r) => r.lastInstanceId!);
+  const live = new Set<string>();
+  if (watched.length) {
+    const res = await tx.query<{ id: string }>(`SELECT id::text FROM waymark.instances WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running', 'sleeping')`, [watched]);
+    for (const r of res.rows) live.add(r.id);
+  }
+  return { now: rows[0].db_now as Date, due: due.map((r) => ({ ...r, lastInstanceActive: r.lastInstanceId !== null && live.has(r.lastInstanceId) })) };
 }
 
-/** Records a fire (or a suppressed one: no instance) and the next run, in the claiming transaction. */
-export async function scheduleAdvance(tx: pg.ClientBase, p: { id: number; nextRunAt: Date; firedInstanceId: string | null }): Promise<void> {
+/**
+ * Records a fire (or a suppressed one: no instance) and the next run, in the claiming
+ * transaction (the row lock taken by schedulesClaimDue makes it safe). A null next run stops the
+ * schedule until it is updated or resumed.
+ */
+export async function scheduleAdvance(tx: pg.ClientBase, p: { id: number; nextRunAt: Date | null; fired: { instanceId: string; at: Date } | null }): Promise<void> {
   await tx.query(
     `UPDATE waymark.schedules SET next_run_at = $2,
-            last_run_at = CASE WHEN $3::uuid IS NULL THEN last_run_at ELSE now() END,
+            last_run_at = coalesce($4, last_run_at),
             last_instance_id = coalesce($3::uuid, last_instance_id), updated_at = now()
       WHERE id = $1`,
-    [p.id, p.nextRunAt, p.firedInstanceId],
+    [p.id, p.nextRunAt, p.fired?.instanceId ?? null, p.fired?.at ?? null],
   );
 }
 
-/** The earliest next run of any active schedule (for the scheduler's sleep). */
-export async function scheduleNextDue(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db.query(`SELECT min(next_run_at) AS t FROM waymark.schedules WHERE status = 'active'`);
-  return rows[0]?.t ?? undefined;
+/**
+ * Milliseconds until the earliest next run of any active schedule (negative when one is already
+ * due), measured on the database's clock; undefined when nothing is scheduled.
+ */
+export async function scheduleNextDue(db: Queryable): Promise<number | undefined> {
+  const { rows } = await db.query<{ ms: number | null }>(
+    `SELECT (extract(epoch FROM min(next_run_at) - clock_timestamp()) * 1000)::float8 AS ms FROM waymark.schedules WHERE status = 'active'`,
+  );
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
 }

@@ -1,6 +1,6 @@
 import type { Machine } from "../interpreter/machine.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
-import type { Encoded } from "../sdk/codec.js";
+import { encode, type Encoded } from "../sdk/codec.js";
 import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
 import type { Task } from "../child/protocol.js";
 import type { Writable } from "./persister.js";
@@ -59,9 +59,23 @@ export class LiveInstance implements Writable {
     this.sendUnwritten = fresh;
   }
 
+  /** The machine's snapshot; a state that cannot be stored fails the instance (not the supervisor). */
+  private snapshot(): string | undefined {
+    try {
+      return snapshotWrite(this.machine);
+    } catch (e) {
+      const err = new Error(`the workflow's state cannot be stored, so it cannot continue durably: ${(e as Error).message}`);
+      err.name = (e as Error).name || "SerializationError";
+      this.exit = { kind: "finished", status: "failed", error: encode(err) };
+      return undefined;
+    }
+  }
+
   collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void } {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
+    // Take the snapshot first: if it fails, the instance leaves as failed with this write.
+    const state = this.exit?.kind === "finished" ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
     const exit = this.exit;
     let write: InstanceWrite;
     if (exit?.kind === "finished") {
@@ -69,11 +83,11 @@ export class LiveInstance implements Writable {
       if (exit.result !== undefined) write.result = exit.result;
       if (exit.error !== undefined) write.error = exit.error;
     } else if (exit?.kind === "sleeping") {
-      write = { id: this.id, epoch: this.epoch, status: "sleeping", state: snapshotWrite(this.machine), scheduledAt: new Date(exit.wakeAt) };
+      write = { id: this.id, epoch: this.epoch, status: "sleeping", state, scheduledAt: new Date(exit.wakeAt) };
     } else if (exit?.kind === "released") {
-      write = { id: this.id, epoch: this.epoch, status: "queued", state: snapshotWrite(this.machine), scheduledAt: new Date() };
+      write = { id: this.id, epoch: this.epoch, status: "queued", state, scheduledAt: new Date() };
     } else if (this.needsSnapshot || sends.length) {
-      write = { id: this.id, epoch: this.epoch, status: "running", state: snapshotWrite(this.machine) };
+      write = { id: this.id, epoch: this.epoch, status: "running", state };
     } else {
       write = { id: this.id, epoch: this.epoch, status: "running" };
     }

@@ -72,7 +72,17 @@ export class Persister {
     }
     for (const w of batch) this.dirty.delete(w.id);
     if (this.dirty.size) this.urgent = true;
-    const collected = batch.map((w) => ({ w, ...w.collect() }));
+    const collected: Array<{ w: Writable } & ReturnType<Writable["collect"]>> = [];
+    for (const w of batch) {
+      try {
+        collected.push({ w, ...w.collect() });
+      } catch (e) {
+        // A bug in one instance must not take the others (or the supervisor) down with it.
+        this.opts.log.error("could not prepare an instance's write; dropping it from memory (its lease will expire and another claim resumes it)", { instance: w.id, error: e });
+        this.opts.onLost([w.id]);
+      }
+    }
+    if (!collected.length) return;
     try {
       const written = await instancesPersist(this.opts.db, {
         owner: this.opts.owner,

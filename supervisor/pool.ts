@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
 import { errorFromData, type ErrorData } from "../sdk/codec.js";
 import type { Logger } from "../log/logger.js";
-import { CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
+import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
 
 const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
 
@@ -102,6 +102,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   private readonly queue = new TaskQueue();
   private readonly owner = new Map<string, Child>();
   private stopping = false;
+  private readonly shutdownAborted = new Set<string>();
   private flushScheduled = false;
   private firstReady: { resolve(): void; reject(e: Error): void } | undefined;
   private respawnDelay = 100;
@@ -139,6 +140,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         [CHILD_ENV]: "1",
         [CHILD_MODULES_ENV]: JSON.stringify(this.opts.modules),
         [CHILD_CONCURRENCY_ENV]: String(this.opts.concurrency),
+        // The children of the first start compile (and so check) the workflows; replacements need not.
+        [CHILD_COMPILE_ENV]: startup ? "1" : "0",
       },
       execArgv: ["--enable-source-maps", ...process.execArgv.filter((a) => !a.startsWith("--inspect"))],
       serialization: "json",
@@ -182,7 +185,10 @@ export class ChildPool extends EventEmitter<PoolEvents> {
           if (this.owner.get(r.id) !== child) continue;
           this.owner.delete(r.id);
           child.inflight.delete(r.id);
-          this.emit("result", { ...r, pid: child.pid } as PoolResult);
+          // An action that failed because shutdown aborted it did not fail on its own: it is
+          // lost (and retried by the next owner), not an error of the workflow.
+          if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "aborted by the supervisor's shutdown" });
+          else this.emit("result", { ...r, pid: child.pid } as PoolResult);
         }
         this.pump();
         return;
@@ -329,6 +335,32 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     for (const s of this.slots) for (const c of [s.current, ...s.retiring]) if (c) this.flushChild(c);
   }
 
+  /** Attempts submitted but never sent to a child (at shutdown: they did not start). */
+  unsent(): Set<string> {
+    const ids = new Set<string>();
+    for (let t = this.queue.shift(); t; t = this.queue.shift()) ids.add(t.id);
+    for (const s of this.slots) for (const c of [s.current, s.successor, ...s.retiring]) for (const t of c?.outbox ?? []) ids.add(t.id);
+    return ids;
+  }
+
+  /** Resolves when no attempt is in flight, or at the deadline. */
+  private drained(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.owner.size || Date.now() >= deadline) {
+          this.off("result", check);
+          this.off("lost", check);
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(check, Math.max(0, deadline - Date.now()));
+      this.on("result", check);
+      this.on("lost", check);
+      check();
+    });
+  }
+
   /** Fires the abort signal of these attempts in their children. */
   abort(ids: string[], reason: "timeout" | "cancelled" | "shutdown"): void {
     const byChild = new Map<Child, string[]>();
@@ -358,12 +390,21 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Stops taking work, waits up to `graceMs` for in-flight attempts, then stops every child. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops taking work and waits up to `graceMs` for in-flight attempts; attempts still running
+   * then get their abort signal ("shutdown", so their clean-ups run) and `abortGraceMs` more;
+   * then every child stops.
+   */
+  async stop(graceMs: number, abortGraceMs = 2000): Promise<void> {
     this.stopping = true;
     const children = this.slots.flatMap((s) => [s.current, s.successor, ...s.retiring]).filter((c): c is Child => !!c && c.state !== "dead");
-    const deadline = Date.now() + graceMs;
-    while (this.owner.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.drained(Date.now() + graceMs);
+    if (this.owner.size) {
+      this.opts.log.warn("the shutdown grace period is over: aborting the actions still running", { actions: this.owner.size });
+      for (const id of this.owner.keys()) this.shutdownAborted.add(id);
+      this.abort([...this.owner.keys()], "shutdown");
+      await this.drained(Date.now() + abortGraceMs);
+    }
     for (const c of children) {
       if (c.proc.connected) c.proc.disconnect();
       c.proc.kill("SIGTERM");

@@ -1,47 +1,54 @@
 import type pg from "pg";
 import type { Logger } from "../log/logger.js";
-import { cadenceNext, type Cadence } from "../sdk/cadence.js";
+import { cadenceNext, cadenceOf } from "../sdk/cadence.js";
 import { uuidv7 } from "../sdk/client.js";
 import { instanceInsert } from "../store/instances.js";
 import { scheduleAdvance, scheduleNextDue, schedulesClaimDue, type ScheduleRow } from "../store/schedules.js";
-import { versionLatest } from "../store/versions.js";
+import { versionLatest, type VersionRow } from "../store/versions.js";
 
 /**
- * The scheduler loop inside `waymark supervise`. Each pass, in one transaction, claims due
- * schedules (FOR UPDATE SKIP LOCKED), queues one instance of the latest registered version of
+ * The scheduler loop inside `waymark supervise`. Each pass, in one transaction per batch, claims
+ * due schedules (FOR UPDATE SKIP LOCKED), queues one instance of the latest registered version of
  * each (unless the previous one is still queued, running or sleeping and duplicates are not
  * allowed), and advances next_run_at; so however many supervisors run, each due fire queues
- * exactly one instance. Wakes every WAYMARK_SCHEDULER_POLL_INTERVAL_MS, at the next due time if
- * sooner, and at once on a NOTIFY when a schedule changes.
+ * exactly one instance. Sleeps until the earliest next run (at most
+ * WAYMARK_SCHEDULER_POLL_INTERVAL_MS), and wakes at once on a NOTIFY when a schedule changes.
  */
 export interface SchedulerOptions {
   db: pg.Pool;
+  /** WAYMARK_SCHEDULER_POLL_INTERVAL_MS: the longest sleep between passes. */
   intervalMs: number;
+  /** WAYMARK_SCHEDULER_BATCH_SIZE: schedules claimed per transaction. */
   batchSize: number;
   log: Logger;
 }
 
-function cadenceOf(row: ScheduleRow): Cadence {
-  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
-}
+/** How soon to look again when a schedule is due but another scheduler holds it. */
+const BUSY_RETRY_MS = 50;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
-  private stopped = true;
+  /** Timers run only between start() and stop(); a pass may also be run directly (tests). */
+  private started = false;
+  private stopped = false;
+  /** Instances queued, and fires suppressed because the previous instance was still live. */
   fired = 0;
   suppressed = 0;
 
   constructor(private readonly o: SchedulerOptions) {}
 
   start(): void {
-    this.stopped = false;
+    if (this.started) return;
+    this.started = true;
+    this.o.log.debug("scheduler started", { pollIntervalMs: this.o.intervalMs, batchSize: this.o.batchSize });
     this.wake();
   }
 
+  /** Runs a pass now (or right after the current one): a schedule changed. */
   wake(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
@@ -49,8 +56,15 @@ export class Scheduler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.running = this.pass()
-      .catch((e: unknown) => this.o.log.warn("scheduler pass failed; retrying", { error: (e as Error).message }))
-      .then(() => this.nextDelay())
+      .then(
+        () => this.nextDelay(),
+        (e: unknown) => {
+          // The database is unreachable or the pass failed: try again after the poll interval,
+          // not in a hot loop.
+          this.o.log.warn("scheduler pass failed; retrying", { error: (e as Error).message, retryInMs: this.o.intervalMs });
+          return this.o.intervalMs;
+        },
+      )
       .then((delay) => {
         this.running = null;
         if (this.stopped) return;
@@ -62,13 +76,17 @@ export class Scheduler {
   }
 
   private async nextDelay(): Promise<number> {
+    let ms: number | undefined;
     try {
-      const next = await scheduleNextDue(this.o.db);
-      if (next) return Math.max(0, Math.min(this.o.intervalMs, next.getTime() - Date.now()));
+      ms = await scheduleNextDue(this.o.db);
     } catch {
-      // fall back to the interval
+      return this.o.intervalMs;
     }
-    return this.o.intervalMs;
+    if (ms === undefined) return this.o.intervalMs;
+    // Due, yet this pass could not claim it: another scheduler holds it and is about to commit.
+    if (ms <= 0) return Math.min(this.o.intervalMs, BUSY_RETRY_MS);
+    // A little past the due time, so the pass does not arrive a hair early and find nothing.
+    return Math.min(this.o.intervalMs, Math.ceil(ms) + 2);
   }
 
   /** Fires every due schedule, a batch per transaction. */
@@ -83,27 +101,10 @@ export class Scheduler {
     const client = await this.o.db.connect();
     try {
       await client.query("BEGIN");
-      const due = await schedulesClaimDue(client, { limit: this.o.batchSize });
-      for (const row of due) {
-        const now = new Date();
-        let fired: string | null = null;
-        if (row.allowDuplicate || !row.lastInstanceActive) {
-          const version = await versionLatest(client, { name: row.workflowName });
-          if (!version) {
-            this.o.log.warn("a schedule's workflow has no registered version; skipping this fire", { workflow: row.workflowName, schedule: row.scheduleName });
-          } else {
-            fired = uuidv7();
-            await instanceInsert(client, { id: fired, workflowName: row.workflowName, versionId: version.id, args: row.args, priority: row.priority, scheduleId: row.id });
-            this.fired++;
-          }
-        } else {
-          this.suppressed++;
-          this.o.log.debug("previous instance still active; suppressing this fire", { workflow: row.workflowName, schedule: row.scheduleName, instance: row.lastInstanceId });
-        }
-        // Missed fires are not replayed: the next run counts from now.
-        const nextRunAt = cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
-        await scheduleAdvance(client, { id: row.id, nextRunAt, firedInstanceId: fired });
-      }
+      const { now, due } = await schedulesClaimDue(client, { limit: this.o.batchSize });
+      if (due.length) this.o.log.debug("scheduler batch", { claimed: due.length });
+      const latest = new Map<string, VersionRow | undefined>();
+      for (const row of due) await this.fire(client, row, now, latest);
       await client.query("COMMIT");
       return due.length;
     } catch (e) {
@@ -114,10 +115,46 @@ export class Scheduler {
     }
   }
 
+  /** One due schedule, inside the claiming transaction: queue an instance (or not), advance. */
+  private async fire(client: pg.PoolClient, row: ScheduleRow & { lastInstanceActive: boolean }, now: Date, latest: Map<string, VersionRow | undefined>): Promise<void> {
+    const where = { workflow: row.workflowName, schedule: row.scheduleName };
+    // Missed fires are not replayed: the next run counts from now, on the database's clock (the
+    // one that said the row was due, so a cron schedule's next run is always a later match).
+    let nextRunAt: Date | null;
+    try {
+      nextRunAt = cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
+    } catch (e) {
+      nextRunAt = null;
+      this.o.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", { ...where, error: (e as Error).message });
+    }
+    let fired: { instanceId: string; at: Date } | null = null;
+    if (row.allowDuplicate || !row.lastInstanceActive) {
+      if (!latest.has(row.workflowName)) latest.set(row.workflowName, await versionLatest(client, { name: row.workflowName }));
+      const version = latest.get(row.workflowName);
+      if (!version) {
+        this.o.log.warn("a schedule's workflow has no registered version; skipping this fire", where);
+      } else {
+        const instanceId = uuidv7();
+        await instanceInsert(client, { id: instanceId, workflowName: row.workflowName, versionId: version.id, args: row.args, priority: row.priority, scheduleId: row.id });
+        fired = { instanceId, at: now };
+        this.fired++;
+        this.o.log.debug("schedule fired", { ...where, instance: instanceId, version: version.hash });
+      }
+    } else {
+      this.suppressed++;
+      this.o.log.debug("previous instance still active; suppressing this fire", { ...where, instance: row.lastInstanceId });
+    }
+    await scheduleAdvance(client, { id: row.id, nextRunAt, fired });
+  }
+
+  /** Returns when the pass under way (if any) has committed or rolled back. Safe before start() and twice. */
   async stop(): Promise<void> {
+    if (!this.started) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
+    this.started = false;
+    this.stopped = false;
   }
 }

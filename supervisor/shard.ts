@@ -320,6 +320,12 @@ export class Shard {
     const live = this.live.get(id);
     if (!live || live.gone || live.exit) return;
     const tokens = [...live.inflight.keys()];
+    const now = Date.now();
+    for (const [token, entry] of live.inflight) {
+      // Recorded as cancelled; a child that ignores the abort is killed after the grace period.
+      live.attempts.push(this.attemptRow(live, entry, "cancelled", { error: { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${entry.name} ran` }, finishedAt: new Date(now) }));
+      this.abandoned.set(token, now + this.o.config.abortGraceMs);
+    }
     if (tokens.length) this.o.pool.abort(tokens, "cancelled");
     live.inflight.clear();
     this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
@@ -334,12 +340,22 @@ export class Shard {
     this.remove(live);
   }
 
-  /** Shutdown: write every instance back (queued, or sleeping until its timer) and release it. */
-  releaseAll(): void {
+  /**
+   * Shutdown: write every instance back (queued, or sleeping until its timer) and release it.
+   * Calls that never reached a worker go back to undispatched, so the next owner simply sends
+   * them (rather than counting them as lost attempts).
+   */
+  releaseAll(unsent: Set<string>): void {
     for (const live of this.live.values()) {
       if (live.exit) continue;
       if (live.wakeTimer) clearTimeout(live.wakeTimer);
       live.wakeTimer = null;
+      for (const task of live.toSend) live.machine.undispatch(Number(task.actionId), task.attempt);
+      for (const [token, entry] of live.inflight) {
+        if (!unsent.has(token)) continue;
+        live.inflight.delete(token);
+        live.machine.undispatch(entry.seq, entry.attempt);
+      }
       const wake = live.machine.nextWakeAt();
       const idle = !live.machine.busy() && live.inflight.size === 0;
       live.exit = idle && wake !== undefined ? { kind: "sleeping", wakeAt: wake } : { kind: "released" };

@@ -13,12 +13,14 @@ import type { WorkflowIR } from "../compiler/ir.js";
 import { SupervisorEvents } from "./events.js";
 import { tokenInstance } from "./instance.js";
 import { Leases } from "./leases.js";
+import { Maintenance } from "./maintenance.js";
 import { Notifier } from "./notifier.js";
 import { Poller } from "./poller.js";
 import { Scheduler } from "./scheduler.js";
 import { ChildPool } from "./pool.js";
 import { Shard } from "./shard.js";
 import { VersionCache } from "./versions.js";
+import { WebServer } from "../web/server.js";
 
 export interface SupervisorOptions {
   config: WaymarkConfig;
@@ -51,7 +53,9 @@ export class Supervisor {
   private poller: Poller | undefined;
   private leases: Leases | undefined;
   private scheduler: Scheduler | undefined;
+  private maintenance: Maintenance | undefined;
   private sweeper: NodeJS.Timeout | null = null;
+  private web: WebServer | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
   connectionString = "";
@@ -84,15 +88,15 @@ export class Supervisor {
         env: this.o.childEnv,
       });
       this.pool = pool;
-      let registered = false;
+      let registering: Promise<void> | undefined;
       pool.on("ready", ({ workflows }) => {
         // The first child to load the user modules registers their workflows' versions, so a
-        // schedule fires the version this deploy runs.
-        if (registered || !workflows.length) return;
-        registered = true;
-        void this.registerVersions(workflows);
+        // schedule fires the version this deploy runs (the scheduler starts after this).
+        if (registering || !workflows.length) return;
+        registering = this.registerVersions(workflows);
       });
       await pool.start();
+      await registering;
 
       this.shards = Array.from({ length: config.executorShards }, (_, index) =>
         new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events }),
@@ -143,10 +147,29 @@ export class Supervisor {
       this.poller.start();
       this.scheduler = new Scheduler({ db: this.db, intervalMs: config.schedulerPollIntervalMs, batchSize: config.schedulerBatchSize, log: this.log.scope("scheduler") });
       this.scheduler.start();
+      this.maintenance = new Maintenance({
+        db: this.db,
+        owner: this.owner,
+        profileIntervalMs: config.runnerProfileIntervalMs,
+        retentionHours: config.garbageCollectorRetentionHours,
+        log: this.log.scope("maintenance"),
+        stats: () => this.stats(),
+      });
+      this.maintenance.start();
       this.sweeper = setInterval(() => {
         const now = Date.now();
         for (const s of this.shards) s.sweep(now);
       }, 250);
+      // --- web app (web/): served from here when WAYMARK_WEBAPP_ENABLED ---
+      if (config.webappEnabled) {
+        this.web = new WebServer({ db: this.db, config, log: this.log.scope("web"), events: this.events, stats: () => this.stats() });
+        await this.web.start().catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "EADDRINUSE") throw e;
+          this.log.error("the web app's address is in use (another supervisor on this host may serve it): running without it", { addr: config.webappAddr });
+          this.web = undefined;
+        });
+      }
+      // --- end web app ---
       this.started = true;
       this.log.info("waymark supervise is running", {
         owner: this.owner,
@@ -226,19 +249,22 @@ export class Supervisor {
   }
 
   private async shutdown(graceMs: number): Promise<void> {
+    await this.web?.stop(); // web app first: no request reads a closing pool
     const wasStarted = this.started;
     if (wasStarted) this.log.info("stopping: no new claims; letting in-flight actions finish", { graceMs });
     await this.poller?.stop();
     await this.scheduler?.stop();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    await this.pool?.stop(graceMs);
-    for (const s of this.shards) s.releaseAll();
+    await this.pool?.stop(graceMs, Math.min(this.o.config.abortGraceMs, 5000));
+    const unsent = this.pool?.unsent() ?? new Set<string>();
+    for (const s of this.shards) s.releaseAll(unsent);
     for (const s of this.shards) {
       await s.persister.drain();
       s.persister.stop();
     }
     await this.leases?.stop();
+    await this.maintenance?.stop();
     await this.notifier?.stop();
     await this.db?.end().catch(() => undefined);
     await this.embedded?.stop();

@@ -1,0 +1,41 @@
+import type { CommandModule } from "yargs";
+import { workerStatusList } from "../store/engine.js";
+import { printJson, withDatabase } from "./connect.js";
+
+interface ChildStat {
+  pid: number;
+  slot: number;
+  state: string;
+  inflight: number;
+  dispatched: number;
+}
+
+export const statusCommand: CommandModule<object, { json: boolean }> = {
+  command: "status",
+  describe: "Show every running supervisor and its children: throughput, in-flight work, recycles",
+  builder: (y) => y.option("json", { type: "boolean", default: false }),
+  handler: async (argv) => {
+    await withDatabase(async (db) => {
+      const rows = await workerStatusList(db);
+      if (argv.json) {
+        for (const r of rows) process.stdout.write(printJson(r, undefined) + "\n");
+        return;
+      }
+      if (!rows.length) {
+        process.stdout.write("no supervisor is running (no status row refreshed recently)\n");
+        return;
+      }
+      for (const r of rows) {
+        const s = r.stats as Record<string, unknown>;
+        const age = Math.round((Date.now() - r.updatedAt.getTime()) / 1000);
+        process.stdout.write(
+          `${r.owner}  (host ${r.hostname}, pid ${r.pid}, up since ${r.startedAt.toISOString()}, updated ${age}s ago)\n` +
+            `  instances ${s.instances}  in-flight actions ${s.inflight}  completed ${s.completed}  failed ${s.failed}  actions ${s.actions} (${s.actionsPerSecond}/s)  claimed ${s.claimed}  recycled children ${s.recycled}  rss ${s.rssMb} MB\n`,
+        );
+        for (const c of (s.children as ChildStat[] | undefined) ?? []) {
+          process.stdout.write(`    child pid ${c.pid}  slot ${c.slot}  ${c.state}  in-flight ${c.inflight}  actions run ${c.dispatched}\n`);
+        }
+      }
+    });
+  },
+};

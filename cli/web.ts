@@ -1,0 +1,47 @@
+import type { CommandModule } from "yargs";
+import { ConfigError, loadConfig } from "../config/env.js";
+import { createLogger } from "../log/logger.js";
+import { closeClient, sharedClient } from "../sdk/client.js";
+import { WebServer } from "../web/server.js";
+
+/**
+ * `waymark web`: the web app on its own, against the same database as the supervisors
+ * (WAYMARK_DATABASE_URL, or the embedded server of this directory). Migrates first, serves
+ * until SIGINT/SIGTERM.
+ */
+export const webCommand: CommandModule<object, { addr?: string }> = {
+  command: "web",
+  describe: "Serve the web app (instances, schedules, workers, workflow graphs) on WAYMARK_WEBAPP_ADDR, against the database",
+  builder: (y) => y.option("addr", { type: "string", describe: "host:port to listen on (overrides WAYMARK_WEBAPP_ADDR; default 127.0.0.1:24119)" }),
+  handler: async (argv) => {
+    const { config, warnings } = loadConfig();
+    if (argv.addr !== undefined) {
+      if (!/^(\[[^\]]+\]|[^:]+):(\d+)$/.test(argv.addr.trim())) throw new ConfigError(`--addr ${JSON.stringify(argv.addr)} is not a host:port address, e.g. 127.0.0.1:24119`);
+      config.webappAddr = argv.addr.trim();
+    }
+    const log = createLogger({ level: config.logLevel, format: config.logFormat, component: "web" });
+    for (const w of warnings) log.warn(w);
+    const client = await sharedClient();
+    await client.ready();
+    const server = new WebServer({ db: client.pool, config, log });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      log.info("signal received: stopping", { signal });
+      void server
+        .stop()
+        .then(() => closeClient())
+        .then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log.error("stopping failed", { error: e });
+            process.exit(1);
+          },
+        );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    await server.start();
+    log.info("waymark web is running", { url: server.url });
+  },
+};

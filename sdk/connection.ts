@@ -1,0 +1,139 @@
+import path from "node:path";
+import type pg from "pg";
+import { redact } from "../config/env.js";
+import { poolCreate, type Queryable } from "../store/db.js";
+import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
+import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
+import { migrate } from "../store/migrate.js";
+import { versionUpsert } from "../store/versions.js";
+import { outcomeValue, sdkConfig, uuidv7, type StartOptions } from "./client.js";
+import { encode, type Encoded } from "./codec.js";
+import type { WorkflowDefinition } from "./definition.js";
+import { WaymarkError, WorkflowCancelledError } from "./errors.js";
+import { DoneListener } from "./listener.js";
+
+/**
+ * The SDK's connection to Postgres: a small pool (that lets the process exit when idle), the
+ * shared completion listener, the one-time migration check, and the version ids of the
+ * workflows this process has queued. Loaded on first use (sdk/client.ts `sharedClient`), so a
+ * process that only defines workflows and actions (a worker child) never loads pg.
+ */
+async function connectionString(): Promise<string> {
+  const url = sdkConfig().databaseUrl;
+  if (url) return url;
+  const dir = path.resolve(EMBEDDED_DIR);
+  const embedded = await embeddedDiscover(dir);
+  if (embedded) return embedded;
+  throw new WaymarkError(
+    "WAYMARK_CONNECTION",
+    `no database: set WAYMARK_DATABASE_URL, or start \`waymark supervise\` in this directory (${process.cwd()}) to run the embedded PostgreSQL under ${EMBEDDED_DIR}/`,
+  );
+}
+
+export async function connect(): Promise<WaymarkClient> {
+  const url = await connectionString();
+  return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }));
+}
+
+export class WaymarkClient {
+  private migrated: Promise<void> | undefined;
+  private readonly versions = new Map<WorkflowDefinition, Promise<number>>();
+  readonly listener: DoneListener;
+
+  constructor(
+    readonly connectionString: string,
+    readonly pool: pg.Pool,
+  ) {
+    this.listener = new DoneListener(connectionString, pool);
+  }
+
+  /** Migrates once per process (a no-op query when the schema is current). */
+  ready(): Promise<void> {
+    this.migrated ??= migrate({ connectionString: this.connectionString }).then(
+      () => undefined,
+      (e: unknown) => {
+        this.migrated = undefined;
+        throw new WaymarkError("WAYMARK_CONNECTION", `cannot reach the database at ${redact(this.connectionString)}: ${(e as Error).message}`, { cause: e });
+      },
+    );
+    return this.migrated;
+  }
+
+  /** The version id of a workflow, registered once per process. */
+  versionId(def: WorkflowDefinition, db: Queryable = this.pool): Promise<number> {
+    let id = this.versions.get(def);
+    if (!id) {
+      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file });
+      id.catch(() => this.versions.delete(def));
+      this.versions.set(def, id);
+    }
+    return id;
+  }
+
+  async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
+    const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
+    if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
+    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    await this.ready();
+    const versionId = await this.versionId(def);
+    // Listen before queueing: the completion cannot slip between the insert and the LISTEN.
+    await this.listener.ready();
+    return instanceInsert(options.client ?? this.pool, {
+      id: uuidv7(),
+      workflowName: def.name,
+      versionId,
+      args: encoded,
+      priority: options.priority,
+      delayMs: options.delayMs,
+      idempotencyKey: options.idempotencyKey ?? null,
+    });
+  }
+
+  async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number } = {}): Promise<string[]> {
+    const encoded = argsList.map((args, n) => args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`)) as Encoded);
+    await this.ready();
+    const versionId = await this.versionId(def);
+    const ids = encoded.map(() => uuidv7());
+    for (let i = 0; i < ids.length; i += 1000) {
+      await instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority });
+    }
+    return ids;
+  }
+
+  /**
+   * Waits for an instance's outcome. An id with no row (never queued, queued in a transaction
+   * that rolled back or has not committed yet, or removed by retention) is an error at once,
+   * not a wait that never ends.
+   */
+  async result(id: string): Promise<unknown> {
+    const [now] = await instanceOutcomes(this.pool, { ids: [id] });
+    if (!now) {
+      throw new WaymarkError(
+        "WAYMARK_NOT_FOUND",
+        `no workflow instance ${id}: it was never queued, its transaction rolled back or has not committed yet, or it was removed after its retention period`,
+      );
+    }
+    if (FINISHED.includes(now.status)) return outcomeValue(now);
+    return outcomeValue(await this.listener.wait(id));
+  }
+
+  async status(id: string): Promise<InstanceStatus> {
+    const row = await instanceGet(this.pool, { id });
+    if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+    return row.status;
+  }
+
+  /** Cancels an instance; returns the status it had (a finished one is left as it is). */
+  async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
+    await this.ready();
+    const before = await instanceCancel(this.pool, { id, error: encode(new WorkflowCancelledError({ instanceId: id, workflowName })) });
+    if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+    return before;
+  }
+
+  async close(): Promise<void> {
+    await this.listener.close();
+    await this.pool.end();
+  }
+}
+

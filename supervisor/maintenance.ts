@@ -1,0 +1,85 @@
+import os from "node:os";
+import type pg from "pg";
+import type { Logger } from "../log/logger.js";
+import { instancesCollect, workerStatusDelete, workerStatusPrune, workerStatusUpsert } from "../store/engine.js";
+
+/**
+ * The supervisor's housekeeping: its status row in waymark.worker_status, refreshed every
+ * WAYMARK_RUNNER_PROFILE_INTERVAL_MS (and removed at shutdown; rows of supervisors that died are
+ * pruned), and the garbage collector, which deletes instances finished more than
+ * WAYMARK_GARBAGE_COLLECTOR_RETENTION_HOURS ago in batches, one supervisor at a time.
+ */
+export interface MaintenanceOptions {
+  db: pg.Pool;
+  owner: string;
+  profileIntervalMs: number;
+  retentionHours: number;
+  log: Logger;
+  stats(): Record<string, unknown>;
+  /** How often the collector looks. @default 1/24 of the retention, between 1 s and 60 s */
+  gcIntervalMs?: number;
+  gcBatchSize?: number;
+}
+
+export class Maintenance {
+  private readonly startedAt = new Date();
+  private profile: NodeJS.Timeout | null = null;
+  private gc: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private lastActions = 0;
+  private lastAt = Date.now();
+  collected = 0;
+
+  constructor(private readonly o: MaintenanceOptions) {}
+
+  start(): void {
+    this.serial(() => this.publish());
+    this.profile = setInterval(() => this.serial(() => this.publish()), this.o.profileIntervalMs);
+    // At least 24 passes per retention period, between once a second and once a minute.
+    const gcEvery = this.o.gcIntervalMs ?? Math.min(60_000, Math.max(1000, (this.o.retentionHours * 3_600_000) / 24));
+    this.gc = setInterval(() => this.serial(() => this.collect()), gcEvery);
+    this.serial(() => this.collect());
+  }
+
+  private serial(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((e: unknown) => this.o.log.warn("housekeeping failed", { error: (e as Error).message }));
+  }
+
+  async publish(): Promise<void> {
+    const stats = this.o.stats();
+    const now = Date.now();
+    const actions = Number(stats.actions ?? 0);
+    const throughput = +(((actions - this.lastActions) * 1000) / Math.max(1, now - this.lastAt)).toFixed(1);
+    this.lastActions = actions;
+    this.lastAt = now;
+    await workerStatusUpsert(this.o.db, {
+      owner: this.o.owner,
+      hostname: os.hostname(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      stats: { ...stats, actionsPerSecond: throughput, rssMb: +(process.memoryUsage().rss / 2 ** 20).toFixed(1) },
+    });
+    // A row not refreshed for ten intervals (and at least a minute) belongs to a dead supervisor.
+    await workerStatusPrune(this.o.db, { staleMs: Math.max(60_000, this.o.profileIntervalMs * 10) });
+  }
+
+  async collect(): Promise<void> {
+    const batch = this.o.gcBatchSize ?? 1000;
+    for (;;) {
+      const n = await instancesCollect(this.o.db, { retentionHours: this.o.retentionHours, limit: batch });
+      if (n > 0) {
+        this.collected += n;
+        this.o.log.info("garbage-collected finished instances", { count: n, retentionHours: this.o.retentionHours });
+      }
+      if (n < batch) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.profile) clearInterval(this.profile);
+    if (this.gc) clearInterval(this.gc);
+    this.profile = this.gc = null;
+    await this.chain;
+    await workerStatusDelete(this.o.db, { owner: this.o.owner }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,25 @@
+import test from "ava";
+import { execa } from "execa";
+import { fileURLToPath } from "node:url";
+import { useTestDatabase } from "../helpers/db.js";
+
+const BENCH = fileURLToPath(new URL("../../dist/bench/main.js", import.meta.url));
+const dbUrl = useTestDatabase(test);
+
+test("the bench runs every scenario and every peer at a tiny size (so the harness cannot rot)", async (t) => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  const r = await execa(process.execPath, [BENCH, "--smoke", "--runs", "1", "--json", "--database-url", await dbUrl()], { env, extendEnv: false, reject: false, timeout: 240_000 });
+  t.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const scenarios = lines.map((l) => l.scenario);
+  t.deepEqual(scenarios, ["fan-out", "tiny", "sequential", "latency", "long-history", "sleepers", "graphile-worker unbatched", "graphile-worker batched", "pg-boss", "raw ceiling B=100", "ratios"]);
+  const by = (s: string) => lines.find((l) => l.scenario === s)!;
+  t.true((by("fan-out").actions_per_s as number) > 0);
+  t.true((by("tiny").instances_per_s as number) > 0);
+  t.true((by("sequential").p50_ms as number) > 0);
+  t.true((by("latency").run_result_p50_ms as number) > 0);
+  t.true((by("long-history").late_over_early as number) > 0);
+  t.true(((by("sleepers").rss as { supervisorMaxMb: number }).supervisorMaxMb) > 0);
+  t.true((by("graphile-worker batched").jobs_per_s as number) > 0);
+  t.true("fan-out / graphile-worker batched" in by("ratios"));
+});

@@ -1,0 +1,72 @@
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { close, WorkflowHandle } from "waymark";
+import { embeddedStart } from "../../store/embedded.js";
+import { migrate } from "../../store/migrate.js";
+import { useTestDatabase } from "../helpers/db.js";
+import { query } from "../helpers/status.js";
+import { supervise } from "../helpers/supervise.js";
+
+const dbUrl = useTestDatabase(test);
+
+async function completed(url: string): Promise<number> {
+  return (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'completed'"))[0].n;
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 25));
+}
+
+test.serial("pg_terminate_backend of every waymark connection mid-run: the supervisor reconnects and every instance completes", async (t) => {
+  const url = await dbUrl();
+  process.env.WAYMARK_DATABASE_URL = url;
+  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"] });
+  try {
+    const { FiveSteps } = await import("../fixtures/workflows/pool.js");
+    const ids = await FiveSteps.startMany(Array.from({ length: 100 }, (_, i) => [i, 30]));
+    await until(async () => (await completed(url)) >= 10);
+    const killed = await query(url, "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'waymark%' AND pid <> pg_backend_pid() AND datname = current_database()");
+    t.true(killed[0].n >= 2, `terminated ${killed[0].n} connections`);
+    const values = await Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result()));
+    t.deepEqual(values, Array.from({ length: 100 }, (_, i) => i + 5));
+    await sup.waitFor(/LISTEN connection restored/);
+    // Still running: a new instance after the fault completes too.
+    t.is(await new FiveSteps().run(1000, 0), 1005);
+  } finally {
+    await close();
+    t.is(await sup.stop(), 0);
+  }
+});
+
+test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connection reconnect with backoff, nothing is lost, and supervise keeps running", async (t) => {
+  // A server of this test's own, so restarting it disturbs no other test file.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-restart-"));
+  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
+  let server = await embeddedStart({ dir });
+  const url = server.url;
+  await migrate({ connectionString: url });
+  process.env.WAYMARK_DATABASE_URL = url;
+  await close();
+  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"] });
+  try {
+    const { FiveSteps } = await import("../fixtures/workflows/pool.js");
+    const ids = await FiveSteps.startMany(Array.from({ length: 60 }, (_, i) => [i, 40]));
+    await until(async () => (await completed(url)) >= 5);
+    await close();
+    await server.stop();
+    server = await embeddedStart({ dir });
+    t.is(server.url, url, "the server came back on the same address");
+    const values = await Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result()));
+    t.deepEqual(values, Array.from({ length: 60 }, (_, i) => i + 5));
+    t.is(await new FiveSteps().run(7, 0), 12);
+    t.regex(sup.output(), /(persisting instance state failed|claiming instances failed|LISTEN connection lost)/);
+  } finally {
+    await close();
+    t.is(await sup.stop(), 0);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,39 @@
+import test from "ava";
+import { close } from "waymark";
+import { useTestDatabase } from "../helpers/db.js";
+import { waitForStatus } from "../helpers/status.js";
+import { supervise } from "../helpers/supervise.js";
+
+const dbUrl = useTestDatabase(test);
+
+test("recycling: 2 workers, lifecycle 10, 1,000 actions: each runs once, no child runs more than 10, ~100 children, never more than 4 alive", async (t) => {
+  const url = await dbUrl();
+  process.env.WAYMARK_DATABASE_URL = url;
+  const sup = await supervise({
+    databaseUrl: url,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    env: { WAYMARK_WORKER_COUNT: "2", WAYMARK_CONCURRENT_PER_WORKER: "5", WAYMARK_MAX_ACTION_LIFECYCLE: "10", WAYMARK_RUNNER_PROFILE_INTERVAL_MS: "200" },
+  });
+  try {
+    const { PidFanOut } = await import("../fixtures/workflows/pool.js");
+    const results = await Promise.all(Array.from({ length: 10 }, () => new PidFanOut().run(100)));
+    const all = results.flat();
+    t.is(all.length, 1000);
+    for (const r of results) t.deepEqual(r.map((x) => x.i), Array.from({ length: 100 }, (_, i) => i));
+    const perPid = new Map<number, number>();
+    for (const { pid } of all) perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
+    const most = Math.max(...perPid.values());
+    t.true(most <= 10, `a child ran ${most} actions`);
+    t.true(perPid.size >= 100 && perPid.size <= 110, `${perPid.size} distinct children ran actions`);
+    // The status row is refreshed every 200 ms: wait for the one that counts every action.
+    const stats = await waitForStatus(url, sup.pid, (s) => s.actions >= 1000);
+    t.true(stats!.peakChildren <= 4, `peak ${stats!.peakChildren} children alive at once`);
+    t.true(stats!.recycled >= 98, `${stats!.recycled} retirements`);
+    // The pool is back to full strength once the last successors have loaded.
+    const settled = await waitForStatus(url, sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
+    t.true(settled.children.length <= 4);
+  } finally {
+    await close();
+    t.is(await sup.stop(), 0);
+  }
+});

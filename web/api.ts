@@ -1,0 +1,124 @@
+import { uuidv7 } from "../sdk/client.js";
+import { cadenceNext, type Cadence } from "../sdk/cadence.js";
+import { encode } from "../sdk/codec.js";
+import { WorkflowCancelledError } from "../sdk/errors.js";
+import { instanceCancel } from "../store/instances.js";
+import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, type ScheduleRow } from "../store/schedules.js";
+import { versionList } from "../store/versions.js";
+import { instanceGetFull, instanceRequeue, workerStatusRead, type WorkerStatus } from "../store/web.js";
+import { cursorText, instanceList, instanceView, isUuid, listQuery, versionWithGraph, type InstanceView, type WebData } from "./data.js";
+import { graphStates } from "./graph.js";
+
+/**
+ * The JSON API under /api: what the pages show, as data. Values (arguments, results, errors)
+ * are in sdk/codec.ts's encoded form, lossless (`decode()` gives the JavaScript values back).
+ * Mutations return `{ ok, ... }` and, for the pages' forms, where to go next (`location`).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Mutation {
+  body: Record<string, unknown>;
+  /** Where a form post goes afterwards (else its `next` field, else back). */
+  location?: string;
+}
+
+export async function apiInstances(d: WebData, query: URLSearchParams) {
+  const q = listQuery(query);
+  if (q.problems.length) throw new ApiError(400, q.problems.join("; "));
+  const list = await instanceList(d, q);
+  return {
+    instances: list.rows.map(({ cursor, ...r }) => ({ ...r, cursor: cursorText(cursor) })),
+    older: list.older ?? null,
+    newer: list.newer ?? null,
+    counts: list.counts,
+    countCap: 10_000,
+    estimates: list.estimates,
+    workflows: list.workflows,
+  };
+}
+
+export function instanceJson(v: InstanceView) {
+  const { state: _state, ...instance } = v.instance;
+  void _state;
+  return {
+    instance,
+    attempts: v.attempts,
+    pending: v.pending,
+    nodes: graphStates(v.graphs, v.progress),
+    graph: v.graphs,
+    ...(v.pendingProblem ? { pendingProblem: v.pendingProblem } : {}),
+  };
+}
+
+export async function apiInstance(d: WebData, id: string) {
+  const v = await instanceView(d, id);
+  if (!v) throw new ApiError(404, `no instance ${id}`);
+  return instanceJson(v);
+}
+
+export async function apiCancel(d: WebData, id: string): Promise<Mutation> {
+  const row = isUuid(id) ? await instanceGetFull(d.db, { id }) : undefined;
+  if (!row) throw new ApiError(404, `no instance ${id}`);
+  const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName: row.workflowName }));
+  const before = await instanceCancel(d.db, { id, error });
+  if (!before) throw new ApiError(404, `no instance ${id}`);
+  const outcome = before === "running" ? "requested" : before === "queued" || before === "sleeping" ? "cancelled" : "already finished";
+  return { body: { ok: true, before, outcome } };
+}
+
+export async function apiRequeue(d: WebData, id: string): Promise<Mutation> {
+  if (!isUuid(id)) throw new ApiError(404, `no instance ${id}`);
+  const r = await instanceRequeue(d.db, { id, newId: uuidv7() });
+  if (!r.before) throw new ApiError(404, `no instance ${id}`);
+  if (!r.id) throw new ApiError(409, `instance ${id} is ${r.before}: only a failed or cancelled instance can be requeued`);
+  return { body: { ok: true, id: r.id, from: id }, location: `/instances/${r.id}` };
+}
+
+export async function apiSchedules(d: WebData) {
+  return { schedules: await scheduleList(d.db) };
+}
+
+function cadenceOf(row: ScheduleRow): Cadence {
+  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
+}
+
+export async function apiSchedule(d: WebData, p: { workflow: string; schedule: string; verb: string }): Promise<Mutation> {
+  const key = { workflowName: p.workflow, scheduleName: p.schedule };
+  const row = await scheduleGet(d.db, key);
+  if (!row) throw new ApiError(404, `no schedule ${JSON.stringify(p.schedule)} for workflow ${p.workflow}`);
+  if (p.verb === "pause") await scheduleSetStatus(d.db, { ...key, status: "paused" });
+  else if (p.verb === "resume") {
+    // Fires again from now on: missed runs are not replayed (as resumeSchedule() does).
+    let nextRunAt: Date;
+    try {
+      nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
+    } catch (e) {
+      throw new ApiError(409, `schedule ${JSON.stringify(p.schedule)} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`);
+    }
+    await scheduleSetStatus(d.db, { ...key, status: "active", nextRunAt });
+  } else if (p.verb === "delete") await scheduleDelete(d.db, key);
+  else throw new ApiError(404, `unknown schedule action ${p.verb}`);
+  return { body: { ok: true, schedule: p.verb === "delete" ? null : await scheduleGet(d.db, key) } };
+}
+
+export async function apiWorkers(d: WebData, local?: WorkerStatus) {
+  const rows = await workerStatusRead(d.db);
+  return { workers: rows, local: local ?? null };
+}
+
+export async function apiVersions(d: WebData) {
+  return { versions: await versionList(d.db) };
+}
+
+export async function apiVersion(d: WebData, id: string) {
+  const v = /^\d{1,15}$/.test(id) ? await versionWithGraph(d, Number(id)) : undefined;
+  if (!v) throw new ApiError(404, `no workflow version ${id}`);
+  return { version: v.row, graph: v.graphs };
+}

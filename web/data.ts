@@ -1,0 +1,193 @@
+import type pg from "pg";
+import { workflowGraph, type FnGraph } from "../compiler/visualize.js";
+import type { WorkflowIR } from "../compiler/ir.js";
+import type { Logger } from "../log/logger.js";
+import { attemptList, type AttemptRow, type InstanceStatus } from "../store/instances.js";
+import { versionsGet, type VersionRow } from "../store/versions.js";
+import {
+  instanceGetFull,
+  instancePage,
+  instanceStatusCounts,
+  instanceStatusEstimates,
+  STATUSES,
+  versionWorkflowNames,
+  type InstanceCursor,
+  type InstanceFilter,
+  type InstanceFull,
+  type InstanceSummary,
+} from "../store/web.js";
+import { withNestedActions } from "./graph.js";
+import { nodeProgress, pendingCalls, stillPending, type NodeProgress, type PendingCall } from "./progress.js";
+
+/**
+ * What the pages and the JSON API show, read through the store: one place that parses list
+ * queries, caches what never changes (a version's IR and graph) and what may lag a second
+ * (counts), and assembles an instance's view.
+ */
+export interface WebData {
+  db: pg.Pool;
+  log: Logger;
+  versions: Map<number, { row: VersionRow; graphs: FnGraph[] }>;
+  counts: Map<string, { at: number; value: Promise<Record<InstanceStatus, number>> }>;
+}
+
+export const PAGE_SIZE = 50;
+/** Counts stop here: a bounded index scan per status, whatever the table's size. */
+export const COUNT_CAP = 10_000;
+const COUNT_TTL_MS = 2_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}
+
+export function webData(p: { db: pg.Pool; log: Logger }): WebData {
+  return { db: p.db, log: p.log, versions: new Map(), counts: new Map() };
+}
+
+export function cursorText(c: InstanceCursor): string {
+  return `${c.us}_${c.id}`;
+}
+
+function cursorParse(s: string | null): InstanceCursor | undefined {
+  const m = s ? /^(\d{1,20})_([0-9a-f-]{36})$/i.exec(s) : null;
+  return m && isUuid(m[2]!) ? { us: m[1]!, id: m[2]!.toLowerCase() } : undefined;
+}
+
+/** `2026-11-23T10:00` (a datetime-local input, read as UTC) or any ISO time. */
+function timeParse(s: string | null): Date | undefined {
+  if (!s?.trim()) return undefined;
+  const v = s.trim();
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+export interface ListQuery {
+  filter: InstanceFilter;
+  before?: InstanceCursor;
+  after?: InstanceCursor;
+  limit: number;
+  /** The query as given (for the form and the links), and what was ignored and why. */
+  given: Record<string, string>;
+  problems: string[];
+}
+
+export function listQuery(q: URLSearchParams): ListQuery {
+  const given: Record<string, string> = {};
+  for (const k of ["workflow", "status", "from", "to", "q"]) {
+    const v = q.get(k)?.trim();
+    if (v) given[k] = v;
+  }
+  const problems: string[] = [];
+  const filter: InstanceFilter = {};
+  if (given.workflow) filter.workflow = given.workflow;
+  if (given.status) {
+    if ((STATUSES as string[]).includes(given.status)) filter.status = given.status as InstanceStatus;
+    else problems.push(`unknown status ${JSON.stringify(given.status)} (use one of ${STATUSES.join(", ")})`);
+  }
+  for (const [k, field] of [["from", "createdFrom"], ["to", "createdTo"]] as const) {
+    if (!given[k]) continue;
+    const d = timeParse(given[k]!);
+    if (d) filter[field] = d;
+    else problems.push(`${k}=${JSON.stringify(given[k])} is not a time (use 2026-01-31T12:00, read as UTC)`);
+  }
+  if (given.q) {
+    const hex = given.q.toLowerCase().replace(/-/g, "");
+    if (/^[0-9a-f]{1,32}$/.test(hex)) filter.idPrefix = hex;
+    else problems.push(`${JSON.stringify(given.q)} is not an instance id or the start of one (hex digits)`);
+  }
+  const limit = Math.min(500, Math.max(1, Number(q.get("limit")) || PAGE_SIZE));
+  return { filter, before: cursorParse(q.get("before")), after: cursorParse(q.get("after")), limit, given, problems };
+}
+
+export interface InstanceList {
+  rows: InstanceSummary[];
+  /** Cursors for the older and newer pages, when there are such pages. */
+  older?: string;
+  newer?: string;
+  counts: Record<InstanceStatus, number>;
+  /** Planner estimates for counts that hit the cap (only without filters: they are table-wide). */
+  estimates: Partial<Record<InstanceStatus, number>>;
+  workflows: string[];
+}
+
+export async function instanceList(d: WebData, q: ListQuery): Promise<InstanceList> {
+  const page = await instancePage(d.db, { filter: q.filter, limit: q.limit, before: q.before, after: q.before ? undefined : q.after });
+  const [counts, workflows] = await Promise.all([statusCounts(d, q.filter), versionWorkflowNames(d.db)]);
+  const unfiltered = !q.filter.workflow && !q.filter.createdFrom && !q.filter.createdTo && !q.filter.idPrefix;
+  const capped = STATUSES.some((s) => counts[s] >= COUNT_CAP);
+  const estimates = unfiltered && capped ? await instanceStatusEstimates(d.db) : {};
+  const first = page.rows[0];
+  const last = page.rows.at(-1);
+  // Paging back (after=) always has older rows behind it; paging forward has newer ones.
+  const hasOlder = q.after && !q.before ? true : page.more;
+  const hasNewer = q.before ? true : q.after ? page.more : false;
+  return {
+    rows: page.rows,
+    older: hasOlder && last ? cursorText(last.cursor) : undefined,
+    newer: hasNewer && first ? cursorText(first.cursor) : undefined,
+    counts,
+    estimates,
+    workflows,
+  };
+}
+
+/** Counts per status, shared for two seconds between page loads with the same filter. */
+function statusCounts(d: WebData, filter: InstanceFilter): Promise<Record<InstanceStatus, number>> {
+  const key = JSON.stringify({ ...filter, status: undefined });
+  const now = Date.now();
+  const hit = d.counts.get(key);
+  if (hit && now - hit.at < COUNT_TTL_MS) return hit.value;
+  if (d.counts.size > 100) d.counts.clear();
+  const value = instanceStatusCounts(d.db, { filter, cap: COUNT_CAP });
+  d.counts.set(key, { at: now, value });
+  value.catch(() => d.counts.delete(key));
+  return value;
+}
+
+/** A version with its graph (versions never change: cached for the server's life). */
+export async function versionWithGraph(d: WebData, id: number): Promise<{ row: VersionRow; graphs: FnGraph[] } | undefined> {
+  const hit = d.versions.get(id);
+  if (hit) return hit;
+  const [row] = await versionsGet(d.db, { ids: [id] });
+  if (!row) return undefined;
+  let graphs: FnGraph[] = [];
+  try {
+    graphs = withNestedActions(row.ir, workflowGraph(row.ir));
+  } catch (e) {
+    d.log.warn("cannot draw a workflow version's graph", { version: id, error: (e as Error).message });
+  }
+  const entry = { row, graphs };
+  if (d.versions.size > 500) d.versions.clear();
+  d.versions.set(id, entry);
+  return entry;
+}
+
+export interface InstanceView {
+  instance: InstanceFull;
+  attempts: AttemptRow[];
+  pending: PendingCall[];
+  graphs: FnGraph[];
+  progress: Record<string, NodeProgress>;
+  /** Why the calls in flight could not be read, if they could not. */
+  pendingProblem?: string;
+}
+
+export async function instanceView(d: WebData, id: string): Promise<InstanceView | undefined> {
+  if (!isUuid(id)) return undefined;
+  const instance = await instanceGetFull(d.db, { id });
+  if (!instance) return undefined;
+  const [attempts, version] = await Promise.all([attemptList(d.db, { instanceId: id }), versionWithGraph(d, instance.versionId)]);
+  let pending: PendingCall[] = [];
+  let pendingProblem: string | undefined;
+  if (version) {
+    try {
+      pending = stillPending(pendingCalls({ ir: version.row.ir as WorkflowIR, status: instance.status, state: instance.state, args: instance.args }), attempts);
+    } catch (e) {
+      pendingProblem = (e as Error).message;
+    }
+  }
+  return { instance, attempts, pending, graphs: version?.graphs ?? [], progress: nodeProgress({ attempts, pending }), pendingProblem };
+}
+
+export const FINISHED: readonly InstanceStatus[] = ["completed", "failed", "cancelled"];

@@ -1,0 +1,127 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type pg from "pg";
+import type { Logger } from "../log/logger.js";
+import { instanceLiveMarks } from "../store/web.js";
+
+/**
+ * Server-sent events for the instance pages. One timer polls, in one statement, a cheap mark
+ * (status, updated_at, attempts recorded) of every instance someone is watching; when a mark
+ * changes, the instance's view is loaded once and sent to each of its watchers. Inside
+ * `waymark supervise` the lifecycle events wake the timer early. A service: start()/stop().
+ */
+export interface LiveUpdate {
+  payload: unknown;
+  finished: boolean;
+}
+
+interface Watch {
+  clients: Set<ServerResponse>;
+  mark?: string;
+}
+
+export class LiveHub {
+  private readonly watches = new Map<string, Watch>();
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly o: {
+      db: pg.Pool;
+      log: Logger;
+      load(id: string): Promise<LiveUpdate | undefined>;
+      /** @default 500 */
+      intervalMs?: number;
+    },
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.timer ??= setInterval(() => this.wake(), this.o.intervalMs ?? 500);
+    // A comment line now and then keeps proxies from closing an idle stream.
+    this.heartbeat ??= setInterval(() => this.each((res) => res.write(": keep-alive\n\n")), 15_000);
+  }
+
+  get watching(): number {
+    return this.watches.size;
+  }
+
+  private each(fn: (res: ServerResponse) => void): void {
+    for (const w of this.watches.values()) for (const res of w.clients) fn(res);
+  }
+
+  /** Streams an instance's updates to one client, starting with its current view. */
+  async subscribe(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The mark before the view: a change in between is sent again rather than missed.
+    const mark = (await instanceLiveMarks(this.o.db, { ids: [id] })).get(id);
+    const first = await this.o.load(id);
+    if (!first) {
+      res.writeHead(404, { "Content-Type": "application/json; charset=utf-8" });
+      res.end(JSON.stringify({ error: `no instance ${id}` }));
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.write("retry: 2000\n\n");
+    send(res, first.payload);
+    if (first.finished || this.stopped) return void res.end();
+    const watch = this.watches.get(id) ?? { clients: new Set<ServerResponse>(), mark };
+    this.watches.set(id, watch);
+    watch.clients.add(res);
+    req.on("close", () => {
+      watch.clients.delete(res);
+      if (!watch.clients.size && this.watches.get(id) === watch) this.watches.delete(id);
+    });
+  }
+
+  /** Looks for news now (a lifecycle event, or the timer). */
+  wake(): void {
+    if (this.stopped || !this.watches.size) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((e: unknown) => this.o.log.warn("live update failed", { error: (e as Error).message }))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async tick(): Promise<void> {
+    const ids = [...this.watches.keys()];
+    const marks = await instanceLiveMarks(this.o.db, { ids });
+    for (const id of ids) {
+      const watch = this.watches.get(id);
+      const mark = marks.get(id) ?? "gone";
+      if (!watch || watch.mark === mark) continue;
+      watch.mark = mark;
+      const update = await this.o.load(id);
+      for (const res of watch.clients) {
+        if (update) send(res, update.payload);
+        if (!update || update.finished) res.end();
+      }
+      if (!update || update.finished) this.watches.delete(id);
+    }
+  }
+
+  /** Ends every stream; returns when no tick is running. Safe before start() and twice. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.timer = this.heartbeat = null;
+    await this.ticking;
+    this.each((res) => res.end());
+    this.watches.clear();
+  }
+}
+
+function send(res: ServerResponse, payload: unknown): void {
+  res.write(`event: update\ndata: ${JSON.stringify(payload)}\n\n`);
+}

@@ -1,0 +1,114 @@
+import { FINISHED, type InstanceView } from "../data.js";
+import { graphStates, graphSvg } from "../graph.js";
+import { badge, between, href, html, layout, postButton, time, type Html } from "../html.js";
+import { argsText, errorView, text } from "../values.js";
+
+/**
+ * An instance: its arguments, status, result or error, its workflow's graph with each action
+ * node's state, and every attempt. While it runs, the page subscribes to
+ * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
+ */
+function summary(v: InstanceView): Html {
+  const i = v.instance;
+  const path = href("/instances", i.id);
+  const buttons = [
+    !FINISHED.includes(i.status)
+      ? postButton({ action: `/api${path}/cancel`, label: i.cancelRequested ? "Cancelling…" : "Cancel", next: path, confirm: "Cancel this instance?", kind: "danger", name: "cancel" })
+      : "",
+    i.status === "failed" || i.status === "cancelled" ? postButton({ action: `/api${path}/requeue`, label: "Requeue", kind: "primary", name: "requeue" }) : "",
+  ];
+  return html`<div class="title-row"><h1>${i.workflowName} ${badge(i.status)}</h1><div class="actions">${buttons}</div></div>
+<dl class="facts">
+<dt>Instance</dt><dd class="mono">${i.id}</dd>
+<dt>Version</dt><dd><a href="${href("/versions", i.versionId)}">#${i.versionId}</a></dd>
+<dt>Created</dt><dd>${time(i.createdAt)}</dd>
+<dt>Started</dt><dd>${time(i.startedAt)}</dd>
+<dt>Finished</dt><dd>${time(i.finishedAt)}</dd>
+<dt>Took</dt><dd>${i.finishedAt ? between(i.startedAt ?? i.createdAt, i.finishedAt) : "-"}</dd>
+${i.status === "sleeping" || i.status === "queued" ? html`<dt>${i.status === "sleeping" ? "Wakes" : "Runs from"}</dt><dd>${time(i.scheduledAt)}</dd>` : ""}
+${i.priority ? html`<dt>Priority</dt><dd>${i.priority}</dd>` : ""}
+${i.scheduleId !== null ? html`<dt>Schedule</dt><dd><a href="/schedules">#${i.scheduleId}</a></dd>` : ""}
+${i.idempotencyKey ? html`<dt>Idempotency key</dt><dd class="mono">${i.idempotencyKey}</dd>` : ""}
+${i.status === "running" && i.leaseOwner ? html`<dt>Supervisor</dt><dd class="mono">${i.leaseOwner}</dd>` : ""}
+</dl>`;
+}
+
+function errorBlock(e: ReturnType<typeof errorView>, small = false): Html {
+  if (!e) return html``;
+  return html`<div class="error${small ? " small" : ""}"><div class="error-head"><b>${e.name}</b>: ${e.message}</div>${e.fields ? html`<pre class="value">${e.fields}</pre>` : ""}${
+    e.stack ? html`<details><summary>stack</summary><pre class="stack">${e.stack}</pre></details>` : ""
+  }</div>`;
+}
+
+function outcome(v: InstanceView): Html {
+  const i = v.instance;
+  if (i.status === "completed") return html`<h2>Result</h2><pre class="value" data-value="result">${text(i.result)}</pre>`;
+  if (i.error) return html`<h2>Error</h2>${errorBlock(errorView(i.error))}`;
+  return html`<h2>Result</h2><p class="muted">${i.status === "running" ? "Running…" : i.status === "sleeping" ? "Sleeping…" : "Not started yet."}</p>`;
+}
+
+function valueCell(value: string): Html {
+  if (value.length <= 120) return html`<pre class="value small">${value}</pre>`;
+  return html`<details><summary><code>${value.slice(0, 80)}…</code></summary><pre class="value small">${value}</pre></details>`;
+}
+
+function attempts(v: InstanceView): Html {
+  const done = v.attempts.map((a) => {
+    const err = errorView(a.error);
+    return html`<tr data-attempt="${a.actionSeq}:${a.attempt}" data-node="${a.nodeId}" data-status="${a.status}">
+<td>${a.actionSeq}</td><td>${a.actionName}</td><td>${a.attempt}</td><td>${badge(a.status)}</td>
+<td>${valueCell(argsText(a.args, 5000))}</td>
+<td>${a.status === "completed" ? valueCell(text(a.result, 5000)) : errorBlock(err, true)}</td>
+<td>${time(a.startedAt)}</td><td>${between(a.startedAt, a.finishedAt)}</td><td>${a.childPid ?? "-"}</td>
+</tr>`;
+  });
+  const pending = v.pending.map(
+    (c) => html`<tr data-attempt="${c.seq}:${c.attempt}" data-node="${c.node}" data-status="${c.status}" class="pending">
+<td>${c.seq}</td><td>${c.name}</td><td>${c.attempt}</td><td>${badge(c.status)}</td>
+<td>${valueCell(argsText(c.args, 5000))}</td>
+<td class="muted">${c.status === "retrying" && c.retryAt ? html`next attempt at ${time(c.retryAt)}` : "in flight"}</td>
+<td>-</td><td>-</td><td>-</td>
+</tr>`,
+  );
+  const note = v.pendingProblem ? html`<p class="notice warn">The calls in flight cannot be shown: ${v.pendingProblem}</p>` : "";
+  if (!done.length && !pending.length) return html`<h2>Action attempts</h2>${note}<p class="empty">No action has run yet.</p>`;
+  return html`<h2>Action attempts <span class="muted">(${v.attempts.length} recorded${v.pending.length ? `, ${v.pending.length} pending` : ""})</span></h2>${note}
+<table class="list attempts"><thead><tr><th>#</th><th>Action</th><th>Attempt</th><th>Status</th><th>Arguments</th><th>Result or error</th><th>Started (UTC)</th><th>Took</th><th>Child pid</th></tr></thead>
+<tbody>${done}${pending}</tbody></table>`;
+}
+
+function graphs(v: InstanceView): Html {
+  if (!v.graphs.length) return html`<p class="muted">The workflow's graph is not available.</p>`;
+  return html`${v.graphs.map(
+    (g, i) => html`<figure class="graph-box">${v.graphs.length > 1 ? html`<figcaption>${g.name}</figcaption>` : ""}${graphSvg(g, { progress: v.progress, id: `g${i}` })}</figure>`,
+  )}<p class="legend"><span class="dot pending"></span>not run <span class="dot running"></span>running <span class="dot retrying"></span>retrying <span class="dot completed"></span>completed <span class="dot failed"></span>failed</p>`;
+}
+
+/** What the live view sends: the status, each action node's state, and the fragments. */
+export function instanceUpdate(v: InstanceView): { payload: unknown; finished: boolean } {
+  const finished = FINISHED.includes(v.instance.status);
+  return {
+    finished,
+    payload: {
+      status: v.instance.status,
+      finished,
+      nodes: graphStates(v.graphs, v.progress),
+      fragments: { summary: summary(v).text, outcome: outcome(v).text, attempts: attempts(v).text },
+    },
+  };
+}
+
+export function instancePage(v: InstanceView): string {
+  const i = v.instance;
+  const live = FINISHED.includes(i.status) ? undefined : `/api/instances/${encodeURIComponent(i.id)}/events`;
+  return layout({
+    title: `${i.workflowName} ${i.id}`,
+    nav: "/instances",
+    live,
+    body: html`<p class="crumbs"><a href="/instances">Instances</a> / <a href="${href("/instances", { workflow: i.workflowName })}">${i.workflowName}</a></p>
+<section id="summary">${summary(v)}</section>
+<section class="cols"><div><h2>Arguments</h2><pre class="value" data-value="args">${argsText(i.args)}</pre></div><div id="outcome">${outcome(v)}</div></section>
+<section><h2>Graph ${live ? html`<span class="live" title="updates as actions complete">live</span>` : ""}</h2><div id="graph">${graphs(v)}</div></section>
+<section id="attempts">${attempts(v)}</section>`,
+  });
+}
