@@ -3,17 +3,24 @@ import pg from "pg";
 /** Anything that runs a query: a pool, or a client (possibly inside the caller's transaction). */
 export type Queryable = Pick<pg.Pool, "query"> | pg.ClientBase;
 
-/** NOTIFY channels. Payloads stay small (ids, counts); data is read from tables. */
+/**
+ * NOTIFY channels. Payloads stay small (ids, counts); data is read from tables. The
+ * supervisors' channel carries every kind of wake-up, so their LISTEN connection (re)subscribes
+ * with one statement.
+ */
 export const CHANNELS = {
-  /** An instance was queued or woken: pollers claim at once. */
-  queued: "waymark_queued",
-  /** Instances finished: payload is a comma-separated list of ids. */
+  /** For supervisors: "queued" (an instance was queued or woken), "cancel:<id>", "schedule". */
+  work: "waymark_work",
+  /** For callers: finished instances, as a comma-separated list of ids. */
   done: "waymark_done",
-  /** A cancellation was requested: payload is the instance id. */
-  cancel: "waymark_cancel",
-  /** A schedule changed: the scheduler looks again. */
-  schedule: "waymark_schedule",
 } as const;
+
+/** SQL that wakes the supervisors' pollers. */
+export const NOTIFY_QUEUED = `pg_notify('${CHANNELS.work}', 'queued')`;
+/** SQL that wakes the schedulers. */
+export const NOTIFY_SCHEDULE = `pg_notify('${CHANNELS.work}', 'schedule')`;
+/** SQL that tells the owner of instance `idSql` to cancel it. */
+export const notifyCancel = (idSql: string) => `pg_notify('${CHANNELS.work}', 'cancel:' || ${idSql})`;
 
 // Parse int8 and numeric as numbers where they are counts or ids that fit.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {

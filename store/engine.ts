@@ -1,5 +1,5 @@
 import type { Encoded } from "../sdk/codec.js";
-import { CHANNELS, type Queryable } from "./db.js";
+import { CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
 import type { InstanceStatus } from "./instances.js";
 
 /**
@@ -94,7 +94,7 @@ export async function instanceReclaimExpired(db: Queryable, p: { limit: number }
           SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
          FROM x WHERE i.id = x.id RETURNING 1
      )
-     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${CHANNELS.queued}', count(*)::text) END FROM upd`,
+     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN ${NOTIFY_QUEUED} END FROM upd`,
     [p.limit],
   );
   return rows[0]?.n ?? 0;
@@ -177,7 +177,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
        SELECT count(*) AS n FROM upd WHERE status = 'queued'
      )
      SELECT upd.id::text AS id, notified.n AS notified,
-            CASE WHEN requeued.n > 0 THEN pg_notify('${CHANNELS.queued}', requeued.n::text) END AS woke
+            CASE WHEN requeued.n > 0 THEN ${NOTIFY_QUEUED} END AS woke
        FROM upd, notified, requeued`,
     values: [
       p.owner,

@@ -1,5 +1,5 @@
 import type { Encoded } from "../sdk/codec.js";
-import { CHANNELS, type Queryable } from "./db.js";
+import { CHANNELS, NOTIFY_QUEUED, notifyCancel, type Queryable } from "./db.js";
 
 /**
  * Instances as the SDK and the CLI see them: queueing, reading results, listing, cancelling.
@@ -34,7 +34,7 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
       ON CONFLICT (workflow_name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING id
     )
-    SELECT id::text, true AS inserted, pg_notify('${CHANNELS.queued}', '') FROM ins
+    SELECT id::text, true AS inserted, ${NOTIFY_QUEUED} FROM ins
     UNION ALL
     SELECT id::text, false, NULL FROM waymark.instances
      WHERE $6::text IS NOT NULL AND workflow_name = $2 AND idempotency_key = $6 AND NOT EXISTS (SELECT 1 FROM ins)`;
@@ -55,7 +55,7 @@ export async function instanceInsertMany(db: Queryable, p: { workflowName: strin
        SELECT id, $2, $3, 'queued', $4, args FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
        RETURNING 1
      )
-     SELECT pg_notify('${CHANNELS.queued}', count(*)::text) FROM ins`,
+     SELECT ${NOTIFY_QUEUED} FROM ins`,
     [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a))],
   );
   void rowCount;
@@ -196,7 +196,7 @@ export async function instanceCancel(db: Queryable, p: { id: string; error: Enco
      )
      SELECT before,
             CASE WHEN before IN ('queued', 'sleeping') THEN pg_notify('${CHANNELS.done}', $1::text)
-                 WHEN before = 'running' THEN pg_notify('${CHANNELS.cancel}', $1::text) END
+                 WHEN before = 'running' THEN ${notifyCancel("$1::text")} END
        FROM upd`,
     [p.id, JSON.stringify(p.error)],
   );

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { Encoded } from "../sdk/codec.js";
-import { CHANNELS, type Queryable } from "./db.js";
+import { NOTIFY_SCHEDULE, type Queryable } from "./db.js";
 
 /** Schedules: keyed by (workflow name, schedule name). */
 export interface ScheduleRow {
@@ -67,7 +67,7 @@ export async function scheduleUpsert(
          allow_duplicate = excluded.allow_duplicate, status = 'active', next_run_at = excluded.next_run_at, updated_at = now()
        RETURNING *
      )
-     SELECT ${COLUMNS}, pg_notify('${CHANNELS.schedule}', '') FROM up`,
+     SELECT ${COLUMNS}, ${NOTIFY_SCHEDULE} FROM up`,
     [p.workflowName, p.scheduleName, p.kind, p.cron, p.intervalMs, p.timezone, p.jitterMs, JSON.stringify(p.args), p.priority, p.allowDuplicate, p.nextRunAt],
   );
   return scheduleRow(rows[0]);
@@ -84,7 +84,7 @@ export async function scheduleSetStatus(db: Queryable, p: { workflowName: string
     `WITH upd AS (
        UPDATE waymark.schedules SET status = $3, next_run_at = coalesce($4, next_run_at), updated_at = now()
         WHERE workflow_name = $1 AND schedule_name = $2 RETURNING 1
-     ) SELECT pg_notify('${CHANNELS.schedule}', '') FROM upd`,
+     ) SELECT ${NOTIFY_SCHEDULE} FROM upd`,
     [p.workflowName, p.scheduleName, p.status, p.nextRunAt ?? null],
   );
   return (rowCount ?? 0) > 0;

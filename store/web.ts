@@ -1,5 +1,5 @@
 import type { Encoded } from "../sdk/codec.js";
-import { CHANNELS, type Queryable } from "./db.js";
+import { NOTIFY_QUEUED, type Queryable } from "./db.js";
 import type { InstanceStatus } from "./instances.js";
 
 /**
@@ -204,7 +204,7 @@ export async function instanceRequeue(db: Queryable, p: { id: string; newId: str
        SELECT $2, workflow_name, version_id, 'queued', priority, args FROM src WHERE status IN ('failed', 'cancelled')
        RETURNING id
      )
-     SELECT src.status AS before, ins.id::text AS id, CASE WHEN ins.id IS NOT NULL THEN pg_notify('${CHANNELS.queued}', '') END
+     SELECT src.status AS before, ins.id::text AS id, CASE WHEN ins.id IS NOT NULL THEN ${NOTIFY_QUEUED} END
        FROM src LEFT JOIN ins ON true`,
     [p.id, p.newId],
   );

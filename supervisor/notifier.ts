@@ -42,9 +42,11 @@ export class Notifier {
         retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000),
       },
     );
-    sub.notifications.on(CHANNELS.queued, () => this.handlers.queued());
-    sub.notifications.on(CHANNELS.cancel, (id: string) => this.handlers.cancel(id));
-    sub.notifications.on(CHANNELS.schedule, () => this.handlers.schedule());
+    sub.notifications.on(CHANNELS.work, (payload: string) => {
+      if (payload === "queued") this.handlers.queued();
+      else if (payload === "schedule") this.handlers.schedule();
+      else if (payload?.startsWith("cancel:")) this.handlers.cancel(payload.slice("cancel:".length));
+    });
     sub.events.on("error", (e: Error) => this.log.warn("LISTEN connection error", { error: e.message }));
     sub.events.on("reconnect", (attempt: number) => this.log.warn("LISTEN connection lost; reconnecting", { attempt }));
     let first = true;
@@ -56,8 +58,7 @@ export class Notifier {
       first = false;
     });
     await sub.connect();
-    // One at a time: pg does not queue queries on a client for us.
-    for (const channel of [CHANNELS.queued, CHANNELS.cancel, CHANNELS.schedule]) await sub.listenTo(channel);
+    await sub.listenTo(CHANNELS.work);
     this.subscriber = sub;
   }
 

@@ -5,6 +5,7 @@ import { close, WorkflowCancelledError, WorkflowHandle } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
 import { notesDir } from "../helpers/files.js";
 import { CLI, ROOT, supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * Cancellation on a real supervisor: queued and sleeping instances are cancelled at once; a
@@ -38,15 +39,6 @@ async function query<R = Record<string, unknown>>(text: string, params: unknown[
   }
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const statusIs = (id: string, status: string) => async () => ((await query<{ status: string }>("SELECT status FROM waymark.instances WHERE id = $1", [id]))[0]?.status === status ? true : undefined);
 

@@ -21,6 +21,9 @@ import {
 } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
+
+const waitUntil = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>) => until(what, probe, timeoutMs, 50);
 
 const dbUrl = useTestDatabase(test);
 const FIXTURE = "test/fixtures/workflows/scheduled.ts";
@@ -50,16 +53,6 @@ test.after.always(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` every 50 ms until it returns a value, or fails after `timeoutMs`. */
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface Fire {
   id: string;
@@ -351,7 +344,7 @@ test.serial("with a 60 s poll the scheduler waits for a NOTIFY, then fires every
   const ids = (await db.query(`SELECT id FROM waymark.schedules WHERE schedule_name LIKE 'batch-%'`)).rows.map((r) => r.id);
   const count = async () => (await db.query(`SELECT count(*)::int AS n FROM waymark.instances WHERE schedule_id = ANY($1::bigint[])`, [ids])).rows[0].n as number;
   t.is(await count(), 0, "fired without a NOTIFY: the poll interval is not 60 s");
-  await db.query(`SELECT pg_notify('waymark_schedule', '')`);
+  await db.query(`SELECT pg_notify('waymark_work', 'schedule')`);
   await waitUntil("five fires", 3000, async () => (await count()) === 5);
   const batches = [...sup.output().slice(mark).matchAll(/scheduler batch claimed=(\d+)/g)].map((m) => Number(m[1]));
   t.deepEqual(batches, [2, 2, 1]);

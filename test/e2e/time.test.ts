@@ -6,6 +6,7 @@ import { close, WorkflowFailedError } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
 import { notesDir } from "../helpers/files.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 const notes = notesDir();
@@ -35,11 +36,10 @@ async function query(text: string, params: unknown[]) {
 }
 
 async function waitForStatus(id: string, status: string): Promise<Record<string, unknown>> {
-  for (;;) {
+  return until(`instance ${id} to be ${status}`, async () => {
     const [row] = await query("SELECT status, lease_owner, scheduled_at, state IS NOT NULL AS has_state FROM waymark.instances WHERE id = $1", [id]);
-    if (row?.status === status) return row;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    return row?.status === status ? (row as Record<string, unknown>) : undefined;
+  });
 }
 
 function alive(pid: number): boolean {

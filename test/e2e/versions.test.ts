@@ -10,6 +10,7 @@ import { compileWorkflow } from "../../compiler/workflow.js";
 import { definitionOf } from "../../sdk/definition.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { CLI, ROOT, supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * Workflow versions: a version is the hash of the compiled body. The same source gives the same
@@ -69,15 +70,6 @@ async function query<R>(text: string, params: unknown[] = []): Promise<R[]> {
   }
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test.serial("the same source gives the same hash; moving the class down does not change it; a changed body does", (t) => {
   writeFileSync(path.join(project, "same.ts"), V1);

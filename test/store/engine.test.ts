@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesPersist } from "../../store/engine.js";
 import { instanceInsert, instanceGet } from "../../store/instances.js";
@@ -6,7 +6,7 @@ import { versionUpsert } from "../../store/versions.js";
 import { uuidv7 } from "../../sdk/client.js";
 import { testDatabase } from "../helpers/db.js";
 
-async function setup(t: Parameters<Parameters<typeof test>[1]>[0]) {
+async function setup(t: ExecutionContext) {
   const db = await testDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   t.teardown(async () => {

@@ -42,6 +42,7 @@ for (const how of ["exit", "oom"]) {
 test.serial("waymark status prints the supervisor and its children", async (t) => {
   const { execa } = await import("execa");
   const { CLI, ROOT } = await import("../helpers/supervise.js");
+  await waitForStatus(await dbUrl(), sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
   const r = await execa(process.execPath, [CLI, "status"], { cwd: ROOT, env: { ...env, WAYMARK_DATABASE_URL: await dbUrl() }, extendEnv: false, reject: false });
   t.is(r.exitCode, 0, r.stderr);

@@ -4,6 +4,7 @@ import { useTestDatabase } from "../helpers/db.js";
 import { notesDir } from "../helpers/files.js";
 import { query } from "../helpers/status.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 const notes = notesDir();
@@ -30,10 +31,7 @@ test("a workflow whose state cannot be stored fails on its own; the supervisor k
 
 test("cancelling an action that ignores its abort: the attempt is recorded as cancelled and its child is killed after the grace period", async (t) => {
   const handle = await new P.DeafWorkflow().start(["deaf"]);
-  for (;;) {
-    if (notes.lines("deaf.txt").length) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until("the action to start", () => notes.lines("deaf.txt").length > 0);
   const pid = Number(notes.lines("deaf.txt")[0]!.split(" ")[2]);
   const killed = sup.waitFor(new RegExp(`killing a worker whose action ignored its abort pid=${pid}`));
   await handle.cancel();

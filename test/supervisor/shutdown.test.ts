@@ -6,6 +6,7 @@ import { useTestDatabase } from "../helpers/db.js";
 import { notesDir } from "../helpers/files.js";
 import { query } from "../helpers/status.js";
 import { supervise } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 
@@ -23,12 +24,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function untilNote(notes: ReturnType<typeof notesDir>, file: string, pattern: RegExp): Promise<string> {
-  for (;;) {
-    const hit = notes.lines(file).find((l) => pattern.test(l));
-    if (hit) return hit;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function untilNote(notes: ReturnType<typeof notesDir>, file: string, pattern: RegExp): Promise<string> {
+  return until(`${pattern} in ${file}`, () => notes.lines(file).find((l) => pattern.test(l)));
 }
 
 test.serial("SIGTERM lets in-flight actions finish, writes their results, releases the instance and exits 0; another supervisor finishes it without re-running the action", async (t) => {
