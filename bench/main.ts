@@ -95,7 +95,7 @@ function describe(m: Metrics): string {
   if (m.p50_ms !== undefined) parts.push(`p50 ${m.p50_ms} ms, p95 ${m.p95_ms} ms, p99 ${m.p99_ms} ms`);
   if (m.run_result_p50_ms !== undefined) parts.push(`run()->result p50 ${String(m.run_result_p50_ms)} ms`);
   if (m.concurrent_actions_per_s !== undefined) parts.push(`${fmt(m.concurrent_actions_per_s)} actions/s with 200 at once`);
-  if (m.late_over_early !== undefined) parts.push(`steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms)`);
+  if (m.late_over_early !== undefined) parts.push(`steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms); ${String(m.accumulating_late_over_early)}x when the state accumulates every result`);
   if (m.rss) parts.push(`supervisor RSS ${m.rss.supervisorMaxMb} MB, children ${m.rss.childrenMaxMb} MB`);
   if (m.cpu) parts.push(`CPU: supervisor ${m.cpu.supervisor}%, children ${m.cpu.children}%, postgres ${m.cpu.postgres}%, app ${m.cpu.bench}%`);
   return parts.join("; ");

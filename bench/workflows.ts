@@ -2,6 +2,7 @@
  * The bench's workflows and actions. `waymark supervise` loads this module (compiled to
  * dist/bench/workflows.js) as WAYMARK_USER_MODULE; the bench process queues the workflows.
  */
+import { appendFileSync } from "node:fs";
 import { action, sleep, workflow, Workflow } from "../sdk/index.js";
 
 /** The wall clock with sub-millisecond resolution, comparable across processes. */
@@ -57,6 +58,22 @@ export class LongHistory extends Workflow {
     const starts: number[] = [];
     for (let i = 0; i < steps; i++) starts.push(await stamp());
     return starts;
+  }
+}
+
+/** Writes when it started to a file (a side channel: the workflow's state does not grow). */
+export const stampTo = action(async function stampTo(file: string, i: number) {
+  appendFileSync(file, `${i} ${wallClock()}\n`);
+  return i + 1;
+});
+
+/** Many steps with a constant-size state: the engine's own cost per step, early and late. */
+@workflow
+export class LongLoop extends Workflow {
+  async run(steps: number, file: string) {
+    let i = 0;
+    while (i < steps) i = await stampTo(file, i);
+    return i;
   }
 }
 

@@ -69,7 +69,10 @@ export class TaskRunner {
     this.outbox.push(result);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      // Idle: send after the current microtasks (latency). Busy: after this turn of the event
+      // loop, so results settling meanwhile share the message (throughput).
+      if (this.queue.size > 0) setImmediate(() => this.flush());
+      else process.nextTick(() => this.flush());
     }
   }
 

@@ -140,9 +140,13 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   const A = p.attempts;
   const { rows } = await db.query<{ id: string }>({
     name: "waymark_persist",
-    text: `WITH w AS (
-       SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[])
-         AS w(id, epoch, status, state, keep_state, result, error, scheduled_at)
+    // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
+    // not see constants it could match to a partial index (it would walk every running row of
+    // the table for each written one); the only way in is the primary key.
+    text: `WITH w AS MATERIALIZED (
+       SELECT u.*, $1::text AS owner, 'running'::text AS expect
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at)
      ), upd AS (
        UPDATE waymark.instances i
           SET status = w.status,
@@ -155,7 +159,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
               updated_at = now()
          FROM w
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
-        WHERE i.id = w.id AND i.lease_owner = $1 AND i.lease_epoch = w.epoch AND i.status = 'running'
+        WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
        RETURNING i.id, i.status
      ), att AS (
        INSERT INTO waymark.action_attempts AS a
@@ -281,6 +285,8 @@ export async function instancesCollect(db: Queryable, p: { retentionHours: numbe
        SELECT id FROM waymark.instances
         WHERE finished_at IS NOT NULL AND finished_at < now() - $1 * interval '1 hour' AND (SELECT got FROM lock)
         ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), attempts AS (
+       DELETE FROM waymark.action_attempts a USING doomed WHERE a.instance_id = doomed.id
      ), del AS (
        DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
      )

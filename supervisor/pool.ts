@@ -26,6 +26,8 @@ export interface PoolEvents {
   /** A child died: its in-flight attempts, failed as ActionTimeout by the executor. */
   lost: [{ ids: string[]; pid: number; reason: string }];
   ready: [{ pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }];
+  /** The backlog fell to what the children can take at once: time to claim more. */
+  drained: [];
 }
 
 type ChildState = "starting" | "ready" | "retiring" | "dead";
@@ -267,13 +269,16 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     let best: Child | undefined;
     for (const s of this.slots) {
       const c = s.current;
-      if (!c || c.state !== "ready" || c.inflight.size >= this.opts.concurrency) continue;
+      // Up to twice the concurrency: the child's own queue holds the next tasks, so it never
+      // waits a round trip for work, and results and sends travel in bigger batches.
+      if (!c || c.state !== "ready" || c.inflight.size >= this.opts.concurrency * 2) continue;
       if (!best || c.inflight.size < best.inflight.size) best = c;
     }
     return best;
   }
 
   private pump(): void {
+    const backlog = this.queue.length > this.totalSlots;
     while (this.queue.length && !this.stopping) {
       const child = this.pick();
       if (!child) break;
@@ -284,9 +289,13 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       child.dispatched++;
       this.lifecycle(child);
     }
+    if (backlog && this.queue.length <= this.totalSlots) this.emit("drained");
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // Idle: send after the current microtasks (latency). Busy: after this turn of the event
+      // loop, so the results arriving meanwhile add to the same messages (throughput).
+      if (this.queue.length) setImmediate(() => this.flush());
+      else process.nextTick(() => this.flush());
     }
   }
 

@@ -145,6 +145,13 @@ export class Supervisor {
       });
       this.leases.start();
       this.poller.start();
+      // Claim again as soon as there is room for a batch, not at the next poll: a finished
+      // instance frees a place, a drained child pool asks for work.
+      const batchRoom = Math.max(1, Math.min(50, Math.floor(config.maxConcurrentInstances / 10)));
+      this.events.on("instance.finished", () => {
+        if (this.room() >= batchRoom) this.poller?.wake();
+      });
+      pool.on("drained", () => this.poller?.wake());
       this.scheduler = new Scheduler({ db: this.db, intervalMs: config.schedulerPollIntervalMs, batchSize: config.schedulerBatchSize, log: this.log.scope("scheduler") });
       this.scheduler.start();
       this.maintenance = new Maintenance({
