@@ -89,13 +89,14 @@ export class WaymarkClient {
     });
   }
 
-  async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number } = {}): Promise<string[]> {
+  async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
+    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
     const encoded = argsList.map((args, n) => args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`)) as Encoded);
     await this.ready();
     const versionId = await this.versionId(def);
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
-      await instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority });
+      await instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs });
     }
     return ids;
   }

@@ -76,7 +76,7 @@ export abstract class Workflow {
   }
 
   /** Queues many instances, one round trip per thousand. Returns their ids. */
-  static async startMany<W extends Workflow>(this: abstract new () => W, argsList: Array<RunArgs<W>>, options: { priority?: number } = {}): Promise<string[]> {
+  static async startMany<W extends Workflow>(this: abstract new () => W, argsList: Array<RunArgs<W>>, options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
     const def = definitionOf(this);
     return (await sharedClient()).startMany(def, argsList as unknown[][], options);
   }

@@ -48,15 +48,15 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
 }
 
 /** Queues many instances of one version in one statement per call (callers chunk by ~1000). */
-export async function instanceInsertMany(db: Queryable, p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number }): Promise<number> {
+export async function instanceInsertMany(db: Queryable, p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number }): Promise<number> {
   const { rowCount } = await db.query(
     `WITH ins AS (
-       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args)
-       SELECT id, $2, $3, 'queued', $4, args FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
+       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at)
+       SELECT id, $2, $3, 'queued', $4, args, now() + $6 * interval '1 millisecond' FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
        RETURNING 1
      )
      SELECT ${NOTIFY_QUEUED} FROM ins`,
-    [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a))],
+    [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a)), p.delayMs ?? 0],
   );
   void rowCount;
   return p.ids.length;

@@ -271,7 +271,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       const c = s.current;
       // Up to twice the concurrency: the child's own queue holds the next tasks, so it never
       // waits a round trip for work, and results and sends travel in bigger batches.
-      if (!c || c.state !== "ready" || c.inflight.size >= this.opts.concurrency * 2) continue;
+      if (!c || c.state !== "ready" || c.inflight.size >= this.opts.concurrency * 4) continue;
       if (!best || c.inflight.size < best.inflight.size) best = c;
     }
     return best;
