@@ -159,7 +159,9 @@ export interface Supervised {
 
 /** Starts `waymark supervise` on the bench workflows and waits until it runs. */
 export async function startSupervisor(url: string, env: Record<string, string> = {}): Promise<Supervised> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  // WAYMARK_* settings of the bench's own environment tune the supervisor under test (e.g.
+  // WAYMARK_EXECUTOR_SHARDS=1 npm run bench); its database and modules are the bench's.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "WAYMARK_DATABASE_URL" && k !== "WAYMARK_USER_MODULE"));
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the supervisor (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc: ResultPromise = execa(process.execPath, [...prof, CLI, "supervise"], {

@@ -47,7 +47,7 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
   };
   try {
     say(`waymark bench on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; medians of ${o.runs} run(s)`);
-    const env = { WAYMARK_WORKER_COUNT: String(Math.max(2, os.availableParallelism())) };
+    const env: Record<string, string> = process.env.WAYMARK_WORKER_COUNT ? {} : { WAYMARK_WORKER_COUNT: String(Math.max(2, os.availableParallelism())) };
     for (const name of names) {
       const runs: Metrics[] = [];
       for (let i = 0; i < o.runs; i++) runs.push(await SCENARIOS[name]!({ url: db.url, sizes, env }));

@@ -35,6 +35,10 @@ export function poolCreate(params: { connectionString: string; max?: number; all
     allowExitOnIdle: params.allowExitOnIdle ?? false,
     application_name: params.applicationName ?? "waymark",
     idleTimeoutMillis: 30_000,
+    // The hot statements are named (prepared once per connection) and written for one plan
+    // (primary-key lookups, partial indexes named by constants in their text). Left to itself,
+    // Postgres may re-plan them on every execution, which costs more than running them.
+    options: "-c plan_cache_mode=force_generic_plan",
   });
   // An idle client that loses its connection emits on the pool: without a listener that would
   // crash the process. The next query gets a fresh connection.

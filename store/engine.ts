@@ -138,7 +138,14 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
 export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
   const I = p.instances;
   const A = p.attempts;
-  const { rows } = await db.query<{ id: string }>({
+  // The NOTIFYs, worked out here: finished instances for their callers (ids in chunks under the
+  // payload limit), released ones for the pollers. Sent at commit; one for an instance whose
+  // lease guard fails is harmless (a caller looks, finds it unfinished, and goes on waiting).
+  const notes: Array<[string, string]> = [];
+  const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
+  for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
+  if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
+  const { rows } = await db.query<{ ids: string[] }>({
     name: "waymark_persist",
     // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
     // not see constants it could match to a partial index (it would walk every running row of
@@ -171,18 +178,10 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
        ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE
          SET status = excluded.status, result = excluded.result, error = excluded.error,
              child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
-     ), done AS (
-       SELECT string_agg(id::text, ',') AS ids FROM (
-         SELECT id, (row_number() OVER ()) / 200 AS chunk FROM upd WHERE status IN ('completed', 'failed', 'cancelled')
-       ) z GROUP BY chunk
-     ), notified AS (
-       SELECT count(pg_notify('${CHANNELS.done}', ids)) AS n FROM done
-     ), requeued AS (
-       SELECT count(*) AS n FROM upd WHERE status = 'queued'
+     ), note AS (
+       SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($22::text[], $23::text[]) AS x(channel, payload)
      )
-     SELECT upd.id::text AS id, notified.n AS notified,
-            CASE WHEN requeued.n > 0 THEN ${NOTIFY_QUEUED} END AS woke
-       FROM upd, notified, requeued`,
+     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, (SELECT n FROM note) AS notified FROM upd`,
     values: [
       p.owner,
       I.map((x) => x.id),
@@ -205,9 +204,11 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       A.map((x) => x.childPid ?? null),
       A.map((x) => x.startedAt),
       A.map((x) => x.finishedAt ?? null),
+      notes.map((n) => n[0]),
+      notes.map((n) => n[1]),
     ],
   });
-  return new Set(rows.map((r) => r.id));
+  return new Set(rows[0]?.ids ?? []);
 }
 
 

@@ -48,8 +48,9 @@ export class Persister {
     if (this.urgent || this.dirty.size >= this.opts.batchSize) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      // Let the rest of this tick's changes join the batch.
-      this.flushing = new Promise<void>((resolve) => setImmediate(() => void this.flushOnce().finally(resolve)));
+      // After the current microtasks: changes made together (one IPC message's results) share
+      // the batch; later ones join the next (group commit).
+      this.flushing = new Promise<void>((resolve) => process.nextTick(() => void this.flushOnce().finally(resolve)));
       void this.flushing.finally(() => {
         this.flushing = null;
         this.schedule();
