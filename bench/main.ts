@@ -119,23 +119,37 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
   return out;
 }
 
+const BENCH_OPTIONS = {
+  runs: { type: "string", default: "3" },
+  smoke: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  "no-peers": { type: "boolean", default: false },
+  "database-url": { type: "string" },
+  size: { type: "string", multiple: true },
+} as const;
+
+export const USAGE = `usage: npm run bench -- [scenario ...] [--runs n] [--smoke] [--json] [--no-peers] [--size name=n ...] [--database-url url]
+  scenarios: ${Object.keys(SCENARIOS).join(", ")} (default: all)
+  --runs n          runs per scenario; the report gives medians (default 3)
+  --smoke           every scenario at a tiny size (what CI runs)
+  --json            one JSON line per scenario instead of the table
+  --no-peers        skip graphile-worker, pg-boss and the raw SKIP LOCKED ceiling
+  --size name=n     override a size: ${Object.keys(FULL).join(", ")}
+  --database-url    a database the bench may reset (default: WAYMARK_DATABASE_URL, else an embedded server of its own)`;
+
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      runs: { type: "string", default: "3" },
-      smoke: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      "no-peers": { type: "boolean", default: false },
-      "database-url": { type: "string" },
-      size: { type: "string", multiple: true },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: BENCH_OPTIONS });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (!Number.isInteger(Number(values.runs)) || Number(values.runs) < 1) throw new Error(`--runs takes a whole number of at least 1, not ${values.runs}`);
   const sizes: Partial<Sizes> = {};
   for (const s of values.size ?? []) {
     const [k, v] = s.split("=");
-    if (!k || !v || !(k in FULL)) throw new Error(`--size takes name=number with name one of ${Object.keys(FULL).join(", ")}`);
+    if (!k || !v || !(k in FULL) || !(Number(v) > 0)) throw new Error(`--size takes name=number with name one of ${Object.keys(FULL).join(", ")}, not ${s}`);
     (sizes as Record<string, number>)[k] = Number(v);
   }
   return {
@@ -150,11 +164,18 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  bench(parseBenchArgs(process.argv.slice(2))).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(USAGE + "\n");
+    process.exit(0);
+  }
+  Promise.resolve()
+    .then(() => bench(parseBenchArgs(argv)))
+    .then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exit(1);
+      },
+    );
 }

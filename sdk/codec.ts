@@ -11,7 +11,8 @@ import { SerializationError } from "./errors.js";
  *   Date                 {"$w":"date","v":"2024-01-01T00:00:00.000Z"}   (invalid: v null)
  *   Map / Set            {"$w":"map","v":[[k,v],...]} / {"$w":"set","v":[...]}
  *   Uint8Array, Buffer   {"$w":"bytes","v":"<base64>"}
- *   Error                {"$w":"err","name","message","stack","fields":{...},"cause"?}
+ *   Error                {"$w":"err","name","message","stack","fields":{...},"cause"?,"errors"?}
+ *                        (`errors`: an AggregateError's errors)
  *   object with "$w"     {"$w":"obj","v":{...}}                             (escaped)
  *
  * Anything else (functions, symbols, instances of user classes, cycles) is refused with a
@@ -32,6 +33,8 @@ export interface ErrorData {
   stack?: string;
   fields?: Record<string, Encoded>;
   cause?: Encoded;
+  /** An AggregateError's `errors`. */
+  errors?: Encoded;
 }
 
 export interface CodecExtension {
@@ -136,6 +139,7 @@ class Encoder {
     } else if (obj instanceof Error) {
       for (const k of Object.keys(obj)) this.count((obj as unknown as Record<string, unknown>)[k]);
       if ("cause" in obj) this.count(obj.cause);
+      if (obj instanceof AggregateError) this.count(obj.errors);
     } else if (isPlainObject(obj)) {
       for (const k of Object.keys(obj)) this.count((obj as Record<string, unknown>)[k]);
     }
@@ -255,7 +259,7 @@ class Encoder {
     const fields: Record<string, Encoded> = {};
     let any = false;
     for (const key of Object.keys(err)) {
-      if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+      if (key === "name" || key === "message" || key === "stack" || key === "cause" || key === "errors") continue;
       const v = (err as unknown as Record<string, unknown>)[key];
       if (typeof v === "function" || typeof v === "symbol") continue;
       try {
@@ -276,6 +280,15 @@ class Encoder {
         if (!(e instanceof PathError)) throw e;
         this.path.pop();
         out.cause = String(err.cause);
+      }
+    }
+    if (err instanceof AggregateError && Array.isArray(err.errors)) {
+      try {
+        out.errors = this.child("errors", err.errors);
+      } catch (e) {
+        if (!(e instanceof PathError)) throw e;
+        this.path.pop();
+        out.errors = err.errors.map((x: unknown) => String(x));
       }
     }
     return out;
@@ -460,8 +473,8 @@ class Decoder {
   /** Decodes an error; `register` sees it before its fields (a field may refer back to it). */
   error(data: Record<string, Encoded>, register?: (e: Error) => void): Error {
     const name = typeof data.name === "string" ? data.name : "Error";
-    const Ctor = BUILTIN_ERRORS[name] ?? Error;
-    const err = new Ctor(typeof data.message === "string" ? data.message : "");
+    const message = typeof data.message === "string" ? data.message : "";
+    const err = data.errors !== undefined ? new AggregateError([], message) : new (BUILTIN_ERRORS[name] ?? Error)(message);
     if (err.name !== name) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
     if (typeof data.stack === "string") Object.defineProperty(err, "stack", { value: data.stack, writable: true, configurable: true, enumerable: false });
     register?.(err);
@@ -471,6 +484,9 @@ class Decoder {
     }
     if (data.cause !== undefined) {
       Object.defineProperty(err, "cause", { value: this.decode(data.cause), writable: true, configurable: true, enumerable: false });
+    }
+    if (data.errors !== undefined) {
+      Object.defineProperty(err, "errors", { value: this.decode(data.errors), writable: true, configurable: true, enumerable: false });
     }
     return err;
   }
@@ -489,6 +505,7 @@ export function errorToData(err: unknown): ErrorData {
     if (typeof enc.stack === "string") data.stack = enc.stack;
     if (enc.fields) data.fields = enc.fields as Record<string, Encoded>;
     if (enc.cause !== undefined) data.cause = enc.cause;
+    if (enc.errors !== undefined) data.errors = enc.errors;
     return data;
   }
   let message: string;

@@ -59,11 +59,14 @@ export class WaymarkClient {
     return this.migrated;
   }
 
-  /** The version id of a workflow, registered once per process. */
-  versionId(def: WorkflowDefinition, db: Queryable = this.pool): Promise<number> {
-    let id = this.versions.get(def);
+  /**
+   * The version id of a workflow, registered once per process (`latest: true` registers again and
+   * makes it the version schedules fire).
+   */
+  versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean } = {}): Promise<number> {
+    let id = o.latest ? undefined : this.versions.get(def);
     if (!id) {
-      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file });
+      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, latest: o.latest });
       id.catch(() => this.versions.delete(def));
       this.versions.set(def, id);
     }

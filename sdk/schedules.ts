@@ -130,7 +130,7 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
   const client = await sharedClient();
   await client.ready();
   // Registering the version makes it the latest: what the schedule fires.
-  await client.versionId(def);
+  await client.versionId(def, client.pool, { latest: true });
   const row = await scheduleUpsert(client.pool, {
     workflowName: def.name,
     scheduleName,

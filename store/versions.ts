@@ -3,14 +3,20 @@ import type { Queryable } from "./db.js";
 
 /** Workflow versions: one row per (name, IR hash). */
 
-/** Registers a version (or bumps `registered_at` of an existing one) and returns its id. */
-export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string }): Promise<number> {
+/**
+ * Registers a version and returns its id. A new version is the latest at once. An existing one
+ * becomes the latest again only with `latest: true` (a supervisor starting up with it, or
+ * `scheduleWorkflow`): an app still running old code during a rolling deploy that merely starts
+ * an instance must not turn a schedule back to the old body.
+ */
+export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string; latest?: boolean }): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file)
      VALUES ($1, $2, $3::json, $4)
-     ON CONFLICT (workflow_name, ir_hash) DO UPDATE SET registered_at = now()
+     ON CONFLICT (workflow_name, ir_hash) DO UPDATE
+       SET registered_at = CASE WHEN $5 THEN now() ELSE waymark.workflow_versions.registered_at END
      RETURNING id`,
-    [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null],
+    [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null, p.latest ?? false],
   );
   return Number(rows[0]!.id);
 }

@@ -195,7 +195,7 @@ export class Supervisor {
   private async registerVersions(workflows: Array<{ name: string; hash: string; ir: unknown; file: string }>): Promise<void> {
     for (const w of workflows) {
       try {
-        await versionUpsert(this.db!, { name: w.name, hash: w.hash, ir: w.ir as WorkflowIR, sourceFile: w.file });
+        await versionUpsert(this.db!, { name: w.name, hash: w.hash, ir: w.ir as WorkflowIR, sourceFile: w.file, latest: true });
       } catch (e) {
         this.log.warn("could not register a workflow version", { workflow: w.name, error: (e as Error).message });
       }

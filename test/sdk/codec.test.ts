@@ -85,6 +85,20 @@ test("errors keep name, message, stack, own fields and cause", (t) => {
   t.false(Object.keys(back).includes("cause"));
 });
 
+test("an AggregateError keeps its errors, across a process and in a workflow's state", (t) => {
+  const agg = new AggregateError([new TypeError("first"), new Error("second", { cause: 7 })], "both failed");
+  for (const back of [viaJson(agg), viaJsonGraph(agg), errorFromData(JSON.parse(JSON.stringify(errorToData(agg))))] as AggregateError[]) {
+    t.true(back instanceof AggregateError);
+    t.is(back.name, "AggregateError");
+    t.is(back.message, "both failed");
+    t.is(back.errors.length, 2);
+    t.true(back.errors[0] instanceof TypeError);
+    t.is(back.errors[0].message, "first");
+    t.is(back.errors[1].cause, 7);
+    t.false(Object.keys(back).includes("errors"));
+  }
+});
+
 test("error names: a custom `name`, and a subclass's class name", (t) => {
   const named = new Error("m");
   named.name = "ValidationError";
