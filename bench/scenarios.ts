@@ -182,6 +182,9 @@ export async function sequential(ctx: Context): Promise<Metrics> {
   const { sequentialInstances: n, sequentialSteps: steps } = ctx.sizes;
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
+    // Warm up: a fresh supervisor's first few hundred steps run colder code (the long-history
+    // scenario shows it: its first 100 steps cost about twice its last 100).
+    await new LongHistory().run(Math.min(300, steps * 30));
     const gaps: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
