@@ -28,13 +28,19 @@ for (const how of ["exit", "oom"]) {
   test.serial(`a child that dies (${how}) fails its attempt at once as ActionTimeout; the retry completes and the pool stays at full strength`, async (t) => {
     const handle = await new P.CrashKinds().start([how]);
     t.regex(String(await handle.result()), new RegExp(`^${how}: recovered on attempt 2 in \\d+$`));
-    const rows = await query(await dbUrl(), "SELECT attempt, status, error->>'name' AS name, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY attempt", [handle.instanceId]);
+    const rows = await query(await dbUrl(), "SELECT attempt, status, child_pid, error->>'name' AS name, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY attempt", [handle.instanceId]);
     t.is(rows.length, 2);
     t.like(rows[0], { attempt: 1, status: "timed_out", name: "ActionTimeout" });
     t.regex(rows[0].message, /the worker process running crash \(pid \d+\) died/);
     t.like(rows[1], { attempt: 2, status: "completed" });
     await sup.waitFor(/worker process died; replacing it/);
-    const stats = await waitForStatus(await dbUrl(), sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
+    // A row published after the death was handled: the dead child is gone, two are ready.
+    const dead = rows[0].child_pid as number;
+    const stats = await waitForStatus(
+      await dbUrl(),
+      sup.pid,
+      (s) => !s.children.some((c: { pid: number }) => c.pid === dead) && s.children.filter((c: { state: string }) => c.state === "ready").length === 2,
+    );
     t.is(stats.children.length, 2);
   });
 }
