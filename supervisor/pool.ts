@@ -355,15 +355,19 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   /** Resolves when no attempt is in flight, or at the deadline. */
   private drained(deadline: number): Promise<void> {
     return new Promise((resolve) => {
-      const check = () => {
-        if (!this.owner.size || Date.now() >= deadline) {
-          this.off("result", check);
-          this.off("lost", check);
-          clearTimeout(timer);
-          resolve();
-        }
+      const done = () => {
+        this.off("result", check);
+        this.off("lost", check);
+        clearTimeout(timer);
+        resolve();
       };
-      const timer = setTimeout(check, Math.max(0, deadline - Date.now()));
+      const check = () => {
+        if (!this.owner.size || Date.now() >= deadline) done();
+      };
+      // The timer ends the wait itself: a timer may fire a millisecond before Date.now() reaches
+      // the deadline, and a check that found it not yet due would wait for an event that may
+      // never come (a shutdown hung until the orchestrator's SIGKILL).
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
       this.on("result", check);
       this.on("lost", check);
       check();

@@ -41,6 +41,9 @@ export async function supervise(params: { databaseUrl?: string; modules: string[
     stdout: "pipe",
     stderr: "pipe",
     cleanup: true,
+    // stop() tests the supervisor's own shutdown: execa must not SIGKILL it after 5 s (a hang
+    // shows as the test's timeout instead, with the supervisor's output).
+    forceKillAfterDelay: false,
   });
   let out = "";
   const listeners = new Set<() => void>();

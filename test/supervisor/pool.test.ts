@@ -1,0 +1,48 @@
+import test from "ava";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createLogger } from "../../log/logger.js";
+import { ChildPool, type PoolResult } from "../../supervisor/pool.js";
+
+test("the shutdown grace period ends on its timer even when the wall clock lags it (a timer can fire a millisecond early)", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-pool-"));
+  const pool = new ChildPool({
+    workerCount: 1,
+    concurrency: 2,
+    maxLifecycle: undefined,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    log: createLogger({ level: "error", component: "pool" }),
+    env: { TEST_DIR: dir },
+  });
+  await pool.start();
+  const lost: string[] = [];
+  pool.on("lost", ({ ids }: { ids: string[] }) => lost.push(...ids));
+  const started = new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      try {
+        if (readFileSync(path.join(dir, "abortable.txt"), "utf8").includes("start lag 1")) {
+          clearInterval(poll);
+          resolve();
+        }
+      } catch {
+        // not written yet
+      }
+    }, 10);
+  });
+  pool.on("result", (r: PoolResult) => t.fail(`no result was expected, got ${JSON.stringify(r)}`));
+  pool.submit({ id: "i1:0:1", action: "abortable", args: ["lag"], instanceId: "i1", actionId: "0", attempt: 1 });
+  await started;
+  // A wall clock running at half speed: every deadline check made when a timer fires finds it
+  // not yet due. Only the timers may end the waits.
+  const realNow = Date.now;
+  const t0 = realNow();
+  Date.now = () => t0 + (realNow() - t0) / 2;
+  try {
+    await pool.stop(200, 200);
+  } finally {
+    Date.now = realNow;
+  }
+  t.deepEqual(lost, ["i1:0:1"], "the action was aborted by the shutdown and counts as lost");
+  t.deepEqual(readFileSync(path.join(dir, "abortable.txt"), "utf8").trim().split("\n"), ["start lag 1", "aborted lag 1", "cleanup lag 1"]);
+});
