@@ -1,7 +1,7 @@
 import path from "node:path";
 import type pg from "pg";
 import { redact } from "../config/env.js";
-import { poolCreate, type Queryable } from "../store/db.js";
+import { poolCreate, retryLostConnection, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
@@ -81,7 +81,7 @@ export class WaymarkClient {
     const versionId = await this.versionId(def);
     // Listen before queueing: the completion cannot slip between the insert and the LISTEN.
     await this.listener.ready();
-    return instanceInsert(options.client ?? this.pool, {
+    const row = {
       id: uuidv7(),
       workflowName: def.name,
       versionId,
@@ -89,7 +89,12 @@ export class WaymarkClient {
       priority: options.priority,
       delayMs: options.delayMs,
       idempotencyKey: options.idempotencyKey ?? null,
-    });
+    };
+    // Inside the caller's transaction a lost connection is theirs to handle. Outside, the insert
+    // is asked again: its id is fixed, so a retry after a commit whose reply was lost finds the
+    // row instead of queueing a second one.
+    if (options.client) return instanceInsert(options.client, row);
+    return retryLostConnection(() => instanceInsert(this.pool, row));
   }
 
   async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
@@ -99,7 +104,7 @@ export class WaymarkClient {
     const versionId = await this.versionId(def);
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
-      await instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs });
+      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }));
     }
     return ids;
   }
@@ -107,10 +112,11 @@ export class WaymarkClient {
   /**
    * Waits for an instance's outcome. An id with no row (never queued, queued in a transaction
    * that rolled back or has not committed yet, or removed by retention) is an error at once,
-   * not a wait that never ends.
+   * not a wait that never ends. A connection lost on the way (a server restart, a terminated
+   * backend) is asked again on a fresh one.
    */
   async result(id: string): Promise<unknown> {
-    const [now] = await instanceOutcomes(this.pool, { ids: [id] });
+    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }));
     if (!now) {
       throw new WaymarkError(
         "WAYMARK_NOT_FOUND",
@@ -122,7 +128,7 @@ export class WaymarkClient {
   }
 
   async status(id: string): Promise<InstanceStatus> {
-    const row = await instanceGet(this.pool, { id });
+    const row = await retryLostConnection(() => instanceGet(this.pool, { id }));
     if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return row.status;
   }
@@ -130,7 +136,8 @@ export class WaymarkClient {
   /** Cancels an instance; returns the status it had (a finished one is left as it is). */
   async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
     await this.ready();
-    const before = await instanceCancel(this.pool, { id, error: encode(new WorkflowCancelledError({ instanceId: id, workflowName })) });
+    const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName }));
+    const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }));
     if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return before;
   }

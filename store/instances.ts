@@ -31,18 +31,18 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
     WITH ins AS (
       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at, schedule_id)
       VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond', $8)
-      ON CONFLICT (workflow_name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      ON CONFLICT DO NOTHING
       RETURNING id
     )
     SELECT id::text, true AS inserted, ${NOTIFY_QUEUED} FROM ins
     UNION ALL
     SELECT id::text, false, NULL FROM waymark.instances
-     WHERE $6::text IS NOT NULL AND workflow_name = $2 AND idempotency_key = $6 AND NOT EXISTS (SELECT 1 FROM ins)`;
+     WHERE NOT EXISTS (SELECT 1 FROM ins) AND (id = $1 OR ($6::text IS NOT NULL AND workflow_name = $2 AND idempotency_key = $6))`;
   for (let attempt = 0; attempt < 3; attempt++) {
     const { rows } = await db.query<{ id: string; inserted: boolean }>({ name: "waymark_insert", text: sql, values: params });
     // A concurrent insert of the same key that committed after this statement's snapshot is
     // invisible to it: ask again with a new snapshot.
-    if (rows[0]) return rows[0];
+    if (rows[0]) return { id: rows[0].id, inserted: rows[0].inserted };
   }
   throw new Error(`could not insert or find the instance with idempotency key ${p.idempotencyKey}`);
 }
@@ -53,6 +53,7 @@ export async function instanceInsertMany(db: Queryable, p: { workflowName: strin
     `WITH ins AS (
        INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at)
        SELECT id, $2, $3, 'queued', $4, args, now() + $6 * interval '1 millisecond' FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
+       ON CONFLICT (id) DO NOTHING
        RETURNING 1
      )
      SELECT ${NOTIFY_QUEUED} FROM ins`,

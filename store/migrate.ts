@@ -40,6 +40,8 @@ export const LATEST_MIGRATION = async () => (await migrationsLoad()).at(-1)?.ver
 export async function migrate(params: { connectionString?: string; client?: pg.ClientBase; log?: Logger }): Promise<{ applied: number[] }> {
   const log = params.log ?? silentLogger;
   const own = params.client ? undefined : new pg.Client({ connectionString: params.connectionString });
+  // A connection lost between statements is an error event: heard here, the next statement fails.
+  own?.on("error", () => undefined);
   const client = params.client ?? own!;
   if (own) await own.connect();
   const applied: number[] = [];

@@ -3,6 +3,8 @@
  * to be running: the readiness line on stderr is the event, not a sleep.
  */
 import { execa, type ResultPromise } from "execa";
+import { createWriteStream } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
@@ -18,6 +20,8 @@ export interface SupervisorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | undefined>;
   /** kill -9. */
   kill(): Promise<void>;
+  /** `promise`, or a rejection with the supervisor's output if it exits first (a crash fails the test instead of hanging it). */
+  alive<T>(promise: Promise<T>): Promise<T>;
   exited: Promise<{ exitCode?: number; signal?: string }>;
 }
 
@@ -46,6 +50,13 @@ export async function supervise(params: { databaseUrl?: string; modules: string[
     forceKillAfterDelay: false,
   });
   let out = "";
+  // A test that hangs ends in ava's timeout, which prints no supervisor output: with
+  // SUPERVISOR_LOGS_DIR=<dir>, every supervisor's output is also written there.
+  const logDir = process.env.SUPERVISOR_LOGS_DIR;
+  if (logDir) {
+    const file = createWriteStream(path.join(logDir, `supervise-${proc.pid}.log`));
+    proc.stderr!.pipe(file);
+  }
   const listeners = new Set<() => void>();
   proc.stderr!.on("data", (chunk: Buffer) => {
     out += chunk.toString();
@@ -93,6 +104,12 @@ export async function supervise(params: { databaseUrl?: string; modules: string[
     async kill() {
       proc.kill("SIGKILL");
       await exited;
+    },
+    alive<T>(promise: Promise<T>): Promise<T> {
+      const died = exited.then((r): never => {
+        throw new Error(`waymark supervise exited (code ${r.exitCode ?? r.signal}) while the test waited; its output:\n${out}`);
+      });
+      return Promise.race([promise, died]);
     },
   };
   if (params.ready !== false) await waitFor(/waymark supervise is running/);

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesPersist } from "../../store/engine.js";
-import { instanceInsert, instanceGet } from "../../store/instances.js";
+import { instanceInsert, instanceInsertMany, instanceGet } from "../../store/instances.js";
 import { versionLatest, versionUpsert } from "../../store/versions.js";
 import { uuidv7 } from "../../sdk/client.js";
 import { testDatabase } from "../helpers/db.js";
@@ -77,6 +77,18 @@ test("an idempotency key returns the first instance", async (t) => {
   t.true(a.inserted);
   t.false(b.inserted);
   t.is(b.id, a.id);
+});
+
+test("queueing the same id again (a retry after a lost reply) finds the row instead of queueing twice", async (t) => {
+  const { pool, versionId } = await setup(t);
+  const id = uuidv7();
+  t.deepEqual(await instanceInsert(pool, { id, workflowName: "W", versionId, args: [1] }), { id, inserted: true });
+  t.deepEqual(await instanceInsert(pool, { id, workflowName: "W", versionId, args: [1] }), { id, inserted: false });
+  const ids = [uuidv7(), uuidv7()];
+  await instanceInsertMany(pool, { workflowName: "W", versionId, ids, args: [[2], [3]] });
+  await instanceInsertMany(pool, { workflowName: "W", versionId, ids, args: [[2], [3]] });
+  const { rows } = await pool.query("SELECT count(*)::int AS n FROM waymark.instances");
+  t.is(rows[0].n, 3);
 });
 
 test("the latest version: a new body, or one registered with latest; an old app starting an instance changes nothing", async (t) => {

@@ -2,8 +2,9 @@ import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import test from "ava";
-import { close, WorkflowHandle } from "waymark";
+import { close, WorkflowCancelledError, WorkflowHandle } from "waymark";
 import { embeddedStart } from "../../store/embedded.js";
 import { migrate } from "../../store/migrate.js";
 import { useTestDatabase } from "../helpers/db.js";
@@ -30,14 +31,67 @@ test.serial("pg_terminate_backend of every waymark connection mid-run: the super
     await until(async () => (await completed(url)) >= 10);
     const killed = await query(url, "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'waymark%' AND pid <> pg_backend_pid() AND datname = current_database()");
     t.true(killed[0].n >= 2, `terminated ${killed[0].n} connections`);
-    const values = await Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result()));
+    const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
     t.deepEqual(values, Array.from({ length: 100 }, (_, i) => i + 5));
     await sup.waitFor(/LISTEN connection restored/);
     // Still running: a new instance after the fault completes too.
-    t.is(await new FiveSteps().run(1000, 0), 1005);
+    t.is(await sup.alive(new FiveSteps().run(1000, 0)), 1005);
   } finally {
     await close();
     t.is(await sup.stop(), 0);
+  }
+});
+
+/**
+ * Holds every statement on waymark.instances behind a lock, terminates the SDK's backend while
+ * its statement waits there, then lets go: the call must be answered on a fresh connection.
+ */
+async function terminateMidStatement<T>(url: string, call: () => Promise<T>): Promise<{ value: T; terminated: number }> {
+  const locker = new pg.Client({ connectionString: url });
+  await locker.connect();
+  try {
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE waymark.instances IN ACCESS EXCLUSIVE MODE");
+    const pending = call();
+    pending.catch(() => undefined);
+    let terminated = 0;
+    while (!terminated) {
+      const { rows } = await locker.query(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'waymark-sdk' AND wait_event_type = 'Lock' AND datname = current_database()",
+      );
+      terminated = rows[0].n;
+    }
+    await locker.query("COMMIT");
+    return { value: await pending, terminated };
+  } finally {
+    await locker.end();
+  }
+}
+
+test.serial("a statement whose connection is terminated mid-query is asked again: start, startMany, status, cancel and result answer, queueing nothing twice", async (t) => {
+  const url = await dbUrl();
+  process.env.WAYMARK_DATABASE_URL = url;
+  await close();
+  try {
+    const { FiveSteps } = await import("../fixtures/workflows/pool.js");
+    await new FiveSteps().start([0, 0]); // registers the version and migrates outside the lock
+    const started = await terminateMidStatement(url, () => new FiveSteps().start([1, 0])); // no supervisor: it stays queued
+    t.is(started.terminated, 1);
+    const handle = started.value;
+    const many = await terminateMidStatement(url, () => FiveSteps.startMany([[2, 0], [3, 0]]));
+    t.is(many.terminated, 1);
+    const rows = await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE id = ANY($1::uuid[])", [[handle.instanceId, ...many.value]]);
+    t.is(rows[0].n, 3, "each instance queued once");
+    const status = await terminateMidStatement(url, () => handle.status());
+    t.is(status.terminated, 1);
+    t.is(status.value, "queued");
+    const cancelled = await terminateMidStatement(url, () => handle.cancel());
+    t.is(cancelled.terminated, 1);
+    const outcome = await terminateMidStatement(url, () => handle.result().then(() => "completed", (e: unknown) => e));
+    t.is(outcome.terminated, 1);
+    t.true(outcome.value instanceof WorkflowCancelledError, String(outcome.value));
+  } finally {
+    await close();
   }
 });
 
@@ -59,9 +113,9 @@ test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connectio
     await server.stop();
     server = await embeddedStart({ dir });
     t.is(server.url, url, "the server came back on the same address");
-    const values = await Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result()));
+    const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
     t.deepEqual(values, Array.from({ length: 60 }, (_, i) => i + 5));
-    t.is(await new FiveSteps().run(7, 0), 12);
+    t.is(await sup.alive(new FiveSteps().run(7, 0)), 12);
     t.regex(sup.output(), /(persisting instance state failed|claiming instances failed|LISTEN connection lost)/);
   } finally {
     await close();
