@@ -48,7 +48,13 @@ async function main(): Promise<void> {
         runner.abort(msg.ids, msg.reason);
         break;
       case "retire":
-        void runner.drain().then(() => process.exit(0));
+        // Exit only once the last results are written to the channel: a process.exit right after
+        // a send drops a message still queued in the pipe (a large result), and the supervisor
+        // would count a finished action as lost and run it again.
+        void runner.drain().then(() => {
+          if (process.connected) process.send!({ t: "retired" } satisfies FromChild, () => process.exit(0));
+          else process.exit(0);
+        });
         break;
     }
   });

@@ -37,7 +37,9 @@ export type FromChild =
   | { t: "ready"; pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }
   /** A user module failed to load: the supervisor reports it and stops (no crash loop). */
   | { t: "load-error"; module: string; error: ErrorData }
-  | { t: "results"; results: TaskResult[] };
+  | { t: "results"; results: TaskResult[] }
+  /** After `retire`: every result is sent; the child exits. */
+  | { t: "retired" };
 
 /** Marks the environment of a forked child: the entry refuses to run without it. */
 export const CHILD_ENV = "WAYMARK_CHILD";

@@ -110,6 +110,8 @@ export interface InstanceWrite {
   error?: Encoded;
   /** Wake time of a sleeping instance, or the requeue time of a released one. */
   scheduledAt?: Date;
+  /** For a sleeping or released instance: its error if a cancellation turns out to be pending. */
+  cancelError?: Encoded;
 }
 
 export interface AttemptWrite {
@@ -152,22 +154,28 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
     // the table for each written one); the only way in is the primary key.
     text: `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $24::json[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error)
      ), upd AS (
        UPDATE waymark.instances i
-          SET status = w.status,
-              state = CASE WHEN w.keep_state THEN i.state ELSE w.state END,
-              result = w.result, error = w.error,
+          -- A cancellation requested while this write was on its way (the supervisor saw it too
+          -- late to act on it) wins over going to sleep or back to the queue: without this the
+          -- instance would sleep on, cancel_requested set, until its timer woke it.
+          SET status = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN 'cancelled' ELSE w.status END,
+              state = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN NULL
+                           WHEN w.keep_state THEN i.state ELSE w.state END,
+              result = w.result,
+              error = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN w.cancel_error ELSE w.error END,
               scheduled_at = coalesce(w.scheduled_at, i.scheduled_at),
               lease_owner = CASE WHEN w.status = 'running' THEN i.lease_owner END,
               lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
-              finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled') THEN now() END,
+              finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled')
+                                   OR (i.cancel_requested AND w.status IN ('sleeping', 'queued')) THEN now() END,
               updated_at = now()
          FROM w
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
-       RETURNING i.id, i.status
+       RETURNING i.id, i.status, w.status AS wanted
      ), att AS (
        INSERT INTO waymark.action_attempts AS a
          (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
@@ -180,8 +188,10 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
              child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
      ), note AS (
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($22::text[], $23::text[]) AS x(channel, payload)
+     ), late AS (
+       SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
      )
-     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, (SELECT n FROM note) AS notified FROM upd`,
+     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled FROM upd`,
     values: [
       p.owner,
       I.map((x) => x.id),
@@ -206,6 +216,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       A.map((x) => x.finishedAt ?? null),
       notes.map((n) => n[0]),
       notes.map((n) => n[1]),
+      I.map((x) => json(x.cancelError)),
     ],
   });
   return new Set(rows[0]?.ids ?? []);

@@ -1,6 +1,7 @@
 import type { Machine } from "../interpreter/machine.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
 import { encode, type Encoded } from "../sdk/codec.js";
+import { WorkflowCancelledError } from "../sdk/errors.js";
 import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
 import type { Task } from "../child/protocol.js";
 import type { Writable } from "./persister.js";
@@ -71,6 +72,11 @@ export class LiveInstance implements Writable {
     }
   }
 
+  /** The error this instance ends with if it is cancelled. */
+  cancelError(): Encoded {
+    return encode(new WorkflowCancelledError({ instanceId: this.id, workflowName: this.workflowName }));
+  }
+
   collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void } {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
@@ -83,9 +89,9 @@ export class LiveInstance implements Writable {
       if (exit.result !== undefined) write.result = exit.result;
       if (exit.error !== undefined) write.error = exit.error;
     } else if (exit?.kind === "sleeping") {
-      write = { id: this.id, epoch: this.epoch, status: "sleeping", state, scheduledAt: new Date(exit.wakeAt) };
+      write = { id: this.id, epoch: this.epoch, status: "sleeping", state, scheduledAt: new Date(exit.wakeAt), cancelError: this.cancelError() };
     } else if (exit?.kind === "released") {
-      write = { id: this.id, epoch: this.epoch, status: "queued", state, scheduledAt: new Date() };
+      write = { id: this.id, epoch: this.epoch, status: "queued", state, scheduledAt: new Date(), cancelError: this.cancelError() };
     } else if (this.needsSnapshot || sends.length) {
       write = { id: this.id, epoch: this.epoch, status: "running", state };
     } else {

@@ -153,7 +153,18 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     if (proc.pid) this.pidsSeen.add(proc.pid);
     this.peakChildren = Math.max(this.peakChildren, this.liveChildren() + 1);
     proc.on("message", (msg: FromChild) => this.onMessage(child, msg, startup));
-    proc.on("exit", (code, signal) => this.onExit(child, code, signal, startup));
+    // A child is gone when its IPC channel has been read to the end ("close"), not at "exit": the
+    // results it sent just before exiting may still be in the pipe. (A grandchild that inherited
+    // the channel could hold it open, and a channel we disconnected never closes: then "exit"
+    // plus a second decides.)
+    let gone = false;
+    const onGone = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (gone) return;
+      gone = true;
+      this.onExit(child, code, signal, startup);
+    };
+    proc.once("close", onGone);
+    proc.once("exit", (code, signal) => setTimeout(() => onGone(code, signal), 1000).unref());
     proc.on("error", (err) => this.opts.log.error("child process error", { pid: child.pid, error: err }));
     return child;
   }
@@ -194,6 +205,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         }
         this.pump();
         return;
+      case "retired":
+        return;
     }
   }
 
@@ -201,10 +214,12 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     const wasState = child.state;
     child.state = "dead";
     const slot = child.slot;
-    const ids = [...child.inflight];
-    for (const id of ids) this.owner.delete(id);
+    // Tasks batched for this child but not yet sent go back to the queue: they never started, so
+    // they are not lost attempts (reporting them too would run them twice).
+    const unsent = new Set(child.outbox.map((t) => t.id));
+    const ids = [...child.inflight].filter((id) => !unsent.has(id));
+    for (const id of child.inflight) this.owner.delete(id);
     child.inflight.clear();
-    // Tasks batched for this child but not yet sent go back to the queue.
     this.queue.unshift(...child.outbox);
     child.outbox = [];
     if (slot.current === child) slot.current = null;

@@ -7,7 +7,6 @@ import { snapshotRead } from "../interpreter/snapshot.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
 import { decode, encode, type Encoded, type ErrorData } from "../sdk/codec.js";
-import { WorkflowCancelledError } from "../sdk/errors.js";
 import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
 import type { SupervisorEvents } from "./events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
@@ -38,9 +37,6 @@ function encodedError(e: unknown): Encoded {
   }
 }
 
-export function cancelledError(live: { id: string; workflowName: string }): Encoded {
-  return encode(new WorkflowCancelledError({ instanceId: live.id, workflowName: live.workflowName }));
-}
 
 type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
 
@@ -329,7 +325,7 @@ export class Shard {
     if (tokens.length) this.o.pool.abort(tokens, "cancelled");
     live.inflight.clear();
     this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
-    this.finish(live, { status: "cancelled", error: cancelledError(live) });
+    this.finish(live, { status: "cancelled", error: live.cancelError() });
   }
 
   /** Forgets an instance whose lease this supervisor lost. */

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesPersist } from "../../store/engine.js";
-import { instanceInsert, instanceInsertMany, instanceGet } from "../../store/instances.js";
+import { instanceCancel, instanceInsert, instanceInsertMany, instanceGet } from "../../store/instances.js";
+import { CHANNELS } from "../../store/db.js";
 import { versionLatest, versionUpsert } from "../../store/versions.js";
 import { uuidv7 } from "../../sdk/client.js";
 import { testDatabase } from "../helpers/db.js";
@@ -68,6 +69,32 @@ test("the heartbeat extends this owner's leases and reports what it still owns",
   await new Promise((r) => setTimeout(r, 80));
   t.is(await instanceReclaimExpired(pool, { limit: 10 }), 0);
   t.is((await instanceHeartbeat(pool, { owner: "b", leaseMs: 60_000 })).owned.size, 0);
+});
+
+test("a cancellation requested while the owner writes the instance to sleep ends it cancelled, and its caller hears it", async (t) => {
+  const { pool, queue } = await setup(t);
+  const [id] = await queue(1);
+  const [claim] = await instanceClaim(pool, { owner: "a", limit: 1, leaseMs: 60_000 });
+  const listener = new pg.Client({ connectionString: (pool as unknown as { options: { connectionString: string } }).options.connectionString });
+  await listener.connect();
+  t.teardown(() => listener.end());
+  const heard = new Promise<string>((resolve) => listener.on("notification", (n) => n.channel === CHANNELS.done && resolve(n.payload ?? "")));
+  await listener.query(`LISTEN ${CHANNELS.done}`);
+  // The row is running: the cancel only flags it, for its owner to act on.
+  t.is(await instanceCancel(pool, { id: id!, error: { $w: "err", name: "WorkflowCancelledError", message: "by the caller" } as never }), "running");
+  // The owner, not yet aware, writes the instance to a long sleep.
+  const cancelError = { $w: "err", name: "WorkflowCancelledError", message: "cancelled while going to sleep" } as never;
+  const written = await instancesPersist(pool, {
+    owner: "a",
+    instances: [{ id: id!, epoch: claim!.epoch, status: "sleeping", state: "{}", scheduledAt: new Date(Date.now() + 3_600_000), cancelError }],
+    attempts: [],
+  });
+  t.deepEqual([...written], [id]);
+  const row = await instanceGet(pool, { id: id! });
+  t.is(row!.status, "cancelled");
+  t.is((row!.error as { name: string }).name, "WorkflowCancelledError");
+  t.not(row!.finishedAt, null);
+  t.is(await heard, id);
 });
 
 test("an idempotency key returns the first instance", async (t) => {

@@ -46,3 +46,35 @@ test("the shutdown grace period ends on its timer even when the wall clock lags 
   t.deepEqual(lost, ["i1:0:1"], "the action was aborted by the shutdown and counts as lost");
   t.deepEqual(readFileSync(path.join(dir, "abortable.txt"), "utf8").trim().split("\n"), ["start lag 1", "aborted lag 1", "cleanup lag 1"]);
 });
+
+test("a retiring child's last results reach the supervisor, however large (none is lost and run again)", async (t) => {
+  const pool = new ChildPool({
+    workerCount: 1,
+    concurrency: 2,
+    maxLifecycle: 2,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    log: createLogger({ level: "error", component: "pool" }),
+  });
+  await pool.start();
+  const sizes = new Map<string, number>();
+  const lost: string[] = [];
+  const n = 8;
+  const done = new Promise<void>((resolve) => {
+    const check = () => sizes.size + lost.length === n && resolve();
+    pool.on("result", (r: PoolResult) => {
+      sizes.set(r.id, r.ok ? (r.value as string).length : -1);
+      check();
+    });
+    pool.on("lost", ({ ids }: { ids: string[] }) => {
+      lost.push(...ids);
+      check();
+    });
+  });
+  // Every second task is a child's last: it exits right after sending 4 MB.
+  for (let i = 0; i < n; i++) pool.submit({ id: `t${i}`, action: "big", args: [4_000_000], instanceId: `i${i}`, actionId: "0", attempt: 1 });
+  await done;
+  await pool.stop(1000);
+  t.deepEqual(lost, [], "no attempt was lost");
+  t.deepEqual([...sizes.values()], Array(n).fill(4_000_000));
+  t.is(pool.recycled, n / 2);
+});
