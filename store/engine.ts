@@ -66,15 +66,16 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
 }
 
 /**
- * Extends the leases of everything this supervisor runs; returns the ids it still owns, and
- * those with a cancellation request (the fallback when the NOTIFY was missed).
+ * Extends the leases of the instances this supervisor holds in memory (`ids`: a row it owns but
+ * no longer holds, dropped after an error, is left to expire and be reclaimed); returns the ids
+ * it still owns, and those with a cancellation request (the fallback when the NOTIFY was missed).
  */
-export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number }): Promise<{ owned: Set<string>; cancel: string[] }> {
+export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number; ids: string[] }): Promise<{ owned: Set<string>; cancel: string[] }> {
   const { rows } = await db.query<{ id: string; cancel_requested: boolean }>({
     name: "waymark_heartbeat",
     text: `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
-      WHERE lease_owner = $1 AND status = 'running' RETURNING id::text AS id, cancel_requested`,
-    values: [p.owner, p.leaseMs],
+      WHERE id = ANY($3::uuid[]) AND lease_owner = $1 AND status = 'running' RETURNING id::text AS id, cancel_requested`,
+    values: [p.owner, p.leaseMs, p.ids],
   });
   return { owned: new Set(rows.map((r) => r.id)), cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
 }

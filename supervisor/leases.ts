@@ -15,9 +15,10 @@ export interface LeaseOptions {
   reclaimIntervalMs: number;
   reclaimBatchSize: number;
   log: Logger;
-  /** The ids this supervisor holds in memory right now. */
-  held(): Iterable<string>;
-  lost(ids: string[]): void;
+  /** The instances this supervisor holds in memory right now: id and claim epoch. */
+  held(): Iterable<[string, number]>;
+  /** Held instances whose lease is gone (each with the epoch of the claim that lost it). */
+  lost(instances: Array<{ id: string; epoch: number }>): void;
   cancel(ids: string[]): void;
   reclaimed(n: number): void;
 }
@@ -42,9 +43,10 @@ export class Leases {
 
   async beat(): Promise<void> {
     // Instances adopted after this snapshot of ids may not be in the result yet: only judge these.
-    const before = new Set(this.o.held());
-    const { owned, cancel } = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs });
-    const lost = [...before].filter((id) => !owned.has(id));
+    const before = new Map(this.o.held());
+    if (!before.size) return;
+    const { owned, cancel } = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs, ids: [...before.keys()] });
+    const lost = [...before].filter(([id]) => !owned.has(id)).map(([id, epoch]) => ({ id, epoch }));
     if (lost.length) this.o.lost(lost);
     if (cancel.length) this.o.cancel(cancel);
   }

@@ -20,8 +20,8 @@ export interface PersisterOptions {
   batchSize: number;
   intervalMs: number;
   log: Logger;
-  /** Called with the instances whose write lost the lease guard: drop them. */
-  onLost(ids: string[]): void;
+  /** Called with the instances (and claim epochs) whose write lost the lease guard: drop them. */
+  onLost(lost: Array<{ id: string; epoch?: number }>): void;
 }
 
 export class Persister {
@@ -80,7 +80,7 @@ export class Persister {
       } catch (e) {
         // A bug in one instance must not take the others (or the supervisor) down with it.
         this.opts.log.error("could not prepare an instance's write; dropping it from memory (its lease will expire and another claim resumes it)", { instance: w.id, error: e });
-        this.opts.onLost([w.id]);
+        this.opts.onLost([{ id: w.id }]);
       }
     }
     if (!collected.length) return;
@@ -93,10 +93,10 @@ export class Persister {
       this.failures = 0;
       this.batches++;
       this.rows += collected.length;
-      const lost: string[] = [];
+      const lost: Array<{ id: string; epoch: number }> = [];
       for (const c of collected) {
         if (written.has(c.w.id)) c.after();
-        else lost.push(c.w.id);
+        else lost.push({ id: c.w.id, epoch: c.write.epoch });
       }
       if (lost.length) this.opts.onLost(lost);
     } catch (e) {

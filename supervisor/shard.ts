@@ -63,8 +63,8 @@ export class Shard {
       batchSize: o.config.instanceDoneBatchSize,
       intervalMs: o.config.persistIntervalMs,
       log: o.log.scope("persist"),
-      onLost: (ids) => {
-        for (const id of ids) this.drop(id, "its lease was taken over (the write was refused)");
+      onLost: (lost) => {
+        for (const { id, epoch } of lost) this.drop(id, "its lease was taken over (the write was refused)", epoch);
       },
     });
   }
@@ -328,10 +328,10 @@ export class Shard {
     this.finish(live, { status: "cancelled", error: live.cancelError() });
   }
 
-  /** Forgets an instance whose lease this supervisor lost. */
-  drop(id: string, why: string): void {
+  /** Forgets an instance whose lease this supervisor lost (the claim of that epoch, if given). */
+  drop(id: string, why: string, epoch?: number): void {
     const live = this.live.get(id);
-    if (!live) return;
+    if (!live || (epoch !== undefined && live.epoch !== epoch)) return;
     this.o.log.warn("dropping instance", { instance: id, why });
     this.remove(live);
   }

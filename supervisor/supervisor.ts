@@ -138,8 +138,9 @@ export class Supervisor {
         reclaimIntervalMs: config.expiredLockReclaimerIntervalMs,
         reclaimBatchSize: config.expiredLockReclaimerBatchSize,
         log: this.log.scope("leases"),
-        held: () => this.shards.flatMap((s) => [...s.live.keys()]),
-        lost: (ids) => ids.forEach((id) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it")),
+        held: () => this.shards.flatMap((s) => [...s.live.values()].map((l): [string, number] => [l.id, l.epoch])),
+        // By epoch: the same instance claimed again while the heartbeat ran is a new claim, not lost.
+        lost: (list) => list.forEach(({ id, epoch }) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it", epoch)),
         cancel: (ids) => ids.forEach((id) => this.shardFor(id).cancel(id)),
         reclaimed: () => this.poller?.wake(),
       });
