@@ -48,6 +48,8 @@ export class TaskRunner {
   private async execute(task: Task, controller: AbortController): Promise<void> {
     let result: TaskResult;
     try {
+      // Aborted while it waited for a slot (cancelled, or the worker is stopping): never start it.
+      if (controller.signal.aborted) throw controller.signal.reason;
       const entry = actionRegistry().get(task.action);
       if (!entry) {
         throw new RegistrationError(

@@ -13,8 +13,9 @@ export interface Inflight {
   name: string;
   node: string;
   args: Encoded[];
-  startedAt: Date;
-  deadline: number;
+  /** When it was handed to the pool; it starts when its child takes it (pool.startedAt). */
+  dispatchedAt: number;
+  timeoutMs: number;
 }
 
 /** How an instance leaves memory at its next write. */

@@ -18,8 +18,8 @@ export interface PoolOptions {
   env?: Record<string, string>;
 }
 
-/** A result as the executor sees it: the attempt token, the outcome, and the child that ran it. */
-export type PoolResult = TaskResult & { pid: number };
+/** A result as the executor sees it: the attempt token, the outcome, the child that ran it and when it started there. */
+export type PoolResult = TaskResult & { pid: number; startedAt: number | undefined };
 
 export interface PoolEvents {
   result: [PoolResult];
@@ -38,6 +38,16 @@ class Child {
   /** Attempts dispatched over this child's life. */
   dispatched = 0;
   outbox: Task[] = [];
+  /**
+   * Sent tasks the child has not started: it runs them in arrival order, `concurrency` at a
+   * time (p-queue), so each result it returns starts the next one. The pool infers start times
+   * from that instead of a message per start: a timeout counts from the start, not from a wait
+   * in the child's queue.
+   */
+  waiting: string[] = [];
+  waitingHead = 0;
+  /** Sent tasks running in the child (started, not settled). */
+  running = 0;
   exited: Promise<void>;
   constructor(
     readonly proc: ChildProcess,
@@ -108,6 +118,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   private flushScheduled = false;
   private firstReady: { resolve(): void; reject(e: Error): void } | undefined;
   private respawnDelay = 100;
+  /** When each task that is running in a child started there (inferred; see Child.waiting). */
+  private readonly started = new Map<string, number>();
   /** Highest number of live child processes seen (for tests and status). */
   peakChildren = 0;
   readonly pidsSeen = new Set<number>();
@@ -193,32 +205,71 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         else this.opts.log.error("a replacement worker could not load the user modules", { pid: child.pid, module: msg.module, error: msg.error.message });
         return;
       }
-      case "results":
+      case "results": {
+        const now = Date.now();
+        for (const r of msg.results) this.settled(child, r.id, now);
         for (const r of msg.results) {
+          const startedAt = this.started.get(r.id);
+          this.started.delete(r.id);
           if (this.owner.get(r.id) !== child) continue;
           this.owner.delete(r.id);
           child.inflight.delete(r.id);
           // An action that failed because shutdown aborted it did not fail on its own: it is
           // lost (and retried by the next owner), not an error of the workflow.
           if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "aborted by the supervisor's shutdown" });
-          else this.emit("result", { ...r, pid: child.pid } as PoolResult);
+          else this.emit("result", { ...r, pid: child.pid, startedAt } as PoolResult);
         }
         this.pump();
         return;
+      }
       case "retired":
         return;
     }
   }
 
+  /** A task settled in this child: the next waiting one starts (see Child.waiting). */
+  private settled(child: Child, id: string, now: number): void {
+    if (this.started.has(id)) child.running--;
+    else {
+      // Not known to have started (an inference that fell behind): it is no longer waiting.
+      const at = child.waiting.indexOf(id, child.waitingHead);
+      if (at >= 0) child.waiting.splice(at, 1);
+    }
+    while (child.running < this.opts.concurrency && child.waitingHead < child.waiting.length) {
+      const next = child.waiting[child.waitingHead++]!;
+      child.running++;
+      this.started.set(next, now);
+    }
+    if (child.waitingHead > 256 && child.waitingHead * 2 > child.waiting.length) {
+      child.waiting = child.waiting.slice(child.waitingHead);
+      child.waitingHead = 0;
+    }
+  }
+
+  /** The pid of the child a task was sent to. */
+  pidOf(id: string): number | undefined {
+    return this.owner.get(id)?.pid;
+  }
+
+  /** When a task started in its child, or undefined while it waits there (or was not sent). */
+  startedAt(id: string): number | undefined {
+    return this.started.get(id);
+  }
+
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null, startup?: { resolve(): void; reject(e: Error): void }): void {
     const wasState = child.state;
     child.state = "dead";
+    for (let i = child.waitingHead; i < child.waiting.length; i++) this.started.delete(child.waiting[i]!);
+    child.waiting = [];
+    child.waitingHead = 0;
+    child.running = 0;
     const slot = child.slot;
     // Tasks batched for this child but not yet sent go back to the queue: they never started, so
     // they are not lost attempts (reporting them too would run them twice).
     const unsent = new Set(child.outbox.map((t) => t.id));
     const ids = [...child.inflight].filter((id) => !unsent.has(id));
-    for (const id of child.inflight) this.owner.delete(id);
+    const all = [...child.inflight];
+    for (const id of all) this.owner.delete(id);
     child.inflight.clear();
     this.queue.unshift(...child.outbox);
     child.outbox = [];
@@ -227,6 +278,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     slot.retiring = slot.retiring.filter((c) => c !== child);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
     if (ids.length) this.emit("lost", { ids, pid: child.pid, reason });
+    for (const id of all) this.started.delete(id);
     if (startup && wasState === "starting") {
       startup.reject(new Error(`a worker process exited during start-up (${reason}) before loading the user modules`));
       return;
@@ -351,6 +403,13 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     if (!child.outbox.length) return;
     const tasks = child.outbox;
     child.outbox = [];
+    const now = Date.now();
+    for (const task of tasks) {
+      if (child.running < this.opts.concurrency && child.waitingHead === child.waiting.length) {
+        child.running++;
+        this.started.set(task.id, now);
+      } else child.waiting.push(task.id);
+    }
     this.send(child, { t: "run", tasks });
   }
 
@@ -407,6 +466,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     const c = this.owner.get(id);
     if (c) c.inflight.delete(id);
     this.owner.delete(id);
+    // Its start time stays until the child settles it: the child still runs it.
   }
 
   /** Kills the child running this attempt (it ignored its abort); the pool replaces it. */

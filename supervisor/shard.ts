@@ -223,7 +223,7 @@ export class Shard {
     for (const task of sent) {
       const h = live.machine.actions.get(Number(task.actionId));
       const timeoutMs = h?.call?.opts.timeoutMs ?? 300_000;
-      live.inflight.set(task.id, { seq: Number(task.actionId), attempt: task.attempt, name: task.action, node: h?.call?.node ?? "", args: task.args, startedAt: new Date(now), deadline: now + timeoutMs });
+      live.inflight.set(task.id, { seq: Number(task.actionId), attempt: task.attempt, name: task.action, node: h?.call?.node ?? "", args: task.args, dispatchedAt: now, timeoutMs });
       this.o.pool.submit(task);
     }
   }
@@ -236,22 +236,24 @@ export class Shard {
     for (const token of live.inflight.keys()) this.o.pool.forget(token);
   }
 
-  private attemptRow(live: LiveInstance, entry: Inflight, status: AttemptWrite["status"], fields: { result?: Encoded; error?: ErrorData; childPid?: number; finishedAt: Date }): AttemptWrite {
-    const row: AttemptWrite = { instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status, args: entry.args, startedAt: entry.startedAt, finishedAt: fields.finishedAt, childPid: fields.childPid ?? null };
+  private attemptRow(live: LiveInstance, entry: Inflight, status: AttemptWrite["status"], fields: { result?: Encoded; error?: ErrorData; childPid?: number; startedAt?: number; finishedAt: Date }): AttemptWrite {
+    const startedAt = new Date(fields.startedAt ?? entry.dispatchedAt);
+    const row: AttemptWrite = { instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status, args: entry.args, startedAt, finishedAt: fields.finishedAt, childPid: fields.childPid ?? null };
     if (fields.result !== undefined) row.result = fields.result;
     if (fields.error !== undefined) row.error = fields.error as unknown as Encoded;
     return row;
   }
 
   /** Records an attempt's outcome and feeds it to the machine. */
-  private settle(live: LiveInstance, entry: Inflight, outcome: Outcome, status: AttemptWrite["status"], childPid: number | undefined, now: number): void {
+  private settle(live: LiveInstance, entry: Inflight, outcome: Outcome, status: AttemptWrite["status"], child: { pid: number | undefined; startedAt: number | undefined }, now: number): void {
     live.sendUnwritten = false;
     const finishedAt = new Date(now);
+    const { pid: childPid, startedAt } = child;
     if (outcome.ok) {
-      live.attempts.push(this.attemptRow(live, entry, "completed", { result: outcome.value, childPid, finishedAt }));
+      live.attempts.push(this.attemptRow(live, entry, "completed", { result: outcome.value, childPid, startedAt, finishedAt }));
       live.machine.actionSucceeded(entry.seq, entry.attempt, decode(outcome.value));
     } else {
-      live.attempts.push(this.attemptRow(live, entry, status, { error: outcome.error, childPid, finishedAt }));
+      live.attempts.push(this.attemptRow(live, entry, status, { error: outcome.error, childPid, startedAt, finishedAt }));
       live.machine.actionFailed(entry.seq, entry.attempt, outcome.error, now);
       this.o.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: outcome.error });
     }
@@ -266,7 +268,7 @@ export class Shard {
     live.inflight.delete(r.id);
     this.actions++;
     const outcome: Outcome = r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
-    this.settle(live, entry, outcome, !r.ok && r.error.name === "ActionTimeout" ? "timed_out" : "failed", r.pid, Date.now());
+    this.settle(live, entry, outcome, !r.ok && r.error.name === "ActionTimeout" ? "timed_out" : "failed", { pid: r.pid, startedAt: r.startedAt }, Date.now());
     this.step(live);
   }
 
@@ -279,7 +281,7 @@ export class Shard {
       const entry = live?.inflight.get(token);
       if (!live || !entry) continue;
       live.inflight.delete(token);
-      this.settle(live, entry, { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) }, "timed_out", pid, Date.now());
+      this.settle(live, entry, { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) }, "timed_out", { pid, startedAt: this.o.pool.startedAt(token) }, Date.now());
       touched.add(live);
     }
     for (const live of touched) this.step(live);
@@ -296,12 +298,15 @@ export class Shard {
     for (const live of this.live.values()) {
       let touched = false;
       for (const [token, entry] of live.inflight) {
-        if (now < entry.deadline) continue;
+        // The clock starts when the child starts the attempt, not while it waits in its queue.
+        const startedAt = this.o.pool.startedAt(token);
+        if (startedAt === undefined || now < startedAt + entry.timeoutMs) continue;
         live.inflight.delete(token);
+        const pid = this.o.pool.pidOf(token);
         this.o.pool.abort([token], "timeout");
         this.abandoned.set(token, now + this.o.config.abortGraceMs);
-        const error = timeoutError(`${entry.name} did not finish within ${entry.deadline - entry.startedAt.getTime()} ms (attempt ${entry.attempt})`);
-        this.settle(live, entry, { ok: false, error }, "timed_out", undefined, now);
+        const error = timeoutError(`${entry.name} did not finish within ${entry.timeoutMs} ms (attempt ${entry.attempt})`);
+        this.settle(live, entry, { ok: false, error }, "timed_out", { pid, startedAt }, now);
         touched = true;
       }
       if (touched) this.step(live);
@@ -317,12 +322,20 @@ export class Shard {
     if (!live || live.gone || live.exit) return;
     const tokens = [...live.inflight.keys()];
     const now = Date.now();
+    const running: string[] = [];
     for (const [token, entry] of live.inflight) {
-      // Recorded as cancelled; a child that ignores the abort is killed after the grace period.
-      live.attempts.push(this.attemptRow(live, entry, "cancelled", { error: { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${entry.name} ran` }, finishedAt: new Date(now) }));
-      this.abandoned.set(token, now + this.o.config.abortGraceMs);
+      const startedAt = this.o.pool.startedAt(token);
+      const childPid = this.o.pool.pidOf(token);
+      live.attempts.push(this.attemptRow(live, entry, "cancelled", { error: { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${entry.name} ${startedAt === undefined ? "waited to start" : "ran"}` }, childPid, startedAt, finishedAt: new Date(now) }));
+      // A running one that ignores the abort gets its child killed after the grace period; one
+      // still waiting in its child's queue settles at once when its turn comes (and is ignored).
+      if (startedAt !== undefined) {
+        this.abandoned.set(token, now + this.o.config.abortGraceMs);
+        running.push(token);
+      }
     }
     if (tokens.length) this.o.pool.abort(tokens, "cancelled");
+    for (const token of tokens) if (!running.includes(token)) this.o.pool.forget(token);
     live.inflight.clear();
     this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
     this.finish(live, { status: "cancelled", error: live.cancelError() });
