@@ -4,6 +4,8 @@
  * these values and checks method calls on values at run time).
  */
 
+import { ACTION_REF, CLOSURE } from "../interpreter/values.js";
+
 const MATH_FUNCTIONS = [
   "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz32", "cos", "cosh",
   "exp", "expm1", "floor", "fround", "hypot", "imul", "log", "log10", "log1p", "log2", "max", "min", "pow",
@@ -15,12 +17,53 @@ function entries(prefix: string, owner: Record<string, unknown>, names: readonly
   return names.map((n) => [`${prefix}.${n}`, owner[n]]);
 }
 
+/** Refuses to change a built-in (`Object.assign(Number, ...)`, `[Array].forEach(Object.freeze)`). */
+function refuseBuiltIn(target: unknown, what: string): void {
+  if (isBuiltIn(target)) throw new TypeError(`${what} cannot change a built-in in a workflow`);
+}
+
+/**
+ * `Object.assign` as a workflow gets it: native, except that its target cannot be a built-in,
+ * and that a source's own `__proto__` key cannot reach the target's `__proto__` setter (which
+ * would give a workflow object a prototype of its choosing).
+ */
+function guardedAssign(): (target: unknown, ...sources: unknown[]) => unknown {
+  const { assign } = {
+    assign(target: unknown, ...sources: unknown[]): unknown {
+      refuseBuiltIn(target, "Object.assign");
+      if (target !== null && target !== undefined && accessorOnChain(target, "__proto__")) {
+        for (const s of sources) {
+          if (s !== null && s !== undefined && Object.prototype.propertyIsEnumerable.call(s, "__proto__")) {
+            throw new TypeError('Object.assign cannot copy a "__proto__" key in a workflow: it would change the target\'s prototype');
+          }
+        }
+      }
+      return Object.assign(target as object, ...sources);
+    },
+  };
+  Object.defineProperty(assign, "length", { value: 2 });
+  return assign;
+}
+
+function guardedFreeze(): (value: unknown) => unknown {
+  const { freeze } = {
+    freeze(value: unknown): unknown {
+      refuseBuiltIn(value, "Object.freeze");
+      return Object.freeze(value);
+    },
+  };
+  return freeze;
+}
+
 /** Global paths (`Math.max`, `JSON.stringify`, `Number`, ...) and their values. */
 export const GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
   ...entries("Math", Math as unknown as Record<string, unknown>, [...MATH_FUNCTIONS, ...MATH_CONSTANTS]),
   ["JSON.parse", JSON.parse],
   ["JSON.stringify", JSON.stringify],
-  ...entries("Object", Object as unknown as Record<string, unknown>, ["keys", "values", "entries", "fromEntries", "assign", "hasOwn", "is", "freeze", "isFrozen"]),
+  ...entries("Object", Object as unknown as Record<string, unknown>, ["keys", "values", "entries", "fromEntries", "hasOwn", "is", "isFrozen"]),
+  // The two that change their argument refuse to change a built-in (see `guarded` below).
+  ["Object.assign", guardedAssign()],
+  ["Object.freeze", guardedFreeze()],
   ["Number", Number],
   ...entries("Number", Number as unknown as Record<string, unknown>, [
     "isInteger", "isFinite", "isNaN", "isSafeInteger", "parseFloat", "parseInt",
@@ -97,8 +140,72 @@ const BOOLEAN_METHODS = new Set(["toString", "valueOf"]);
 const OBJECT_METHODS = new Set(["hasOwnProperty", "propertyIsEnumerable", "isPrototypeOf", "toString", "valueOf"]);
 const ITERATOR_METHODS = new Set(["next"]);
 
-/** Property names a workflow can never read or call: they lead out of the sandbox. */
+/**
+ * Property names that lead out of the sandbox when a built-in provides them (`x.constructor` is
+ * `Function` for any function, `x.__proto__` a shared prototype, `f.caller` a caller). A workflow
+ * reads or writes them only as ordinary own data properties of its own objects (a word count over
+ * "the prototype of the caller", a record with an `arguments` field): the interpreter refuses any
+ * other read, and any write that would reach an accessor.
+ */
 export const FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set(["constructor", "__proto__", "prototype", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__", "caller", "callee", "arguments"]);
+
+/**
+ * The forbidden names the compiler refuses when written out (`x.constructor`, `const { __proto__ } = x`):
+ * on a workflow's values they always name a built-in's member. The others (`row.prototype`,
+ * `call.arguments`) are common field names, checked at run time.
+ */
+export const STATIC_FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set(["constructor", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
+
+/** Shared built-in objects a workflow must never change or read forbidden members of: Math, JSON and the prototypes. */
+const INTRINSIC_OBJECTS: ReadonlySet<object> = (() => {
+  const out = new Set<object>([Math, JSON, globalThis]);
+  const add = (o: unknown): void => {
+    while (o !== null && (typeof o === "object" || typeof o === "function") && !out.has(o as object)) {
+      if (typeof o === "object") out.add(o as object);
+      o = Object.getPrototypeOf(o);
+    }
+  };
+  for (const v of GLOBALS.values()) {
+    if (typeof v === "function") {
+      add((v as { prototype?: unknown }).prototype);
+      add(Object.getPrototypeOf(v));
+    }
+  }
+  add(Object.getPrototypeOf(function* () {}));
+  add(Object.getPrototypeOf(async () => {}));
+  for (const it of [[][Symbol.iterator](), new Map()[Symbol.iterator](), new Set()[Symbol.iterator](), ""[Symbol.iterator](), "".matchAll(/x/g)]) add(it);
+  return out;
+})();
+
+/**
+ * Whether a value is a built-in the workflow may use but never change: a function that is not
+ * one of the workflow's closures or actions (`Number`, `Math.max`, a held `list.at`), or a shared
+ * object (Math, JSON, a prototype).
+ */
+export function isBuiltIn(value: unknown): boolean {
+  if (typeof value === "function") return !(CLOSURE in value) && !(ACTION_REF in value);
+  return typeof value === "object" && value !== null && INTRINSIC_OBJECTS.has(value);
+}
+
+/** Whether reading or writing `key` on `value` would find a getter or setter (own or inherited) before any data property. */
+export function accessorOnChain(value: unknown, key: PropertyKey): boolean {
+  for (let o: object | null = Object(value) as object; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(o, key);
+    if (d) return !("value" in d);
+  }
+  return false;
+}
+
+/**
+ * Where a workflow may find a built-in held as a value (`const N = Number`): the path of its
+ * whitelisted members, so `N.isInteger` is `Number.isInteger` and `D.now` (with `D = Date`) is
+ * refused, as the dotted forms are.
+ */
+export const BUILT_IN_PATHS: ReadonlyMap<unknown, string> = (() => {
+  const out = new Map<unknown, string>([[Math, "Math"], [JSON, "JSON"]]);
+  for (const [path, value] of GLOBALS) if ((typeof value === "function" || typeof value === "object") && !out.has(value)) out.set(value, path);
+  return out;
+})();
 
 /** The set of methods callable on a value of this runtime type, or undefined. */
 export function methodsFor(value: unknown): ReadonlySet<string> | undefined {

@@ -1,10 +1,10 @@
-import type { CallExpression, Expression, ExprOrSpread, NewExpression, Node, Span } from "@swc/core";
-import { CONSTRUCTORS, GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
-import { callSiteText } from "./callsite.js";
-import { compileExpr, member, ordered, unwrapTs } from "./expression.js";
+import type { CallExpression, Expression, ExprOrSpread, MemberExpression, NewExpression, Node, OptionalChainingExpression, Span } from "@swc/core";
+import { CONSTRUCTORS, GLOBALS } from "./builtins.js";
+import { callSiteText, closedChain, operandText } from "./callsite.js";
+import { awaitAfterShortCircuit, compileExpr, containsAwait, member, ordered, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Arg, Expr } from "./ir.js";
-import { checkRegistered, describeBinding, forbiddenGlobal, globalPath } from "./names.js";
+import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal } from "./names.js";
 import { moduleBinding, namespaceMember } from "./resolve.js";
 import { RULES } from "./rules.js";
 import { compileHelper } from "./workflow.js";
@@ -24,7 +24,7 @@ export function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = [
     prefix,
   );
   const head = compiled.slice(0, prefix.length);
-  const rest = compiled.slice(prefix.length).map((e, i): Arg => (args[i]!.spread ? { spread: e, t: callSiteText(args[i]!.expression) } : e));
+  const rest = compiled.slice(prefix.length).map((e, i): Arg => (args[i]!.spread ? { spread: e, t: operandText(args[i]!.expression) } : e));
   return { prefix: head, args: rest };
 }
 
@@ -99,12 +99,8 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     if ((prop === "then" || prop === "catch" || prop === "finally") && obj.type === "CallExpression" && returnsPromise(fc, obj)) {
       return fc.fail(c, RULES.promiseChain, `\`.${prop}()\``);
     }
-    const path = globalPath(fc, callee);
-    if (path) {
-      forbiddenGlobal(fc, c, path);
-      if (GLOBALS.has(path)) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
-      if (GLOBAL_ROOTS.has((obj as { value: string }).value)) return fc.fail(c, RULES.unsupportedSyntax, `\`${path}\` is not one of the pure built-ins a workflow may use`);
-    }
+    const path = checkGlobalMember(fc, c, callee);
+    if (path !== undefined) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
     if (prop && SYNC_CALLBACK_METHODS.has(prop)) {
       for (const a of c.arguments) {
         const x = unwrapTs(a.expression);
@@ -120,9 +116,37 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     return opt ? { k: "call", f: target, args, opt: true, t } : { k: "call", f: target, args, t };
   }
 
+  if (callee.type === "OptionalChainingExpression" && callee.base.type === "MemberExpression" && closedChain(c.callee as Expression)) {
+    return closedMethodCall(fc, c, callee, opt);
+  }
+
   const t = callSiteText(c.callee as Expression);
   const { prefix, args } = argList(fc, c.arguments, [compileExpr(fc, c.callee as Expression, true)]);
   return opt ? { k: "call", f: prefix[0]!, args, opt: true, t } : { k: "call", f: prefix[0]!, args, t };
+}
+
+/** Whether evaluating this receiver may short-circuit an optional chain it is part of (`a?.b` in `(a?.b.f)()`). */
+function shortCircuits(e: Expr): boolean {
+  if (e.k === "get") return e.opt === true || shortCircuits(e.o);
+  if (e.k === "call") return e.opt === true || shortCircuits(e.f);
+  return false;
+}
+
+/**
+ * `(a?.f)(x)`: the parentheses end the chain, but the call still has `a` as its receiver. When
+ * the chain short-circuits, the callee is undefined: the arguments are evaluated and the call
+ * throws "(intermediate value) is not a function", as natively.
+ */
+function closedMethodCall(fc: FnCompiler, c: CallExpression, chain: OptionalChainingExpression, opt: boolean): Expr {
+  if (awaitAfterShortCircuit(chain)) return fc.fail(chain, RULES.unsupportedSyntax, "`await` after `?.`: await the value into a variable first");
+  const f = member(fc, chain.base as MemberExpression, (chain as { optional?: boolean }).optional === true);
+  const t = callSiteText(c.callee as Expression);
+  if (f.k !== "get") return { k: "call", f, args: argList(fc, c.arguments).args, ...(opt ? { opt: true as const } : {}), t };
+  // An await in the arguments would have to run after the receiver was evaluated, and so outside the chain.
+  if (shortCircuits(f.o) && containsAwait(c.arguments)) return fc.fail(c, RULES.unsupportedSyntax, "`await` after `?.`: await the value into a variable first");
+  const { prefix, args } = argList(fc, c.arguments, [f.o]);
+  const target: Expr = { ...f, o: prefix[0]! };
+  return opt ? { k: "call", f: target, args, opt: true, cc: true, t } : { k: "call", f: target, args, cc: true, t };
 }
 
 /** Whether a call is one the compiler knows returns a workflow promise (an action, a helper, Promise.all). */

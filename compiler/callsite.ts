@@ -17,6 +17,21 @@ function unwrap(e: Expression): Expression {
   return cur;
 }
 
+/**
+ * Whether parentheses wrap this optional chain: they end it, so `(a?.b).c` reads `c` of
+ * undefined when `a` is nullish (a TypeError) where `a?.b.c` is undefined. A non-null assertion
+ * does not end a chain (`a?.b!.c` is `a?.b.c`).
+ */
+export function closedChain(e: Expression): boolean {
+  let cur = e;
+  let parens = false;
+  while (WRAPPERS.has(cur.type)) {
+    if (cur.type === "ParenthesisExpression") parens = true;
+    cur = (cur as { expression: Expression }).expression;
+  }
+  return parens && cur.type === "OptionalChainingExpression";
+}
+
 type Node = { type: string; [k: string]: unknown };
 
 function property(prop: Node, optional: boolean): string {
@@ -33,6 +48,8 @@ function property(prop: Node, optional: boolean): string {
 
 export function callSiteText(expr: Expression): string {
   const e = unwrap(expr);
+  // A parenthesised optional chain is a value of its own: V8 does not print it.
+  if (e.type === "OptionalChainingExpression" && closedChain(expr)) return INTERMEDIATE;
   switch (e.type) {
     case "Identifier":
       return e.value;
@@ -82,6 +99,15 @@ export function callSiteText(expr: Expression): string {
     default:
       return INTERMEDIATE;
   }
+}
+
+/**
+ * How V8 renders a value it iterates, spreads or destructures: as callSiteText, except that an
+ * optional chain is never printed there (`[...a?.b]` is "(intermediate value) is not iterable";
+ * only a call prints it: "a?.f is not a function").
+ */
+export function operandText(expr: Expression): string {
+  return unwrap(expr).type === "OptionalChainingExpression" ? INTERMEDIATE : callSiteText(expr);
 }
 
 /** The text V8 gives an array destructuring's source: names, awaits and literals only. */

@@ -1,6 +1,6 @@
 import type { DoWhileStatement, ForInStatement, ForOfStatement, ForStatement, Pattern, SwitchStatement, TryStatement, WhileStatement } from "@swc/core";
 import { callSiteText } from "./callsite.js";
-import { compileExpr } from "./expression.js";
+import { compileExpr, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr, Instr, Pat } from "./ir.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";
@@ -46,7 +46,7 @@ export function compileForOf(fc: FnCompiler, s: ForOfStatement | ForInStatement)
     const v = fc.slots.temp("it");
     const iter: Instr = s.type === "ForInStatement"
       ? { op: "iter", e: { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] }, v, at: fc.pos(s.right) }
-      : { op: "iter", e: iterable, v, at: fc.pos(s.right), t: callSiteText(s.right) };
+      : { op: "iter", e: iterable, v, at: fc.pos(s.right), ...(unwrapTs(s.right).type === "OptionalChainingExpression" ? {} : { t: callSiteText(s.right) }) };
     fc.emit(iter);
     const decl = s.left.type === "VariableDeclaration" ? s.left : undefined;
     const names = decl && decl.kind !== "var" ? declarePatternNames(decl.declarations[0]!.id) : [];

@@ -2,12 +2,12 @@ import type {
   Statement,
   ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral,
 } from "@swc/core";
-import { FORBIDDEN_PROPERTIES, GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
+import { STATIC_FORBIDDEN_PROPERTIES } from "./builtins.js";
 import { call, newExpr } from "./call.js";
-import { callSiteText } from "./callsite.js";
+import { callSiteText, closedChain, operandText } from "./callsite.js";
 import { FnCompiler } from "./function.js";
 import type { AssignOp, BinOp, Expr, Pat } from "./ir.js";
-import { checkRegistered, describeBinding, forbiddenGlobal, globalPath, identifier, literalNumber } from "./names.js";
+import { checkGlobalMember, checkRegistered, describeBinding, identifier, literalNumber } from "./names.js";
 import { compilePattern, labelPattern, propertyKey } from "./pattern.js";
 import { moduleBinding, namespaceMember } from "./resolve.js";
 import { RULES } from "./rules.js";
@@ -85,16 +85,12 @@ export function member(fc: FnCompiler, m: MemberExpression, opt: boolean): Expr 
       }
       return fc.fail(m, RULES.unknownIdentifier, `\`${obj.value}.${m.property.value}\` is not an action`);
     }
-    const path = globalPath(fc, m);
-    if (path) {
-      forbiddenGlobal(fc, m, path);
-      if (GLOBALS.has(path)) return { k: "global", path };
-      if (GLOBAL_ROOTS.has(obj.value)) return fc.fail(m, RULES.unsupportedSyntax, `\`${path}\` is not one of the pure built-ins a workflow may use`);
-    }
+    const path = checkGlobalMember(fc, m, m);
+    if (path !== undefined) return { k: "global", path };
   }
   if (m.property.type === "PrivateName") return fc.fail(m, RULES.unsupportedSyntax, "private field");
   if (m.property.type === "Identifier") {
-    if (FORBIDDEN_PROPERTIES.has(m.property.value)) fc.fail(m, RULES.unsupportedSyntax, `property \`${m.property.value}\``);
+    if (STATIC_FORBIDDEN_PROPERTIES.has(m.property.value)) fc.fail(m, RULES.unsupportedSyntax, `property \`${m.property.value}\``);
     const o = compileExpr(fc, m.object, true);
     return opt ? { k: "get", o, p: m.property.value, opt: true } : { k: "get", o, p: m.property.value };
   }
@@ -144,7 +140,7 @@ function readTarget(t: Extract<Pat, { k: "id" | "mem" }>): Expr {
 function assignment(fc: FnCompiler, a: Extract<Expression, { type: "AssignmentExpression" }>): Expr {
   const op = a.operator as AssignOp;
   const left = a.left as unknown as Pattern;
-  let target: Pat = labelPattern(compilePattern(fc, left, "assign"), callSiteText(a.right), undefined);
+  let target: Pat = labelPattern(compilePattern(fc, left, "assign"), operandText(a.right), undefined);
   if (!containsAwait(a.right)) return { k: "assign", op, t: target, e: compileExpr(fc, a.right) };
   const at = fc.pos(a);
   // The target's object and key are evaluated before the right side...
@@ -169,7 +165,7 @@ function assignment(fc: FnCompiler, a: Extract<Expression, { type: "AssignmentEx
  * Whether an optional chain awaits after a point where it may short-circuit (`a?.f(await x)`):
  * the await would have to be skipped when `a` is nullish, which the flat code cannot express.
  */
-function awaitAfterShortCircuit(chain: Expression): boolean {
+export function awaitAfterShortCircuit(chain: Expression): boolean {
   const links: Array<{ optional: boolean; base: Expression }> = [];
   let cur: Expression = chain;
   while (cur.type === "OptionalChainingExpression") {
@@ -261,6 +257,7 @@ export function awaitArgument(fc: FnCompiler, node: Extract<Expression, { type: 
 /** Compiles an expression; awaits inside it are emitted as instructions before it. */
 export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): Expr {
   const e = unwrapTs(node);
+  if (inChain && closedChain(node)) inChain = false;
   switch (e.type) {
     case "Identifier":
       return identifier(fc, e);
@@ -283,7 +280,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
       for (const el of e.elements) {
         if (!el) kinds.push("hole");
         else {
-          kinds.push(el.spread ? { t: callSiteText(el.expression) } : "item");
+          kinds.push(el.spread ? { t: operandText(el.expression) } : "item");
           parts.push({ node: el.expression, compile: () => compileExpr(fc, el.expression) });
         }
       }
@@ -324,7 +321,9 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
       if (e.operator === "delete") {
         const target = unwrapTs(e.argument);
         if (target.type !== "MemberExpression") return fc.fail(e, RULES.unsupportedSyntax, "delete of a non-property");
-        return { k: "del", t: member(fc, target, false) };
+        const t = member(fc, target, false);
+        if (t.k !== "get") return fc.fail(e, RULES.builtinChange);
+        return { k: "del", t };
       }
       return { k: "un", op: e.operator, e: compileExpr(fc, e.argument) };
     }

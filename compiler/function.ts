@@ -1,9 +1,10 @@
 import type { BlockStatement, Expression, Node, Pattern, Span, Statement, VariableDeclaration } from "@swc/core";
-import { arrayPatternText, callSiteText } from "./callsite.js";
+import { arrayPatternText, callSiteText, operandText } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";
 import { compileDoWhile, compileFor, compileForOf, compileSwitch, compileTry, compileWhile } from "./control.js";
 import { awaitArgument, compileExpr, spillable, unwrapTs } from "./expression.js";
 import type { Expr, FnIR, Instr, Pat, Pos } from "./ir.js";
+import { builtInSource } from "./names.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";
 import { RULES } from "./rules.js";
 import { capturedByArrow, FnSlots, Scope, type BindingKind } from "./scope.js";
@@ -328,9 +329,9 @@ export class FnCompiler {
         this.emit({ op: "await", e: arg, p, at: this.pos(init), node: this.nodeId("await", init) });
         continue;
       }
-      const e: Expr | null = d.init ? compileExpr(this, d.init) : kind === "var" ? null : { k: "lit", v: { $w: "u" } };
+      const e: Expr | null = d.init ? builtInSource(this, d.id, d.init) ?? compileExpr(this, d.init) : kind === "var" ? null : { k: "lit", v: { $w: "u" } };
       const p = compilePattern(this, d.id, kind === "var" ? "assign" : "declare", kind);
-      if (d.init) labelPattern(p, callSiteText(d.init), arrayPatternText(d.init));
+      if (d.init) labelPattern(p, operandText(d.init), arrayPatternText(d.init));
       if (e) this.emit({ op: "bind", p, e, at: this.pos(d) });
     }
   }

@@ -101,8 +101,11 @@ export type Expr =
   | { k: "get"; o: Expr; p: string | Expr; opt?: true }
   /** Short-circuit boundary of an optional chain: `a?.b.c` is undefined when `a` is nullish. */
   | { k: "chain"; e: Expr }
-  /** `t`: the callee's text, for "x.f is not a function". */
-  | { k: "call"; f: Expr; args: Arg[]; opt?: true; t?: string }
+  /**
+   * `t`: the callee's text, for "x.f is not a function". `cc`: the callee is a parenthesised
+   * optional chain (`(a?.f)()`), so it is undefined, not a short-circuit, when the chain ends early.
+   */
+  | { k: "call"; f: Expr; args: Arg[]; opt?: true; cc?: true; t?: string }
   | { k: "bin"; op: BinOp; l: Expr; r: Expr }
   | { k: "log"; op: "&&" | "||" | "??"; l: Expr; r: Expr }
   | { k: "un"; op: "-" | "+" | "!" | "~" | "typeof" | "void"; e: Expr }

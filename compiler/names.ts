@@ -1,5 +1,5 @@
-import type { Expression, MemberExpression, Node, Span } from "@swc/core";
-import { GLOBAL_ROOTS } from "./builtins.js";
+import type { Expression, MemberExpression, Node, ObjectPatternProperty, Pattern, Span } from "@swc/core";
+import { GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
 import { unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr } from "./ir.js";
@@ -114,14 +114,84 @@ export function identifier(fc: FnCompiler, id: Extract<Expression, { type: "Iden
     return fc.fail(id, RULES.unknownIdentifier, describeBinding(name, b));
   }
   forbiddenGlobal(fc, id, name);
-  if (GLOBAL_ROOTS.has(name)) return { k: "global", path: name };
+  if (GLOBALS.has(name)) return { k: "global", path: name };
+  // Math and JSON are namespaces: their members are used by name, the objects themselves are not values.
+  if (GLOBAL_ROOTS.has(name)) return fc.fail(id, RULES.builtinValue, `\`${name}\` as a value`);
   return fc.fail(id, RULES.unknownIdentifier, `\`${name}\``);
 }
 
-/** `Math.max`, `Number.isInteger`: the dotted path of a global member, if the object is a global. */
+/** The name of a global (not a variable, not an import) this expression is, if it is one. */
+export function globalName(fc: FnCompiler, e: Expression): string | undefined {
+  const x = unwrapTs(e);
+  if (x.type !== "Identifier" || fc.scope.resolve(x.value) || moduleBinding(fc.module, x.value)) return undefined;
+  if (x.value === "undefined" || x.value === "NaN" || x.value === "Infinity") return undefined;
+  return x.value;
+}
+
+/** A computed key that is a string literal (`["max"]`, `` [`max`] ``): the same as the dotted name. */
+export function literalKey(e: Expression): string | undefined {
+  const x = unwrapTs(e);
+  if (x.type === "StringLiteral") return x.value;
+  if (x.type === "TemplateLiteral" && x.expressions.length === 0) return x.quasis.map((q) => q.cooked ?? q.raw).join("");
+  if (x.type === "NumericLiteral") return String(x.value);
+  return undefined;
+}
+
+/**
+ * `Math.max`, `Number.isInteger`, `Math["max"]`: the dotted path of a global member, if the
+ * object is a global and the key is a name or a literal.
+ */
 export function globalPath(fc: FnCompiler, m: MemberExpression): string | undefined {
-  const obj = unwrapTs(m.object);
-  if (obj.type !== "Identifier" || m.property.type !== "Identifier") return undefined;
-  if (fc.scope.resolve(obj.value) || moduleBinding(fc.module, obj.value)) return undefined;
-  return `${obj.value}.${m.property.value}`;
+  const root = globalName(fc, m.object);
+  if (root === undefined) return undefined;
+  const key = m.property.type === "Identifier" ? m.property.value : m.property.type === "Computed" ? literalKey(m.property.expression) : undefined;
+  return key === undefined ? undefined : `${root}.${key}`;
+}
+
+/**
+ * Refuses a member of a built-in namespace that is not one of the pure built-ins: a forbidden one
+ * (`Math.random`, `Date["now"]`) by its rule, and any other (`Object.getPrototypeOf`) as unsupported.
+ * A computed key that is not a literal (`Math[name]`) cannot be checked, so it is refused too.
+ */
+export function checkGlobalMember(fc: FnCompiler, node: Located, m: MemberExpression): string | undefined {
+  const root = globalName(fc, m.object);
+  if (root === undefined) return undefined;
+  const path = globalPath(fc, m);
+  if (path === undefined) {
+    forbiddenGlobal(fc, node, root);
+    if (GLOBAL_ROOTS.has(root)) return fc.fail(node, RULES.builtinMember, `a computed member of \`${root}\``);
+    return undefined;
+  }
+  forbiddenGlobal(fc, node, path);
+  if (GLOBALS.has(path)) return path;
+  if (GLOBAL_ROOTS.has(root)) return fc.fail(node, RULES.builtinMember, `\`${path}\` is not one of the pure built-ins a workflow may use`);
+  return undefined;
+}
+
+/**
+ * `const { max, PI } = Math`, `const { isInteger } = Number`: destructuring a built-in namespace
+ * is the same as naming its members, so each must be one a workflow may use (`const { now } =
+ * Date` is refused as `Date.now` is). Returns what to destructure instead: an object of those
+ * members (Math and JSON are not values), or undefined when the source is not a built-in.
+ */
+export function builtInSource(fc: FnCompiler, pattern: Pattern, init: Expression | undefined): Expr | undefined {
+  if (!init || pattern.type !== "ObjectPattern") return undefined;
+  const root = globalName(fc, init);
+  if (root === undefined || !GLOBAL_ROOTS.has(root)) return undefined;
+  const props: Array<{ key: string; v: Expr }> = [];
+  for (const prop of pattern.properties as ObjectPatternProperty[]) {
+    let key: string | undefined;
+    if (prop.type === "AssignmentPatternProperty") key = prop.key.value;
+    else if (prop.type === "KeyValuePatternProperty") {
+      const k = prop.key;
+      key = k.type === "Identifier" || k.type === "StringLiteral" ? k.value : k.type === "NumericLiteral" ? String(k.value) : k.type === "Computed" ? literalKey(k.expression) : undefined;
+    }
+    const at = (prop.type === "KeyValuePatternProperty" ? prop.key : prop) as Located; // swc gives a key-value property no span
+    if (key === undefined) return fc.fail(at, RULES.builtinMember, prop.type === "RestElement" ? `the rest of \`${root}\`` : `a computed member of \`${root}\``);
+    const path = `${root}.${key}`;
+    forbiddenGlobal(fc, at, path);
+    if (!GLOBALS.has(path)) return fc.fail(at, RULES.builtinMember, `\`${path}\` is not one of the pure built-ins a workflow may use`);
+    if (!props.some((p) => p.key === key)) props.push({ key, v: { k: "global", path } });
+  }
+  return { k: "obj", props };
 }

@@ -1,7 +1,10 @@
 import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span, Statement } from "@swc/core";
+import { GLOBAL_ROOTS, STATIC_FORBIDDEN_PROPERTIES } from "./builtins.js";
+import { callSiteText } from "./callsite.js";
 import { compileExpr, containsAwait, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr, Pat } from "./ir.js";
+import { globalName } from "./names.js";
 import { RULES } from "./rules.js";
 import type { BindingKind } from "./scope.js";
 
@@ -94,8 +97,11 @@ export function compilePattern(fc: FnCompiler, p: Pattern, mode: "declare" | "as
       const props: Array<{ key: string | Expr; v: Pat }> = [];
       for (const prop of p.properties as ObjectPatternProperty[]) {
         if (prop.type === "RestElement") rest = compilePattern(fc, prop.argument, mode, kind);
-        else if (prop.type === "KeyValuePatternProperty") props.push({ key: propertyKey(fc, prop.key), v: compilePattern(fc, prop.value, mode, kind) });
-        else {
+        else if (prop.type === "KeyValuePatternProperty") {
+          if ((prop.key.type === "Identifier" || prop.key.type === "StringLiteral") && STATIC_FORBIDDEN_PROPERTIES.has(prop.key.value)) fc.fail(prop.key, RULES.unsupportedSyntax, `property \`${prop.key.value}\``);
+          props.push({ key: propertyKey(fc, prop.key), v: compilePattern(fc, prop.value, mode, kind) });
+        } else {
+          if (STATIC_FORBIDDEN_PROPERTIES.has(prop.key.value)) fc.fail(prop.key, RULES.unsupportedSyntax, `property \`${prop.key.value}\``);
           const target = compilePattern(fc, prop.key, mode, kind);
           props.push({ key: prop.key.value, v: prop.value ? { k: "def", p: target, d: defaultExpr(fc, prop.value) } : target });
         }
@@ -110,6 +116,9 @@ export function compilePattern(fc: FnCompiler, p: Pattern, mode: "declare" | "as
       const e = unwrapTs(p as unknown as Expression);
       if (mode === "assign" && e.type === "MemberExpression") {
         if (e.object.type === "ThisExpression") return fc.fail(e, RULES.thisAccess);
+        const root = globalName(fc, e.object);
+        if (root !== undefined && GLOBAL_ROOTS.has(root)) return fc.fail(e, RULES.builtinChange, `\`${callSiteText(e)}\``);
+        if (e.property.type === "Identifier" && STATIC_FORBIDDEN_PROPERTIES.has(e.property.value)) fc.fail(e, RULES.unsupportedSyntax, `property \`${e.property.value}\``);
         const o = compileExpr(fc, e.object);
         const prop = e.property.type === "Identifier" ? e.property.value : e.property.type === "Computed" ? compileExpr(fc, e.property.expression) : fc.fail(e, RULES.unsupportedSyntax, "private field");
         return { k: "mem", o, p: prop };

@@ -55,5 +55,8 @@ export const RULES = {
   superCall: rule("super", "`super` cannot be used in a workflow body", "call inherited helpers through `this.helper(...)`"),
   missingRun: rule("missing-run", "the workflow class has no `async run(...)` method", "add `async run(...args) { ... }` to the class"),
   sourceUnavailable: rule("source-unavailable", "the workflow's source could not be read", "make sure the module is loaded from a file (not eval'd or bundled into one line)"),
+  builtinValue: rule("unsupported-syntax", "`Math` and `JSON` are namespaces, not values a workflow can hold", "call their members directly (`Math.max(a, b)`, `JSON.stringify(x)`), or take the ones you need: `const { max } = Math`"),
+  builtinMember: rule("unsupported-syntax", "only the pure built-ins, named as written in the source, can be used in a workflow", "call the member directly by name (`Math.max(...)`, `Object.keys(x)`); anything else belongs in an action"),
+  builtinChange: rule("unsupported-syntax", "built-ins cannot be changed in a workflow body", "keep your own values in variables and objects of the workflow"),
   updateNonVariable: rule("unsupported-syntax", "this assignment target is not supported", "assign to a variable, a property (`obj.x`) or an element (`arr[i]`)"),
 };

@@ -1,5 +1,5 @@
 import type { Pat } from "../compiler/ir.js";
-import { checkKey, evaluate, getProp, lookup, type Runtime } from "./evaluate.js";
+import { checkKey, evaluate, getProp, lookup, setProp, type Runtime } from "./evaluate.js";
 import type { Env } from "./values.js";
 
 /**
@@ -45,9 +45,9 @@ export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
       lookup(env, p.n, p.up).vars[p.n] = value;
       return;
     case "mem": {
-      const o = evaluate(rt, p.o, env) as Record<PropertyKey, unknown>;
-      const key = typeof p.p === "string" ? checkKey(p.p) : checkKey(evaluate(rt, p.p, env));
-      o[key] = value;
+      const o = evaluate(rt, p.o, env);
+      const key = typeof p.p === "string" ? p.p : checkKey(evaluate(rt, p.p, env));
+      setProp(o, key, value);
       return;
     }
     case "def":

@@ -1,4 +1,4 @@
-import { FORBIDDEN_PROPERTIES, GLOBALS, methodAllowed } from "../compiler/builtins.js";
+import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../compiler/builtins.js";
 import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
 import { decode, type Encoded } from "../sdk/codec.js";
 import { backoffOptions, retryOptions } from "./policy.js";
@@ -47,10 +47,13 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
+/** A computed key as JavaScript converts it (ToPropertyKey). Which keys may be used is up to getProp and setProp. */
 export function checkKey(key: unknown): PropertyKey {
-  const k = typeof key === "symbol" ? key : String(key);
-  if (typeof k === "string" && FORBIDDEN_PROPERTIES.has(k)) throw new TypeError(`property "${k}" is not available in workflows`);
-  return k;
+  return typeof key === "symbol" ? key : String(key);
+}
+
+function unavailable(key: PropertyKey): TypeError {
+  return new TypeError(`property "${String(key)}" is not available in workflows`);
 }
 
 function isCallableValue(f: unknown): f is (...args: unknown[]) => unknown {
@@ -88,43 +91,119 @@ function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
   return out;
 }
 
+/**
+ * `obj[key]`, as natively, except what leads out of the sandbox:
+ * - a built-in held as a value (`const N = Number`) shows only what its dotted form may use
+ *   (`N.isInteger`, not `D.now` for `D = Date`), and its name and length;
+ * - a forbidden name (`constructor`, `__proto__`, `prototype`, `caller`, ...) is read only as an
+ *   own data property of the workflow's own object: when no object on the prototype chain has it,
+ *   the read is undefined, as natively; when a built-in provides it, the read is refused.
+ */
 export function getProp(obj: unknown, key: PropertyKey): unknown {
   if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties: await it first");
+  if (obj === null || obj === undefined) return (obj as unknown as Record<PropertyKey, unknown>)[key]; // V8's TypeError
+  if (isBuiltIn(obj)) {
+    if (typeof obj === "function" && (key === "name" || key === "length")) return (obj as unknown as Record<PropertyKey, unknown>)[key];
+    const path = BUILT_IN_PATHS.get(obj);
+    const member = path !== undefined && typeof key === "string" ? `${path}.${key}` : undefined;
+    if (member !== undefined && GLOBALS.has(member)) return GLOBALS.get(member);
+    throw new TypeError(`${member ?? `property "${String(key)}" of a built-in`} is not available in workflows`);
+  }
+  if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) {
+    const self = Object(obj) as object;
+    for (let o: object | null = self; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if (!d) continue;
+      if (o === self && "value" in d) return d.value;
+      throw unavailable(key);
+    }
+    return undefined;
+  }
   return (obj as Record<PropertyKey, unknown>)[key];
+}
+
+/**
+ * `obj[key] = value`, as natively, except that built-ins are never changed, and a forbidden name
+ * is written only where no setter would run (`__proto__` would change the prototype).
+ */
+export function setProp(obj: unknown, key: PropertyKey, value: unknown): void {
+  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties");
+  if (obj !== null && obj !== undefined) {
+    if (isBuiltIn(obj)) throw new TypeError(`${BUILT_IN_PATHS.get(obj) ?? "a built-in"} cannot be changed in a workflow`);
+    if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key) && (typeof obj === "function" || accessorOnChain(obj, key))) throw unavailable(key);
+  }
+  (obj as Record<PropertyKey, unknown>)[key] = value; // V8's TypeError for null, undefined and frozen objects
+}
+
+/** `delete obj[key]`: built-ins are never changed. */
+function deleteProp(obj: unknown, key: PropertyKey): boolean {
+  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties");
+  if (obj !== null && obj !== undefined && isBuiltIn(obj)) throw new TypeError(`${BUILT_IN_PATHS.get(obj) ?? "a built-in"} cannot be changed in a workflow`);
+  return delete (obj as Record<PropertyKey, unknown>)[key];
+}
+
+/**
+ * Arguments handed to a native function (a built-in or a value's method), which may call them:
+ * only the workflow's closures and actions and the whitelisted built-ins may be called, so a
+ * built-in method held as a value (`list.push`) cannot be passed as a callback, where it would
+ * run with a `this` of the workflow's choosing.
+ */
+function nativeArgs(list: unknown[]): unknown[] {
+  for (const a of list) {
+    if (typeof a === "function" && isBuiltIn(a) && !CALLABLE.has(a)) {
+      throw new TypeError("a built-in method cannot be passed as a callback in a workflow: wrap it in an arrow function");
+    }
+  }
+  return list;
 }
 
 function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unknown {
   const f = e.f;
   if (f.k === "get") {
-    const receiver = evaluate(rt, f.o, env);
-    if ((f.opt || e.opt) && (receiver === null || receiver === undefined) && f.opt) throw SHORT;
-    const key = typeof f.p === "string" ? f.p : checkKey(evaluate(rt, f.p, env));
-    if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) throw new TypeError(`property "${key}" is not available in workflows`);
-    const method = getProp(receiver, key);
+    let receiver: unknown;
+    let key: PropertyKey;
+    let method: unknown;
+    try {
+      receiver = evaluate(rt, f.o, env);
+      if (f.opt && (receiver === null || receiver === undefined)) throw SHORT;
+      key = typeof f.p === "string" ? f.p : checkKey(evaluate(rt, f.p, env));
+      method = getProp(receiver, key);
+    } catch (x) {
+      // `(a?.f)()`: the parentheses end the chain, so when it short-circuits the callee is undefined.
+      if (x !== SHORT || !e.cc || e.opt) throw x;
+      args(rt, env, e.args);
+      throw new TypeError(`${e.t ?? "(intermediate value)"} is not a function`);
+    }
     if (e.opt && (method === null || method === undefined)) throw SHORT;
     // A closure, an action or a whitelisted built-in held in a property (`{ f: Math.max }.f(1, 2)`).
-    if (isCallableValue(method)) return CALLABLE.has(method) ? method.apply(receiver, args(rt, env, e.args)) : method(...args(rt, env, e.args));
-    if (typeof method !== "function") throw new TypeError(`${e.t ?? `${describe(receiver)}.${String(key)}`} is not a function`);
+    if (isCallableValue(method)) return CALLABLE.has(method) ? method.apply(receiver, nativeArgs(args(rt, env, e.args))) : method(...args(rt, env, e.args));
+    if (typeof method !== "function") {
+      // Natively the arguments are evaluated before the callee is found not to be a function.
+      args(rt, env, e.args);
+      throw new TypeError(`${e.t ?? `${describe(receiver)}.${String(key)}`} is not a function`);
+    }
     if (!methodAllowed(receiver, key)) {
       throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
     }
     // Iterators are state a workflow may hold across an await: keep them in a storable form.
     if (typeof key === "string" && ITERATOR_SOURCES.has(key) && (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")) {
-      return StoredIter.over(receiver, key, args(rt, env, e.args));
+      return StoredIter.over(receiver, key, nativeArgs(args(rt, env, e.args)));
     }
-    return (method as (...a: unknown[]) => unknown).apply(receiver, args(rt, env, e.args));
+    return (method as (...a: unknown[]) => unknown).apply(receiver, nativeArgs(args(rt, env, e.args)));
   }
   if (f.k === "global") {
     const fn = INTERNAL.get(f.path) ?? GLOBALS.get(f.path);
     if (typeof fn !== "function") throw new TypeError(`${f.path} is not a function`);
-    return (fn as (...a: unknown[]) => unknown)(...args(rt, env, e.args));
+    return (fn as (...a: unknown[]) => unknown)(...nativeArgs(args(rt, env, e.args)));
   }
   const fn = evaluate(rt, f, env);
   if (e.opt && (fn === null || fn === undefined)) throw SHORT;
   if (!isCallableValue(fn)) {
-    throw new TypeError(typeof fn === "function" ? "this function cannot be called in a workflow: call it in an action" : `${e.t ?? describe(fn)} is not a function`);
+    if (typeof fn === "function") throw new TypeError("this function cannot be called in a workflow: call it in an action");
+    args(rt, env, e.args);
+    throw new TypeError(`${e.t ?? describe(fn)} is not a function`);
   }
-  return fn(...args(rt, env, e.args));
+  return CALLABLE.has(fn) ? fn(...nativeArgs(args(rt, env, e.args))) : fn(...args(rt, env, e.args));
 }
 
 function binary(op: string, l: any, r: any): unknown {
@@ -162,9 +241,9 @@ function target(rt: Runtime, env: Env, t: Pat): { get(): unknown; set(v: unknown
     return { get: () => readVar(scope, t.n), set: (v) => void (scope.vars[t.n] = v) };
   }
   if (t.k === "mem") {
-    const o = evaluate(rt, t.o, env) as Record<PropertyKey, unknown>;
-    const key = typeof t.p === "string" ? checkKey(t.p) : checkKey(evaluate(rt, t.p, env));
-    return { get: () => getProp(o, key), set: (v) => void (o[key] = v) };
+    const o = evaluate(rt, t.o, env);
+    const key = typeof t.p === "string" ? t.p : checkKey(evaluate(rt, t.p, env));
+    return { get: () => getProp(o, key), set: (v) => setProp(o, key, v) };
   }
   throw new TypeError("invalid assignment target");
 }
@@ -172,11 +251,10 @@ function target(rt: Runtime, env: Env, t: Pat): { get(): unknown; set(v: unknown
 function assign(rt: Runtime, env: Env, e: Extract<Expr, { k: "assign" }>): unknown {
   if (e.op === "=") {
     if (e.t.k === "mem") {
-      const o = evaluate(rt, e.t.o, env) as Record<PropertyKey, unknown>;
-      const key = typeof e.t.p === "string" ? checkKey(e.t.p) : checkKey(evaluate(rt, e.t.p, env));
+      const o = evaluate(rt, e.t.o, env);
+      const key = typeof e.t.p === "string" ? e.t.p : checkKey(evaluate(rt, e.t.p, env));
       const v = evaluate(rt, e.e, env);
-      if (o instanceof Handle) throw new TypeError("a workflow promise has no properties");
-      o[key] = v;
+      setProp(o, key, v);
       return v;
     }
     const v = evaluate(rt, e.e, env);
@@ -230,6 +308,9 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
         } else if ("ck" in p) {
           const key = checkKey(evaluate(rt, p.ck, env));
           Object.defineProperty(out, key, { value: evaluate(rt, p.v, env), writable: true, enumerable: true, configurable: true });
+        } else if (p.key === "__proto__") {
+          // Only the shorthand `{ __proto__ }` gets here (the compiler refuses `__proto__: x`): an own property, as natively.
+          Object.defineProperty(out, p.key, { value: evaluate(rt, p.v, env), writable: true, enumerable: true, configurable: true });
         } else out[p.key] = evaluate(rt, p.v, env);
       }
       return out;
@@ -238,7 +319,6 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       const o = evaluate(rt, e.o, env);
       if (e.opt && (o === null || o === undefined)) throw SHORT;
       const key = typeof e.p === "string" ? e.p : checkKey(evaluate(rt, e.p, env));
-      if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key)) throw new TypeError(`property "${key}" is not available in workflows`);
       return getProp(o, key);
     }
     case "chain":
@@ -272,9 +352,9 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
     }
     case "del": {
       const t = e.t as Extract<Expr, { k: "get" }>;
-      const o = evaluate(rt, t.o, env) as Record<PropertyKey, unknown>;
+      const o = evaluate(rt, t.o, env);
       const key = typeof t.p === "string" ? t.p : checkKey(evaluate(rt, t.p, env));
-      return delete o[key];
+      return deleteProp(o, key);
     }
     case "cond":
       return evaluate(rt, e.t, env) ? evaluate(rt, e.c, env) : evaluate(rt, e.a, env);

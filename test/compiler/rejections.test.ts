@@ -46,6 +46,15 @@ const REJECTIONS: Rejection[] = [
   { fixture: "promise-race.ts", rule: "promise-method", line: 7, column: 18, code: 'Promise.race([lookup("a"), lookup("b")])' },
   { fixture: "promise-then.ts", rule: "promise-chain", line: 7, column: 18, code: 'lookup("a").then((v) => v.toUpperCase())' },
   { fixture: "await-after-optional.ts", rule: "unsupported-syntax", line: 7, column: 12, code: 'user?.rename?.(await lookup("name"))' },
+  // Built-ins named in other ways than `Math.max(...)`: a literal key is the dotted name, destructuring names each member.
+  { fixture: "math-computed-random.ts", rule: "nondeterministic", line: 6, column: 29, code: 'Math["random"]()' },
+  { fixture: "date-computed-now.ts", rule: "nondeterministic", line: 6, column: 23, code: 'Date["now"]()' },
+  { fixture: "date-now-destructured.ts", rule: "nondeterministic", line: 6, column: 13, code: "now" },
+  { fixture: "object-computed-member.ts", rule: "unsupported-syntax", line: 6, column: 12, code: 'Object["getPrototypeOf"](value)' },
+  { fixture: "math-computed-key.ts", rule: "unsupported-syntax", line: 6, column: 12, code: "Math[op](a, b)" },
+  { fixture: "math-value.ts", rule: "unsupported-syntax", line: 6, column: 15, code: "Math" },
+  { fixture: "builtin-assignment.ts", rule: "unsupported-syntax", line: 6, column: 5, code: "Number.isInteger" },
+  { fixture: "constructor-destructured.ts", rule: "unsupported-syntax", line: 6, column: 13, code: "constructor" },
 ];
 
 for (const r of REJECTIONS) {
@@ -71,6 +80,12 @@ for (const r of REJECTIONS) {
     t.is(sourceLine.slice(r.column - 1, r.column - 1 + r.code.length), r.code);
   });
 }
+
+test("Math held as a value: the hint says to call its members by name", async (t) => {
+  const e = await t.throwsAsync(import(new URL("./fixtures/math-value.ts", import.meta.url).href), { instanceOf: UnsupportedPatternError });
+  t.regex((e as UnsupportedPatternError).message, /`Math` as a value/);
+  t.regex((e as UnsupportedPatternError).hint, /Math\.max\(a, b\)/);
+});
 
 test("`with` cannot reach the compiler: class bodies are strict mode, so loading fails first", async (t) => {
   const url = new URL("./fixtures/with-statement.cjs", import.meta.url);

@@ -151,6 +151,35 @@ export class MethodsOnValues extends Workflow {
   }
 }
 
+/**
+ * Members of the built-in namespaces taken by name: destructured (`const { max } = Math`, also
+ * across an await), with a string-literal key (`Math["max"]`, the same as `Math.max`), and read
+ * through a built-in held in a variable (`const N = Number; N.isInteger`).
+ */
+@workflow
+export class BuiltinMembersByName extends Workflow {
+  async run(xs: number[]) {
+    const { max, min, PI } = Math;
+    const { stringify, parse } = JSON;
+    const { keys, entries: pairs, assign } = Object;
+    const { isInteger: isInt = () => false, MAX_SAFE_INTEGER } = Number;
+    const { ["floor"]: floor, [`ceil`]: ceil } = Math;
+    const { isArray } = Array;
+    const echoed = await echo(xs);
+    const N = Number;
+    const table = { round: Math["round"], parse: JSON[`parse`] };
+    return {
+      destructured: [max(...echoed), min(...echoed), PI, floor(2.7), ceil(2.1), isInt(3), isInt(3.5), MAX_SAFE_INTEGER, isArray(echoed)],
+      json: stringify(parse('{"a":[1,2]}')),
+      object: [keys({ a: 1, b: 2 }), pairs({ c: 3 }), assign({ a: 1 }, { b: 2 }, null, { a: 3 })],
+      literalKeys: [Math["max"](3, 4), Math[`min`](3, 4), Number["isInteger"](5), JSON["stringify"]([1]), Object["keys"]({ z: 1 }), Math["PI"]],
+      held: [N.isInteger(4), N.MAX_SAFE_INTEGER, N.name, N("12"), table.round(2.5), table.parse("[3]")],
+      lengths: [Object.assign.length, Object.freeze.length, Object.assign.name, Object.freeze.name],
+      frozen: Object.isFrozen(Object.freeze([1])),
+    };
+  }
+}
+
 export const cases = [
   ...casesOf(MethodsOnValues, [5]),
   ...casesOf(ArrayCallbackMethods, [[1, 2, 3, 4, 5]], [[]]),
@@ -158,4 +187,5 @@ export const cases = [
   ...casesOf(StringMethods, [" Hello World "]),
   ...casesOf(MathNumberConversions, [7, "42"], [-3.5, "abc"]),
   ...casesOf(ObjectAndJson, ["u3"]),
+  ...casesOf(BuiltinMembersByName, [[3, 1, 2]], [[]]),
 ];

@@ -160,6 +160,110 @@ export class CompoundAssignAcrossAwaits extends Workflow {
   }
 }
 
+/**
+ * Parentheses end an optional chain: `(a?.b).c` reads `c` of undefined when `a` is nullish (a
+ * TypeError), where `a?.b.c` is undefined; `(a?.f)()` calls undefined. The receiver is kept:
+ * `(list?.at)(-1)` is `list.at(-1)`. A non-null assertion does not end a chain.
+ */
+@workflow
+export class ParenthesisedOptionalChain extends Workflow {
+  async run(pick: number) {
+    const a: any = pick === 0 ? null : pick === 1 ? {} : { b: { c: "c", f: (x?: string) => `f(${x})` }, f: (x: number) => x * 10, g: () => (x: number) => x + 1 };
+    const list: any = pick === 0 ? null : [1, 2, 3];
+    const out: unknown[] = [];
+    const attempt = (f: () => unknown) => {
+      try {
+        out.push(f());
+      } catch (e: any) {
+        out.push(`${e.name}: ${e.message}`);
+      }
+    };
+    attempt(() => (a?.b).c);
+    attempt(() => (a?.b)[0]);
+    attempt(() => (a?.b)?.c);
+    attempt(() => a?.b.c);
+    attempt(() => a?.b!.c);
+    attempt(() => ((a?.b)).c);
+    attempt(() => (a?.b as any).c);
+    attempt(() => (a?.f)(2));
+    attempt(() => (a?.f)?.(3));
+    attempt(() => (a?.b.f)(String(out.push("argument evaluated"))));
+    attempt(() => (a?.g())(1));
+    attempt(() => (list?.at)(-1));
+    attempt(() => (list?.map)((x: number) => x * 2));
+    attempt(() => typeof (a?.b));
+    try {
+      out.push((a?.f)(await double(2)));
+    } catch (e: any) {
+      out.push(`after await: ${e.name}: ${e.message}`);
+    }
+    const fetched: any = await echo(pick === 0 ? null : { b: { c: 1 } });
+    try {
+      out.push((fetched?.b).c);
+    } catch (e) {
+      out.push((e as Error).name);
+    }
+    return out;
+  }
+}
+
+/** Uncaught, the TypeError of `(a?.b).c` fails the workflow, as natively. */
+@workflow
+export class ParenthesisedChainThrows extends Workflow {
+  async run(a: any) {
+    return (a?.b).c;
+  }
+}
+
+/**
+ * V8 prints an optional chain only when a call fails ("o?.f is not a function"): iterating,
+ * spreading or destructuring one names it "(intermediate value)" or describes the value.
+ */
+@workflow
+export class OptionalChainMessages extends Workflow {
+  async run(a: any, o: any) {
+    const out: unknown[] = [];
+    const attempt = (f: () => unknown) => {
+      try {
+        out.push(f());
+      } catch (e: any) {
+        out.push(`${e.name}: ${e.message}`);
+      }
+    };
+    attempt(() => [...(a?.b)]);
+    attempt(() => [...o?.b.c]);
+    attempt(() => Math.max(...(a?.b)));
+    attempt(() => {
+      for (const x of a?.b) out.push(x);
+    });
+    attempt(() => {
+      for (const x of (o?.b.c)) out.push(x);
+    });
+    attempt(() => {
+      const [x] = (a?.b);
+      return x;
+    });
+    attempt(() => {
+      const { y } = (a?.b);
+      return y;
+    });
+    attempt(() => {
+      const { y } = o?.b.c;
+      return y;
+    });
+    attempt(() => {
+      let y;
+      ({ y } = a?.b);
+      return y;
+    });
+    attempt(() => (o?.b).c());
+    attempt(() => (o?.b.c)());
+    attempt(() => o?.b.f());
+    attempt(() => o?.f());
+    return out;
+  }
+}
+
 export const cases = [
   ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
   ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
@@ -168,4 +272,7 @@ export const cases = [
   ...casesOf(LogicalAndTernary, [[0, null, "", "s", 1, undefined, false, true, NaN]], [[null]], [[]]),
   ...casesOf(EvaluationOrder, [1]),
   ...casesOf(CompoundAssignAcrossAwaits, [[1, 2, 3]]),
+  ...casesOf(ParenthesisedOptionalChain, [0], [1], [2]),
+  ...casesOf(ParenthesisedChainThrows, [null], [{ b: { c: 1 } }]),
+  ...casesOf(OptionalChainMessages, [null, { b: {} }]),
 ];
