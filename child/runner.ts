@@ -5,12 +5,35 @@ import { RegistrationError, WaymarkError } from "../sdk/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
 
 /**
+ * An AbortController made only when the action asks for its signal: creating one costs more than
+ * running a no-op action, and most actions never look at it.
+ */
+class LazyAbort {
+  aborted = false;
+  reason: unknown;
+  private controller: AbortController | undefined;
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/**
  * Runs tasks with bounded concurrency (p-queue), each with an AbortController the supervisor
  * can fire, and sends results back batched per tick.
  */
 export class TaskRunner {
   private readonly queue: PQueue;
-  private readonly controllers = new Map<string, AbortController>();
+  private readonly controllers = new Map<string, LazyAbort>();
   private outbox: TaskResult[] = [];
   private scheduled = false;
 
@@ -23,7 +46,7 @@ export class TaskRunner {
 
   run(tasks: Task[]): void {
     for (const task of tasks) {
-      const controller = new AbortController();
+      const controller = new LazyAbort();
       this.controllers.set(task.id, controller);
       void this.queue.add(() => this.execute(task, controller));
     }
@@ -32,7 +55,7 @@ export class TaskRunner {
   abort(ids: string[], reason: string): void {
     for (const id of ids) {
       const c = this.controllers.get(id);
-      if (c && !c.signal.aborted) {
+      if (c && !c.aborted) {
         const why = reason === "timeout" ? "the action timed out" : reason === "cancelled" ? "the workflow was cancelled" : "the worker is shutting down";
         c.abort(new WaymarkError(reason === "timeout" ? "WAYMARK_ACTION_TIMEOUT" : "WAYMARK_WORKFLOW_CANCELLED", why));
       }
@@ -45,11 +68,11 @@ export class TaskRunner {
     this.flush();
   }
 
-  private async execute(task: Task, controller: AbortController): Promise<void> {
+  private async execute(task: Task, controller: LazyAbort): Promise<void> {
     let result: TaskResult;
     try {
       // Aborted while it waited for a slot (cancelled, or the worker is stopping): never start it.
-      if (controller.signal.aborted) throw controller.signal.reason;
+      if (controller.aborted) throw controller.reason;
       const entry = actionRegistry().get(task.action);
       if (!entry) {
         throw new RegistrationError(
@@ -60,7 +83,9 @@ export class TaskRunner {
         instanceId: task.instanceId,
         actionId: task.actionId,
         attempt: task.attempt,
-        signal: controller.signal,
+        get signal() {
+          return controller.signal;
+        },
       });
       result = { id: task.id, ok: true, value: encode(value, `the result of action ${task.action}`) };
     } catch (e) {

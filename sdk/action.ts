@@ -37,10 +37,11 @@ export interface ActionContext {
   signal: AbortSignal;
 }
 
-interface Frame extends ActionContext {
-  /** Dependencies resolved in this call, and their clean-ups. */
-  deps: Map<unknown, Promise<unknown>>;
-  cleanups: Array<() => Promise<void>>;
+interface Frame {
+  context: ActionContext;
+  /** Dependencies resolved in this call, and their clean-ups (made on first use). */
+  deps: Map<unknown, Promise<unknown>> | undefined;
+  cleanups: Array<() => Promise<void>> | undefined;
 }
 
 /**
@@ -54,8 +55,16 @@ const storage: AsyncLocalStorage<Frame> = ((globalThis as { [STORAGE_KEY]?: Asyn
 export function actionContext(): ActionContext {
   const frame = storage.getStore();
   if (!frame) throw new WaymarkError("WAYMARK_NOT_IN_ACTION", "actionContext() can only be called while an action runs (inside a function passed to action())");
-  const { instanceId, actionId, attempt, signal } = frame;
-  return { instanceId, actionId, attempt, signal };
+  const c = frame.context;
+  // The signal is read when asked for: the worker makes its AbortController lazily.
+  return {
+    instanceId: c.instanceId,
+    actionId: c.actionId,
+    attempt: c.attempt,
+    get signal() {
+      return c.signal;
+    },
+  };
 }
 
 type Provider<T> = () => T | Promise<T> | AsyncGenerator<T, unknown, unknown> | Generator<T, unknown, unknown>;
@@ -72,32 +81,37 @@ function isGenerator(v: unknown): v is AsyncGenerator<unknown> | Generator<unkno
 export async function depends<T>(provider: Provider<T>): Promise<T> {
   const frame = storage.getStore();
   if (!frame) throw new WaymarkError("WAYMARK_NOT_IN_ACTION", "depends() can only be called while an action runs (inside a function passed to action())");
-  let pending = frame.deps.get(provider) as Promise<T> | undefined;
+  const deps = (frame.deps ??= new Map());
+  let pending = deps.get(provider) as Promise<T> | undefined;
   if (!pending) {
     pending = (async () => {
       const made = provider();
       if (isGenerator(made)) {
         const first = await made.next();
         if (first.done) throw new WaymarkError("WAYMARK_REGISTRATION", `dependency provider ${provider.name || "(anonymous)"} returned without yielding a value`);
-        frame.cleanups.push(async () => {
+        (frame.cleanups ??= []).push(async () => {
           await made.return(undefined);
         });
         return first.value as T;
       }
       return (await made) as T;
     })();
-    frame.deps.set(provider, pending);
+    deps.set(provider, pending);
   }
   return pending;
 }
 
 /** Runs an action function with its context; dependency clean-ups run however it ends. */
-export async function actionInvoke(entry: ActionEntry, args: unknown[], context: ActionContext): Promise<unknown> {
-  const frame: Frame = { ...context, deps: new Map(), cleanups: [] };
-  return storage.run(frame, async () => {
-    try {
-      return await (entry.fn as (...a: unknown[]) => Promise<unknown>)(...args);
-    } finally {
+export function actionInvoke(entry: ActionEntry, args: unknown[], context: ActionContext): Promise<unknown> {
+  const frame: Frame = { context, deps: undefined, cleanups: undefined };
+  return storage.run(frame, invokeInFrame, entry, args, frame);
+}
+
+async function invokeInFrame(entry: ActionEntry, args: unknown[], frame: Frame): Promise<unknown> {
+  try {
+    return await (entry.fn as (...a: unknown[]) => Promise<unknown>)(...args);
+  } finally {
+    if (frame.cleanups) {
       for (const cleanup of frame.cleanups.reverse()) {
         try {
           await cleanup();
@@ -106,7 +120,7 @@ export async function actionInvoke(entry: ActionEntry, args: unknown[], context:
         }
       }
     }
-  });
+  }
 }
 
 let localCalls = 0;

@@ -96,8 +96,8 @@ class Encoder {
   private readonly path: string[] = [];
   /** Graph mode: how often each object is reached, and the ids of those already written. */
   private readonly counts: Map<object, number> | undefined;
-  private readonly written = new Map<object, number>();
-  private readonly extData = new Map<object, { tag: string; data: unknown }>();
+  private readonly written: Map<object, number> | undefined;
+  private readonly extData: Map<object, { tag: string; data: unknown }> | undefined;
   private nextId = 0;
 
   constructor(
@@ -105,10 +105,12 @@ class Encoder {
     graph: boolean,
   ) {
     this.counts = graph ? new Map() : undefined;
+    this.written = graph ? new Map() : undefined;
+    this.extData = ext ? new Map() : undefined;
   }
 
   private extOf(obj: object): { tag: string; data: unknown } | undefined {
-    if (!this.ext) return undefined;
+    if (!this.ext || !this.extData) return undefined;
     let hit = this.extData.get(obj);
     if (!hit) {
       hit = this.ext.encode(obj);
@@ -174,10 +176,10 @@ class Encoder {
     if (value === null) return null;
     const obj = value as object;
     if (this.counts && (this.counts.get(obj) ?? 0) > 1) {
-      const id = this.written.get(obj);
+      const id = this.written!.get(obj);
       if (id !== undefined) return { [TAG]: "ref", i: id };
       const fresh = this.nextId++;
-      this.written.set(obj, fresh);
+      this.written!.set(obj, fresh);
       return { [TAG]: "def", i: fresh, v: this.walkObject(obj) };
     }
     if (this.seen.has(obj)) return this.fail("a circular reference cannot be stored");
@@ -315,6 +317,8 @@ function run<T>(what: string, fn: () => T): T {
 
 /** Encodes a value for storage. `what` names it in errors, e.g. "argument 1 of action greet". */
 export function encode(value: unknown, what = "value"): Encoded {
+  // The common case, a string, a finite number, a boolean or null, is itself.
+  if (typeof value === "string" || typeof value === "boolean" || value === null || (typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0))) return value;
   return run(what, () => new Encoder(undefined, false).walk(value));
 }
 
@@ -494,6 +498,7 @@ class Decoder {
 
 /** The inverse of `encode` and `encodeGraph`. */
 export function decode(value: Encoded, ext?: CodecExtension): unknown {
+  if (value === null || typeof value !== "object") return value;
   return new Decoder(ext).decode(value);
 }
 
