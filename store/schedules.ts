@@ -91,8 +91,12 @@ export async function scheduleSetStatus(db: Queryable, p: { workflowName: string
 }
 
 export async function scheduleDelete(db: Queryable, p: { workflowName: string; scheduleName: string }): Promise<boolean> {
-  const { rowCount } = await db.query(`DELETE FROM waymark.schedules WHERE workflow_name = $1 AND schedule_name = $2`, [p.workflowName, p.scheduleName]);
-  return (rowCount ?? 0) > 0;
+  const { rows } = await db.query(
+    `WITH del AS (DELETE FROM waymark.schedules WHERE workflow_name = $1 AND schedule_name = $2 RETURNING 1)
+     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN ${NOTIFY_SCHEDULE} END FROM del`,
+    [p.workflowName, p.scheduleName],
+  );
+  return (rows[0]?.n ?? 0) > 0;
 }
 
 export async function scheduleList(db: Queryable, p: { status?: "active" | "paused"; workflowName?: string } = {}): Promise<ScheduleRow[]> {
