@@ -82,6 +82,7 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
       if (o.json) process.stdout.write(JSON.stringify({ scenario: "ratios", ...ratios }) + "\n");
       else for (const [k, v] of Object.entries(ratios)) say(`  ${k}: ${v}`);
     }
+    if (!o.json) say("\n" + table(results, o.smoke));
   } finally {
     await db.stop();
   }
@@ -110,13 +111,63 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
   const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
   const boss = by("pg-boss")?.jobs_per_s as number | undefined;
   const ceil = results.find((r) => r.scenario.startsWith("raw ceiling"))?.jobs_per_s as number | undefined;
+  if (fan && gu) out["fan-out / graphile-worker unbatched"] = +(fan / gu).toFixed(2);
   if (fan && gb) out["fan-out / graphile-worker batched"] = +(fan / gb).toFixed(2);
   if (fan && boss) out["fan-out / pg-boss"] = +(fan / boss).toFixed(2);
   if (fan && ceil) out["fan-out / raw ceiling"] = +(fan / ceil).toFixed(2);
   if (tinyRate && gu) out["tiny / graphile-worker unbatched"] = +(tinyRate / gu).toFixed(2);
   if (tinyRate && gb) out["tiny / graphile-worker batched"] = +(tinyRate / gb).toFixed(2);
   if (tinyRate && boss) out["tiny / pg-boss"] = +(tinyRate / boss).toFixed(2);
+  if (tinyRate && ceil) out["tiny / raw ceiling"] = +(tinyRate / ceil).toFixed(2);
   return out;
+}
+
+/** The summary: one row per scenario, its headline number, its ratio to each peer of this run, and its target. */
+function table(results: Metrics[], smoke: boolean): string {
+  const by = (s: string) => results.find((r) => r.scenario === s || r.scenario.startsWith(s));
+  const peers = ["graphile-worker unbatched", "graphile-worker batched", "pg-boss", "raw ceiling"].filter((p) => by(p));
+  const ratio = (v: number | undefined, p: string) => {
+    const j = by(p)?.jobs_per_s as number | undefined;
+    return v && j ? `${(v / j).toFixed(2)}x` : "";
+  };
+  // The targets are for the full sizes: a smoke run only shows the harness works.
+  const verdict = (ok: boolean | undefined) => (ok === undefined || smoke ? "" : ok ? "met" : "MISSED");
+  const rows: string[][] = [];
+  for (const m of results) {
+    if (peers.some((p) => m.scenario.startsWith(p))) continue;
+    const rss = m.rss?.supervisorMaxMb;
+    switch (m.scenario) {
+      case "fan-out": {
+        const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
+        rows.push(["fan-out", `${fmt(m.actions_per_s!)} actions/s, RSS ${rss} MB`, ...peers.map((p) => ratio(m.actions_per_s, p)), ">= graphile batched; RSS <= 250 MB", verdict(gb ? m.actions_per_s! >= gb && rss! <= 250 : rss! <= 250)]);
+        break;
+      }
+      case "tiny": {
+        const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
+        rows.push(["tiny", `${fmt(m.instances_per_s!)} instances/s`, ...peers.map((p) => ratio(m.instances_per_s, p)), ">= 2x graphile unbatched", verdict(gu ? m.instances_per_s! >= 2 * gu : undefined)]);
+        break;
+      }
+      case "sequential":
+        rows.push(["sequential", `p50 ${m.p50_ms} ms per step`, ...peers.map(() => ""), "p50 <= 3 ms", verdict(m.p50_ms! <= 3)]);
+        break;
+      case "latency":
+        rows.push(["latency", `start -> first action p50 ${m.p50_ms} ms`, ...peers.map(() => ""), "p50 <= 10 ms", verdict(m.p50_ms! <= 10)]);
+        break;
+      case "long-history":
+        rows.push(["long-history", `late/early ${String(m.late_over_early)}x`, ...peers.map(() => ""), "<= 1.2x", verdict((m.late_over_early as number) <= 1.2)]);
+        break;
+      case "sleepers":
+        rows.push(["sleepers", `RSS ${rss} MB`, ...peers.map(() => ""), "RSS <= 200 MB", verdict(rss! <= 200)]);
+        break;
+      default:
+        rows.push([m.scenario, describe(m), ...peers.map(() => ""), "", ""]);
+    }
+  }
+  const head = ["scenario", "waymark", ...peers.map((p) => `vs ${p}`), "target", ""];
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => "  " + r.map((c, i) => (c ?? "").padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 const BENCH_OPTIONS = {
