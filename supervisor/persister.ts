@@ -113,13 +113,21 @@ export class Persister {
     }
   }
 
-  /** Writes everything dirty now (shutdown). */
-  async drain(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.dirty.size || this.flushing); i++) {
+  /**
+   * Writes everything dirty now (shutdown), retrying until `deadline` if the database is away;
+   * returns how many instances could not be written by then (their leases expire, and another
+   * supervisor resumes them from their last durable state).
+   */
+  async drain(deadline: number): Promise<number> {
+    while ((this.dirty.size || this.flushing) && Date.now() < deadline) {
       this.urgent = true;
       this.schedule();
-      if (this.flushing) await this.flushing;
+      if (!this.flushing) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.flushing, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
     }
+    return this.dirty.size;
   }
 
   pending(): number {

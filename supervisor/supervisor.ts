@@ -267,10 +267,14 @@ export class Supervisor {
     await this.pool?.stop(graceMs, Math.min(this.o.config.abortGraceMs, 5000));
     const unsent = this.pool?.unsent() ?? new Set<string>();
     for (const s of this.shards) s.releaseAll(unsent);
+    // Bounded: with the database away, give up after another grace period rather than hang.
+    const writeDeadline = Date.now() + Math.max(graceMs, 5000);
+    let unwritten = 0;
     for (const s of this.shards) {
-      await s.persister.drain();
+      unwritten += await s.persister.drain(writeDeadline);
       s.persister.stop();
     }
+    if (unwritten) this.log.warn("could not write every instance back before stopping: their leases expire and another supervisor resumes them from their last written state", { instances: unwritten });
     await this.leases?.stop();
     await this.maintenance?.stop();
     await this.notifier?.stop();

@@ -124,3 +124,34 @@ test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connectio
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test.serial("stopping while Postgres is down: supervise gives up writing after the grace period instead of hanging, and nothing is lost", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-down-"));
+  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
+  let server = await embeddedStart({ dir });
+  const url = server.url;
+  await migrate({ connectionString: url });
+  process.env.WAYMARK_DATABASE_URL = url;
+  await close();
+  const env = { WAYMARK_SHUTDOWN_GRACE_MS: "1000", WAYMARK_LOCK_TTL_MS: "2000", WAYMARK_LOCK_HEARTBEAT_MS: "500", WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "500" };
+  let sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
+  try {
+    const { FiveSteps } = await import("../fixtures/workflows/pool.js");
+    const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 100]));
+    await until(async () => (await completed(url)) >= 1);
+    await close();
+    await server.stop();
+    // Results keep arriving from the children, but nothing can be written.
+    t.is(await sup.stop(), 0);
+    t.regex(sup.output(), /could not write every instance back before stopping/);
+    server = await embeddedStart({ dir });
+    sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
+    const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
+    t.deepEqual(values, Array.from({ length: 20 }, (_, i) => i + 5));
+  } finally {
+    await close();
+    t.is(await sup.stop(), 0);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
