@@ -32,6 +32,8 @@ export class LiveInstance implements Writable {
   readonly attempts: AttemptWrite[] = [];
   /** Dispatches whose inputs are not yet durable: sent once the next write lands. */
   readonly toSend: Task[] = [];
+  /** Dispatches taken by the write now on its way (sent when it lands). */
+  inWrite: Task[] = [];
   readonly inflight = new Map<string, Inflight>();
   exit: Exit | undefined;
   wakeTimer: NodeJS.Timeout | null = null;
@@ -100,11 +102,16 @@ export class LiveInstance implements Writable {
     }
     const snapshotted = this.needsSnapshot;
     this.needsSnapshot = false;
+    this.inWrite = sends;
     return {
       write,
       attempts,
-      after: () => this.afterWrite(this, sends),
+      after: () => {
+        this.inWrite = [];
+        this.afterWrite(this, sends);
+      },
       undo: () => {
+        this.inWrite = [];
         this.attempts.unshift(...attempts);
         this.toSend.unshift(...sends);
         this.needsSnapshot ||= snapshotted;

@@ -359,7 +359,10 @@ export class Shard {
       if (live.exit) continue;
       if (live.wakeTimer) clearTimeout(live.wakeTimer);
       live.wakeTimer = null;
-      for (const task of live.toSend) live.machine.undispatch(Number(task.actionId), task.attempt);
+      // Calls not sent yet go back to undispatched: those waiting for a write, and those whose
+      // write is on its way now (its snapshot shows them dispatched, but the release written
+      // after it will not, and the landing write sees the exit and sends nothing).
+      for (const task of [...live.toSend, ...live.inWrite]) live.machine.undispatch(Number(task.actionId), task.attempt);
       for (const [token, entry] of live.inflight) {
         if (!unsent.has(token)) continue;
         live.inflight.delete(token);
