@@ -58,6 +58,10 @@ export class Supervisor {
   private web: WebServer | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
+  /** Claimed instances whose adoption (reading their version) has not finished. */
+  private adopting = 0;
+  /** Most instances held at once (the WAYMARK_MAX_CONCURRENT_INSTANCES cap). */
+  private peakInstances = 0;
   connectionString = "";
 
   constructor(private readonly o: SupervisorOptions) {}
@@ -207,8 +211,9 @@ export class Supervisor {
     return this.shards[hash(instanceId) % this.shards.length]!;
   }
 
+  /** Instances held: in memory, and claimed but still being taken in (reading their version). */
   private liveCount(): number {
-    let n = 0;
+    let n = this.adopting;
     for (const s of this.shards) n += s.live.size;
     return n;
   }
@@ -222,9 +227,14 @@ export class Supervisor {
   }
 
   private adopt(batch: ClaimedInstance[]): void {
+    this.adopting += batch.length;
+    this.peakInstances = Math.max(this.peakInstances, this.liveCount());
     for (const c of batch) {
       const shard = this.shardFor(c.id);
-      shard.adopt(c).catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }));
+      shard
+        .adopt(c)
+        .catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }))
+        .finally(() => this.adopting--);
     }
   }
 
@@ -234,6 +244,8 @@ export class Supervisor {
     return {
       owner: this.owner,
       instances: this.liveCount(),
+      peakInstances: this.peakInstances,
+      shards: this.shards.map((s) => ({ instances: s.live.size, completed: s.completed, actions: s.actions, batches: s.persister.batches })),
       inflight: this.shards.reduce((n, s) => n + s.inflight(), 0),
       completed: this.shards.reduce((n, s) => n + s.completed, 0),
       failed: this.shards.reduce((n, s) => n + s.failed, 0),

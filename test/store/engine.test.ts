@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
-import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesPersist } from "../../store/engine.js";
+import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesCollect, instancesPersist } from "../../store/engine.js";
 import { instanceCancel, instanceInsert, instanceInsertMany, instanceGet } from "../../store/instances.js";
 import { CHANNELS } from "../../store/db.js";
 import { versionLatest, versionUpsert } from "../../store/versions.js";
@@ -133,4 +133,30 @@ test("the latest version: a new body, or one registered with latest; an old app 
   // The old code deployed again: its supervisors register v1 as the latest.
   t.is(await versionUpsert(pool, { name: "W", hash: "h1", ir, latest: true }), v1);
   t.is((await versionLatest(pool, { name: "W" }))?.id, v1);
+});
+
+test("the garbage collector deletes instances finished before the retention window, with their attempts, one collector at a time", async (t) => {
+  const { pool, queue } = await setup(t);
+  const [old, recent, running] = await queue(3);
+  await pool.query(`UPDATE waymark.instances SET status = 'completed', finished_at = now() - interval '48 hours' WHERE id = $1`, [old]);
+  await pool.query(`UPDATE waymark.instances SET status = 'failed', finished_at = now() - interval '1 hour' WHERE id = $1`, [recent]);
+  await pool.query(`UPDATE waymark.instances SET status = 'running' WHERE id = $1`, [running]);
+  for (const id of [old, recent]) {
+    await pool.query(
+      `INSERT INTO waymark.action_attempts (instance_id, action_seq, attempt, node_id, action_name, status, started_at) VALUES ($1, 0, 1, 'n', 'a', 'completed', now())`,
+      [id],
+    );
+  }
+  // Another collector holds the lock: this one does nothing.
+  const other = await pool.connect();
+  await other.query("BEGIN");
+  await other.query("SELECT pg_advisory_xact_lock($1)", [0x7761796e]);
+  t.is(await instancesCollect(pool, { retentionHours: 24, limit: 100 }), -1);
+  await other.query("COMMIT");
+  other.release();
+  t.is(await instancesCollect(pool, { retentionHours: 24, limit: 100 }), 1);
+  const left = await pool.query(`SELECT id::text FROM waymark.instances ORDER BY id`);
+  t.deepEqual(left.rows.map((r) => r.id).sort(), [recent, running].sort());
+  const attempts = await pool.query(`SELECT instance_id::text AS id FROM waymark.action_attempts`);
+  t.deepEqual(attempts.rows.map((r) => r.id), [recent]);
 });
