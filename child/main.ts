@@ -32,9 +32,10 @@ async function main(): Promise<void> {
   try {
     await userModulesLoad(modules);
   } catch (e) {
-    send({ t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) });
-    process.disconnect?.();
-    process.exitCode = 1;
+    // Exit once the report is written, even if the module left a timer or a socket open.
+    const report: FromChild = { t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) };
+    if (process.connected) process.send!(report, () => process.exit(1));
+    else process.exit(1);
     return;
   }
   const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");

@@ -206,7 +206,12 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         wrapped.stack = `${wrapped.message}\n${err.stack ?? ""}`;
         child.state = "dead";
         if (startup) startup.reject(wrapped);
-        else this.opts.log.error("a replacement worker could not load the user modules", { pid: child.pid, module: msg.module, error: msg.error.message });
+        else {
+          this.opts.log.error("a replacement worker could not load the user modules; retrying with backoff", { pid: child.pid, module: msg.module, error: msg.error.message });
+          // It exits on its own; a module that left a timer or socket open would keep it (and
+          // its place in the slot) forever.
+          child.proc.kill("SIGKILL");
+        }
         return;
       }
       case "results": {
@@ -476,7 +481,12 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       else notStarted.add(id);
     }
     if (notStarted.size) this.queue.remove(notStarted);
-    for (const [c, list] of byChild) this.send(c, { t: "abort", ids: list, reason });
+    for (const [c, list] of byChild) {
+      // A task batched for this child but not sent yet goes first: an abort that overtook its
+      // task would find nothing to abort, and the task would then run.
+      this.flushChild(c);
+      this.send(c, { t: "abort", ids: list, reason });
+    }
   }
 
   /** Forgets an attempt (its result will be ignored) without touching its child. */

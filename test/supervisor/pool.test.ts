@@ -78,3 +78,28 @@ test("a retiring child's last results reach the supervisor, however large (none 
   t.deepEqual([...sizes.values()], Array(n).fill(4_000_000));
   t.is(pool.recycled, n / 2);
 });
+
+test("an abort issued in the same tick as its task reaches the child after it: the task, queued behind another, never starts", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-pool-"));
+  const pool = new ChildPool({
+    workerCount: 1,
+    concurrency: 1,
+    maxLifecycle: undefined,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    log: createLogger({ level: "error", component: "pool" }),
+    env: { TEST_DIR: dir },
+  });
+  await pool.start();
+  const result = new Promise<PoolResult>((resolve) => pool.on("result", (r: PoolResult) => r.id === "c1:0:1" && resolve(r)));
+  // The child's one slot is busy, so the next task waits in its queue.
+  pool.submit({ id: "busy:0:1", action: "slow", args: ["busy", 300], instanceId: "busy", actionId: "0", attempt: 1 });
+  await new Promise((r) => setTimeout(r, 50));
+  pool.submit({ id: "c1:0:1", action: "step", args: [1, 0], instanceId: "c1", actionId: "0", attempt: 1 });
+  pool.abort(["c1:0:1"], "cancelled");
+  const r = await result;
+  await pool.stop(1000);
+  t.false(r.ok);
+  t.is(!r.ok && r.error.name, "WaymarkError");
+  t.regex(!r.ok ? r.error.message : "", /cancelled/);
+  t.throws(() => readFileSync(path.join(dir, "steps.txt"), "utf8"), { code: "ENOENT" }, "the action never ran");
+});
