@@ -78,6 +78,12 @@ for (const r of REJECTIONS) {
     // The location really is where the quoted code starts.
     const sourceLine = readFileSync(file, "utf8").split("\n")[r.line - 1]!;
     t.is(sourceLine.slice(r.column - 1, r.column - 1 + r.code.length), r.code);
+    // A code frame: the offending line marked with ">", and a caret under its column.
+    const frame = err.message.split("\n");
+    const at = frame.findIndex((l) => new RegExp(`^> +${r.line} \\| `).test(l));
+    t.true(at >= 0, err.message);
+    t.is(frame[at]!.slice(frame[at]!.indexOf("| ") + 2), sourceLine);
+    t.is(frame[at + 1]!.indexOf("^") - frame[at + 1]!.indexOf("| ") - 2, r.column - 1, err.message);
   });
 }
 

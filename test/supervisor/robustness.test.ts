@@ -40,3 +40,10 @@ test("cancelling an action that ignores its abort: the attempt is recorded as ca
   const rows = await query(await dbUrl(), "SELECT status, error->>'name' AS name FROM waymark.action_attempts WHERE instance_id = $1", [handle.instanceId]);
   t.deepEqual(rows, [{ status: "cancelled", name: "WorkflowCancelledError" }]);
 });
+
+test("Promise.all dispatches its branches at once: all three start before any finishes, and results come back in order", async (t) => {
+  t.deepEqual(await new P.ThreeAtOnce().run("par"), ["par-a done", "par-b done", "par-c done"]);
+  const lines = notes.lines("slow.txt").filter((l) => / par-[abc]\b/.test(l));
+  const firstEnd = lines.findIndex((l) => l.startsWith("end "));
+  t.is(lines.slice(0, firstEnd).filter((l) => l.startsWith("start ")).length, 3, lines.join("\n"));
+});
