@@ -75,6 +75,8 @@ class Slot {
   current: Child | null = null;
   successor: Child | null = null;
   retiring: Child[] = [];
+  /** A replacement is waiting out its backoff: nothing else spawns for this slot meanwhile. */
+  respawnPending = false;
   constructor(readonly index: number) {}
   size(): number {
     return (this.current ? 1 : 0) + (this.successor ? 1 : 0) + this.retiring.length;
@@ -299,12 +301,23 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     }
     if (this.stopping) return;
     if (wasState !== "retiring") this.opts.log.warn("worker process died; replacing it", { pid: child.pid, reason, inflight: ids.length });
-    // Keep the pool at full strength: a slot without a current child gets one.
-    if (!slot.current && !slot.successor) {
+    // Keep the pool at full strength: a slot without a current child gets one, and a current
+    // child whose successor is due (one that retired made room, or one that died) gets it. After
+    // a retirement at once; after a death with backoff (a module that keeps failing to load).
+    const max = this.opts.maxLifecycle;
+    const wanted = () => {
+      const cur = slot.current;
+      if (slot.successor || slot.size() >= 2) return false;
+      return !cur || (!!max && cur.dispatched >= Math.min(this.spawnAt(max), max - 1));
+    };
+    if (wanted() && !slot.respawnPending) {
       const delay = wasState === "retiring" ? 0 : this.respawnDelay;
       if (wasState !== "retiring") this.respawnDelay = Math.min(this.respawnDelay * 2, 10_000);
+      slot.respawnPending = true;
       setTimeout(() => {
-        if (!this.stopping && !slot.current && !slot.successor) slot.successor = this.spawn(slot);
+        slot.respawnPending = false;
+        if (this.stopping || !wanted()) return;
+        slot.successor = this.spawn(slot);
       }, delay).unref();
     }
     this.pump();
@@ -362,6 +375,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     for (const s of this.slots) {
       const c = s.current;
       if (!c || c.state !== "ready" || c.inflight.size >= this.depth(c)) continue;
+      if (!this.mayTakeLast(c)) continue;
       if (!best || c.inflight.size < best.inflight.size) best = c;
     }
     return best;
@@ -389,13 +403,30 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     }
   }
 
+  /** Dispatches after which a child's successor is spawned. */
+  private spawnAt(max: number): number {
+    return Math.max(1, max - Math.max(this.opts.concurrency, Math.ceil(max / 2)));
+  }
+
+  /**
+   * Spawn-before-retire: a child takes the task that ends its lifecycle only once its successor
+   * has loaded the user modules, so the slot always has a child taking work. (Its successor is
+   * spawned here if it is due and the slot has room.)
+   */
+  private mayTakeLast(c: Child): boolean {
+    const max = this.opts.maxLifecycle;
+    if (!max || c.dispatched < max - 1) return true;
+    const slot = c.slot;
+    if (!slot.successor && slot.size() < 2 && !slot.respawnPending && !this.stopping) slot.successor = this.spawn(slot);
+    return slot.successor?.state === "ready";
+  }
+
   /** Spawn the successor ahead of the limit; retire at the limit. */
   private lifecycle(child: Child): void {
     const max = this.opts.maxLifecycle;
     if (!max) return;
     const slot = child.slot;
-    const spawnAt = Math.max(1, max - Math.max(this.opts.concurrency, Math.ceil(max / 2)));
-    if (child.dispatched >= spawnAt && !slot.successor && slot.size() < 2) slot.successor = this.spawn(slot);
+    if (child.dispatched >= this.spawnAt(max) && !slot.successor && slot.size() < 2 && !slot.respawnPending) slot.successor = this.spawn(slot);
     if (child.dispatched >= max) {
       child.state = "retiring";
       slot.current = null;

@@ -103,3 +103,39 @@ test("an abort issued in the same tick as its task reaches the child after it: t
   t.regex(!r.ok ? r.error.message : "", /cancelled/);
   t.throws(() => readFileSync(path.join(dir, "steps.txt"), "utf8"), { code: "ENOENT" }, "the action never ran");
 });
+
+test("spawn-before-retire: a child takes the task that ends its lifecycle only after its successor has loaded", async (t) => {
+  const pool = new ChildPool({
+    workerCount: 1,
+    concurrency: 5,
+    maxLifecycle: 10,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    log: createLogger({ level: "error", component: "pool" }),
+  });
+  const readyAt = new Map<number, number>();
+  pool.on("ready", ({ pid }: { pid: number }) => readyAt.set(pid, Date.now()));
+  await pool.start();
+  const results: PoolResult[] = [];
+  const n = 60;
+  await new Promise<void>((resolve) => {
+    pool.on("result", (r: PoolResult) => {
+      results.push(r);
+      if (results.length === n) resolve();
+    });
+    for (let i = 0; i < n; i++) pool.submit({ id: `s${i}`, action: "whichPid", args: [i], instanceId: `s${i}`, actionId: "0", attempt: 1 });
+  });
+  await pool.stop(1000);
+  t.true(results.every((r) => r.ok));
+  // Children in the order they became ready; each one's last task started after the next was ready.
+  const order = [...readyAt.entries()].sort((a, b) => a[1] - b[1]).map(([pid]) => pid);
+  let checked = 0;
+  for (let i = 0; i + 1 < order.length; i++) {
+    const own = results.filter((r) => r.pid === order[i]);
+    if (own.length < 10) continue;
+    t.is(own.length, 10);
+    const lastStart = Math.max(...own.map((r) => r.startedAt!));
+    t.true(lastStart >= readyAt.get(order[i + 1]!)!, `child ${order[i]} took its last task before ${order[i + 1]} was ready`);
+    checked++;
+  }
+  t.true(checked >= 4, `${checked} retirements checked`);
+});
