@@ -133,15 +133,16 @@ test.serial("stopping while Postgres is down: supervise gives up writing after t
   await migrate({ connectionString: url });
   process.env.WAYMARK_DATABASE_URL = url;
   await close();
-  const env = { WAYMARK_SHUTDOWN_GRACE_MS: "1000", WAYMARK_LOCK_TTL_MS: "2000", WAYMARK_LOCK_HEARTBEAT_MS: "500", WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "500" };
+  const env = { WAYMARK_SHUTDOWN_GRACE_MS: "3000", WAYMARK_LOCK_TTL_MS: "2000", WAYMARK_LOCK_HEARTBEAT_MS: "500", WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "500" };
   let sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
   try {
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
-    const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 100]));
-    await until(async () => (await completed(url)) >= 1);
+    // Steps of 1 s: when the server goes, every instance has steps left and one in flight.
+    const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 1000]));
+    await until(async () => (await query(url, "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed'"))[0].n >= 1);
     await close();
     await server.stop();
-    // Results keep arriving from the children, but nothing can be written.
+    // The steps in flight finish within the grace period, but their results cannot be written.
     t.is(await sup.stop(), 0);
     t.regex(sup.output(), /could not write every instance back before stopping/);
     server = await embeddedStart({ dir });
