@@ -23,3 +23,20 @@ test("the bench runs every scenario and every peer at a tiny size (so the harnes
   t.true((by("graphile-worker batched").jobs_per_s as number) > 0);
   t.true("fan-out / graphile-worker batched" in by("ratios"));
 });
+
+test("waymark bench passes scenarios, --size and the other flags through", async (t) => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+  const r = await execa(process.execPath, [CLI, "bench", "fan-out", "--smoke", "--runs", "1", "--json", "--no-peers", "--size", "fanoutActions=60", "--database-url", await dbUrl()], {
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 120_000,
+  });
+  t.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.deepEqual(lines.map((l) => l.scenario), ["fan-out"]);
+  // 60 actions at the smoke width of 20: 3 instances.
+  t.is(lines[0]!.instances, 3);
+  t.is(lines[0]!.width, 20);
+});
