@@ -10,7 +10,12 @@ export const superviseCommand: CommandModule = {
     const { config, warnings } = loadConfig();
     const log = createLogger({ level: config.logLevel, format: config.logFormat, component: "supervise" });
     for (const w of warnings) log.warn(w);
-    const supervisor = new Supervisor({ config, log });
+    // Workflow code runs in this process: in UTC on every supervisor, so a Date's local fields
+    // (getHours, getDate, ...) give the same answer wherever an instance runs. Actions run in the
+    // children with the host's own zone.
+    const hostTz = process.env.TZ;
+    process.env.TZ = "UTC";
+    const supervisor = new Supervisor({ config, log, childEnv: { TZ: hostTz } });
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

@@ -16,8 +16,8 @@ export interface PoolOptions {
   maxLifecycle: number | undefined;
   modules: string[];
   log: Logger;
-  /** Extra environment for the children (tests). */
-  env?: Record<string, string>;
+  /** Extra environment for the children (undefined removes a variable). */
+  env?: Record<string, string | undefined>;
 }
 
 /** A result as the executor sees it: the attempt token, the outcome, the child that ran it and when it started there. */
@@ -153,10 +153,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   }
 
   private spawn(slot: Slot, startup?: { resolve(): void; reject(e: Error): void }): Child {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env };
+    for (const [k, v] of Object.entries(this.opts.env ?? {})) if (v === undefined) delete env[k];
     const proc = fork(CHILD_ENTRY, [], {
       env: {
-        ...process.env,
-        ...this.opts.env,
+        ...env,
         [CHILD_ENV]: "1",
         [CHILD_MODULES_ENV]: JSON.stringify(this.opts.modules),
         [CHILD_CONCURRENCY_ENV]: String(this.opts.concurrency),

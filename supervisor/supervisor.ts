@@ -28,7 +28,8 @@ export interface SupervisorOptions {
   /** Where the embedded database lives when WAYMARK_DATABASE_URL is unset. @default process.cwd() */
   cwd?: string;
   /** Extra environment for the children (tests). */
-  childEnv?: Record<string, string>;
+  /** Extra environment for the children (undefined removes a variable). */
+  childEnv?: Record<string, string | undefined>;
 }
 
 function hash(id: string): number {
