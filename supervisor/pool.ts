@@ -39,6 +39,7 @@ class Child {
   readonly inflight = new Set<string>();
   /** Attempts dispatched over this child's life. */
   dispatched = 0;
+  readonly spawnedAt = Date.now();
   outbox: Task[] = [];
   /**
    * Sent tasks the child has not started: it runs them in arrival order, `concurrency` at a
@@ -350,11 +351,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   }
 
   /** Per-child counts for the status row. */
-  children(): Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number }> {
-    const out: Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number }> = [];
+  children(): Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number; startedAt: number }> {
+    const out: Array<{ pid: number; slot: number; state: ChildState; inflight: number; dispatched: number; startedAt: number }> = [];
     for (const s of this.slots) {
       for (const c of [s.current, s.successor, ...s.retiring]) {
-        if (c) out.push({ pid: c.pid, slot: s.index, state: c.state, inflight: c.inflight.size, dispatched: c.dispatched });
+        if (c) out.push({ pid: c.pid, slot: s.index, state: c.state, inflight: c.inflight.size, dispatched: c.dispatched, startedAt: c.spawnedAt });
       }
     }
     return out;

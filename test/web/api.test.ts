@@ -151,8 +151,8 @@ test("schedules: list, pause, resume (next run from now), delete", async (t) => 
 
 test("workers: the published rows and this process's live counters", async (t) => {
   await web.pool.query(
-    `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, stats) VALUES ('host-b:7:abc', 'host-b', 7, now() - interval '1 minute', $1)`,
-    [JSON.stringify({ owner: "host-b:7:abc", inflight: 2, actions: 600, recycled: 1, children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600 }] })],
+    `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, updated_at, stats) VALUES ('host-b:7:abc', 'host-b', 7, now() - interval '1 minute', now(), $1)`,
+    [JSON.stringify({ owner: "host-b:7:abc", inflight: 2, actions: 600, recycled: 1, children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600, startedAt: Date.now() - 60_000 }] })],
   );
   const { body } = await getJson<Json>(`${web.url}/api/workers`);
   t.true(body.workers.some((w: Json) => w.owner === "host-b:7:abc" && w.stats.recycled === 1));
@@ -160,6 +160,12 @@ test("workers: the published rows and this process's live counters", async (t) =
   const page = await (await call(`${web.url}/workers`)).text();
   t.regex(page, /host-b/);
   t.regex(page, /this process/);
+  // The other supervisor's card: its throughput (600 actions in a minute), recycles, and its child
+  // with pid, state, in flight, dispatched and rate.
+  const cardB = page.slice(page.indexOf('data-owner="host-b:7:abc"'));
+  t.regex(cardB, /data-stat="throughput"><span>actions\/s \(avg\)<\/span><b>10<\/b>/);
+  t.regex(cardB, /data-stat="recycled"><span>recycled<\/span><b>1<\/b>/);
+  t.regex(cardB, /<tr data-child="70"><td>70<\/td><td>0<\/td><td>ready<\/td><td>2<\/td><td>600<\/td><td data-rate>10\.0<\/td><\/tr>/);
 });
 
 test("workflow versions: the list, and each version's graph", async (t) => {

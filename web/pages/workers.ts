@@ -11,6 +11,15 @@ interface Child {
   state?: string;
   inflight?: number;
   dispatched?: number;
+  /** When it was spawned (epoch ms). */
+  startedAt?: number;
+}
+
+/** A child's actions per second over its life, as of `at`. */
+function childRate(c: Child, at: number): string {
+  const started = num(c.startedAt);
+  if (started === undefined) return "-";
+  return ((c.dispatched ?? 0) / Math.max(1, (at - started) / 1000)).toFixed(1);
 }
 
 function num(v: unknown): number | undefined {
@@ -48,8 +57,9 @@ ${num(s.rssMb) !== undefined ? html`<div class="stat"><span>memory</span><b>${nu
 </div>
 ${
   children.length
-    ? html`<table class="list"><thead><tr><th>Child pid</th><th>Slot</th><th>State</th><th>In flight</th><th>Dispatched</th></tr></thead><tbody>${children.map(
-        (c) => html`<tr data-child="${c.pid ?? ""}"><td>${c.pid ?? "-"}</td><td>${c.slot ?? "-"}</td><td>${c.state ?? "-"}</td><td>${c.inflight ?? 0}</td><td>${c.dispatched ?? 0}</td></tr>`,
+    ? html`<table class="list"><thead><tr><th>Child pid</th><th>Slot</th><th>State</th><th>In flight</th><th>Dispatched</th><th>Actions/s (avg)</th></tr></thead><tbody>${children.map(
+        (c) =>
+          html`<tr data-child="${c.pid ?? ""}"><td>${c.pid ?? "-"}</td><td>${c.slot ?? "-"}</td><td>${c.state ?? "-"}</td><td>${c.inflight ?? 0}</td><td>${c.dispatched ?? 0}</td><td data-rate>${childRate(c, p.local ? p.now : w.updatedAt.getTime())}</td></tr>`,
       )}</tbody></table>`
     : html`<p class="muted">No children reported.</p>`
 }
