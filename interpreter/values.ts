@@ -154,6 +154,14 @@ export class Handle {
     public id: number,
     public kind: "act" | "sleep" | "all" | "fiber",
   ) {}
+
+  /** Seen from workflow code, it is a Promise: `${p}` is "[object Promise]", JSON.stringify(p) is "{}". */
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+  toJSON(): Record<string, never> {
+    return {};
+  }
 }
 
 export interface Completion {

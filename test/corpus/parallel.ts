@@ -122,6 +122,18 @@ export class ActionsAsValues extends Workflow {
   }
 }
 
+/** A promise not yet awaited, looked at as a value: it shows nothing of its call. */
+@workflow
+export class PromiseSeenAsAValue extends Workflow {
+  async run(n: number) {
+    const p = double(n);
+    const text = `${p}`;
+    const json = JSON.stringify({ p, n });
+    const v = await p;
+    return { text, json, v };
+  }
+}
+
 export const cases = [
   ...casesOf(AllOverCalls, [2, 3]),
   ...casesOf(AllOverMap, [[1, 2, 3]], [[]]),
@@ -130,4 +142,5 @@ export const cases = [
   ...casesOf(AllFailsWorkflow, [[2, 5]], [[2, 4]]),
   ...casesOf(SleepsAndTimers, [5]),
   ...casesOf(ActionsAsValues, [["u1", "u2"]], [["u3"]]),
+  ...casesOf(PromiseSeenAsAValue, [7]),
 ];
