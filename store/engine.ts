@@ -155,7 +155,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
     // the table for each written one); the only way in is the primary key.
     text: `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $24::json[])
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[])
            AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error)
      ), upd AS (
        UPDATE waymark.instances i
@@ -178,17 +178,19 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
        RETURNING i.id, i.status, w.status AS wanted
      ), att AS (
+       -- The attempts travel as one JSON array (one JSON.stringify, instead of twelve arrays the
+       -- driver escapes element by element); times are epoch milliseconds.
        INSERT INTO waymark.action_attempts AS a
          (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
-       SELECT t.* FROM unnest($10::uuid[], $11::int[], $12::int[], $13::text[], $14::text[], $15::text[], $16::json[],
-                              $17::json[], $18::json[], $19::int[], $20::timestamptz[], $21::timestamptz[])
-           AS t(instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
-        WHERE t.instance_id IN (SELECT id FROM upd)
+       SELECT t.i, t.s, t.a, t.n, t.an, t.st, t.args, t.r, t.e, t.p, to_timestamp(t.t0 / 1000.0), to_timestamp(t.t1 / 1000.0)
+         FROM json_to_recordset($10::json)
+           AS t(i uuid, s int, a int, n text, an text, st text, args json, r json, e json, p int, t0 float8, t1 float8)
+        WHERE t.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE
          SET status = excluded.status, result = excluded.result, error = excluded.error,
              child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
      ), note AS (
-       SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($22::text[], $23::text[]) AS x(channel, payload)
+       SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), late AS (
        SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
      )
@@ -203,18 +205,22 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       I.map((x) => json(x.result)),
       I.map((x) => json(x.error)),
       I.map((x) => x.scheduledAt ?? null),
-      A.map((x) => x.instanceId),
-      A.map((x) => x.actionSeq),
-      A.map((x) => x.attempt),
-      A.map((x) => x.nodeId),
-      A.map((x) => x.actionName),
-      A.map((x) => x.status),
-      A.map((x) => json(x.args)),
-      A.map((x) => json(x.result)),
-      A.map((x) => json(x.error)),
-      A.map((x) => x.childPid ?? null),
-      A.map((x) => x.startedAt),
-      A.map((x) => x.finishedAt ?? null),
+      JSON.stringify(
+        A.map((x) => ({
+          i: x.instanceId,
+          s: x.actionSeq,
+          a: x.attempt,
+          n: x.nodeId,
+          an: x.actionName,
+          st: x.status,
+          args: x.args ?? null,
+          r: x.result ?? null,
+          e: x.error ?? null,
+          p: x.childPid ?? null,
+          t0: x.startedAt.getTime(),
+          t1: x.finishedAt ? x.finishedAt.getTime() : null,
+        })),
+      ),
       notes.map((n) => n[0]),
       notes.map((n) => n[1]),
       I.map((x) => json(x.cancelError)),
