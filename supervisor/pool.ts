@@ -40,6 +40,8 @@ class Child {
   /** Attempts dispatched over this child's life. */
   dispatched = 0;
   readonly spawnedAt = Date.now();
+  /** Handles its end once (see spawn): at "close", a second after "exit", or at once in stop(). */
+  gone: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
   outbox: Task[] = [];
   /**
    * Sent tasks the child has not started: it runs them in arrival order, `concurrency` at a
@@ -183,6 +185,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       gone = true;
       this.onExit(child, code, signal, startup);
     };
+    child.gone = onGone;
     proc.once("close", onGone);
     proc.once("exit", (code, signal) => setTimeout(() => onGone(code, signal), 1000).unref());
     proc.on("error", (err) => this.opts.log.error("child process error", { pid: child.pid, error: err }));
@@ -561,6 +564,9 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     const killer = setTimeout(() => children.forEach((c) => c.proc.kill("SIGKILL")), 2000);
     await Promise.all(children.map((c) => c.exited));
     clearTimeout(killer);
+    // Their channels were disconnected, so "close" will not come: their in-flight attempts are
+    // reported lost now, before the executor writes its instances back.
+    for (const c of children) c.gone(c.proc.exitCode, c.proc.signalCode);
   }
 }
 
