@@ -1,5 +1,5 @@
 import pg from "pg";
-import { CHANNELS } from "../store/db.js";
+import { CHANNELS, listen } from "../store/db.js";
 import { instanceOutcomes, type InstanceOutcome } from "../store/instances.js";
 
 /**
@@ -49,7 +49,7 @@ export class DoneListener {
     client.on("error", lost);
     client.on("end", lost);
     await client.connect();
-    await client.query(`LISTEN ${CHANNELS.done}`);
+    await listen(client, CHANNELS.done);
     this.client = client;
     this.reconnectDelay = 100;
     this.refresh();

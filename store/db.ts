@@ -108,3 +108,21 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
     client.release(broken);
   }
 }
+
+/** Runs `fn` in a transaction on this client: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
+  try {
+    const out = await fn();
+    await client.query("COMMIT");
+    return out;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Subscribes this client to a channel (its notifications arrive as the client's "notification" events). */
+export async function listen(client: pg.ClientBase, channel: string): Promise<void> {
+  await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+}

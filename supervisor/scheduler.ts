@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Logger } from "../log/logger.js";
 import { cadenceNext, cadenceOf } from "../sdk/cadence.js";
 import { uuidv7 } from "../sdk/client.js";
-import { withClient } from "../store/db.js";
+import { inTransaction, withClient } from "../store/db.js";
 import { instanceInsert } from "../store/instances.js";
 import { scheduleAdvance, scheduleNextDue, schedulesClaimDue, type ScheduleRow } from "../store/schedules.js";
 import { versionLatest, type VersionRow } from "../store/versions.js";
@@ -99,20 +99,15 @@ export class Scheduler {
   }
 
   private batch(): Promise<number> {
-    return withClient(this.o.db, async (client) => {
-      try {
-        await client.query("BEGIN");
+    return withClient(this.o.db, (client) =>
+      inTransaction(client, async () => {
         const { now, due } = await schedulesClaimDue(client, { limit: this.o.batchSize });
         if (due.length) this.o.log.debug("scheduler batch", { claimed: due.length });
         const latest = new Map<string, VersionRow | undefined>();
         for (const row of due) await this.fire(client, row, now, latest);
-        await client.query("COMMIT");
         return due.length;
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
-      }
-    });
+      }),
+    );
   }
 
   /** One due schedule, inside the claiming transaction: queue an instance (or not), advance. */
