@@ -4,9 +4,10 @@ import { fileURLToPath } from "node:url";
 import { useTestDatabase } from "../helpers/db.js";
 
 const BENCH = fileURLToPath(new URL("../../dist/bench/main.js", import.meta.url));
+// Each run resets the schema of the database it is given: the two run one after the other.
 const dbUrl = useTestDatabase(test);
 
-test("the bench runs every scenario and every peer at a tiny size (so the harness cannot rot)", async (t) => {
+test.serial("the bench runs every scenario and every peer at a tiny size (so the harness cannot rot)", async (t) => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
   const r = await execa(process.execPath, [BENCH, "--smoke", "--runs", "1", "--json", "--database-url", await dbUrl()], { env, extendEnv: false, reject: false, timeout: 240_000 });
   t.is(r.exitCode, 0, r.stderr);
@@ -24,7 +25,7 @@ test("the bench runs every scenario and every peer at a tiny size (so the harnes
   t.true("fan-out / graphile-worker batched" in by("ratios"));
 });
 
-test("waymark bench passes scenarios, --size and the other flags through", async (t) => {
+test.serial("waymark bench passes scenarios, --size and the other flags through", async (t) => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
   const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
   const r = await execa(process.execPath, [CLI, "bench", "fan-out", "--smoke", "--runs", "1", "--json", "--no-peers", "--size", "fanoutActions=60", "--database-url", await dbUrl()], {
