@@ -22,6 +22,12 @@ const send = (msg: FromChild) => {
   if (process.connected) process.send!(msg);
 };
 
+/** Exits once `msg` is written to the channel: a process.exit right after a send drops a message still in the pipe. */
+const sendThenExit = (msg: FromChild, code: number) => {
+  if (process.connected) process.send!(msg, () => process.exit(code));
+  else process.exit(code);
+};
+
 async function main(): Promise<void> {
   const modules = JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[];
   // A replacement child only runs actions: the first children compiled and checked the workflows.
@@ -32,10 +38,8 @@ async function main(): Promise<void> {
   try {
     await userModulesLoad(modules);
   } catch (e) {
-    // Exit once the report is written, even if the module left a timer or a socket open.
-    const report: FromChild = { t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) };
-    if (process.connected) process.send!(report, () => process.exit(1));
-    else process.exit(1);
+    // Exit even if the module left a timer or a socket open.
+    sendThenExit({ t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) }, 1);
     return;
   }
   const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");
@@ -49,13 +53,9 @@ async function main(): Promise<void> {
         runner.abort(msg.ids, msg.reason);
         break;
       case "retire":
-        // Exit only once the last results are written to the channel: a process.exit right after
-        // a send drops a message still queued in the pipe (a large result), and the supervisor
-        // would count a finished action as lost and run it again.
-        void runner.drain().then(() => {
-          if (process.connected) process.send!({ t: "retired" } satisfies FromChild, () => process.exit(0));
-          else process.exit(0);
-        });
+        // The last results must reach the supervisor (a dropped large result would count a
+        // finished action as lost, and run it again): "retired" goes after them.
+        void runner.drain().then(() => sendThenExit({ t: "retired" }, 0));
         break;
     }
   });

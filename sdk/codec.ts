@@ -164,7 +164,7 @@ class Encoder {
       case "boolean":
         return value;
       case "number":
-        if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+        if (isPlainNumber(value)) return value;
         return { [TAG]: "num", v: Object.is(value, -0) ? "-0" : String(value) };
       case "undefined":
         return { [TAG]: "u" };
@@ -315,10 +315,15 @@ function run<T>(what: string, fn: () => T): T {
   }
 }
 
+/** A number JSON keeps as it is (not NaN, ±Infinity or -0, which are tagged). */
+function isPlainNumber(n: number): boolean {
+  return Number.isFinite(n) && !Object.is(n, -0);
+}
+
 /** Encodes a value for storage. `what` names it in errors, e.g. "argument 1 of action greet". */
 export function encode(value: unknown, what = "value"): Encoded {
   // The common case, a string, a finite number, a boolean or null, is itself.
-  if (typeof value === "string" || typeof value === "boolean" || value === null || (typeof value === "number" && Number.isFinite(value) && !Object.is(value, -0))) return value;
+  if (typeof value === "string" || typeof value === "boolean" || value === null || (typeof value === "number" && isPlainNumber(value))) return value;
   return run(what, () => new Encoder(undefined, false).walk(value));
 }
 

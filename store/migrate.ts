@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import pg from "pg";
 import { silentLogger, type Logger } from "../log/logger.js";
+import { inTransaction } from "./db.js";
 
 /** Where the numbered `.sql` files live: `<package>/migrations`, beside `dist/` (or beside `store/` when run from source). */
 export const MIGRATIONS_DIR = [new URL("../../migrations/", import.meta.url), new URL("../migrations/", import.meta.url)]
@@ -58,26 +59,21 @@ export async function migrate(params: { connectionString?: string; client?: pg.C
     }
 
     for (const m of migrations) {
-      await client.query("BEGIN");
-      try {
+      const ran = await inTransaction(client, async () => {
         await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
         await client.query(`CREATE SCHEMA IF NOT EXISTS waymark`);
         await client.query(`CREATE TABLE IF NOT EXISTS waymark.migrations (
           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
         const done = await client.query("SELECT 1 FROM waymark.migrations WHERE version = $1", [m.version]);
-        if (done.rowCount) {
-          await client.query("COMMIT");
-          continue;
-        }
+        if (done.rowCount) return false;
         // Recorded first: a second migrator that got past the lock somehow fails here.
         await client.query("INSERT INTO waymark.migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
         await client.query(m.sql);
-        await client.query("COMMIT");
+        return true;
+      });
+      if (ran) {
         applied.push(m.version);
         log.info("applied migration", { version: m.version, name: m.name });
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
       }
     }
     return { applied };

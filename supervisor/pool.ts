@@ -49,8 +49,7 @@ class Child {
    * from that instead of a message per start: a timeout counts from the start, not from a wait
    * in the child's queue.
    */
-  waiting: string[] = [];
-  waitingHead = 0;
+  readonly waiting = new Fifo<string>();
   /** Sent tasks running in the child (started, not settled). */
   running = 0;
   /** Moving average of how long its tasks take, start to result (ms); undefined before the first. */
@@ -87,20 +86,20 @@ class Slot {
 }
 
 /** A FIFO with O(1) shift (an array's shift is O(n), and the queue can hold thousands). */
-class TaskQueue {
-  private items: Array<Task | undefined> = [];
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
   private head = 0;
   get length(): number {
     return this.items.length - this.head;
   }
-  push(...tasks: Task[]): void {
-    this.items.push(...tasks);
+  push(...items: T[]): void {
+    this.items.push(...items);
   }
-  unshift(...tasks: Task[]): void {
-    this.items = [...tasks, ...this.items.slice(this.head)];
+  unshift(...items: T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
     this.head = 0;
   }
-  shift(): Task | undefined {
+  shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const t = this.items[this.head];
     this.items[this.head++] = undefined;
@@ -110,17 +109,16 @@ class TaskQueue {
     }
     return t;
   }
-  /** Removes queued tasks with these ids. */
-  remove(ids: Set<string>): void {
-    const kept = this.items.slice(this.head).filter((t) => t && !ids.has(t.id));
-    this.items = kept;
+  /** Removes the items `drop` picks. */
+  remove(drop: (item: T) => boolean): void {
+    this.items = this.items.slice(this.head).filter((t) => t !== undefined && !drop(t));
     this.head = 0;
   }
 }
 
 export class ChildPool extends EventEmitter<PoolEvents> {
   private readonly slots: Slot[];
-  private readonly queue = new TaskQueue();
+  private readonly queue = new Fifo<Task>();
   private readonly owner = new Map<string, Child>();
   private stopping = false;
   private readonly shutdownAborted = new Set<string>();
@@ -251,19 +249,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       const ms = now - startedAt;
       child.avgMs = child.avgMs === undefined ? ms : child.avgMs * 0.9 + ms * 0.1;
     }
-    else {
-      // Not known to have started (an inference that fell behind): it is no longer waiting.
-      const at = child.waiting.indexOf(id, child.waitingHead);
-      if (at >= 0) child.waiting.splice(at, 1);
-    }
-    while (child.running < this.opts.concurrency && child.waitingHead < child.waiting.length) {
-      const next = child.waiting[child.waitingHead++]!;
+    // Not known to have started (an inference that fell behind): it is no longer waiting.
+    else child.waiting.remove((w) => w === id);
+    while (child.running < this.opts.concurrency && child.waiting.length) {
       child.running++;
-      this.started.set(next, now);
-    }
-    if (child.waitingHead > 256 && child.waitingHead * 2 > child.waiting.length) {
-      child.waiting = child.waiting.slice(child.waitingHead);
-      child.waitingHead = 0;
+      this.started.set(child.waiting.shift()!, now);
     }
   }
 
@@ -280,16 +270,13 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null, startup?: { resolve(): void; reject(e: Error): void }): void {
     const wasState = child.state;
     child.state = "dead";
-    for (let i = child.waitingHead; i < child.waiting.length; i++) this.started.delete(child.waiting[i]!);
-    child.waiting = [];
-    child.waitingHead = 0;
     child.running = 0;
     const slot = child.slot;
     // Tasks batched for this child but not yet sent go back to the queue: they never started, so
     // they are not lost attempts (reporting them too would run them twice).
     const unsent = new Set(child.outbox.map((t) => t.id));
-    const ids = [...child.inflight].filter((id) => !unsent.has(id));
     const all = [...child.inflight];
+    const ids = all.filter((id) => !unsent.has(id));
     for (const id of all) this.owner.delete(id);
     child.inflight.clear();
     this.queue.unshift(...child.outbox);
@@ -312,17 +299,15 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     const max = this.opts.maxLifecycle;
     const wanted = () => {
       const cur = slot.current;
-      if (slot.successor || slot.size() >= 2) return false;
       return !cur || (!!max && cur.dispatched >= Math.min(this.spawnAt(max), max - 1));
     };
-    if (wanted() && !slot.respawnPending) {
+    if (this.canSpawn(slot) && wanted()) {
       const delay = wasState === "retiring" ? 0 : this.respawnDelay;
       if (wasState !== "retiring") this.respawnDelay = Math.min(this.respawnDelay * 2, 10_000);
       slot.respawnPending = true;
       setTimeout(() => {
         slot.respawnPending = false;
-        if (this.stopping || !wanted()) return;
-        slot.successor = this.spawn(slot);
+        if (wanted()) this.spawnSuccessor(slot);
       }, delay).unref();
     }
     this.pump();
@@ -408,6 +393,18 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     }
   }
 
+  /**
+   * Whether the slot may spawn a successor: it has none, holds fewer than two processes (never
+   * more), is not waiting out a respawn backoff, and the pool is not stopping.
+   */
+  private canSpawn(slot: Slot): boolean {
+    return !slot.successor && slot.size() < 2 && !slot.respawnPending && !this.stopping;
+  }
+
+  private spawnSuccessor(slot: Slot): void {
+    if (this.canSpawn(slot)) slot.successor = this.spawn(slot);
+  }
+
   /** Dispatches after which a child's successor is spawned. */
   private spawnAt(max: number): number {
     return Math.max(1, max - Math.max(this.opts.concurrency, Math.ceil(max / 2)));
@@ -421,9 +418,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   private mayTakeLast(c: Child): boolean {
     const max = this.opts.maxLifecycle;
     if (!max || c.dispatched < max - 1) return true;
-    const slot = c.slot;
-    if (!slot.successor && slot.size() < 2 && !slot.respawnPending && !this.stopping) slot.successor = this.spawn(slot);
-    return slot.successor?.state === "ready";
+    this.spawnSuccessor(c.slot);
+    return c.slot.successor?.state === "ready";
   }
 
   /** Spawn the successor ahead of the limit; retire at the limit. */
@@ -431,14 +427,14 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     const max = this.opts.maxLifecycle;
     if (!max) return;
     const slot = child.slot;
-    if (child.dispatched >= this.spawnAt(max) && !slot.successor && slot.size() < 2 && !slot.respawnPending) slot.successor = this.spawn(slot);
+    if (child.dispatched >= this.spawnAt(max)) this.spawnSuccessor(slot);
     if (child.dispatched >= max) {
       child.state = "retiring";
       slot.current = null;
       slot.retiring.push(child);
       this.recycled++;
       // Exactly one successor per retirement: the slot's flag, set here if not already.
-      if (!slot.successor && slot.size() < 2) slot.successor = this.spawn(slot);
+      this.spawnSuccessor(slot);
       if (slot.successor?.state === "ready") {
         slot.current = slot.successor;
         slot.successor = null;
@@ -464,7 +460,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     child.outbox = [];
     const now = Date.now();
     for (const task of tasks) {
-      if (child.running < this.opts.concurrency && child.waitingHead === child.waiting.length) {
+      if (child.running < this.opts.concurrency && !child.waiting.length) {
         child.running++;
         this.started.set(task.id, now);
       } else child.waiting.push(task.id);
@@ -516,7 +512,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       if (c) byChild.set(c, [...(byChild.get(c) ?? []), id]);
       else notStarted.add(id);
     }
-    if (notStarted.size) this.queue.remove(notStarted);
+    if (notStarted.size) this.queue.remove((t) => notStarted.has(t.id));
     for (const [c, list] of byChild) {
       // A task batched for this child but not sent yet goes first: an abort that overtook its
       // task would find nothing to abort, and the task would then run.

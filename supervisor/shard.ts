@@ -37,7 +37,6 @@ function encodedError(e: unknown): Encoded {
   }
 }
 
-
 type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
 
 /**
@@ -322,20 +321,18 @@ export class Shard {
     if (!live || live.gone || live.exit) return;
     const tokens = [...live.inflight.keys()];
     const now = Date.now();
-    const running: string[] = [];
+    const waiting: string[] = [];
     for (const [token, entry] of live.inflight) {
       const startedAt = this.o.pool.startedAt(token);
       const childPid = this.o.pool.pidOf(token);
       live.attempts.push(this.attemptRow(live, entry, "cancelled", { error: { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${entry.name} ${startedAt === undefined ? "waited to start" : "ran"}` }, childPid, startedAt, finishedAt: new Date(now) }));
       // A running one that ignores the abort gets its child killed after the grace period; one
       // still waiting in its child's queue settles at once when its turn comes (and is ignored).
-      if (startedAt !== undefined) {
-        this.abandoned.set(token, now + this.o.config.abortGraceMs);
-        running.push(token);
-      }
+      if (startedAt !== undefined) this.abandoned.set(token, now + this.o.config.abortGraceMs);
+      else waiting.push(token);
     }
     if (tokens.length) this.o.pool.abort(tokens, "cancelled");
-    for (const token of tokens) if (!running.includes(token)) this.o.pool.forget(token);
+    for (const token of waiting) this.o.pool.forget(token);
     live.inflight.clear();
     this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
     this.finish(live, { status: "cancelled", error: live.cancelError() });

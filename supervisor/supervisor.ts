@@ -27,7 +27,6 @@ export interface SupervisorOptions {
   log: Logger;
   /** Where the embedded database lives when WAYMARK_DATABASE_URL is unset. @default process.cwd() */
   cwd?: string;
-  /** Extra environment for the children (tests). */
   /** Extra environment for the children (undefined removes a variable). */
   childEnv?: Record<string, string | undefined>;
 }

@@ -1,5 +1,5 @@
 import { mkdtempSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { chmod, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -15,6 +15,31 @@ const dbUrl = useTestDatabase(test);
 
 async function completed(url: string): Promise<number> {
   return (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'completed'"))[0].n;
+}
+
+/**
+ * A migrated server of the test's own (stopping it disturbs no other test file), that the SDK
+ * uses; `restart()` brings it back on the same data and address, `remove()` ends it.
+ */
+async function ownServer(prefix: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  let server = await embeddedStart({ dir });
+  await migrate({ connectionString: server.url });
+  process.env.WAYMARK_DATABASE_URL = server.url;
+  await close();
+  return {
+    url: server.url,
+    stop: () => server.stop(),
+    async restart() {
+      server = await embeddedStart({ dir });
+      return server.url;
+    },
+    async remove() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function until(check: () => Promise<boolean>): Promise<void> {
@@ -96,14 +121,8 @@ test.serial("a statement whose connection is terminated mid-query is asked again
 });
 
 test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connection reconnect with backoff, nothing is lost, and supervise keeps running", async (t) => {
-  // A server of this test's own, so restarting it disturbs no other test file.
-  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-restart-"));
-  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
-  let server = await embeddedStart({ dir });
+  const server = await ownServer("waymark-restart-");
   const url = server.url;
-  await migrate({ connectionString: url });
-  process.env.WAYMARK_DATABASE_URL = url;
-  await close();
   const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"] });
   try {
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
@@ -111,8 +130,7 @@ test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connectio
     await until(async () => (await completed(url)) >= 5);
     await close();
     await server.stop();
-    server = await embeddedStart({ dir });
-    t.is(server.url, url, "the server came back on the same address");
+    t.is(await server.restart(), url, "the server came back on the same address");
     const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
     t.deepEqual(values, Array.from({ length: 60 }, (_, i) => i + 5));
     t.is(await sup.alive(new FiveSteps().run(7, 0)), 12);
@@ -120,19 +138,13 @@ test.serial("a Postgres restart mid-run: the supervisor and its LISTEN connectio
   } finally {
     await close();
     t.is(await sup.stop(), 0);
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await server.remove();
   }
 });
 
 test.serial("stopping while Postgres is down: supervise gives up writing after the grace period instead of hanging, and nothing is lost", async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-down-"));
-  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
-  let server = await embeddedStart({ dir });
+  const server = await ownServer("waymark-down-");
   const url = server.url;
-  await migrate({ connectionString: url });
-  process.env.WAYMARK_DATABASE_URL = url;
-  await close();
   const env = { WAYMARK_SHUTDOWN_GRACE_MS: "3000", WAYMARK_LOCK_TTL_MS: "2000", WAYMARK_LOCK_HEARTBEAT_MS: "500", WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "500" };
   let sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
   try {
@@ -145,14 +157,13 @@ test.serial("stopping while Postgres is down: supervise gives up writing after t
     // The steps in flight finish within the grace period, but their results cannot be written.
     t.is(await sup.stop(), 0);
     t.regex(sup.output(), /could not write every instance back before stopping/);
-    server = await embeddedStart({ dir });
+    await server.restart();
     sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
     const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
     t.deepEqual(values, Array.from({ length: 20 }, (_, i) => i + 5));
   } finally {
     await close();
     t.is(await sup.stop(), 0);
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await server.remove();
   }
 });
