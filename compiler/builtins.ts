@@ -4,7 +4,7 @@
  * these values and checks method calls on values at run time).
  */
 
-import { ACTION_REF, CLOSURE } from "../interpreter/values.js";
+import { ACTION_REFS, CLOSURES, isOpaque } from "../interpreter/values.js";
 
 const MATH_FUNCTIONS = [
   "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz32", "cos", "cosh",
@@ -17,9 +17,10 @@ function entries(prefix: string, owner: Record<string, unknown>, names: readonly
   return names.map((n) => [`${prefix}.${n}`, owner[n]]);
 }
 
-/** Refuses to change a built-in (`Object.assign(Number, ...)`, `[Array].forEach(Object.freeze)`). */
+/** Refuses to change a built-in (`Object.assign(Number, ...)`, `[Array].forEach(Object.freeze)`) or a promise or iterator. */
 function refuseBuiltIn(target: unknown, what: string): void {
   if (isBuiltIn(target)) throw new TypeError(`${what} cannot change a built-in in a workflow`);
+  if (isOpaque(target)) throw new TypeError(`${what} cannot change a promise or an iterator in a workflow`);
 }
 
 /**
@@ -183,7 +184,7 @@ const INTRINSIC_OBJECTS: ReadonlySet<object> = (() => {
  * object (Math, JSON, a prototype).
  */
 export function isBuiltIn(value: unknown): boolean {
-  if (typeof value === "function") return !(CLOSURE in value) && !(ACTION_REF in value);
+  if (typeof value === "function") return !CLOSURES.has(value) && !ACTION_REFS.has(value);
   return typeof value === "object" && value !== null && INTRINSIC_OBJECTS.has(value);
 }
 

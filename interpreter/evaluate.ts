@@ -3,7 +3,7 @@ import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
 import { decode, type Encoded } from "../sdk/codec.js";
 import { backoffOptions, retryOptions } from "./policy.js";
 import { bind, isIterable, iterate } from "./bind.js";
-import { ACTION_REF, CLOSURE, Env, Handle, ITERATOR_SOURCES, StoredIter } from "./values.js";
+import { ACTION_REFS, CLOSURES, Env, isOpaque, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
 
 /**
  * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
@@ -13,9 +13,9 @@ import { ACTION_REF, CLOSURE, Env, Handle, ITERATOR_SOURCES, StoredIter } from "
 export interface Runtime {
   closure(fn: number, env: Env): (...args: unknown[]) => unknown;
   actionRef(name: string, node: string): (...args: unknown[]) => unknown;
-  startAction(name: string, node: string, args: unknown[], opts: unknown): Handle;
-  sleep(ms: unknown, value: unknown, node: string): Handle;
-  join(items: unknown, settled: boolean, node: string): Handle;
+  startAction(name: string, node: string, args: unknown[], opts: unknown): PromiseFace;
+  sleep(ms: unknown, value: unknown, node: string): PromiseFace;
+  join(items: unknown, settled: boolean, node: string): PromiseFace;
   callHelper(fn: number, args: unknown[]): unknown;
 }
 
@@ -43,7 +43,8 @@ function describe(v: unknown): string {
   if (v instanceof Map) return "a Map";
   if (v instanceof Set) return "a Set";
   if (v instanceof Date) return "a Date";
-  if (v instanceof Handle) return "a promise";
+  if (PromiseFace.handleOf(v)) return "a promise";
+  if (IteratorFace.inner(v)) return "an iterator";
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
@@ -57,7 +58,7 @@ function unavailable(key: PropertyKey): TypeError {
 }
 
 function isCallableValue(f: unknown): f is (...args: unknown[]) => unknown {
-  return typeof f === "function" && (CLOSURE in f || ACTION_REF in f || CALLABLE.has(f));
+  return typeof f === "function" && (CLOSURES.has(f) || ACTION_REFS.has(f) || CALLABLE.has(f));
 }
 
 export function lookup(env: Env, name: string, up: number | undefined): Env {
@@ -100,7 +101,7 @@ function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
  *   the read is undefined, as natively; when a built-in provides it, the read is refused.
  */
 export function getProp(obj: unknown, key: PropertyKey): unknown {
-  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties: await it first");
+  if (PromiseFace.handleOf(obj)) throw new TypeError("a workflow promise has no properties: await it first");
   if (obj === null || obj === undefined) return (obj as unknown as Record<PropertyKey, unknown>)[key]; // V8's TypeError
   if (isBuiltIn(obj)) {
     if (typeof obj === "function" && (key === "name" || key === "length")) return (obj as unknown as Record<PropertyKey, unknown>)[key];
@@ -127,7 +128,7 @@ export function getProp(obj: unknown, key: PropertyKey): unknown {
  * is written only where no setter would run (`__proto__` would change the prototype).
  */
 export function setProp(obj: unknown, key: PropertyKey, value: unknown): void {
-  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties");
+  if (isOpaque(obj)) throw new TypeError(`${describe(obj)} cannot be changed in a workflow`);
   if (obj !== null && obj !== undefined) {
     if (isBuiltIn(obj)) throw new TypeError(`${BUILT_IN_PATHS.get(obj) ?? "a built-in"} cannot be changed in a workflow`);
     if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key) && (typeof obj === "function" || accessorOnChain(obj, key))) throw unavailable(key);
@@ -137,7 +138,7 @@ export function setProp(obj: unknown, key: PropertyKey, value: unknown): void {
 
 /** `delete obj[key]`: built-ins are never changed. */
 function deleteProp(obj: unknown, key: PropertyKey): boolean {
-  if (obj instanceof Handle) throw new TypeError("a workflow promise has no properties");
+  if (isOpaque(obj)) throw new TypeError(`${describe(obj)} cannot be changed in a workflow`);
   if (obj !== null && obj !== undefined && isBuiltIn(obj)) throw new TypeError(`${BUILT_IN_PATHS.get(obj) ?? "a built-in"} cannot be changed in a workflow`);
   return delete (obj as Record<PropertyKey, unknown>)[key];
 }
@@ -187,7 +188,7 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     }
     // Iterators are state a workflow may hold across an await: keep them in a storable form.
     if (typeof key === "string" && ITERATOR_SOURCES.has(key) && (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")) {
-      return StoredIter.over(receiver, key, nativeArgs(args(rt, env, e.args)));
+      return new IteratorFace(StoredIter.over(receiver, key, nativeArgs(args(rt, env, e.args))));
     }
     return (method as (...a: unknown[]) => unknown).apply(receiver, nativeArgs(args(rt, env, e.args)));
   }

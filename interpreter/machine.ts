@@ -4,7 +4,7 @@ import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "./policy.js";
 import { step } from "./step.js";
-import { ACTION_REF, CLOSURE, Env, Fiber, Handle, MachineFault, type ActionRefInfo, type ClosureInfo } from "./values.js";
+import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace } from "./values.js";
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
 
@@ -162,29 +162,29 @@ export class Machine implements Runtime {
   // ---- Runtime (called by the evaluator) ----
 
   closure(fn: number, env: Env): (...args: unknown[]) => unknown {
-    const info: ClosureInfo = { fn, env };
-    const f = (...args: unknown[]) => this.callFunction(fn, env, args);
-    Object.defineProperty(f, CLOSURE, { value: info });
+    const info = { fn, env };
+    // The info, not the arguments, names the function: a restore fills it in after the fact.
+    const f = (...args: unknown[]) => this.callFunction(info.fn, info.env, args);
+    CLOSURES.set(f, info);
     return f;
   }
 
   actionRef(name: string, node: string): (...args: unknown[]) => unknown {
-    const info: ActionRefInfo = { name, node };
     const f = (...args: unknown[]) => this.startAction(name, node, args, undefined);
-    Object.defineProperty(f, ACTION_REF, { value: info });
+    ACTION_REFS.set(f, { name, node });
     return f;
   }
 
-  startAction(name: string, node: string, args: unknown[], opts: unknown): Handle {
+  startAction(name: string, node: string, args: unknown[], opts: unknown): PromiseFace {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of action ${name}`));
     const h = this.newHandle("act");
     h.call = { seq: ++this.seq, name, node, args: encoded, opts: actionOptions(opts, this.defaults), attempt: 0, status: "new" };
     this.actions.set(h.call.seq, h);
     this.toDispatch.push(h);
-    return h;
+    return h.face;
   }
 
-  sleep(ms: unknown, value: unknown, node: string): Handle {
+  sleep(ms: unknown, value: unknown, node: string): PromiseFace {
     void node;
     const n = Number(ms);
     const h = this.newHandle("sleep");
@@ -192,18 +192,19 @@ export class Machine implements Runtime {
     h.sleepValue = value;
     if (h.wakeAt <= this.now) this.settle(h, true, value);
     else this.timers.add(h);
-    return h;
+    return h.face;
   }
 
-  join(items: unknown, settled: boolean, node: string): Handle {
+  join(items: unknown, settled: boolean, node: string): PromiseFace {
     void node;
     const list = iterate(items);
     const h = this.newHandle("all");
     h.items = list;
     h.settled = settled;
     h.remaining = 0;
-    for (const item of list) {
-      if (item instanceof Handle) {
+    for (const value of list) {
+      const item = PromiseFace.handleOf(value);
+      if (item) {
         item.handled = true;
         if (item.state === "pending") {
           h.remaining++;
@@ -212,7 +213,7 @@ export class Machine implements Runtime {
       }
     }
     this.checkJoin(h);
-    return h;
+    return h.face;
   }
 
   callHelper(fn: number, args: unknown[]): unknown {
@@ -252,11 +253,11 @@ export class Machine implements Runtime {
     } catch (e) {
       this.fibers.delete(fiber.id);
       this.settle(handle, false, e);
-      return handle;
+      return handle.face;
     }
     // Like a native async call: the body runs at once, up to its first pending await.
     this.exec(fiber);
-    return handle;
+    return handle.face;
   }
 
   private execSync(fiber: Fiber): unknown {
@@ -285,8 +286,9 @@ export class Machine implements Runtime {
   }
 
   /** Settles an async function's handle; returning a handle adopts its outcome, as `return promise` does. */
-  private resolve(h: Handle, ok: boolean, v: unknown): void {
-    if (ok && v instanceof Handle) {
+  private resolve(h: Handle, ok: boolean, value: unknown): void {
+    const v = ok ? PromiseFace.handleOf(value) : undefined;
+    if (v) {
       v.handled = true;
       if (v.state === "pending") {
         h.adopt = true;
@@ -295,7 +297,7 @@ export class Machine implements Runtime {
       }
       return this.settle(h, v.state === "ok", v.value);
     }
-    this.settle(h, ok, v);
+    this.settle(h, ok, value);
   }
 
   private settle(h: Handle, ok: boolean, v: unknown): void {
@@ -335,14 +337,16 @@ export class Machine implements Runtime {
       if (child) {
         if (child.state === "err") return this.settle(h, false, child.value);
       } else {
-        for (const item of items) {
-          if (item instanceof Handle && item.state === "err") return this.settle(h, false, item.value);
+        for (const value of items) {
+          const item = PromiseFace.handleOf(value);
+          if (item?.state === "err") return this.settle(h, false, item.value);
         }
       }
     }
     if (h.remaining! > 0) return;
-    const values = items.map((item) => {
-      if (!(item instanceof Handle)) return h.settled ? { status: "fulfilled", value: item } : item;
+    const values = items.map((value) => {
+      const item = PromiseFace.handleOf(value);
+      if (!item) return h.settled ? { status: "fulfilled", value } : value;
       if (!h.settled) return item.value;
       return item.state === "ok" ? { status: "fulfilled", value: item.value } : { status: "rejected", reason: item.value };
     });

@@ -2,7 +2,7 @@ import { GLOBALS, PROTOTYPE_METHODS } from "../compiler/builtins.js";
 import type { WorkflowIR } from "../compiler/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
 import { Machine } from "./machine.js";
-import { ACTION_REF, CLOSURE, Env, Fiber, Handle, LiveIter, StoredIter, type ActionRefInfo, type ClosureInfo } from "./values.js";
+import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
 
 /**
  * Machine snapshots: the whole interpreter state as one object graph (fibers, their
@@ -10,7 +10,7 @@ import { ACTION_REF, CLOSURE, Env, Fiber, Handle, LiveIter, StoredIter, type Act
  * reachable is written: settled handles nobody holds and finished fibers drop out, so a long
  * instance's snapshot stays as small as its live state.
  */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface SnapshotRoot {
   v: number;
@@ -60,7 +60,10 @@ function extension(m: Machine): CodecExtension {
     encode(value: object) {
       if (value instanceof Env) return { tag: "env", data: { p: value.parent, v: value.vars } };
       if (value instanceof LiveIter) return { tag: "li", data: { s: value.src, n: value.n } };
-      if (value instanceof StoredIter) return { tag: "si", data: { s: value.src, m: value.method, a: value.args, n: value.n, d: value.done || undefined } };
+      const it = IteratorFace.inner(value);
+      if (it) return { tag: "si", data: { s: it.src, m: it.method, a: it.args, n: it.n, d: it.done || undefined } };
+      const handle = PromiseFace.handleOf(value);
+      if (handle) return { tag: "p", data: handle };
       if (isMatchArray(value)) {
         const props: Record<string, unknown> = {};
         for (const k of MATCH_PROPS) if (Object.hasOwn(value, k)) props[k] = (value as unknown as Record<string, unknown>)[k];
@@ -84,9 +87,9 @@ function extension(m: Machine): CodecExtension {
         };
       }
       if (typeof value === "function") {
-        const closure = (value as { [CLOSURE]?: ClosureInfo })[CLOSURE];
+        const closure = CLOSURES.get(value);
         if (closure) return { tag: "fn", data: { f: closure.fn, e: closure.env } };
-        const ref = (value as { [ACTION_REF]?: ActionRefInfo })[ACTION_REF];
+        const ref = ACTION_REFS.get(value);
         if (ref) return { tag: "ar", data: { name: ref.name, node: ref.node } };
         const path = GLOBAL_PATHS.get(value);
         if (path !== undefined) return { tag: "g", data: path };
@@ -113,19 +116,17 @@ function extension(m: Machine): CodecExtension {
         case "li":
           return new LiveIter(new Set());
         case "si":
-          return new StoredIter(null, "", []);
+          return new IteratorFace(new StoredIter(null, "", []));
+        case "p":
+          return new PromiseFace();
         case "ma":
           return [];
         case "frza":
           return [];
         case "frzo":
           return {};
-        case "fn": {
-          const info: ClosureInfo = { fn: 0, env: new Env(null) };
-          const f = (...args: unknown[]) => m.callFunction(info.fn, info.env, args);
-          Object.defineProperty(f, CLOSURE, { value: info });
-          return f;
-        }
+        case "fn":
+          return m.closure(0, new Env(null));
         default:
           return undefined;
       }
@@ -189,8 +190,10 @@ function extension(m: Machine): CodecExtension {
         const it = target as LiveIter;
         it.src = d.s as LiveIter["src"];
         it.n = d.n as number;
+      } else if (tag === "p") {
+        PromiseFace.bind(target as PromiseFace, data as Handle);
       } else if (tag === "si") {
-        const it = target as StoredIter;
+        const it = IteratorFace.inner(target)!;
         it.src = d.s;
         it.method = d.m as string;
         it.args = d.a as unknown[];
@@ -205,7 +208,7 @@ function extension(m: Machine): CodecExtension {
         else for (const [k, v] of Object.entries(d)) Object.defineProperty(target, k, { value: v, writable: true, enumerable: true, configurable: true });
         Object.freeze(target);
       } else if (tag === "fn") {
-        const info = (target as unknown as { [CLOSURE]: ClosureInfo })[CLOSURE];
+        const info = CLOSURES.get(target)!;
         info.fn = d.f as number;
         info.env = d.e as Env;
       }
@@ -233,7 +236,8 @@ export function snapshotWrite(m: Machine): string {
 export function snapshotRead(ir: WorkflowIR, text: string): Machine {
   const m = new Machine(ir);
   const root = decode(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
-  if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
+  if (root.v === 1) upgradeFormat1(root);
+  else if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
   m.seq = root.seq;
   m.hseq = root.hseq;
   m.fseq = root.fseq;
@@ -244,4 +248,57 @@ export function snapshotRead(ir: WorkflowIR, text: string): Machine {
   for (const h of root.timers) m.timers.add(h);
   m.resumeAfterRestore();
   return m;
+}
+
+/**
+ * Format 1 (waymark before promises were opaque) held a promise as its handle wherever the
+ * workflow held it: put faces in those places, so an instance written by the older version
+ * resumes sealed. Internal places (a fiber's wait, a join's parents, the action table) keep
+ * their handles.
+ */
+function upgradeFormat1(root: SnapshotRoot): void {
+  const seen = new Set<object>();
+  const swap = (v: unknown): unknown => (v instanceof Handle ? v.face : (visit(v), v));
+  const visit = (v: unknown): void => {
+    if (v === null || (typeof v !== "object" && typeof v !== "function") || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof Handle) {
+      if (v.state !== "pending") v.value = swap(v.value);
+      if (v.items) v.items = v.items.map(swap);
+      if ("sleepValue" in v) v.sleepValue = swap(v.sleepValue);
+    } else if (v instanceof Env) {
+      for (const k of Object.keys(v.vars)) v.vars[k] = swap(v.vars[k]);
+      visit(v.parent);
+    } else if (v instanceof Fiber) {
+      visit(v.env);
+      visit(v.wait);
+      visit(v.handle);
+      if (v.resume) v.resume.v = swap(v.resume.v);
+      for (const c of v.cs) if ("v" in c) c.v = swap(c.v);
+    } else if (typeof v === "function") {
+      visit(CLOSURES.get(v)?.env);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = swap(v[i]);
+    } else if (v instanceof Map) {
+      for (const [k, x] of [...v]) {
+        const key = swap(k);
+        if (key !== k) v.delete(k);
+        v.set(key, swap(x));
+      }
+    } else if (v instanceof Set) {
+      for (const x of [...v]) {
+        const y = swap(x);
+        if (y !== x) {
+          v.delete(x);
+          v.add(y);
+        }
+      }
+    } else if (!Object.isFrozen(v)) {
+      for (const k of Object.keys(v)) (v as Record<string, unknown>)[k] = swap((v as Record<string, unknown>)[k]);
+    }
+  };
+  for (const f of root.fibers) visit(f);
+  for (const h of root.actions) visit(h);
+  for (const h of root.timers) visit(h);
+  if (root.mh) visit(root.mh);
 }

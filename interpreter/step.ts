@@ -2,7 +2,7 @@ import type { Instr } from "../compiler/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
 import type { Machine } from "./machine.js";
-import { Env, Fiber, Handle, LiveIter, MachineFault, StoredIter } from "./values.js";
+import { Env, Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from "./values.js";
 
 /**
  * Executes one fiber's instructions until it waits ("blocked") or its function ends ("done"):
@@ -33,8 +33,9 @@ export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => vo
             f.pc++;
             break;
           }
-          const v = evaluate(m, ins.e, f.env);
-          if (v instanceof Handle) {
+          const value = evaluate(m, ins.e, f.env);
+          const v = PromiseFace.handleOf(value);
+          if (v) {
             v.handled = true;
             if (v.state === "pending") {
               f.wait = v;
@@ -44,7 +45,7 @@ export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => vo
             }
             if (v.state === "err") throw v.value;
             if (ins.p) bind(m, ins.p, v.value, f.env);
-          } else if (ins.p) bind(m, ins.p, v, f.env);
+          } else if (ins.p) bind(m, ins.p, value, f.env);
           f.pc++;
           break;
         }
@@ -94,14 +95,14 @@ export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => vo
         case "iter": {
           const v = evaluate(m, ins.e, f.env);
           // A held iterator is consumed item by item, as natively (a `break` leaves the rest).
-          f.env.vars[ins.v] = v instanceof Map || v instanceof Set ? new LiveIter(v) : v instanceof StoredIter ? v : { a: iterate(v, ins.t), i: 0 };
+          f.env.vars[ins.v] = v instanceof Map || v instanceof Set ? new LiveIter(v) : IteratorFace.inner(v) ? v : { a: iterate(v, ins.t), i: 0 };
           f.pc++;
           break;
         }
         case "next": {
           // Arrays are iterated by index, live, as natively; other iterables were copied at `iter`.
-          const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number } | LiveIter | StoredIter;
-          const r = it instanceof LiveIter || it instanceof StoredIter ? it.next() : it.i < it.a.length ? { done: false, value: it.a[it.i++] } : { done: true, value: undefined };
+          const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number } | LiveIter | IteratorFace;
+          const r = it instanceof LiveIter || it instanceof IteratorFace ? it.next() : it.i < it.a.length ? { done: false, value: it.a[it.i++] } : { done: true, value: undefined };
           if (r.done) f.pc = ins.to;
           else {
             bind(m, ins.p, r.value, f.env);

@@ -12,11 +12,6 @@ export class Env {
   ) {}
 }
 
-/** Marks a JS function that is a workflow closure (an arrow function of the workflow). */
-export const CLOSURE = Symbol.for("waymark.closure");
-/** Marks a JS function that starts an action (an action used as a value). */
-export const ACTION_REF = Symbol.for("waymark.actionRef");
-
 export interface ClosureInfo {
   fn: number;
   env: Env;
@@ -26,6 +21,14 @@ export interface ActionRefInfo {
   name: string;
   node: string;
 }
+
+/**
+ * The JS functions that are workflow closures (arrow functions of the workflow) and action
+ * references (an action used as a value), with what the interpreter knows of them. Kept beside
+ * the functions, not on them: nothing a workflow can read or enumerate leads to an environment.
+ */
+export const CLOSURES = new WeakMap<object, ClosureInfo>();
+export const ACTION_REFS = new WeakMap<object, ActionRefInfo>();
 
 /**
  * A `for...of` over a Map or Set: iterated live, as natively (entries added during the loop are
@@ -102,8 +105,45 @@ export class StoredIter {
     return r;
   }
 
-  [Symbol.iterator](): StoredIter {
+  /** What `Object.prototype.toString` shows for the native iterator ("Array Iterator", ...). */
+  tag(): string {
+    if (this.method === "matchAll") return "RegExp String Iterator";
+    if (typeof this.src === "string") return "String Iterator";
+    if (this.src instanceof Map) return "Map Iterator";
+    if (this.src instanceof Set) return "Set Iterator";
+    return "Array Iterator";
+  }
+}
+
+/**
+ * What a workflow holds for an iterator: an opaque object. Its state lives in a private field, so
+ * no property read, write, spread or built-in reaches it; it is frozen; and its only members are
+ * the iterator protocol, whose methods check their receiver (a held `it.next` called on another
+ * object throws).
+ */
+export class IteratorFace {
+  readonly #it: StoredIter;
+  constructor(it: StoredIter) {
+    this.#it = it;
+    Object.freeze(this);
+  }
+
+  /** The iterator behind a face, or undefined for any other value. */
+  static inner(v: unknown): StoredIter | undefined {
+    return typeof v === "object" && v !== null && #it in v ? (v as IteratorFace).#it : undefined;
+  }
+
+  next(): IteratorResult<unknown> {
+    return this.#it.next();
+  }
+
+  [Symbol.iterator](): IteratorFace {
+    void this.#it; // a receiver that is not an iterator face throws, as natively
     return this;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return this.#it.tag();
   }
 }
 
@@ -150,18 +190,62 @@ export class Handle {
   /** An async function's result that returned a pending handle: settles as that handle does. */
   adopt?: boolean;
 
+  /** What the workflow holds for this handle (made on first use, one per handle). */
+  private faceOf: PromiseFace | undefined;
+
   constructor(
     public id: number,
     public kind: "act" | "sleep" | "all" | "fiber",
   ) {}
 
-  /** Seen from workflow code, it is a Promise: `${p}` is "[object Promise]", JSON.stringify(p) is "{}". */
+  get face(): PromiseFace {
+    return (this.faceOf ??= new PromiseFace(this));
+  }
+
+  /** A face restored from a snapshot, made before its handle was decoded. */
+  attach(face: PromiseFace): void {
+    this.faceOf = face;
+  }
+}
+
+/**
+ * What a workflow holds for a promise (an action call, a sleep, a join, an async function's
+ * result): an opaque, frozen object whose handle sits in a private field, so nothing a workflow
+ * does to it (read, write, spread, `Object.assign`, `JSON.stringify`, a built-in) reaches the
+ * interpreter's state. Seen from workflow code it is a Promise: `${p}` is "[object Promise]",
+ * `JSON.stringify(p)` is "{}".
+ */
+export class PromiseFace {
+  #h: Handle | undefined;
+  constructor(h?: Handle) {
+    this.#h = h;
+    Object.freeze(this);
+  }
+
+  /** The handle behind a face, or undefined for any other value. */
+  static handleOf(v: unknown): Handle | undefined {
+    return typeof v === "object" && v !== null && #h in v ? (v as PromiseFace).#h : undefined;
+  }
+
+  /** Completes a face made empty by a snapshot restore. */
+  static bind(face: PromiseFace, h: Handle): void {
+    if (face.#h) throw new MachineFault("a promise restored twice");
+    face.#h = h;
+    h.attach(face);
+  }
+
   get [Symbol.toStringTag](): string {
     return "Promise";
   }
+
   toJSON(): Record<string, never> {
     return {};
   }
+}
+
+/** Whether a value is one of the interpreter's opaque objects (a promise or an iterator). */
+export function isOpaque(v: unknown): boolean {
+  return PromiseFace.handleOf(v) !== undefined || IteratorFace.inner(v) !== undefined;
 }
 
 export interface Completion {
