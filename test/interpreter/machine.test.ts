@@ -1,4 +1,5 @@
 import test from "ava";
+import { readFileSync } from "node:fs";
 import type { Instr } from "../../compiler/ir.js";
 import { Machine } from "../../interpreter/machine.js";
 import { snapshotRead, snapshotWrite } from "../../interpreter/snapshot.js";
@@ -56,4 +57,16 @@ test("per-iteration environments survive snapshots and stay alive while closures
 test("a returned pending promise is adopted, across a snapshot", async (t) => {
   t.is(drive(ReturnsPromise, [1]).result, 3);
   t.is(await runMachine(ReturnsPromise, [1]), 3);
+});
+
+test("a format-1 snapshot (promises stored as raw handles) resumes sealed: held promises settle, and cannot be changed", async (t) => {
+  const { HeldPromises } = await import("./fixtures/held-promises.js");
+  const fixture = JSON.parse(readFileSync(new URL("./fixtures/held-promises.v1.json", import.meta.url), "utf8")) as { hash: string; snapshot: string };
+  const def = definitionOf(HeldPromises);
+  t.is(def.compiled.hash, fixture.hash, "the fixture's workflow compiles to the IR the snapshot was written for");
+  const m = snapshotRead(def.compiled.ir, fixture.snapshot);
+  t.deepEqual(m.running().map((h) => h.call!.args), [[5], [6], [0]]);
+  for (const h of m.running()) m.actionSucceeded(h.call!.seq, h.call!.attempt, (h.call!.args[0] as number) * 2);
+  m.run(0);
+  t.deepEqual(m.outcome, { status: "completed", value: [10, 12, 0, "Object.assign cannot change a promise or an iterator in a workflow"] });
 });
