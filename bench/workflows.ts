@@ -84,3 +84,22 @@ export class Sleeper extends Workflow {
     return await noop(1);
   }
 }
+
+/** Counts for ever between two awaits: the step limit ends it (bench/stall.ts). */
+@workflow
+export class Spin extends Workflow {
+  async run() {
+    let i = 0;
+    while (true) i++;
+  }
+}
+
+/** The same, inside a callback a built-in calls: no slice boundary until the callback returns. */
+@workflow
+export class SpinInCallback extends Workflow {
+  async run() {
+    return [1].map((x) => {
+      while (true) x++;
+    });
+  }
+}

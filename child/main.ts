@@ -5,10 +5,10 @@
  */
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { actionRegistry } from "../sdk/action.js";
-import { errorToData } from "../sdk/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../sdk/codec.js";
 import { compileLazily, workflowRegistry } from "../sdk/definition.js";
 import { userModulesLoad } from "./modules.js";
-import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
+import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
 import { TaskRunner } from "./runner.js";
 
 if (typeof process.send !== "function" || process.env[CHILD_ENV] !== "1") {
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     return;
   }
   const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");
-  const runner = new TaskRunner(concurrency, (results) => send({ t: "results", results }));
+  const maxValueBytes = Number(process.env[CHILD_MAX_VALUE_BYTES_ENV] ?? DEFAULT_MAX_VALUE_BYTES);
+  const runner = new TaskRunner(concurrency, (results) => send({ t: "results", results }), maxValueBytes);
   process.on("message", (msg: ToChild) => {
     switch (msg.t) {
       case "run":
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     t: "ready",
     pid: process.pid,
     actions: [...actionRegistry().keys()],
-    workflows: compile ? [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file })) : [],
+    workflows: compile ? [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file, line: d.compiled.source.line })) : [],
   });
 }
 

@@ -23,6 +23,8 @@ export interface CompiledWorkflowInfo {
   hash: string;
   ir: unknown;
   file: string;
+  /** The line the class starts on (the IR's positions count from it). */
+  line: number;
 }
 
 export type ToChild =
@@ -47,5 +49,7 @@ export const CHILD_ENV = "WAYMARK_CHILD";
 export const CHILD_MODULES_ENV = "WAYMARK_CHILD_MODULES";
 /** Concurrent actions per child. */
 export const CHILD_CONCURRENCY_ENV = "WAYMARK_CHILD_CONCURRENCY";
+/** WAYMARK_MAX_VALUE_BYTES: a larger result fails its attempt in the child, before it is sent. */
+export const CHILD_MAX_VALUE_BYTES_ENV = "WAYMARK_CHILD_MAX_VALUE_BYTES";
 /** "0" for a replacement child: it defers compiling the user modules' workflows (see compileLazily). */
 export const CHILD_COMPILE_ENV = "WAYMARK_CHILD_COMPILE";

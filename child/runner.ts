@@ -1,6 +1,6 @@
 import PQueue from "p-queue";
 import { actionInvoke, actionRegistry } from "../sdk/action.js";
-import { decode, encode, errorToData } from "../sdk/codec.js";
+import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../sdk/codec.js";
 import { RegistrationError, WaymarkError } from "../sdk/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
 
@@ -40,6 +40,7 @@ export class TaskRunner {
   constructor(
     concurrency: number,
     private readonly sendResults: (results: TaskResult[]) => void,
+    private readonly maxValueBytes = DEFAULT_MAX_VALUE_BYTES,
   ) {
     this.queue = new PQueue({ concurrency });
   }
@@ -87,7 +88,9 @@ export class TaskRunner {
           return controller.signal;
         },
       });
-      result = { id: task.id, ok: true, value: encode(value, `the result of action ${task.action}`) };
+      const encoded = encode(value, `the result of action ${task.action}`);
+      checkSize(encoded, `the result of action ${task.action}`, this.maxValueBytes);
+      result = { id: task.id, ok: true, value: encoded };
     } catch (e) {
       result = { id: task.id, ok: false, error: errorToData(e) };
     } finally {

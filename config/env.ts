@@ -1,5 +1,6 @@
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
+import { DEFAULT_STEP_LIMIT } from "../interpreter/limits.js";
 import { nearest } from "./nearest.js";
 
 /**
@@ -61,6 +62,12 @@ export interface WaymarkConfig {
   shutdownGraceMs: number;
   /** Time a child gets to settle an aborted action before it is killed. @default 5000 */
   abortGraceMs: number;
+  /** Steps an instance may run without waiting (an endless loop fails it). @default 50000000 */
+  workflowStepLimit: number;
+  /** Largest stored value: a workflow's arguments or result, an action's arguments or result, an event payload. @default 10485760 */
+  maxValueBytes: number;
+  /** Largest written state (snapshot) of one instance. @default 52428800 */
+  maxStateBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -203,6 +210,9 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_LOG_FORMAT: { key: "logFormat", parse: oneOf(["text", "json"] as const), fallback: () => "text", doc: "text or json" },
   WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: int(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
   WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: int(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
+  WAYMARK_WORKFLOW_STEP_LIMIT: { key: "workflowStepLimit", parse: int(1_000), fallback: () => DEFAULT_STEP_LIMIT, doc: "steps an instance may run without waiting before it fails" },
+  WAYMARK_MAX_VALUE_BYTES: { key: "maxValueBytes", parse: int(1_024, 1_073_741_823), fallback: () => 10 * 2 ** 20, doc: "largest stored argument, result or payload" },
+  WAYMARK_MAX_STATE_BYTES: { key: "maxStateBytes", parse: int(1_024, 1_073_741_823), fallback: () => 50 * 2 ** 20, doc: "largest written state of one instance" },
 };
 
 /** Variables that are ours but read elsewhere (tests, the bench) or have no meaning here. */
@@ -213,6 +223,7 @@ const OTHER_KNOWN: Record<string, string | null> = {
   WAYMARK_CHILD_MODULES: null,
   WAYMARK_CHILD_CONCURRENCY: null,
   WAYMARK_CHILD_COMPILE: null,
+  WAYMARK_CHILD_MAX_VALUE_BYTES: null,
   WAYMARK_BENCH: null,
   WAYMARK_WORKER_GRPC_ADDR: "has no meaning in waymark for TypeScript (there is no gRPC bridge)",
   WAYMARK_BRIDGE_GRPC_ADDR: "has no meaning in waymark for TypeScript (there is no gRPC bridge)",

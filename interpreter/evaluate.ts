@@ -1,8 +1,10 @@
 import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../compiler/builtins.js";
 import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
 import { decode, type Encoded } from "../sdk/codec.js";
+import { checkArrayLength, checkBigInt, checkNativeCall, sized, tooMany } from "./limits.js";
 import { backoffOptions, retryOptions } from "./policy.js";
 import { bind, isIterable, iterate } from "./bind.js";
+import { MAX_ARRAY_LENGTH } from "./limits.js";
 import { ACTION_REFS, CLOSURES, Env, isOpaque, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
 
 /**
@@ -11,6 +13,8 @@ import { ACTION_REFS, CLOSURES, Env, isOpaque, IteratorFace, ITERATOR_SOURCES, P
  * whitelisted built-ins; method calls on values are checked against the per-type whitelist.
  */
 export interface Runtime {
+  /** Gives an error made by the workflow (`new Error(...)`) the stack of the workflow's code. */
+  located(e: Error): void;
   closure(fn: number, env: Env): (...args: unknown[]) => unknown;
   actionRef(name: string, node: string): (...args: unknown[]) => unknown;
   startAction(name: string, node: string, args: unknown[], opts: unknown): PromiseFace;
@@ -18,6 +22,9 @@ export interface Runtime {
   join(items: unknown, settled: boolean, node: string): PromiseFace;
   callHelper(fn: number, args: unknown[]): unknown;
 }
+
+/** An array index past the length cap (`a[1e9] = 1` grows the array to it). */
+const MAX_INDEX = MAX_ARRAY_LENGTH;
 
 /** Optional chaining short-circuit, caught at the chain's boundary. */
 class Short {}
@@ -132,6 +139,10 @@ export function setProp(obj: unknown, key: PropertyKey, value: unknown): void {
   if (obj !== null && obj !== undefined) {
     if (isBuiltIn(obj)) throw new TypeError(`${BUILT_IN_PATHS.get(obj) ?? "a built-in"} cannot be changed in a workflow`);
     if (typeof key === "string" && FORBIDDEN_PROPERTIES.has(key) && (typeof obj === "function" || accessorOnChain(obj, key))) throw unavailable(key);
+    if (Array.isArray(obj)) {
+      if (key === "length") checkArrayLength(Number(value));
+      else if (typeof key === "string" && key.length >= 7 && /^[1-9]\d*$/.test(key) && Number(key) >= MAX_INDEX) throw tooMany(Number(key) + 1);
+    }
   }
   (obj as Record<PropertyKey, unknown>)[key] = value; // V8's TypeError for null, undefined and frozen objects
 }
@@ -177,7 +188,7 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     }
     if (e.opt && (method === null || method === undefined)) throw SHORT;
     // A closure, an action or a whitelisted built-in held in a property (`{ f: Math.max }.f(1, 2)`).
-    if (isCallableValue(method)) return CALLABLE.has(method) ? method.apply(receiver, nativeArgs(args(rt, env, e.args))) : method(...args(rt, env, e.args));
+    if (isCallableValue(method)) return CALLABLE.has(method) ? callBuiltIn(method, receiver, nativeArgs(args(rt, env, e.args))) : method(...args(rt, env, e.args));
     if (typeof method !== "function") {
       // Natively the arguments are evaluated before the callee is found not to be a function.
       args(rt, env, e.args);
@@ -190,12 +201,14 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     if (typeof key === "string" && ITERATOR_SOURCES.has(key) && (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")) {
       return new IteratorFace(StoredIter.over(receiver, key, nativeArgs(args(rt, env, e.args))));
     }
-    return (method as (...a: unknown[]) => unknown).apply(receiver, nativeArgs(args(rt, env, e.args)));
+    const list = nativeArgs(args(rt, env, e.args));
+    checkNativeCall(receiver, key as string, list);
+    return sized((method as (...a: unknown[]) => unknown).apply(receiver, list));
   }
   if (f.k === "global") {
     const fn = INTERNAL.get(f.path) ?? GLOBALS.get(f.path);
     if (typeof fn !== "function") throw new TypeError(`${f.path} is not a function`);
-    return (fn as (...a: unknown[]) => unknown)(...nativeArgs(args(rt, env, e.args)));
+    return callBuiltIn(fn as (...a: unknown[]) => unknown, undefined, nativeArgs(args(rt, env, e.args)));
   }
   const fn = evaluate(rt, f, env);
   if (e.opt && (fn === null || fn === undefined)) throw SHORT;
@@ -204,12 +217,23 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     args(rt, env, e.args);
     throw new TypeError(`${e.t ?? describe(fn)} is not a function`);
   }
-  return CALLABLE.has(fn) ? fn(...nativeArgs(args(rt, env, e.args))) : fn(...args(rt, env, e.args));
+  return CALLABLE.has(fn) ? callBuiltIn(fn, undefined, nativeArgs(args(rt, env, e.args))) : fn(...args(rt, env, e.args));
+}
+
+/** A whitelisted built-in function, with the allocation caps: `Array(n)` and `Array.from({ length: n })` are checked first, strings and arrays it returns after. */
+function callBuiltIn(fn: (...a: unknown[]) => unknown, receiver: unknown, list: unknown[]): unknown {
+  if (fn === Array && list.length === 1) checkArrayLength(list[0]);
+  else if (fn === Array.from && typeof list[0] === "object" && list[0] !== null && !isIterable(list[0])) checkArrayLength((list[0] as { length?: unknown }).length);
+  return sized(fn.apply(receiver, list));
 }
 
 function binary(op: string, l: any, r: any): unknown {
+  if (typeof l === "bigint" && typeof r === "bigint") checkBigInt(op, l, r);
   switch (op) {
-    case "+": return l + r;
+    case "+": {
+      const v = l + r;
+      return typeof v === "string" ? sized(v) : v;
+    }
     case "-": return l - r;
     case "*": return l * r;
     case "/": return l / r;
@@ -286,17 +310,22 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       return new RegExp(e.p, e.f);
     case "tpl": {
       let s = e.q[0]!;
-      for (let i = 0; i < e.e.length; i++) s += `${evaluate(rt, e.e[i]!, env) as string}` + e.q[i + 1]!;
+      for (let i = 0; i < e.e.length; i++) s = sized(s + `${evaluate(rt, e.e[i]!, env) as string}` + e.q[i + 1]!);
       return s;
     }
     case "arr": {
       const out: unknown[] = [];
       for (const item of e.items) {
         if (item === null) out.length += 1;
-        else if ("spread" in item) out.push(...iterate(evaluate(rt, item.spread, env), item.t));
+        else if ("spread" in item) {
+          // One push per item: `push(...items)` passes each as an argument, and overflows the stack for long arrays.
+          const items = iterate(evaluate(rt, item.spread, env), item.t);
+          if (out.length + items.length > MAX_ARRAY_LENGTH) throw tooMany(out.length + items.length);
+          for (let i = 0; i < items.length; i++) out.push(items[i]);
+        }
         else out.push(evaluate(rt, item, env));
       }
-      return out;
+      return sized(out);
     }
     case "obj": {
       const out: Record<PropertyKey, unknown> = {};
@@ -384,7 +413,10 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       const C = GLOBALS.get(e.c) as new (...a: unknown[]) => unknown;
       const list = args(rt, env, e.args);
       if (C === Date && list.length === 0) throw new TypeError("new Date() without arguments is not deterministic");
-      return new C(...list);
+      if (C === Array && list.length === 1) checkArrayLength(list[0]);
+      const made = sized(new C(...list));
+      if (made instanceof Error) rt.located(made);
+      return made;
     }
     case "act":
       return rt.startAction(e.name, e.node, args(rt, env, e.args), e.opts ? evaluate(rt, e.opts, env) : undefined);

@@ -1,12 +1,37 @@
-import type { WorkflowIR } from "../compiler/ir.js";
-import { encode, errorFromData, type ErrorData } from "../sdk/codec.js";
+import type { Pos, WorkflowIR } from "../compiler/ir.js";
+import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorData } from "../sdk/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "./policy.js";
+import { DEFAULT_STEP_LIMIT } from "./limits.js";
 import { step } from "./step.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace } from "./values.js";
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
+
+export interface MachineOptions {
+  /** Steps an instance may run without waiting before it fails. @default DEFAULT_STEP_LIMIT */
+  stepLimit?: number;
+  /**
+   * Where the workflow class is: its file, and the line the IR's positions count from. Used for
+   * the stacks of errors the workflow makes and for the locations in limit errors.
+   */
+  source?: { file: string; line: number };
+  /** Largest stored form of one action call's arguments. @default DEFAULT_MAX_VALUE_BYTES */
+  maxValueBytes?: number;
+}
+
+/**
+ * The workflow ran more steps without waiting than its limit allows (an endless loop, or a long
+ * computation that belongs in an action). It fails the instance; the workflow cannot catch it.
+ */
+export class WorkflowLimitError extends MachineFault {
+  readonly code = "WAYMARK_WORKFLOW_LIMIT";
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkflowLimitError";
+  }
+}
 
 /**
  * Runs a compiled workflow as data: fibers (function activations) stepping through flat
@@ -37,31 +62,73 @@ export class Machine implements Runtime {
    * supervisor) read the same ones, those of the version the instance started on.
    */
   readonly defaults: ActionDefaults;
+  /** Steps run since the instance last waited (every fiber blocked), and in this slice. */
+  steps = 0;
+  slice = 0;
+  /** How deep step() calls nest (a synchronous callback, an async call's first part): 1 at the top. */
+  depth = 0;
+  /** The function and position of the instruction running now (errors' stacks, limit errors). */
+  atFn = 0;
+  atPos: Pos = [1, 1];
+  readonly stepLimit: number;
 
-  constructor(readonly ir: WorkflowIR) {
+  constructor(
+    readonly ir: WorkflowIR,
+    readonly options: MachineOptions = {},
+  ) {
     this.defaults = ir.defaults ?? {};
+    this.stepLimit = options.stepLimit ?? DEFAULT_STEP_LIMIT;
   }
 
   /** A new instance: the main fiber runs `run(...args)`. */
-  static start(ir: WorkflowIR, args: unknown[], now: number): Machine {
-    const m = new Machine(ir);
+  static start(ir: WorkflowIR, args: unknown[], now: number, options?: MachineOptions): Machine {
+    const m = new Machine(ir, options);
     m.now = now;
     const fiber = m.newFiber(0, new Env(null), m.newHandle("fiber"));
     m.main = fiber.id;
     m.mainHandle = fiber.handle;
     fiber.handle!.handled = true;
-    try {
-      m.bindParams(fiber, args);
-      m.runnable.push(fiber);
-    } catch (e) {
-      m.finishFiber(fiber, false, e);
-    }
+    m.sealed(() => {
+      try {
+        m.bindParams(fiber, args);
+        m.runnable.push(fiber);
+      } catch (e) {
+        m.finishFiber(fiber, false, e);
+      }
+    });
     return m;
   }
 
-  /** Runs every runnable fiber until all wait. Fires due timers first. */
+  /**
+   * Runs workflow code: errors the host makes meanwhile (V8's TypeErrors) capture no stack of the
+   * supervisor's own; the interpreter gives them the workflow's (`located`).
+   */
+  private sealed<T>(fn: () => T): T {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return fn();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
+  /**
+   * Runs the runnable fibers until all wait. Fires due timers first. A long run hands the event
+   * loop back every SLICE_STEPS steps: it returns with `yielded()` true, and the next call goes on.
+   */
   run(now: number): void {
     this.now = now;
+    this.sealed(() => this.runFibers());
+  }
+
+  /** Whether the last run stopped to hand the event loop back, with fibers still to run. */
+  yielded(): boolean {
+    return this.runnable.length > 0 && !this.outcome;
+  }
+
+  private runFibers(): void {
+    const now = this.now;
     for (const h of [...this.timers]) {
       if (h.kind === "sleep" && h.wakeAt! <= now) {
         this.timers.delete(h);
@@ -74,8 +141,34 @@ export class Machine implements Runtime {
     }
     while (this.runnable.length && !this.outcome) {
       const f = this.runnable.shift()!;
-      if (this.fibers.has(f.id)) this.exec(f);
+      if (this.fibers.has(f.id) && this.exec(f) === "yield") {
+        this.runnable.unshift(f);
+        return;
+      }
     }
+    this.steps = 0;
+  }
+
+  /** Gives an error the workflow made (or the host made while running it) the stack of the workflow's code. */
+  located(e: Error): void {
+    e.stack = `${typeof e.stack === "string" ? e.stack : String(e)}\n    at ${this.frame()}`;
+  }
+
+  /** The running instruction as a stack frame: `Workflow.run (file:line:column)`. */
+  frame(): string {
+    const fn = this.ir.fns[this.atFn];
+    const name = !fn || fn.arrow ? "<anonymous>" : `${this.ir.name}.${fn.name}`;
+    const src = this.options.source;
+    const [line, column] = this.atPos;
+    return `${name} (${src ? `${src.file}:${src.line + line - 1}` : `<workflow ${this.ir.name}>:${line}`}:${column})`;
+  }
+
+  /** The error for a run past the step limit, at the instruction running now. */
+  stepLimitError(): WorkflowLimitError {
+    return new WorkflowLimitError(
+      `workflow ${this.ir.name} ran ${this.stepLimit} steps without waiting (the limit, WAYMARK_WORKFLOW_STEP_LIMIT) at ${this.frame()}: ` +
+        "an endless loop, or a long computation that belongs in an action",
+    );
   }
 
   /** Action calls to dispatch now (each marked running with its next attempt number). */
@@ -177,6 +270,7 @@ export class Machine implements Runtime {
 
   startAction(name: string, node: string, args: unknown[], opts: unknown): PromiseFace {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of action ${name}`));
+    checkSize(encoded, `the arguments of action ${name}`, this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
     const h = this.newHandle("act");
     h.call = { seq: ++this.seq, name, node, args: encoded, opts: actionOptions(opts, this.defaults), attempt: 0, status: "new" };
     this.actions.set(h.call.seq, h);
@@ -276,8 +370,8 @@ export class Machine implements Runtime {
     return result;
   }
 
-  private exec(fiber: Fiber): void {
-    step(this, fiber, (ok, v) => this.finishFiber(fiber, ok, v));
+  private exec(fiber: Fiber): "blocked" | "done" | "yield" {
+    return step(this, fiber, (ok, v) => this.finishFiber(fiber, ok, v));
   }
 
   finishFiber(fiber: Fiber, ok: boolean, v: unknown): void {
@@ -354,8 +448,11 @@ export class Machine implements Runtime {
   }
 
   /** Re-queues restored state: runnable fibers and undispatched actions. */
-  resumeAfterRestore(): void {
-    for (const f of this.fibers.values()) if (f.resume && !f.wait) this.runnable.push(f);
+  resumeAfterRestore(order: number[] = []): void {
+    // Fibers not waiting run: resumed ones, and one that handed the event loop back mid-run
+    // (in the order they were queued, then any others by creation).
+    const ready = new Set([...order.map((id) => this.fibers.get(id)), ...this.fibers.values()]);
+    for (const f of ready) if (f && !f.wait) this.runnable.push(f);
     for (const h of this.actions.values()) {
       if (h.call!.status === "new") this.toDispatch.push(h);
       else if (h.call!.status === "running") this.inflight++;

@@ -1,7 +1,7 @@
 import { GLOBALS, PROTOTYPE_METHODS } from "../compiler/builtins.js";
 import type { WorkflowIR } from "../compiler/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
-import { Machine } from "./machine.js";
+import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
 
 /**
@@ -24,6 +24,12 @@ interface SnapshotRoot {
   /** Pending action calls: in flight or waiting, referenced or not. */
   actions: Handle[];
   timers: Handle[];
+  /** Fibers queued to run, in order: one that handed the event loop back mid-run continues first. */
+  run?: number[];
+  /** Steps run since the instance last waited (it is mid-run): the step limit counts on after a restore. */
+  steps?: number;
+  /** Mid-run: the instruction's function and position, for errors raised before the next one that has a position. */
+  at?: [number, number, number];
 }
 
 /** Built-in functions a variable may hold (`const max = Math.max`), stored by their path. */
@@ -229,12 +235,17 @@ export function snapshotWrite(m: Machine): string {
     actions: [...m.actions.values()],
     timers: [...m.timers],
   };
+  if (m.runnable.length) {
+    root.run = m.runnable.map((f) => f.id);
+    root.steps = m.steps;
+    root.at = [m.atFn, ...m.atPos];
+  }
   return JSON.stringify(encodeGraph(root, extension(m)));
 }
 
 /** Rebuilds a machine from a snapshot. */
-export function snapshotRead(ir: WorkflowIR, text: string): Machine {
-  const m = new Machine(ir);
+export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOptions): Machine {
+  const m = new Machine(ir, options);
   const root = decode(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
   if (root.v === 1) upgradeFormat1(root);
   else if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
@@ -246,7 +257,9 @@ export function snapshotRead(ir: WorkflowIR, text: string): Machine {
   for (const f of root.fibers) m.fibers.set(f.id, f);
   for (const h of root.actions) m.actions.set(h.call!.seq, h);
   for (const h of root.timers) m.timers.add(h);
-  m.resumeAfterRestore();
+  m.steps = root.steps ?? 0;
+  if (root.at) [m.atFn, ...m.atPos] = root.at;
+  m.resumeAfterRestore(root.run);
   return m;
 }
 

@@ -1,19 +1,41 @@
-import type { Instr } from "../compiler/ir.js";
+import type { Instr, Pos } from "../compiler/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
+import { SLICE_STEPS } from "./limits.js";
 import type { Machine } from "./machine.js";
 import { Env, Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from "./values.js";
 
 /**
- * Executes one fiber's instructions until it waits ("blocked") or its function ends ("done"):
+ * Executes one fiber's instructions until it waits ("blocked"), its function ends ("done"), or,
+ * for a fiber the machine runs at the top (not a callback inside an expression), until its slice
+ * of steps is used up ("yield": it continues from the same instruction on the next run):
  * expressions, jumps, awaits, and the unwinding of try/catch/finally, of break/continue through
- * finally blocks, and of block environments.
+ * finally blocks, and of block environments. Every instruction counts against the step limit.
  */
-export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" {
+export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" | "yield" {
+  m.depth++;
+  try {
+    return run(m, f, done);
+  } finally {
+    m.depth--;
+  }
+}
+
+function run(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" | "yield" {
   const code = m.ir.fns[f.fn]!.code;
   for (;;) {
     const ins = code[f.pc];
     if (!ins) throw new MachineFault(`pc ${f.pc} out of range in ${m.ir.fns[f.fn]!.name}`);
+    const pos = (ins as { at?: Pos }).at;
+    if (pos) {
+      m.atFn = f.fn;
+      m.atPos = pos;
+    }
+    if (++m.steps > m.stepLimit) throw m.stepLimitError();
+    if (++m.slice >= SLICE_STEPS && m.depth === 1 && f.handle) {
+      m.slice = 0;
+      return "yield";
+    }
     try {
       switch (ins.op) {
         case "expr":
@@ -128,6 +150,8 @@ export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => vo
       }
     } catch (e) {
       if (e instanceof MachineFault) throw e;
+      // An error the host made while running workflow code (V8's TypeError) has no stack: give it the workflow's.
+      if (e instanceof Error && typeof e.stack === "string" && !e.stack.includes("\n    at ")) m.located(e);
       if (!unwindThrow(m, f, e)) {
         done(false, e);
         return "done";

@@ -531,6 +531,48 @@ export function errorFromData(data: ErrorData): Error {
   return new Decoder(undefined).error({ [TAG]: "err", ...(data as unknown as Record<string, Encoded>) });
 }
 
+/**
+ * The size of an encoded value's JSON text, in characters, counted without building the text
+ * and without walking further once it passes `limit` (the walk stops there and returns what it
+ * has, above the limit). Strings count their length plus quotes (escapes are not counted).
+ */
+export function encodedSize(value: Encoded, limit: number): number {
+  let size = 0;
+  const walk = (v: Encoded): void => {
+    if (size > limit) return;
+    if (typeof v === "string") size += v.length + 2;
+    else if (typeof v === "number") size += 8;
+    else if (typeof v === "boolean" || v === null) size += 5;
+    else if (Array.isArray(v)) {
+      size += 2 + v.length;
+      for (let i = 0; i < v.length && size <= limit; i++) walk(v[i]!);
+    } else {
+      size += 2;
+      for (const k in v) {
+        size += k.length + 4;
+        walk(v[k]!);
+        if (size > limit) return;
+      }
+    }
+  };
+  walk(value);
+  return size;
+}
+
+/** The default of WAYMARK_MAX_VALUE_BYTES. */
+export const DEFAULT_MAX_VALUE_BYTES = 10 * 2 ** 20;
+
+/** Refuses a value whose stored form would be over `limit` characters, naming it and the setting. */
+export function checkSize(value: Encoded, what: string, limit: number, setting = "WAYMARK_MAX_VALUE_BYTES"): void {
+  if (typeof value !== "object" || value === null) {
+    if (typeof value !== "string" || value.length + 2 <= limit) return;
+  }
+  const size = encodedSize(value, limit);
+  if (size > limit) {
+    throw new SerializationError(`${what} is too large to store: over ${limit} bytes (the limit, ${setting}); pass a reference (an id, a URL) to data kept elsewhere`);
+  }
+}
+
 /** Deep copy through the codec: what a value looks like after a trip through Postgres. */
 export function roundTrip<T>(value: T): T {
   return decode(JSON.parse(JSON.stringify(encode(value)))) as T;

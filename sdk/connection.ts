@@ -7,7 +7,7 @@ import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMa
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { outcomeValue, sdkConfig, uuidv7, type StartOptions } from "./client.js";
-import { encode, type Encoded } from "./codec.js";
+import { checkSize, encode, type Encoded } from "./codec.js";
 import type { WorkflowDefinition } from "./definition.js";
 import { WaymarkError, WorkflowCancelledError } from "./errors.js";
 import { DoneListener } from "./listener.js";
@@ -66,7 +66,7 @@ export class WaymarkClient {
   versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean } = {}): Promise<number> {
     let id = o.latest ? undefined : this.versions.get(def);
     if (!id) {
-      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, latest: o.latest });
+      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, sourceLine: def.compiled.source.line, latest: o.latest });
       id.catch(() => this.versions.delete(def));
       this.versions.set(def, id);
     }
@@ -75,6 +75,7 @@ export class WaymarkClient {
 
   async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
+    checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
     if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
     await this.ready();
@@ -99,7 +100,12 @@ export class WaymarkClient {
 
   async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
-    const encoded = argsList.map((args, n) => args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`)) as Encoded);
+    const limit = sdkConfig().maxValueBytes;
+    const encoded = argsList.map((args, n) => {
+      const one = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`));
+      checkSize(one, `the arguments of workflow ${def.name} (instance ${n + 1})`, limit);
+      return one;
+    }) as Encoded[];
     await this.ready();
     const versionId = await this.versionId(def);
     const ids = encoded.map(() => uuidv7());

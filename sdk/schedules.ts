@@ -1,8 +1,8 @@
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, scheduleUpsert, type ScheduleRow } from "../store/schedules.js";
 import { nearest } from "../config/nearest.js";
 import { cadenceNext, cadenceOf, cadenceParse, jitterCheck, ScheduleError, shown } from "./cadence.js";
-import { sharedClient } from "./client.js";
-import { decode, encode } from "./codec.js";
+import { sdkConfig, sharedClient } from "./client.js";
+import { checkSize, decode, encode } from "./codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
 import { WaymarkError } from "./errors.js";
 
@@ -127,6 +127,7 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
   const args = options.args ?? [];
   if (!Array.isArray(args)) throw new ScheduleError(`args must be an array of the workflow's arguments, got ${shown(args)}`);
   const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of schedule ${scheduleName} of workflow ${def.name}`));
+  checkSize(encoded, `the arguments of schedule ${scheduleName} of workflow ${def.name}`, sdkConfig().maxValueBytes);
   const client = await sharedClient();
   await client.ready();
   // Registering the version makes it the latest: what the schedule fires.

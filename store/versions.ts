@@ -9,14 +9,17 @@ import type { Queryable } from "./db.js";
  * `scheduleWorkflow`): an app still running old code during a rolling deploy that merely starts
  * an instance must not turn a schedule back to the old body.
  */
-export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string; latest?: boolean }): Promise<number> {
+export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string; sourceLine?: number; latest?: boolean }): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file)
-     VALUES ($1, $2, $3::json, $4)
+    `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file, source_line)
+     VALUES ($1, $2, $3::json, $4, $6)
      ON CONFLICT (workflow_name, ir_hash) DO UPDATE
-       SET registered_at = CASE WHEN $5 THEN now() ELSE waymark.workflow_versions.registered_at END
+       SET registered_at = CASE WHEN $5 THEN now() ELSE waymark.workflow_versions.registered_at END,
+           -- Where the class is now (the same body may have moved in its file).
+           source_file = coalesce(excluded.source_file, waymark.workflow_versions.source_file),
+           source_line = coalesce(excluded.source_line, waymark.workflow_versions.source_line)
      RETURNING id`,
-    [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null, p.latest ?? false],
+    [p.name, p.hash, JSON.stringify(p.ir), p.sourceFile ?? null, p.latest ?? false, p.sourceLine ?? null],
   );
   return Number(rows[0]!.id);
 }
@@ -27,6 +30,7 @@ export interface VersionRow {
   hash: string;
   ir: WorkflowIR;
   sourceFile: string | null;
+  sourceLine: number | null;
   createdAt: Date;
   registeredAt: Date;
 }
@@ -38,6 +42,7 @@ function versionRow(r: Record<string, unknown>): VersionRow {
     hash: r.ir_hash as string,
     ir: r.ir as WorkflowIR,
     sourceFile: r.source_file as string | null,
+    sourceLine: (r.source_line as number | null) ?? null,
     createdAt: r.created_at as Date,
     registeredAt: r.registered_at as Date,
   };
@@ -59,7 +64,7 @@ export async function versionLatest(db: Queryable, p: { name: string }): Promise
 
 export async function versionList(db: Queryable, p: { name?: string } = {}): Promise<Array<Omit<VersionRow, "ir">>> {
   const { rows } = await db.query(
-    `SELECT id, workflow_name, ir_hash, source_file, created_at, registered_at FROM waymark.workflow_versions
+    `SELECT id, workflow_name, ir_hash, source_file, source_line, created_at, registered_at FROM waymark.workflow_versions
       ${p.name ? "WHERE workflow_name = $1" : ""} ORDER BY workflow_name, registered_at DESC`,
     p.name ? [p.name] : [],
   );

@@ -1,7 +1,7 @@
 import type { Machine } from "../interpreter/machine.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
 import { encode, type Encoded } from "../sdk/codec.js";
-import { WorkflowCancelledError } from "../sdk/errors.js";
+import { SerializationError, WorkflowCancelledError } from "../sdk/errors.js";
 import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
 import type { Task } from "../child/protocol.js";
 import type { Writable } from "./persister.js";
@@ -39,6 +39,8 @@ export class LiveInstance implements Writable {
   wakeTimer: NodeJS.Timeout | null = null;
   /** Set when the instance left memory: late callbacks ignore it. */
   gone = false;
+  /** A continuation of a run that handed the event loop back is scheduled. */
+  continuing = false;
   /**
    * The machine holds state that must be written before anything else is dispatched (new action
    * calls computed from results). Writes without it only add attempt rows: a resumed instance
@@ -59,6 +61,8 @@ export class LiveInstance implements Writable {
     public machine: Machine,
     private readonly afterWrite: (live: LiveInstance, sent: Task[]) => void,
     fresh: boolean,
+    /** WAYMARK_MAX_STATE_BYTES: a larger snapshot fails the instance instead of being written. */
+    private readonly maxStateBytes: number,
   ) {
     this.sendUnwritten = fresh;
   }
@@ -66,7 +70,13 @@ export class LiveInstance implements Writable {
   /** The machine's snapshot; a state that cannot be stored fails the instance (not the supervisor). */
   private snapshot(): string | undefined {
     try {
-      return snapshotWrite(this.machine);
+      const text = snapshotWrite(this.machine);
+      if (text.length > this.maxStateBytes) {
+        throw new SerializationError(
+          `it is ${text.length} bytes, over the limit of ${this.maxStateBytes} (WAYMARK_MAX_STATE_BYTES): keep large data in actions or your own tables, and pass references`,
+        );
+      }
+      return text;
     } catch (e) {
       const err = new Error(`the workflow's state cannot be stored, so it cannot continue durably: ${(e as Error).message}`);
       err.name = (e as Error).name || "SerializationError";

@@ -1,9 +1,9 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
-import { errorFromData, type ErrorData } from "../sdk/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorFromData, type ErrorData } from "../sdk/codec.js";
 import type { Logger } from "../log/logger.js";
-import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
+import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
 
 const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
 /** Actions that take less than this (start to result, on average) get a deep queue in their child. */
@@ -18,6 +18,8 @@ export interface PoolOptions {
   log: Logger;
   /** Extra environment for the children (undefined removes a variable). */
   env?: Record<string, string | undefined>;
+  /** Largest stored form of an action's result (WAYMARK_MAX_VALUE_BYTES). */
+  maxValueBytes?: number;
 }
 
 /** A result as the executor sees it: the attempt token, the outcome, the child that ran it and when it started there. */
@@ -162,6 +164,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         [CHILD_ENV]: "1",
         [CHILD_MODULES_ENV]: JSON.stringify(this.opts.modules),
         [CHILD_CONCURRENCY_ENV]: String(this.opts.concurrency),
+        [CHILD_MAX_VALUE_BYTES_ENV]: String(this.opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES),
         // The children of the first start compile (and so check) the workflows; replacements need not.
         [CHILD_COMPILE_ENV]: startup ? "1" : "0",
       },

@@ -2,11 +2,11 @@ import type pg from "pg";
 import type { Task } from "../child/protocol.js";
 import type { WaymarkConfig } from "../config/env.js";
 import { IR_FORMAT } from "../compiler/ir.js";
-import { Machine } from "../interpreter/machine.js";
+import { Machine, type MachineOptions } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { decode, encode, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { checkSize, decode, encode, type Encoded, type ErrorData } from "../sdk/codec.js";
 import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
 import type { SupervisorEvents } from "./events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
@@ -69,7 +69,7 @@ export class Shard {
   }
 
   private newLive(c: ClaimedInstance, machine: Machine): LiveInstance {
-    return new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null);
+    return new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null, this.o.config.maxStateBytes);
   }
 
   /** Takes a claimed instance into memory and runs it. */
@@ -77,8 +77,9 @@ export class Shard {
     const now = Date.now();
     let machine: Machine;
     try {
-      const ir = await this.o.versions.get(c.versionId);
-      machine = c.state ? snapshotRead(ir, c.state) : Machine.start(ir, decode(c.args) as unknown[], now);
+      const { ir, source } = await this.o.versions.get(c.versionId);
+      const options: MachineOptions = { source, stepLimit: this.o.config.workflowStepLimit, maxValueBytes: this.o.config.maxValueBytes };
+      machine = c.state ? snapshotRead(ir, c.state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
     } catch (e) {
       this.o.log.error("cannot resume instance", { instance: c.id, error: e });
       const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
@@ -152,14 +153,17 @@ export class Shard {
     try {
       m.run(now);
     } catch (e) {
-      this.o.log.error("interpreter fault", { instance: live.id, error: e });
+      if ((e as Error).name === "WorkflowLimitError") this.o.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
+      else this.o.log.error("interpreter fault", { instance: live.id, error: e });
       return this.finish(live, { status: "failed", error: encodedError(e) });
     }
+    if (m.yielded()) this.continueSoon(live);
     if (m.outcome) {
       if (m.outcome.status === "completed") {
         let result: Encoded;
         try {
           result = encode(m.outcome.value, `the result of workflow ${live.workflowName}`);
+          checkSize(result, `the result of workflow ${live.workflowName}`, this.o.config.maxValueBytes);
         } catch (e) {
           return this.finish(live, { status: "failed", error: encodedError(e) });
         }
@@ -193,6 +197,19 @@ export class Shard {
       live.wakeTimer = null;
       this.step(live);
     }, Math.max(0, wake - now));
+  }
+
+  /**
+   * The instance handed the event loop back mid-run: it goes on after pending I/O (results,
+   * heartbeats, signals, other instances), once however often this is asked.
+   */
+  private continueSoon(live: LiveInstance): void {
+    if (live.continuing) return;
+    live.continuing = true;
+    setImmediate(() => {
+      live.continuing = false;
+      this.step(live);
+    });
   }
 
   private finish(live: LiveInstance, exit: { status: "completed" | "failed" | "cancelled"; result?: Encoded; error?: Encoded }): void {

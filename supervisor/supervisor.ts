@@ -21,6 +21,7 @@ import { ChildPool } from "./pool.js";
 import { Shard } from "./shard.js";
 import { VersionCache } from "./versions.js";
 import { WebServer } from "../web/server.js";
+import type { CompiledWorkflowInfo } from "../child/protocol.js";
 
 export interface SupervisorOptions {
   config: WaymarkConfig;
@@ -90,6 +91,7 @@ export class Supervisor {
         modules: config.userModules,
         log: this.log.scope("pool"),
         env: this.o.childEnv,
+        maxValueBytes: config.maxValueBytes,
       });
       this.pool = pool;
       let registering: Promise<void> | undefined;
@@ -197,10 +199,10 @@ export class Supervisor {
     }
   }
 
-  private async registerVersions(workflows: Array<{ name: string; hash: string; ir: unknown; file: string }>): Promise<void> {
+  private async registerVersions(workflows: CompiledWorkflowInfo[]): Promise<void> {
     for (const w of workflows) {
       try {
-        await versionUpsert(this.db!, { name: w.name, hash: w.hash, ir: w.ir as WorkflowIR, sourceFile: w.file, latest: true });
+        await versionUpsert(this.db!, { name: w.name, hash: w.hash, ir: w.ir as WorkflowIR, sourceFile: w.file, sourceLine: w.line, latest: true });
       } catch (e) {
         this.log.warn("could not register a workflow version", { workflow: w.name, error: (e as Error).message });
       }

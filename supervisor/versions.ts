@@ -3,15 +3,21 @@ import type { WorkflowIR } from "../compiler/ir.js";
 import { IR_FORMAT } from "../compiler/ir.js";
 import { versionsGet } from "../store/versions.js";
 
+/** A version as the executor needs it: its IR, and where its class is (for stacks and limit errors). */
+export interface LoadedVersion {
+  ir: WorkflowIR;
+  source: { file: string; line: number } | undefined;
+}
+
 /**
  * Workflow IR by version id, loaded once per version (instances pin a version, so a supervisor
  * sees few of them) and kept for the life of the process.
  */
 export class VersionCache {
-  private readonly cache = new Map<number, Promise<WorkflowIR>>();
+  private readonly cache = new Map<number, Promise<LoadedVersion>>();
   constructor(private readonly db: pg.Pool) {}
 
-  get(id: number): Promise<WorkflowIR> {
+  get(id: number): Promise<LoadedVersion> {
     let hit = this.cache.get(id);
     if (!hit) {
       hit = versionsGet(this.db, { ids: [id] }).then((rows) => {
@@ -20,7 +26,7 @@ export class VersionCache {
         if (row.ir.format !== IR_FORMAT) {
           throw new Error(`workflow version ${id} (${row.name}) was compiled to IR format ${row.ir.format}; this waymark runs format ${IR_FORMAT}: run it with the waymark version that queued it`);
         }
-        return row.ir;
+        return { ir: row.ir, source: row.sourceFile && row.sourceLine !== null ? { file: row.sourceFile, line: row.sourceLine } : undefined };
       });
       hit.catch(() => this.cache.delete(id));
       this.cache.set(id, hit);

@@ -1,22 +1,30 @@
 import { actionInvoke, actionRegistry } from "../../sdk/action.js";
 import { decode, encode, errorToData, type Encoded } from "../../sdk/codec.js";
 import { definitionOf } from "../../sdk/definition.js";
-import { Machine } from "../../interpreter/machine.js";
-import { snapshotRead, snapshotWrite } from "../../interpreter/snapshot.js";
+import { Machine, type MachineOptions } from "../../interpreter/machine.js";
+import { snapshotRead as snapshotReadRaw, snapshotWrite } from "../../interpreter/snapshot.js";
 
 /**
  * Drives a workflow's compiled graph through the interpreter in this process, with actions
  * called in-process and a snapshot/restore between every step (so every piece of state must
  * survive a trip through Postgres). Sleeps are skipped by advancing a virtual clock.
  */
-export async function runMachine(cls: unknown, args: unknown[], options: { restoreEveryStep?: boolean } = {}): Promise<unknown> {
+export async function runMachine(cls: unknown, args: unknown[], options: { restoreEveryStep?: boolean; machine?: MachineOptions; onYield?: () => void } = {}): Promise<unknown> {
   const def = definitionOf(cls);
   const ir = JSON.parse(JSON.stringify(def.compiled.ir));
+  const machineOptions: MachineOptions = { source: def.compiled.source, ...options.machine };
   let now = 1_000_000;
-  let m = Machine.start(ir, args.map((a) => decode(encode(a))), now);
+  let m = Machine.start(ir, args.map((a) => decode(encode(a))), now, machineOptions);
   const restore = options.restoreEveryStep ?? true;
+  const snapshotRead = (ir: Parameters<typeof snapshotReadRaw>[0], text: string) => snapshotReadRaw(ir, text, machineOptions);
   for (let steps = 0; steps < 100_000; steps++) {
     m.run(now);
+    if (m.yielded()) {
+      // It handed the event loop back mid-run: it goes on from where it stopped, here or (restored) anywhere.
+      options.onYield?.();
+      if (restore) m = snapshotRead(ir, snapshotWrite(m));
+      continue;
+    }
     if (m.outcome) {
       if (m.outcome.status === "completed") return decode(JSON.parse(JSON.stringify(encode(m.outcome.value))) as Encoded);
       throw decode(JSON.parse(JSON.stringify(encode(m.outcome.error))) as Encoded);

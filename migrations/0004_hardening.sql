@@ -1,0 +1,12 @@
+-- One bad workflow never harms the cluster: where workflow code lives, and crash-loop quarantine.
+
+-- The line the workflow class starts on in source_file: the IR's positions count from it, so
+-- stacks of errors a workflow makes and the locations in its limit errors name file:line.
+-- Not part of the version's identity (moving a class in its file keeps its hash): each
+-- registration records where it is now.
+ALTER TABLE waymark.workflow_versions ADD COLUMN source_line integer;
+
+-- How many times in a row a supervisor died (its lease expired) while it held this instance.
+-- The reclaimer counts them; any write by the lease holder (progress) sets it back to 0; at
+-- WAYMARK_CRASH_LOOP_LIMIT the instance fails instead of taking down the next supervisor too.
+ALTER TABLE waymark.instances ADD COLUMN lease_losses integer NOT NULL DEFAULT 0;
