@@ -97,7 +97,7 @@ export const ROUTES: Route[] = [
     pattern: new RegExp(`^/api/instances/${SEG}/events$`),
     handle: async (c) => {
       if (!isUuid(c.params[1]!)) notFound(`no instance ${c.params[1]}`);
-      await c.live.subscribe(c.params[1]!, c.req, c.res);
+      await c.live.subscribe(c.params[1]!, c.res);
       return { kind: "streamed" };
     },
   },

@@ -72,6 +72,11 @@ export class WebServer {
     });
   }
 
+  /** Live-view streams open now (each polls until it ends or its client leaves). */
+  get liveClients(): number {
+    return this.live.clients;
+  }
+
   async start(): Promise<void> {
     if (this.server) return;
     const { webappAddr: addr, webappToken: token, webappInsecure: insecure, webappAllowedHosts: allowedHosts } = this.o.config;
