@@ -162,7 +162,8 @@ export class WebServer {
           throw new ApiError(401, "a token is required: send Authorization: Bearer <token>, or open /?token=<token> once in the browser");
         }
       }
-      const { route, params, allowed } = routeFind(req.method ?? "GET", url.pathname);
+      const { route, params, allowed, problem } = routeFind(req.method ?? "GET", url.pathname);
+      if (problem) throw new ApiError(400, problem);
       if (!route) {
         if (allowed.length) {
           res.setHeader("Allow", allowed.join(", "));
@@ -222,15 +223,26 @@ export class WebServer {
 
 /**
  * The request target as a URL on a fixed origin: only a path (with its query) is accepted, and
- * it stays a path (`//name/x` is the path `//name/x`, not a host).
+ * it stays a path (`//name/x` is the path `//name/x`, not a host). A query string that does not
+ * decode is a 400.
  */
 function requestUrl(target: string | undefined): URL {
   if (!target?.startsWith("/")) throw new ApiError(400, "the request target must be a path, e.g. /instances");
+  let url: URL;
   try {
-    return new URL(`http://localhost${target}`);
+    url = new URL(`http://localhost${target}`);
   } catch {
     throw new ApiError(400, "the request target is not a valid path");
   }
+  // URLSearchParams would read a bad escape as U+FFFD and go on: say so instead.
+  for (const part of url.search.slice(1).split("&")) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, " "));
+    } catch {
+      throw new ApiError(400, `the query string's ${JSON.stringify(part.slice(0, 100))} is not valid percent-encoded UTF-8`);
+    }
+  }
+  return url;
 }
 
 function jsonReplacer(_k: string, v: unknown): unknown {
