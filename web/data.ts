@@ -50,8 +50,8 @@ export function cursorText(c: InstanceCursor): string {
   return `${c.us}_${c.id}`;
 }
 
-/** The latest time a cursor or a filter may name: Postgres's timestamps go further, JavaScript's and ISO's four-digit years do not. */
-const MAX_US = 253_402_300_799_999_999n; // 9999-12-31T23:59:59.999999Z
+/** The latest time a cursor or a filter may name (four-digit years), in microseconds: 9999-12-31T23:59:59.999999Z. */
+const MAX_US = 253_402_300_799_999_999n;
 
 function cursorParse(s: string): InstanceCursor | undefined {
   const m = /^(\d{1,18})_([0-9a-f-]{36})$/i.exec(s);
@@ -70,9 +70,11 @@ export function timeParse(s: string): Date | undefined {
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
   const ms = Math.floor(Number(`0.${m[7] ?? 0}`) * 1000);
   const zone = m[8]?.toUpperCase() ?? "Z";
-  const offset = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  const [zoneHours, zoneMinutes] = zone === "Z" ? [0, 0] : [Number(zone.slice(1, 3)), Number(zone.slice(-2))];
+  const offset = (zone.startsWith("-") ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
   const days = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // leap years aside: checked below
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59 || Math.abs(offset) > 18 * 60) return undefined;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (zoneHours > 18 || zoneMinutes > 59) return undefined;
   const utc = new Date(0);
   utc.setUTCFullYear(year, month - 1, day);
   utc.setUTCHours(hour, minute, second, ms);
