@@ -3,6 +3,7 @@ import { decode, type Encoded } from "../sdk/codec.js";
 import { WaymarkError } from "../sdk/errors.js";
 import { attemptList, instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
 import { sharedClient } from "../sdk/client.js";
+import { countArg, instanceIdArg, nameArg } from "./args.js";
 import { printJson, withDatabase } from "./connect.js";
 
 const STATUSES = ["queued", "running", "sleeping", "completed", "failed", "cancelled"];
@@ -15,18 +16,22 @@ function ms(from: Date | null, to: Date | null): string {
   return from && to ? `${to.getTime() - from.getTime()} ms` : "";
 }
 
-const list: CommandModule<object, { status?: string; workflow?: string; limit: number; json: boolean }> = {
+const MAX_LIST = 100_000;
+
+const list: CommandModule<object, { status?: string; workflow?: string; limit: string; json: boolean }> = {
   command: "list",
   describe: "List instances, newest first",
   builder: (y) =>
     y
       .option("status", { choices: STATUSES, describe: "only instances in this status" })
       .option("workflow", { type: "string", describe: "only instances of this workflow" })
-      .option("limit", { type: "number", default: 50 })
+      .option("limit", { type: "string", default: "50", describe: `how many (1 to ${MAX_LIST})` })
       .option("json", { type: "boolean", default: false, describe: "one JSON object per line" }),
   handler: async (argv) => {
+    const limit = countArg("limit", argv.limit, { min: 1, max: MAX_LIST });
+    const workflow = argv.workflow === undefined ? undefined : nameArg("--workflow", argv.workflow);
     await withDatabase(async (db) => {
-      const rows = await instanceList(db, { status: argv.status as InstanceStatus | undefined, workflow: argv.workflow, limit: argv.limit });
+      const rows = await instanceList(db, { status: argv.status as InstanceStatus | undefined, workflow, limit });
       if (argv.json) {
         for (const r of rows) process.stdout.write(JSON.stringify({ id: r.id, workflow: r.workflowName, status: r.status, createdAt: r.createdAt, finishedAt: r.finishedAt }) + "\n");
         return;
@@ -48,10 +53,11 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
   describe: "Show an instance: arguments, status, result or error, and every action attempt",
   builder: (y) => y.positional("id", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }),
   handler: async (argv) => {
+    const id = instanceIdArg(argv.id);
     await withDatabase(async (db) => {
-      const row = await instanceGet(db, { id: argv.id });
-      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${argv.id}`);
-      const attempts = await attemptList(db, { instanceId: argv.id });
+      const row = await instanceGet(db, { id });
+      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+      const attempts = await attemptList(db, { instanceId: id });
       const out = {
         id: row.id,
         workflow: row.workflowName,
@@ -110,15 +116,16 @@ const cancel: CommandModule<object, { id: string }> = {
   describe: "Cancel an instance (queued or sleeping: at once; running: its actions are aborted)",
   builder: (y) => y.positional("id", { type: "string", demandOption: true }),
   handler: async (argv) => {
+    const id = instanceIdArg(argv.id);
     await withDatabase(async (db) => {
-      const row = await instanceGet(db, { id: argv.id });
-      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${argv.id}`);
+      const row = await instanceGet(db, { id });
+      if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
       const client = await sharedClient();
-      const before = await client.cancel(argv.id, row.workflowName);
+      const before = await client.cancel(id, row.workflowName);
       process.stdout.write(
-        before === "running" ? `cancellation requested: ${argv.id} is running; its supervisor aborts it\n`
-        : before === "queued" || before === "sleeping" ? `cancelled ${argv.id} (it was ${before})\n`
-        : `${argv.id} had already finished (${before}); nothing changed\n`,
+        before === "running" ? `cancellation requested: ${id} is running; its supervisor aborts it\n`
+        : before === "queued" || before === "sleeping" ? `cancelled ${id} (it was ${before})\n`
+        : `${id} had already finished (${before}); nothing changed\n`,
       );
     });
   },

@@ -6,6 +6,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ConfigError } from "../config/env.js";
 import { isWaymarkError } from "../sdk/errors.js";
+import { UsageError } from "./args.js";
 import { instancesCommand } from "./instances.js";
 import { migrateCommand } from "./migrate.js";
 import { runCommand, visualizeCommand } from "./run.js";
@@ -19,6 +20,10 @@ import { webCommand } from "./web.js";
 export function fail(e: unknown): never {
   if (e instanceof ConfigError) {
     process.stderr.write(`waymark: configuration error: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`waymark: ${e.message}\n`);
     process.exit(2);
   }
   if (isWaymarkError(e)) {

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { closeClient } from "../sdk/client.js";
 import { deleteSchedule, listSchedules, pauseSchedule, resumeSchedule } from "../sdk/schedules.js";
+import { nameArg } from "./args.js";
 import { printJson } from "./connect.js";
 
 const list: CommandModule<object, { status?: string; workflow?: string; json: boolean }> = {
@@ -12,8 +13,9 @@ const list: CommandModule<object, { status?: string; workflow?: string; json: bo
       .option("workflow", { type: "string", describe: "Only this workflow's schedules" })
       .option("json", { type: "boolean", default: false, describe: "One JSON object per line" }),
   handler: async (argv) => {
+    const workflow = argv.workflow === undefined ? undefined : nameArg("--workflow", argv.workflow);
     try {
-      const rows = await listSchedules({ status: argv.status as "active" | "paused" | undefined, workflow: argv.workflow });
+      const rows = await listSchedules({ status: argv.status as "active" | "paused" | undefined, workflow });
       if (argv.json) {
         for (const r of rows) process.stdout.write(printJson(r, 0) + "\n");
         return;
@@ -47,6 +49,8 @@ function action(verb: "pause" | "resume" | "delete", describe: string, run: (w: 
     describe,
     builder: (y) => y.positional("workflow", { type: "string", demandOption: true }).positional("schedule", { type: "string", demandOption: true }),
     handler: async (argv) => {
+      nameArg("the workflow name", argv.workflow);
+      nameArg("the schedule name", argv.schedule);
       try {
         await run(argv.workflow, argv.schedule);
         process.stdout.write(`${verb === "delete" ? "deleted" : verb === "pause" ? "paused" : "resumed"} ${argv.workflow}/${argv.schedule}\n`);

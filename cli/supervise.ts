@@ -2,12 +2,15 @@ import type { CommandModule } from "yargs";
 import { loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";
 import { Supervisor } from "../supervisor/supervisor.js";
+import { exposureCheck } from "../web/security.js";
 
 export const superviseCommand: CommandModule = {
   command: "supervise",
   describe: "Run the worker pool: claim workflow instances from Postgres and run their actions in child processes (configured by WAYMARK_* environment variables)",
   handler: async () => {
     const { config, warnings } = loadConfig();
+    // The web app's exposure is refused before anything starts (the web server checks it again).
+    if (config.webappEnabled) exposureCheck({ addr: config.webappAddr, token: config.webappToken, insecure: config.webappInsecure });
     const log = createLogger({ level: config.logLevel, format: config.logFormat, component: "supervise" });
     for (const w of warnings) log.warn(w);
     // Workflow code runs in this process: in UTC on every supervisor, so a Date's local fields

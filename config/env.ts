@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
 import { DEFAULT_STEP_LIMIT } from "../interpreter/limits.js";
@@ -26,8 +27,12 @@ export interface WaymarkConfig {
   webappEnabled: boolean;
   /** Web app address. @default 127.0.0.1:24119 */
   webappAddr: string;
-  /** Token required by every web app route when set. @default undefined */
+  /** Token required by every web app route when set (surrounding whitespace dropped; blank is an error). @default undefined */
   webappToken: string | undefined;
+  /** Serve the web app on a non-loopback address without a token anyway. @default false */
+  webappInsecure: boolean;
+  /** Host names the web app answers to besides loopback names and its bind address. @default [] */
+  webappAllowedHosts: string[];
   /** Fallback poll interval for queued instances (NOTIFY wakes pollers sooner). @default 100 */
   pollIntervalMs: number;
   /** Instances written per persistence statement. @default maxConcurrentInstances */
@@ -82,6 +87,8 @@ type Env = Record<string, string | undefined>;
 
 interface Spec {
   key: keyof WaymarkConfig;
+  /** A blank value is given to `parse` rather than read as unset. */
+  parseBlank?: boolean;
   parse(raw: string, name: string, env: Env): unknown;
   fallback(env: Env, partial: Partial<WaymarkConfig>): unknown;
   /** What the variable means, for `--help` and the README. */
@@ -139,6 +146,34 @@ function url(raw: string, name: string) {
   return v;
 }
 
+function token(raw: string, name: string) {
+  const v = raw.trim();
+  if (!v) {
+    throw new ConfigError(`${name} is set but blank: set it to a long random secret (e.g. the output of \`openssl rand -hex 32\`), or unset it to serve without a token`);
+  }
+  return v;
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+function hosts(raw: string, name: string) {
+  const out: string[] = [];
+  for (const part of raw.split(",")) {
+    const given = part.trim();
+    if (!given) continue;
+    let h = given.toLowerCase().replace(/\.$/, "");
+    if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+    if (HOST_NAME.test(h) || isIP(h)) {
+      out.push(h);
+      continue;
+    }
+    throw new ConfigError(
+      `${name}: ${JSON.stringify(given)} is not a host name: list names or addresses, comma-separated, without scheme or port (e.g. waymark.example.com,10.0.0.5)`,
+    );
+  }
+  return out;
+}
+
 function modules(raw: string) {
   return raw
     .split(",")
@@ -161,7 +196,19 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_MAX_ACTION_LIFECYCLE: { key: "maxActionLifecycle", parse: int(1), fallback: () => undefined, doc: "actions per child before it is replaced" },
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },
-  WAYMARK_WEBAPP_TOKEN: { key: "webappToken", parse: (raw) => raw, fallback: () => undefined, doc: "token every web app route requires" },
+  WAYMARK_WEBAPP_TOKEN: { key: "webappToken", parse: token, parseBlank: true, fallback: () => undefined, doc: "token every web app route requires (blank is an error)" },
+  WAYMARK_WEBAPP_INSECURE: {
+    key: "webappInsecure",
+    parse: bool,
+    fallback: () => false,
+    doc: "serve the web app on a non-loopback address without a token (else that refuses to start)",
+  },
+  WAYMARK_WEBAPP_ALLOWED_HOSTS: {
+    key: "webappAllowedHosts",
+    parse: hosts,
+    fallback: () => [],
+    doc: "comma-separated host names the web app answers to besides loopback and its bind address",
+  },
   WAYMARK_POLL_INTERVAL_MS: { key: "pollIntervalMs", parse: int(1), fallback: () => 100, doc: "fallback poll interval for runnable instances" },
   WAYMARK_INSTANCE_DONE_BATCH_SIZE: {
     key: "instanceDoneBatchSize",
@@ -205,7 +252,7 @@ const SPECS: Record<string, Spec> = {
     fallback: () => 24,
     doc: "hours finished instances are kept",
   },
-  WAYMARK_SKIP_WAIT_FOR_INSTANCE: { key: "skipWaitForInstance", parse: bool, fallback: () => false, doc: "Workflow#run() returns right after queueing" },
+  WAYMARK_SKIP_WAIT_FOR_INSTANCE: { key: "skipWaitForInstance", parse: bool, parseBlank: true, fallback: () => false, doc: "Workflow#run() returns right after queueing" },
   WAYMARK_LOG_LEVEL: { key: "logLevel", parse: oneOf(LOG_LEVELS), fallback: () => "info", doc: "debug, info, warn, error or silent" },
   WAYMARK_LOG_FORMAT: { key: "logFormat", parse: oneOf(["text", "json"] as const), fallback: () => "text", doc: "text or json" },
   WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: int(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
@@ -265,7 +312,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   const pending: Array<[string, Spec]> = [];
   for (const [name, spec] of Object.entries(SPECS)) {
     const raw = env[name];
-    if (raw === undefined || (raw.trim() === "" && spec.key !== "skipWaitForInstance")) {
+    if (raw === undefined || (raw.trim() === "" && !spec.parseBlank)) {
       pending.push([name, spec]);
       continue;
     }

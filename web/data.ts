@@ -32,6 +32,7 @@ export interface WebData {
 }
 
 export const PAGE_SIZE = 50;
+export const MAX_PAGE = 500;
 /** Counts stop here: a bounded index scan per status, whatever the table's size. */
 export const COUNT_CAP = 10_000;
 const COUNT_TTL_MS = 2_000;
@@ -49,18 +50,40 @@ export function cursorText(c: InstanceCursor): string {
   return `${c.us}_${c.id}`;
 }
 
-function cursorParse(s: string | null): InstanceCursor | undefined {
-  const m = s ? /^(\d{1,20})_([0-9a-f-]{36})$/i.exec(s) : null;
-  return m && isUuid(m[2]!) ? { us: m[1]!, id: m[2]!.toLowerCase() } : undefined;
+/** The latest time a cursor or a filter may name (four-digit years), in microseconds: 9999-12-31T23:59:59.999999Z. */
+const MAX_US = 253_402_300_799_999_999n;
+
+function cursorParse(s: string): InstanceCursor | undefined {
+  const m = /^(\d{1,18})_([0-9a-f-]{36})$/i.exec(s);
+  return m && BigInt(m[1]!) <= MAX_US && isUuid(m[2]!) ? { us: BigInt(m[1]!).toString(), id: m[2]!.toLowerCase() } : undefined;
 }
 
-/** `2026-11-23T10:00` (a datetime-local input, read as UTC) or any ISO time. */
-function timeParse(s: string | null): Date | undefined {
-  if (!s?.trim()) return undefined;
-  const v = s.trim();
-  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
-  return Number.isNaN(d.getTime()) ? undefined : d;
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * `2026-11-23T10:00` (a datetime-local input, read as UTC), a date, or an ISO time with seconds,
+ * fractions and a zone. Strict: every field in range (no 2024-02-30, no year 0 or 99999).
+ */
+export function timeParse(s: string): Date | undefined {
+  const m = TIME.exec(s.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
+  const ms = Math.floor(Number(`0.${m[7] ?? 0}`) * 1000);
+  const zone = m[8]?.toUpperCase() ?? "Z";
+  const [zoneHours, zoneMinutes] = zone === "Z" ? [0, 0] : [Number(zone.slice(1, 3)), Number(zone.slice(-2))];
+  const offset = (zone.startsWith("-") ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
+  const days = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // leap years aside: checked below
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (zoneHours > 18 || zoneMinutes > 59) return undefined;
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, ms);
+  if (utc.getUTCDate() !== day) return undefined; // February 29th of a common year
+  return new Date(utc.getTime() - offset * 60_000);
 }
+
+/** Longest filter value: names and times are short; a longer one is a mistake or a probe. */
+const MAX_VALUE = 1000;
 
 export interface ListQuery {
   filter: InstanceFilter;
@@ -72,32 +95,59 @@ export interface ListQuery {
   problems: string[];
 }
 
+/**
+ * A list query from the address. Every parameter is checked; one that does not parse is left
+ * out and named in `problems` (the API answers 400 with them, the page shows them).
+ */
 export function listQuery(q: URLSearchParams): ListQuery {
+  const problems: string[] = [];
+  const shown = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  const read = (k: string) => {
+    const all = q.getAll(k);
+    const v = all[0]?.trim();
+    if (all.length > 1) problems.push(`${k} is given ${all.length} times (give it once)`);
+    else if (!v) return undefined;
+    else if (v.length > MAX_VALUE) problems.push(`${k} is ${v.length} characters long (at most ${MAX_VALUE})`);
+    else if (v.includes("\0")) problems.push(`${k}=${shown(v)} holds a NUL byte`);
+    else return v;
+    return undefined;
+  };
   const given: Record<string, string> = {};
   for (const k of ["workflow", "status", "from", "to", "q"]) {
-    const v = q.get(k)?.trim();
+    const v = read(k);
     if (v) given[k] = v;
   }
-  const problems: string[] = [];
   const filter: InstanceFilter = {};
   if (given.workflow) filter.workflow = given.workflow;
   if (given.status) {
     if ((STATUSES as string[]).includes(given.status)) filter.status = given.status as InstanceStatus;
-    else problems.push(`unknown status ${JSON.stringify(given.status)} (use one of ${STATUSES.join(", ")})`);
+    else problems.push(`unknown status ${shown(given.status)} (use one of ${STATUSES.join(", ")})`);
   }
   for (const [k, field] of [["from", "createdFrom"], ["to", "createdTo"]] as const) {
     if (!given[k]) continue;
     const d = timeParse(given[k]!);
-    if (d) filter[field] = d;
-    else problems.push(`${k}=${JSON.stringify(given[k])} is not a time (use 2026-01-31T12:00, read as UTC)`);
+    if (d && d.getUTCFullYear() >= 1 && d.getTime() * 1000 <= Number(MAX_US)) filter[field] = d;
+    else problems.push(`${k}=${shown(given[k]!)} is not a time (use 2026-01-31T12:00, read as UTC, with a year from 0001 to 9999)`);
   }
   if (given.q) {
     const hex = given.q.toLowerCase().replace(/-/g, "");
     if (/^[0-9a-f]{1,32}$/.test(hex)) filter.idPrefix = hex;
-    else problems.push(`${JSON.stringify(given.q)} is not an instance id or the start of one (hex digits)`);
+    else problems.push(`${shown(given.q)} is not an instance id or the start of one (hex digits)`);
   }
-  const limit = Math.min(500, Math.max(1, Number(q.get("limit")) || PAGE_SIZE));
-  return { filter, before: cursorParse(q.get("before")), after: cursorParse(q.get("after")), limit, given, problems };
+  let limit = PAGE_SIZE;
+  const rawLimit = read("limit");
+  if (rawLimit) {
+    const n = /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    if (n >= 1 && n <= MAX_PAGE) limit = n;
+    else problems.push(`limit=${shown(rawLimit)} is not a whole number from 1 to ${MAX_PAGE}`);
+  }
+  const cursor = (k: "before" | "after") => {
+    const v = read(k);
+    const c = v ? cursorParse(v) : undefined;
+    if (v && !c) problems.push(`${k}=${shown(v)} is not a page cursor (follow the older and newer links, or leave it out)`);
+    return c;
+  };
+  return { filter, before: cursor("before"), after: cursor("after"), limit, given, problems };
 }
 
 export interface InstanceList {

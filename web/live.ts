@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type pg from "pg";
 import type { Logger } from "../log/logger.js";
 import { instanceLiveMarks } from "../store/web.js";
@@ -26,6 +26,8 @@ export class LiveHub {
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** Subscriptions between their request and their first view. */
+  private starting = 0;
 
   constructor(
     private readonly o: {
@@ -44,19 +46,57 @@ export class LiveHub {
     this.heartbeat ??= setInterval(() => this.each((res) => res.write(": keep-alive\n\n")), 15_000);
   }
 
+  /** Instances watched now: each is polled until it ends or its last client leaves. */
   get watching(): number {
     return this.watches.size;
+  }
+
+  /** Clients connected now: streams open, and subscriptions still loading their first view. */
+  get clients(): number {
+    let n = this.starting;
+    for (const w of this.watches.values()) n += w.clients.size;
+    return n;
   }
 
   private each(fn: (res: ServerResponse) => void): void {
     for (const w of this.watches.values()) for (const res of w.clients) fn(res);
   }
 
-  /** Streams an instance's updates to one client, starting with its current view. */
-  async subscribe(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // The mark before the view: a change in between is sent again rather than missed.
-    const mark = (await instanceLiveMarks(this.o.db, { ids: [id] })).get(id);
-    const first = await this.o.load(id);
+  /**
+   * Streams an instance's updates to one client, starting with its current view. A client that
+   * leaves at any moment is forgotten at once: its close is heard from the first line (a listener
+   * added after the close would never fire), so one that leaves while the first view loads is
+   * never added, and one that leaves later is removed, with its instance when it was the last
+   * watcher, so nothing polls for it.
+   */
+  async subscribe(id: string, res: ServerResponse): Promise<void> {
+    if (res.destroyed) return;
+    let gone = false;
+    let starting = true;
+    let watch: Watch | undefined;
+    this.starting++;
+    const started = () => {
+      if (starting) this.starting--;
+      starting = false;
+    };
+    res.once("close", () => {
+      gone = true;
+      started();
+      if (!watch) return;
+      watch.clients.delete(res);
+      if (!watch.clients.size && this.watches.get(id) === watch) this.watches.delete(id);
+    });
+    let mark: string | undefined;
+    let first: LiveUpdate | undefined;
+    try {
+      // The mark before the view: a change in between is sent again rather than missed.
+      mark = (await instanceLiveMarks(this.o.db, { ids: [id] })).get(id);
+      if (gone) return;
+      first = await this.o.load(id);
+      if (gone) return;
+    } finally {
+      started();
+    }
     if (!first) {
       res.writeHead(404, { "Content-Type": "application/json; charset=utf-8" });
       res.end(JSON.stringify({ error: `no instance ${id}` }));
@@ -66,13 +106,9 @@ export class LiveHub {
     res.write("retry: 2000\n\n");
     send(res, first.payload);
     if (first.finished || this.stopped) return void res.end();
-    const watch = this.watches.get(id) ?? { clients: new Set<ServerResponse>(), mark };
+    watch = this.watches.get(id) ?? { clients: new Set<ServerResponse>(), mark };
     this.watches.set(id, watch);
     watch.clients.add(res);
-    req.on("close", () => {
-      watch.clients.delete(res);
-      if (!watch.clients.size && this.watches.get(id) === watch) this.watches.delete(id);
-    });
   }
 
   /** Looks for news now (a lifecycle event, or the timer). */

@@ -68,7 +68,8 @@ export const ROUTES: Route[] = [
       // A whole id goes straight to its instance.
       const whole = q.given.q?.trim().toLowerCase();
       if (whole && isUuid(whole) && (await instanceGetFull(c.data.db, { id: whole }))) return { kind: "redirect", to: `/instances/${whole}` };
-      return page(instancesPage(q, await instanceList(c.data, q)));
+      // What did not parse is left out and shown on the page, which answers 400 for it.
+      return { kind: "html", status: q.problems.length ? 400 : 200, body: instancesPage(q, await instanceList(c.data, q)) };
     },
   },
   {
@@ -97,7 +98,7 @@ export const ROUTES: Route[] = [
     pattern: new RegExp(`^/api/instances/${SEG}/events$`),
     handle: async (c) => {
       if (!isUuid(c.params[1]!)) notFound(`no instance ${c.params[1]}`);
-      await c.live.subscribe(c.params[1]!, c.req, c.res);
+      await c.live.subscribe(c.params[1]!, c.res);
       return { kind: "streamed" };
     },
   },
@@ -114,8 +115,12 @@ export const ROUTES: Route[] = [
   { method: "GET", pattern: new RegExp(`^/api/versions/${SEG}$`), handle: async (c) => json(await apiVersion(c.data, c.params[1]!)) },
 ];
 
-/** The route for a path, and the methods the path allows (for 405). */
-export function routeFind(method: string, path: string): { route?: Route; params: Record<string, string>; allowed: string[] } {
+/**
+ * The route for a path, and the methods the path allows (for 405). A path segment that does not
+ * decode (malformed percent-encoding) or holds a NUL is a `problem` (400): no id or name holds
+ * one (the database refuses NUL in text).
+ */
+export function routeFind(method: string, path: string): { route?: Route; params: Record<string, string>; allowed: string[]; problem?: string } {
   const allowed: string[] = [];
   for (const route of ROUTES) {
     const m = route.pattern.exec(path);
@@ -123,13 +128,16 @@ export function routeFind(method: string, path: string): { route?: Route; params
     allowed.push(route.method);
     if (route.method === method || (method === "HEAD" && route.method === "GET")) {
       const params: Record<string, string> = {};
-      m.slice(1).forEach((v, i) => {
+      for (const [i, raw] of m.slice(1).entries()) {
+        let v: string;
         try {
-          params[i + 1] = decodeURIComponent(v);
+          v = decodeURIComponent(raw!);
         } catch {
-          params[i + 1] = v;
+          return { params: {}, allowed, problem: `the path segment ${JSON.stringify(raw!.slice(0, 100))} is not valid percent-encoded UTF-8` };
         }
-      });
+        if (v.includes("\0")) return { params: {}, allowed, problem: `the path segment ${JSON.stringify(raw!.slice(0, 100))} holds a NUL byte` };
+        params[i + 1] = v;
+      }
       return { route, params, allowed };
     }
   }

@@ -1,12 +1,16 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import os from "node:os";
+import { ConfigError } from "../config/env.js";
 
 /**
  * Who may do what. With WAYMARK_WEBAPP_TOKEN set, every route needs it: as
  * `Authorization: Bearer <token>`, or the `waymark_token` cookie that visiting any page with
  * `?token=<token>` sets (HttpOnly, SameSite=Strict). Mutations are POST only and refused
  * unless the browser says the request is same-origin (Sec-Fetch-Site, Origin). Without a
- * token, the Host header must name this server, so a DNS-rebinding page cannot reach it.
+ * token (or with WAYMARK_WEBAPP_ALLOWED_HOSTS set), the Host header must name this server, so a
+ * DNS-rebinding page cannot reach it. A non-loopback address without a token refuses to start
+ * unless WAYMARK_WEBAPP_INSECURE says so.
  */
 export const COOKIE = "waymark_token";
 
@@ -74,23 +78,78 @@ export function requestToken(req: IncomingMessage): string | undefined {
   return cookieGet(req, COOKIE);
 }
 
-/** The hostname of the Host header, without the port. */
+/** Shorter tokens start with a warning: a token is all that guards the data. */
+export const TOKEN_MIN_LENGTH = 16;
+
+/**
+ * Whether the web app may start on this address, and what to warn about. A non-loopback
+ * address without a token is refused (anyone who can reach it could read every workflow's data
+ * and cancel instances) unless the risk is accepted with WAYMARK_WEBAPP_INSECURE.
+ */
+export function exposureCheck(p: { addr: string; token: string | undefined; insecure?: boolean }): { warnings: string[] } {
+  const host = addrHost(p.addr);
+  const warnings: string[] = [];
+  if (p.token !== undefined && !p.token.trim()) {
+    throw new ConfigError("WAYMARK_WEBAPP_TOKEN is set but blank: set it to a long random secret (e.g. the output of `openssl rand -hex 32`), or unset it");
+  }
+  if (p.token !== undefined && p.token.length < TOKEN_MIN_LENGTH) {
+    warnings.push(`WAYMARK_WEBAPP_TOKEN is only ${p.token.length} characters long: use at least ${TOKEN_MIN_LENGTH} random ones (e.g. the output of \`openssl rand -hex 32\`)`);
+  }
+  if (!p.token && !isLoopback(host)) {
+    if (!p.insecure) {
+      throw new ConfigError(
+        `the web app would serve ${p.addr}, a non-loopback address, without a token: anyone who can reach it could read every workflow's data and cancel instances. ` +
+          "Set WAYMARK_WEBAPP_TOKEN to a long random secret (e.g. the output of `openssl rand -hex 32`), " +
+          "or listen on a loopback address (WAYMARK_WEBAPP_ADDR=127.0.0.1:24119), " +
+          "or accept the risk with WAYMARK_WEBAPP_INSECURE=true (`waymark web --insecure`)",
+      );
+    }
+    warnings.push(
+      "the web app is served on a non-loopback address without WAYMARK_WEBAPP_TOKEN (WAYMARK_WEBAPP_INSECURE): anyone who can reach it can read every workflow's data and cancel instances",
+    );
+  }
+  return { warnings };
+}
+
+/** A Host header's name: lower case, without the port, the brackets of IPv6 or a final dot. */
 function hostnameOf(req: IncomingMessage): string {
   const host = (req.headers.host ?? "").trim().toLowerCase();
   const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(host);
-  return m ? m[1]! : host;
+  const name = m ? m[1]! : host;
+  return (name.startsWith("[") ? name.slice(1, -1) : name).replace(/\.$/, "");
 }
 
 /**
- * Without a token, only requests addressed to this server by a name it answers to: a loopback
- * name, or the host it was bound to (any name when bound to all interfaces, which already
- * logged a warning).
+ * The names a request's Host header may give, or undefined when any will do. Checked whenever
+ * there is no token (a DNS-rebinding page would otherwise reach the data: its requests name the
+ * attacker's domain), and with a token when WAYMARK_WEBAPP_ALLOWED_HOSTS is set: loopback
+ * names, the bind address (for 0.0.0.0 or ::, this machine's own addresses), and the list.
  */
-export function hostAllowed(req: IncomingMessage, bindHost: string): boolean {
+export function hostPolicy(p: { bindHost: string; token: string | undefined; allowedHosts?: readonly string[] }): Set<string> | undefined {
+  const listed = p.allowedHosts ?? [];
+  if (p.token && !listed.length) return undefined;
+  const names = new Set(listed.map((h) => h.toLowerCase()));
+  if (isWildcard(p.bindHost)) {
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) names.add(a.address.toLowerCase());
+  } else names.add(p.bindHost.toLowerCase());
+  return names;
+}
+
+/** Whether the Host header names this server under the policy (its name when not). */
+export function hostAllowed(req: IncomingMessage, allowed: Set<string> | undefined): { ok: true } | { ok: false; name: string } {
+  if (!allowed) return { ok: true };
   const name = hostnameOf(req);
-  const bare = name.startsWith("[") ? name.slice(1, -1) : name;
-  if (isWildcard(bindHost)) return true;
-  return isLoopback(bare) || bare === bindHost.toLowerCase();
+  return isLoopback(name) || allowed.has(name) ? { ok: true } : { ok: false, name };
+}
+
+/**
+ * Where a redirect may go: a path on this server, else `/`. Refused: anything not starting with
+ * one `/` (schemes, `//host` and `/\host`, which browsers read as another host), control
+ * characters and spaces (browsers drop tabs and newlines, turning `/\t/host` into `//host`),
+ * backslashes, and anything not plain ASCII.
+ */
+export function safeRedirect(to: string | null | undefined): string {
+  return typeof to === "string" && to.length <= 4096 && /^\/(?![/\\])[\x21-\x7e]*$/.test(to) && !to.includes("\\") ? to : "/";
 }
 
 /**

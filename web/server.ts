@@ -12,16 +12,30 @@ import { html, layout } from "./html.js";
 import { LiveHub } from "./live.js";
 import { instanceUpdate } from "./pages/instance.js";
 import { routeFind, type Reply } from "./routes.js";
-import { addrHost, hostAllowed, isLoopback, isWildcard, requestToken, sameOrigin, SECURITY_HEADERS, tokenCookie, tokenMatches } from "./security.js";
+import {
+  addrHost,
+  exposureCheck,
+  hostAllowed,
+  hostPolicy,
+  isWildcard,
+  requestToken,
+  safeRedirect,
+  sameOrigin,
+  SECURITY_HEADERS,
+  tokenCookie,
+  tokenMatches,
+} from "./security.js";
 
 /**
  * The web app: node:http, server-rendered pages, a JSON API and server-sent events, on
  * WAYMARK_WEBAPP_ADDR. Served by `waymark supervise` (WAYMARK_WEBAPP_ENABLED) or on its own by
- * `waymark web`. A service: start()/stop(); stop() is safe before start() and twice.
+ * `waymark web`. A service: start()/stop(); stop() is safe before start() and twice. start()
+ * throws ConfigError, before listening, on a non-loopback address without a token (unless
+ * `webappInsecure`) or a blank token.
  */
 export interface WebServerOptions {
   db: pg.Pool;
-  config: Pick<WaymarkConfig, "webappAddr" | "webappToken" | "runnerProfileIntervalMs">;
+  config: Pick<WaymarkConfig, "webappAddr" | "webappToken" | "runnerProfileIntervalMs"> & Partial<Pick<WaymarkConfig, "webappInsecure" | "webappAllowedHosts">>;
   log: Logger;
   /** The supervisor's lifecycle events: they wake the live view early. */
   events?: SupervisorEvents;
@@ -40,6 +54,8 @@ export class WebServer {
   private readonly startedAt = new Date();
   private readonly wake = () => this.live.wake();
   private stopping: Promise<void> | undefined;
+  /** The names the Host header may give (undefined: any), fixed at start(). */
+  private hosts: Set<string> | undefined;
   /** http://host:port once listening. */
   url = "";
 
@@ -56,14 +72,17 @@ export class WebServer {
     });
   }
 
-  private get bindHost(): string {
-    return addrHost(this.o.config.webappAddr);
+  /** Live-view streams open now (each polls until it ends or its client leaves). */
+  get liveClients(): number {
+    return this.live.clients;
   }
 
   async start(): Promise<void> {
     if (this.server) return;
-    const addr = this.o.config.webappAddr;
-    const host = this.bindHost;
+    const { webappAddr: addr, webappToken: token, webappInsecure: insecure, webappAllowedHosts: allowedHosts } = this.o.config;
+    const { warnings } = exposureCheck({ addr, token, insecure });
+    const host = addrHost(addr);
+    this.hosts = hostPolicy({ bindHost: host, token, allowedHosts });
     const port = Number(/:(\d+)$/.exec(addr)?.[1] ?? "24119");
     const server = http.createServer((req, res) => void this.handle(req, res));
     server.keepAliveTimeout = 5_000;
@@ -83,13 +102,12 @@ export class WebServer {
     this.o.events?.on("instance.finished", this.wake);
     this.o.events?.on("action.failed", this.wake);
     this.o.events?.on("instance.started", this.wake);
-    if (!isLoopback(host) && !this.o.config.webappToken) {
-      this.o.log.warn(
-        "the web app is served on a non-loopback address without WAYMARK_WEBAPP_TOKEN: anyone who can reach it can read every workflow's data and cancel instances; set WAYMARK_WEBAPP_TOKEN",
-        { addr },
-      );
-    }
-    this.o.log.info("web app listening", { url: `http://${shown}:${a.port}`, token: this.o.config.webappToken ? "required" : "none" });
+    for (const w of warnings) this.o.log.warn(w, { addr });
+    this.o.log.info("web app listening", {
+      url: `http://${shown}:${a.port}`,
+      token: token ? "required" : "none",
+      hosts: this.hosts ? [...this.hosts].join(",") || "loopback only" : "any",
+    });
   }
 
   stop(): Promise<void> {
@@ -122,23 +140,30 @@ export class WebServer {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     const isApi = (req.url ?? "").startsWith("/api/");
     try {
-      const url = new URL(req.url ?? "/", "http://localhost");
+      const url = requestUrl(req.url);
+      const host = hostAllowed(req, this.hosts);
+      if (!host.ok) {
+        throw new ApiError(
+          421,
+          `this server does not answer to the name ${JSON.stringify(host.name.slice(0, 100))} (a guard against DNS rebinding): add it to WAYMARK_WEBAPP_ALLOWED_HOSTS, or use the server's own address`,
+        );
+      }
       const token = this.o.config.webappToken;
-      if (!token && !hostAllowed(req, this.bindHost)) throw new ApiError(403, "this server answers only to its own address (set WAYMARK_WEBAPP_TOKEN to serve other names)");
       if (token) {
         const given = url.searchParams.get("token");
         if (given !== null && req.method === "GET" && tokenMatches(given, token)) {
           // The token moves from the address bar into a cookie the browser sends from now on.
           url.searchParams.delete("token");
           res.setHeader("Set-Cookie", tokenCookie(token));
-          return this.send(res, req, { kind: "redirect", to: url.pathname + url.search });
+          return this.send(res, req, { kind: "redirect", to: safeRedirect(url.pathname + url.search) });
         }
         if (!tokenMatches(requestToken(req), token)) {
           res.setHeader("WWW-Authenticate", 'Bearer realm="waymark"');
           throw new ApiError(401, "a token is required: send Authorization: Bearer <token>, or open /?token=<token> once in the browser");
         }
       }
-      const { route, params, allowed } = routeFind(req.method ?? "GET", url.pathname);
+      const { route, params, allowed, problem } = routeFind(req.method ?? "GET", url.pathname);
+      if (problem) throw new ApiError(400, problem);
       if (!route) {
         if (allowed.length) {
           res.setHeader("Allow", allowed.join(", "));
@@ -165,8 +190,7 @@ export class WebServer {
       });
       if (reply.kind === "mutation" && form) {
         const next = form.get("next");
-        const to = reply.result.location ?? (next && /^\/(?![/\\])/.test(next) ? next : "/");
-        return this.send(res, req, { kind: "redirect", to });
+        return this.send(res, req, { kind: "redirect", to: reply.result.location ?? safeRedirect(next) });
       }
       this.send(res, req, reply.kind === "mutation" ? { kind: "json", body: reply.result.body } : reply);
     } catch (e) {
@@ -197,6 +221,30 @@ export class WebServer {
   }
 }
 
+/**
+ * The request target as a URL on a fixed origin: only a path (with its query) is accepted, and
+ * it stays a path (`//name/x` is the path `//name/x`, not a host). A query string that does not
+ * decode is a 400.
+ */
+function requestUrl(target: string | undefined): URL {
+  if (!target?.startsWith("/")) throw new ApiError(400, "the request target must be a path, e.g. /instances");
+  let url: URL;
+  try {
+    url = new URL(`http://localhost${target}`);
+  } catch {
+    throw new ApiError(400, "the request target is not a valid path");
+  }
+  // URLSearchParams would read a bad escape as U+FFFD and go on: say so instead.
+  for (const part of url.search.slice(1).split("&")) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, " "));
+    } catch {
+      throw new ApiError(400, `the query string's ${JSON.stringify(part.slice(0, 100))} is not valid percent-encoded UTF-8`);
+    }
+  }
+  return url;
+}
+
 function jsonReplacer(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
 }
@@ -218,7 +266,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function errorPage(status: number, message: string): string {
-  const title = status === 404 ? "Not found" : status === 401 ? "Token required" : status === 403 ? "Forbidden" : "Error";
+  const title = ({ 400: "Bad request", 401: "Token required", 403: "Forbidden", 404: "Not found", 421: "Wrong address" } as Record<number, string>)[status] ?? "Error";
   return layout({ title, nav: "", body: html`<h1>${title}</h1><p class="notice warn">${message}</p><p><a href="/instances">Instances</a></p>` });
 }
 

@@ -101,3 +101,47 @@ test("a user module that cannot load stops supervise at start-up with the module
   t.regex(s.output(), /user module test\/fixtures\/workflows\/broken\.ts failed to load/);
   t.regex(s.output(), /the database password is not set/);
 });
+
+/** A usage error: exit 2 and one line on stderr, nothing from the database. */
+function usageError(t: import("ava").ExecutionContext, r: { exitCode?: number; stderr: string; stdout: string }, message: RegExp, what: string): void {
+  t.is(r.exitCode, 2, `${what}: ${r.stderr}`);
+  t.is(r.stderr.trim().split("\n").length, 1, `${what}: ${r.stderr}`);
+  t.regex(r.stderr, message, what);
+  t.notRegex(r.stderr, /invalid input syntax|out of range|at .*\.(ts|js):\d+/, what);
+  t.is(r.stdout, "", what);
+}
+
+test("instances show|cancel with a malformed id is a one-line usage error (exit 2), not a database error", async (t) => {
+  const env = { WAYMARK_DATABASE_URL: await dbUrl() };
+  const ids = ["abc", "1", "00000000-0000-0000-0000-00000000000", "00000000-0000-0000-0000-0000000000000", "0190a8e2-7c1d-7b3e-9f10-2a4b6c8d0e1fz", "' OR 1=1 --", "x".repeat(300), ""];
+  const runs = ids.flatMap((id) => (["show", "cancel"] as const).map(async (cmd) => ({ what: `${cmd} ${JSON.stringify(id.slice(0, 40))}`, r: await waymark(["instances", cmd, id], env) })));
+  for (const { what, r } of await Promise.all(runs)) usageError(t, r, /^waymark: ".*" is not an instance id: give a UUID such as [0-9a-f-]{36}/, what);
+  // A well-formed id that names nothing is still "not found" (exit 1).
+  const missing = await waymark(["instances", "cancel", "00000000-0000-0000-0000-000000000000"], env);
+  t.is(missing.exitCode, 1);
+  t.regex(missing.stderr, /no workflow instance 00000000-0000-0000-0000-000000000000/);
+});
+
+test("instances list --limit with a bad number is a one-line usage error (exit 2)", async (t) => {
+  const env = { WAYMARK_DATABASE_URL: await dbUrl() };
+  const limits = ["0", "-1", "1.5", "abc", "1e3", "0x10", "100001", "99999999999999999999", ""];
+  const runs = limits.map(async (n) => ({ what: `--limit ${JSON.stringify(n)}`, r: await waymark(["instances", "list", "--limit", n], env) }));
+  for (const { what, r } of await Promise.all(runs)) usageError(t, r, /^waymark: --limit ".*" is not a whole number from 1 to 100000$/m, what);
+  usageError(t, await waymark(["instances", "list", "--workflow", " "], env), /^waymark: --workflow is empty: give a name$/m, "--workflow blank");
+  const ok = await waymark(["instances", "list", "--limit", "1", "--json"], env);
+  t.is(ok.exitCode, 0, ok.stderr);
+  t.true(ok.stdout.split("\n").filter(Boolean).length <= 1);
+});
+
+test("schedules with a blank workflow or schedule name is a one-line usage error (exit 2)", async (t) => {
+  const env = { WAYMARK_DATABASE_URL: await dbUrl() };
+  for (const verb of ["pause", "resume", "delete"]) {
+    usageError(t, await waymark(["schedules", verb, "", "nightly"], env), /^waymark: the workflow name is empty: give a name$/m, `${verb} blank workflow`);
+    usageError(t, await waymark(["schedules", verb, "GreetWorkflow", " "], env), /^waymark: the schedule name is empty: give a name$/m, `${verb} blank schedule`);
+  }
+  usageError(t, await waymark(["schedules", "list", "--workflow", ""], env), /^waymark: --workflow is empty: give a name$/m, "list --workflow blank");
+  // Unusual but well-formed names reach the database and are simply not found.
+  const odd = await waymark(["schedules", "pause", "Greet'; DROP TABLE x; --", "n".repeat(3000)], env);
+  t.is(odd.exitCode, 1, odd.stderr);
+  t.regex(odd.stderr, /^waymark: no schedule "n+" for workflow Greet'; DROP TABLE x; --$/m);
+});

@@ -50,3 +50,33 @@ test("reclaimer and profile intervals are clamped to at least 1, as the seed say
   t.is(config.runnerProfileIntervalMs, 1);
   t.is(config.expiredLockReclaimerBatchSize, 1);
 });
+
+test("the web app's token: surrounding whitespace dropped, blank refused", (t) => {
+  t.is(loadConfig({ WAYMARK_WEBAPP_TOKEN: "  a-long-random-secret-value \n" }).config.webappToken, "a-long-random-secret-value");
+  t.is(loadConfig({}).config.webappToken, undefined);
+  for (const blank of ["", " ", "\t\n"]) {
+    t.throws(() => loadConfig({ WAYMARK_WEBAPP_TOKEN: blank }), { instanceOf: ConfigError, message: /WAYMARK_WEBAPP_TOKEN is set but blank: set it to a long random secret/ });
+  }
+});
+
+test("WAYMARK_WEBAPP_INSECURE is a boolean, off by default", (t) => {
+  t.false(loadConfig({}).config.webappInsecure);
+  t.true(loadConfig({ WAYMARK_WEBAPP_INSECURE: "true" }).config.webappInsecure);
+  t.throws(() => loadConfig({ WAYMARK_WEBAPP_INSECURE: "sure" }), { message: /WAYMARK_WEBAPP_INSECURE="sure" is not a boolean/ });
+});
+
+test("WAYMARK_WEBAPP_ALLOWED_HOSTS: comma-separated names and addresses, normalised; a URL or a port is refused", (t) => {
+  t.deepEqual(loadConfig({}).config.webappAllowedHosts, []);
+  t.deepEqual(loadConfig({ WAYMARK_WEBAPP_ALLOWED_HOSTS: " Waymark.Example.com., 10.0.0.5,,[fd00::1], ::2 " }).config.webappAllowedHosts, [
+    "waymark.example.com",
+    "10.0.0.5",
+    "fd00::1",
+    "::2",
+  ]);
+  for (const bad of ["https://waymark.example.com", "waymark.example.com:8080", "10.0.0.5:8080", "[::1]:80", "a b", "*", "a..b", "-x.example"]) {
+    t.throws(() => loadConfig({ WAYMARK_WEBAPP_ALLOWED_HOSTS: `ok.example,${bad}` }), {
+      instanceOf: ConfigError,
+      message: /WAYMARK_WEBAPP_ALLOWED_HOSTS: ".*" is not a host name: list names or addresses, comma-separated, without scheme or port/,
+    }, bad);
+  }
+});
