@@ -1,6 +1,9 @@
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
+import { redact } from "../log/redact.js";
 import { nearest } from "./nearest.js";
+
+export { redact };
 
 /**
  * Every environment variable waymark reads, defined once, with its default, and validated at
@@ -137,11 +140,6 @@ function modules(raw: string) {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-}
-
-/** Hides the password of a connection string for messages and logs. */
-export function redact(connection: string): string {
-  return connection.replace(/(\/\/[^:/@]+:)([^@]*)@/, "$1***@");
 }
 
 const SPECS: Record<string, Spec> = {

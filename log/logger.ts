@@ -1,7 +1,11 @@
+import { redactText } from "./redact.js";
+
 /**
  * One structured logger, injected into every component and scoped per component.
  * Lines go to stderr as `time level component message {fields}`; with
  * `WAYMARK_LOG_FORMAT=json` (or a non-TTY stderr and `json` requested) as one JSON object per line.
+ * Database passwords are hidden from every line (log/redact.ts), wherever a connection string
+ * turns up in it: a message, a field, an error's message or stack.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -44,7 +48,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? "info";
   const format = options.format ?? "text";
   const component = options.component ?? "waymark";
-  const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const out = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const write = (line: string) => out(redactText(line));
   const threshold = RANK[level];
 
   const log = (lvl: Exclude<LogLevel, "silent">, message: string, fields?: LogFields) => {
@@ -77,7 +82,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     info: (m, f) => log("info", m, f),
     warn: (m, f) => log("warn", m, f),
     error: (m, f) => log("error", m, f),
-    scope: (sub) => createLogger({ level, format, component: `${component}.${sub}`, write }),
+    scope: (sub) => createLogger({ level, format, component: `${component}.${sub}`, write: out }),
   };
 }
 
