@@ -86,18 +86,37 @@ interface Spec {
 
 const cpus = () => Math.max(1, os.availableParallelism());
 
-function int(min: number, max = Number.MAX_SAFE_INTEGER) {
+/**
+ * The longest delay a Node timer can wait (2^31 - 1 ms, 24.8 days). A longer one is not an
+ * error in Node: it is replaced by 1 ms, so a timer meant to fire monthly fires every
+ * millisecond. Every duration waymark hands to a timer stays at or below this.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const MAX_RETENTION_HOURS = 1_000_000;
+
+function int(min: number, max = Number.MAX_SAFE_INTEGER, unit = "") {
   return (raw: string, name: string) => {
     const trimmed = raw.trim();
     if (!/^-?\d+$/.test(trimmed)) {
-      throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number: set it to an integer from ${min} to ${max}`);
+      throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number: set it to an integer from ${min} to ${max}${unit}`);
     }
     const n = Number(trimmed);
     if (n < min || n > max) {
-      throw new ConfigError(`${name}=${raw} is out of range: allowed is ${min} to ${max}`);
+      throw new ConfigError(`${name}=${raw} is out of range: allowed is ${min} to ${max}${unit}`);
     }
     return n;
   };
+}
+
+/** A duration in milliseconds that feeds a timer: a whole number from `min` to MAX_TIMER_MS. */
+function ms(min: number) {
+  return int(min, MAX_TIMER_MS, " ms (about 24.8 days, the longest a Node timer can wait)");
+}
+
+/** A duration that is at least 1 ms: 0 (and only 0) is raised to 1, as the seed's table says. */
+function msAtLeastOne(raw: string, name: string) {
+  return Math.max(1, ms(0)(raw, name));
 }
 
 function bool(raw: string, name: string) {
@@ -132,6 +151,24 @@ function url(raw: string, name: string) {
   if (!/^postgres(ql)?:\/\//.test(v)) {
     throw new ConfigError(`${name} must be a postgres:// or postgresql:// connection string, got ${JSON.stringify(redact(v))}`);
   }
+  // Parsed as pg parses it (WHATWG URL, after encoding spaces and stray %), so a password with a
+  // raw / or : fails here, with the fix, rather than as "Invalid URL" when connecting.
+  const encoded = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(v) ? encodeURI(v).replace(/%25(\d\d)/g, "%$1") : v;
+  let parsed: URL | undefined;
+  for (const candidate of [encoded, encoded.replace("@/", "@___DUMMY___/")]) {
+    try {
+      parsed = new URL(candidate);
+      break;
+    } catch {
+      // try the next form, as pg does
+    }
+  }
+  const hint = "percent-encode the user name and password (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23)";
+  if (!parsed) throw new ConfigError(`${name}=${JSON.stringify(redact(v))} is not a valid URL: ${hint}`);
+  // A raw / in the password can still parse, as a host, a port and a database name with an @.
+  if (parsed.pathname.includes("@") || /%40/i.test(parsed.pathname)) {
+    throw new ConfigError(`${name}=${JSON.stringify(redact(v))} has an @ in its database name, likely a password with a raw /: ${hint}`);
+  }
   return v;
 }
 
@@ -153,20 +190,20 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },
   WAYMARK_WEBAPP_TOKEN: { key: "webappToken", parse: (raw) => raw, fallback: () => undefined, doc: "token every web app route requires" },
-  WAYMARK_POLL_INTERVAL_MS: { key: "pollIntervalMs", parse: int(1), fallback: () => 100, doc: "fallback poll interval for runnable instances" },
+  WAYMARK_POLL_INTERVAL_MS: { key: "pollIntervalMs", parse: ms(1), fallback: () => 100, doc: "fallback poll interval for runnable instances" },
   WAYMARK_INSTANCE_DONE_BATCH_SIZE: {
     key: "instanceDoneBatchSize",
     parse: int(1, 100_000),
     fallback: (_env, partial) => partial.maxConcurrentInstances ?? 500,
     doc: "instances written per persistence statement",
   },
-  WAYMARK_PERSIST_INTERVAL_MS: { key: "persistIntervalMs", parse: int(0), fallback: () => 500, doc: "longest wait of a non-urgent write" },
-  WAYMARK_LOCK_TTL_MS: { key: "lockTtlMs", parse: int(100), fallback: () => 15_000, doc: "lease time-to-live" },
-  WAYMARK_LOCK_HEARTBEAT_MS: { key: "lockHeartbeatMs", parse: int(10), fallback: () => 5_000, doc: "lease heartbeat interval" },
-  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: { key: "evictSleepThresholdMs", parse: int(0), fallback: () => 10_000, doc: "sleeps longer than this leave memory" },
+  WAYMARK_PERSIST_INTERVAL_MS: { key: "persistIntervalMs", parse: ms(0), fallback: () => 500, doc: "longest wait of a non-urgent write" },
+  WAYMARK_LOCK_TTL_MS: { key: "lockTtlMs", parse: ms(100), fallback: () => 15_000, doc: "lease time-to-live" },
+  WAYMARK_LOCK_HEARTBEAT_MS: { key: "lockHeartbeatMs", parse: ms(10), fallback: () => 5_000, doc: "lease heartbeat interval" },
+  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: { key: "evictSleepThresholdMs", parse: ms(0), fallback: () => 10_000, doc: "sleeps longer than this leave memory" },
   WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: {
     key: "expiredLockReclaimerIntervalMs",
-    parse: (raw, name) => Math.max(1, int(0)(raw, name)),
+    parse: msAtLeastOne,
     fallback: () => 15_000,
     doc: "expired-lease sweep interval (min 1)",
   },
@@ -176,11 +213,11 @@ const SPECS: Record<string, Spec> = {
     fallback: () => 1000,
     doc: "leases reclaimed per sweep (min 1)",
   },
-  WAYMARK_SCHEDULER_POLL_INTERVAL_MS: { key: "schedulerPollIntervalMs", parse: int(1), fallback: () => 1000, doc: "scheduler poll interval" },
+  WAYMARK_SCHEDULER_POLL_INTERVAL_MS: { key: "schedulerPollIntervalMs", parse: ms(1), fallback: () => 1000, doc: "scheduler poll interval" },
   WAYMARK_SCHEDULER_BATCH_SIZE: { key: "schedulerBatchSize", parse: int(1, 100_000), fallback: () => 100, doc: "due schedules fired per pass" },
   WAYMARK_RUNNER_PROFILE_INTERVAL_MS: {
     key: "runnerProfileIntervalMs",
-    parse: (raw, name) => Math.max(1, int(0)(raw, name)),
+    parse: msAtLeastOne,
     fallback: () => 5000,
     doc: "worker status refresh interval (min 1)",
   },
@@ -191,6 +228,9 @@ const SPECS: Record<string, Spec> = {
       if (raw.trim() === "" || !Number.isFinite(n) || n < 0) {
         throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a number of hours >= 0`);
       }
+      // Not a timer (the collector runs at most a minute apart), but Postgres's interval
+      // arithmetic has a range: past it, every collection would fail.
+      if (n > MAX_RETENTION_HOURS) throw new ConfigError(`${name}=${raw} is out of range: allowed is 0 to ${MAX_RETENTION_HOURS} hours (about 114 years)`);
       return n;
     },
     fallback: () => 24,
@@ -199,8 +239,8 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_SKIP_WAIT_FOR_INSTANCE: { key: "skipWaitForInstance", parse: bool, fallback: () => false, doc: "Workflow#run() returns right after queueing" },
   WAYMARK_LOG_LEVEL: { key: "logLevel", parse: oneOf(LOG_LEVELS), fallback: () => "info", doc: "debug, info, warn, error or silent" },
   WAYMARK_LOG_FORMAT: { key: "logFormat", parse: oneOf(["text", "json"] as const), fallback: () => "text", doc: "text or json" },
-  WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: int(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
-  WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: int(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
+  WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: ms(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
+  WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: ms(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
 };
 
 /** Variables that are ours but read elsewhere (tests, the bench) or have no meaning here. */
