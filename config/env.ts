@@ -22,6 +22,8 @@ export interface WaymarkConfig {
   executorShards: number;
   /** Modules the children (and the supervisor's version registry) preload. @default [] */
   userModules: string[];
+  /** Longest each user module may take to load in a child before the start fails. @default 30000 */
+  userModuleLoadTimeoutMs: number;
   /** Actions a child runs before it is replaced (spawn-before-retire). @default undefined (never) */
   maxActionLifecycle: number | undefined;
   /** Serve the web app from `waymark supervise`. @default false */
@@ -186,6 +188,12 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_MAX_CONCURRENT_INSTANCES: { key: "maxConcurrentInstances", parse: int(1, 1_000_000), fallback: () => 500, doc: "instances held in memory per supervisor" },
   WAYMARK_EXECUTOR_SHARDS: { key: "executorShards", parse: int(1, 256), fallback: cpus, doc: "executor shards per supervisor" },
   WAYMARK_USER_MODULE: { key: "userModules", parse: modules, fallback: () => [], doc: "comma-separated modules (paths or package names) the children preload" },
+  WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: {
+    key: "userModuleLoadTimeoutMs",
+    parse: ms(1),
+    fallback: () => 30_000,
+    doc: "longest each user module may take to load in a child before the start fails",
+  },
   WAYMARK_MAX_ACTION_LIFECYCLE: { key: "maxActionLifecycle", parse: int(1), fallback: () => undefined, doc: "actions per child before it is replaced" },
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },

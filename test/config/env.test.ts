@@ -81,6 +81,13 @@ test("the retention period is bounded too: a value Postgres's interval arithmeti
   });
 });
 
+test("WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: 30 s by default, a whole number of ms otherwise", (t) => {
+  t.is(loadConfig({}).config.userModuleLoadTimeoutMs, 30_000);
+  t.is(loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "500" }).config.userModuleLoadTimeoutMs, 500);
+  t.throws(() => loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "0" }), { message: /WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS=0 is out of range: allowed is 1 to 2147483647 ms/ });
+  t.throws(() => loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "soon" }), { message: /WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS="soon" is not a whole number/ });
+});
+
 test("a database URL that pg could not parse is refused at start-up with the fix, its password hidden", (t) => {
   const raw = t.throws(() => loadConfig({ WAYMARK_DATABASE_URL: "postgres://app:p@ss:w/rd@db.internal:5432/app" }), { instanceOf: ConfigError });
   t.regex(raw?.message ?? "", /^WAYMARK_DATABASE_URL="postgres:\/\/app:\*\*\*@db\.internal:5432\/app" is not a valid URL: percent-encode/);
