@@ -1,7 +1,7 @@
 import path from "node:path";
 import type pg from "pg";
-import { redact } from "../config/env.js";
-import { poolCreate, retryLostConnection, type Queryable } from "../store/db.js";
+import { redactText } from "../log/redact.js";
+import { databaseName, databaseUnreachable, poolCreate, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
@@ -18,12 +18,12 @@ import { DoneListener } from "./listener.js";
  * workflows this process has queued. Loaded on first use (sdk/client.ts `sharedClient`), so a
  * process that only defines workflows and actions (a worker child) never loads pg.
  */
-async function connectionString(): Promise<string> {
+async function connectionString(): Promise<{ url: string; source: DatabaseSource }> {
   const url = sdkConfig().databaseUrl;
-  if (url) return url;
+  if (url) return { url, source: "WAYMARK_DATABASE_URL" };
   const dir = path.resolve(EMBEDDED_DIR);
   const embedded = await embeddedDiscover(dir);
-  if (embedded) return embedded;
+  if (embedded) return { url: embedded, source: "embedded" };
   throw new WaymarkError(
     "WAYMARK_CONNECTION",
     `no database: set WAYMARK_DATABASE_URL, or start \`waymark supervise\` in this directory (${process.cwd()}) to run the embedded PostgreSQL under ${EMBEDDED_DIR}/`,
@@ -31,8 +31,8 @@ async function connectionString(): Promise<string> {
 }
 
 export async function connect(): Promise<WaymarkClient> {
-  const url = await connectionString();
-  return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }));
+  const { url, source } = await connectionString();
+  return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }), source);
 }
 
 export class WaymarkClient {
@@ -43,20 +43,30 @@ export class WaymarkClient {
   constructor(
     readonly connectionString: string,
     readonly pool: pg.Pool,
+    readonly source: DatabaseSource = "WAYMARK_DATABASE_URL",
   ) {
     this.listener = new DoneListener(connectionString, pool);
   }
 
-  /** Migrates once per process (a no-op query when the schema is current). */
+  /**
+   * Migrates once per process (a no-op query when the schema is current). A database this
+   * process has not reached yet fails at once, naming WAYMARK_DATABASE_URL and the cause: a wrong
+   * address or password should not wait. (Once migrated, a call during an outage does not come
+   * here: its statements are asked again on fresh connections.)
+   */
   ready(): Promise<void> {
-    this.migrated ??= migrate({ connectionString: this.connectionString }).then(
-      () => undefined,
-      (e: unknown) => {
-        this.migrated = undefined;
-        throw new WaymarkError("WAYMARK_CONNECTION", `cannot reach the database at ${redact(this.connectionString)}: ${(e as Error).message}`, { cause: e });
-      },
-    );
+    this.migrated ??= this.migrate().catch((e: unknown) => {
+      this.migrated = undefined;
+      throw (
+        databaseUnreachable({ url: this.connectionString, source: this.source, error: e }) ??
+        new WaymarkError("WAYMARK_CONNECTION", `could not prepare the database (${databaseName({ url: this.connectionString, source: this.source })}): ${redactText((e as Error).message)}`, { cause: e })
+      );
+    });
     return this.migrated;
+  }
+
+  private async migrate(): Promise<void> {
+    await migrate({ connectionString: this.connectionString });
   }
 
   /**
