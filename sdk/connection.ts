@@ -35,6 +35,15 @@ export async function connect(): Promise<WaymarkClient> {
   return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }), source);
 }
 
+/**
+ * How long a call asks again on a fresh connection when the database went away (a restart, a
+ * failover): the README's promise for start(), startMany(), status(), cancel() and result().
+ */
+export const RETRY_LOST_CONNECTION_MS = 15_000;
+
+/** The time left until `deadline`, for the next step of a call that shares one retry budget. */
+const left = (deadline: number) => Math.max(0, deadline - Date.now());
+
 export class WaymarkClient {
   private migrated: Promise<void> | undefined;
   private readonly versions = new Map<WorkflowDefinition, Promise<number>>();
@@ -71,12 +80,14 @@ export class WaymarkClient {
 
   /**
    * The version id of a workflow, registered once per process (`latest: true` registers again and
-   * makes it the version schedules fire).
+   * makes it the version schedules fire). On the SDK's own pool the upsert (idempotent) is asked
+   * again on a fresh connection until `deadline`.
    */
-  versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean } = {}): Promise<number> {
+  versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean; deadline?: number } = {}): Promise<number> {
     let id = o.latest ? undefined : this.versions.get(def);
     if (!id) {
-      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, latest: o.latest });
+      const upsert = () => versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, latest: o.latest });
+      id = db === this.pool ? retryLostConnection(upsert, left(o.deadline ?? Date.now() + RETRY_LOST_CONNECTION_MS)) : upsert();
       id.catch(() => this.versions.delete(def));
       this.versions.set(def, id);
     }
@@ -87,10 +98,12 @@ export class WaymarkClient {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
     if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def);
+    const versionId = await this.versionId(def, this.pool, { deadline });
     // Listen before queueing: the completion cannot slip between the insert and the LISTEN.
-    await this.listener.ready();
+    await this.listener.ready(left(deadline));
     const row = {
       id: uuidv7(),
       workflowName: def.name,
@@ -104,17 +117,19 @@ export class WaymarkClient {
     // is asked again: its id is fixed, so a retry after a commit whose reply was lost finds the
     // row instead of queueing a second one.
     if (options.client) return instanceInsert(options.client, row);
-    return retryLostConnection(() => instanceInsert(this.pool, row));
+    return retryLostConnection(() => instanceInsert(this.pool, row), left(deadline));
   }
 
   async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
     const encoded = argsList.map((args, n) => args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`)) as Encoded);
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def);
+    const versionId = await this.versionId(def, this.pool, { deadline });
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
-      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }));
+      // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
+      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }), i ? RETRY_LOST_CONNECTION_MS : left(deadline));
     }
     return ids;
   }
@@ -126,7 +141,8 @@ export class WaymarkClient {
    * backend) is asked again on a fresh one.
    */
   async result(id: string): Promise<unknown> {
-    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }));
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
+    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
     if (!now) {
       throw new WaymarkError(
         "WAYMARK_NOT_FOUND",
@@ -134,20 +150,21 @@ export class WaymarkClient {
       );
     }
     if (FINISHED.includes(now.status)) return outcomeValue(now);
-    return outcomeValue(await this.listener.wait(id));
+    return outcomeValue(await this.listener.wait(id, left(deadline)));
   }
 
   async status(id: string): Promise<InstanceStatus> {
-    const row = await retryLostConnection(() => instanceGet(this.pool, { id }));
+    const row = await retryLostConnection(() => instanceGet(this.pool, { id }), RETRY_LOST_CONNECTION_MS);
     if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return row.status;
   }
 
   /** Cancels an instance; returns the status it had (a finished one is left as it is). */
   async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
     const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName }));
-    const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }));
+    const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }), left(deadline));
     if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return before;
   }
