@@ -101,3 +101,11 @@ test("a database URL that pg could not parse is refused at start-up with the fix
     t.is(loadConfig({ WAYMARK_DATABASE_URL: ok }).config.databaseUrl, ok);
   }
 });
+
+test("the README's configuration table lists every variable, with its default", async (t) => {
+  const { readFile } = await import("node:fs/promises");
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## How it works"));
+  for (const { name } of ENV_DOCS) t.regex(table, new RegExp(`^\\| \`${name}\` \\| [^|]+ \\|`, "m"), `${name} is missing from the README's configuration table`);
+  t.regex(table, /^\| `WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS` \| 30000 \|/m);
+});
