@@ -142,6 +142,7 @@ export class WaymarkClient {
    */
   async result(id: string): Promise<unknown> {
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
+    await this.ready(); // a database never reached fails at once, as for start()
     const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
     if (!now) {
       throw new WaymarkError(
@@ -154,6 +155,7 @@ export class WaymarkClient {
   }
 
   async status(id: string): Promise<InstanceStatus> {
+    await this.ready();
     const row = await retryLostConnection(() => instanceGet(this.pool, { id }), RETRY_LOST_CONNECTION_MS);
     if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return row.status;

@@ -1,5 +1,5 @@
 import test from "ava";
-import { close, WorkflowHandle } from "waymark";
+import { close, isWaymarkError, WorkflowHandle } from "waymark";
 import { ownServer } from "../helpers/server.js";
 import { query } from "../helpers/status.js";
 
@@ -35,5 +35,25 @@ test.serial("start() during a Postgres outage shorter than 15 s waits for the da
   } finally {
     await close();
     await server.remove();
+  }
+});
+
+test.serial("a database this process never reached fails its first call at once, naming WAYMARK_DATABASE_URL (password hidden) and the cause", async (t) => {
+  const saved = process.env.WAYMARK_DATABASE_URL;
+  process.env.WAYMARK_DATABASE_URL = "postgres://app:s3cr%40t@127.0.0.1:1/app";
+  await close();
+  try {
+    const { FiveSteps } = await import("../fixtures/workflows/pool.js");
+    const handle = new WorkflowHandle("01890000-0000-7000-8000-000000000000", "FiveSteps");
+    for (const call of [() => new FiveSteps().start([1, 0]), () => FiveSteps.startMany([[1, 0]]), () => handle.status(), () => handle.result(), () => handle.cancel()]) {
+      const began = Date.now();
+      const e = await t.throwsAsync(call());
+      t.true(isWaymarkError(e) && e.code === "WAYMARK_CONNECTION", String(e));
+      t.is(e?.message, "cannot connect to the database (WAYMARK_DATABASE_URL=postgres://app:***@127.0.0.1:1/app): connection refused at 127.0.0.1:1 (ECONNREFUSED): is PostgreSQL running and listening there?");
+      t.true(Date.now() - began < 5000, "it did not wait out the outage budget");
+    }
+  } finally {
+    process.env.WAYMARK_DATABASE_URL = saved;
+    await close();
   }
 });
