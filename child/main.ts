@@ -3,6 +3,7 @@
  * modules (which register actions), reports ready, then runs the tasks it is sent with
  * WAYMARK_CONCURRENT_PER_WORKER concurrency. It never opens a database connection.
  */
+import { loadConfig } from "../config/env.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { actionRegistry } from "../sdk/action.js";
 import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../sdk/codec.js";
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
   // The module hooks cost a worker thread and ~70 ms per child: only TypeScript needs them.
   if (modules.some((m) => /\.(c|m)?tsx?$/.test(m))) registerTypeScriptLoader();
   try {
-    await userModulesLoad(modules);
+    // The supervisor validated the same environment before forking this child.
+    await userModulesLoad(modules, { timeoutMs: loadConfig().config.userModuleLoadTimeoutMs });
   } catch (e) {
     // Exit even if the module left a timer or a socket open.
     sendThenExit({ t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) }, 1);

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { WaymarkError } from "../sdk/errors.js";
 
 /**
  * Resolves a WAYMARK_USER_MODULE entry: a path (relative to the working directory; `.ts`
@@ -17,11 +18,39 @@ export function userModuleUrl(spec: string, cwd = process.cwd()): string {
   }
 }
 
-/** Imports the user modules in order; the first failure is reported with its module. */
-export async function userModulesLoad(specs: string[]): Promise<void> {
+/**
+ * Imports one user module, failing if it has not finished loading after `timeoutMs` (a top-level
+ * `await` that never settles, a connection made at import that never answers): a start that
+ * would otherwise hang without a word fails, naming the module and the limit.
+ */
+export async function userModuleImport(spec: string, o: { timeoutMs?: number; cwd?: string } = {}): Promise<Record<string, unknown>> {
+  const loading = import(userModuleUrl(spec, o.cwd)) as Promise<Record<string, unknown>>;
+  if (o.timeoutMs === undefined) return loading;
+  const timeoutMs = o.timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  // Not unref'd: a module that waits on nothing would otherwise let the process end mid-import.
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new WaymarkError(
+        "WAYMARK_REGISTRATION",
+        `${spec} did not finish loading within ${timeoutMs} ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS): a top-level await that never settles, or a connection opened at import that never answers?`,
+      );
+      e.stack = `${e.name}: ${e.message}`; // the timer's stack says nothing about the module
+      reject(e);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([loading, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Imports the user modules in order, each within `timeoutMs`; the first failure is reported with its module. */
+export async function userModulesLoad(specs: string[], o: { timeoutMs?: number } = {}): Promise<void> {
   for (const spec of specs) {
     try {
-      await import(userModuleUrl(spec));
+      await userModuleImport(spec, o);
     } catch (e) {
       (e as { waymarkModule?: string }).waymarkModule = spec;
       throw e;

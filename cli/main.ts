@@ -4,7 +4,9 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { ConfigError } from "../config/env.js";
+import { ConfigError, loadConfig } from "../config/env.js";
+import { redactText } from "../log/redact.js";
+import { databaseUnreachable } from "../store/db.js";
 import { isWaymarkError } from "../sdk/errors.js";
 import { UsageError } from "./args.js";
 import { instancesCommand } from "./instances.js";
@@ -16,10 +18,26 @@ import { benchCommand } from "./bench.js";
 import { superviseCommand } from "./supervise.js";
 import { webCommand } from "./web.js";
 
-/** Prints a clear one-paragraph error (the stack only for unexpected errors) and exits. */
+/** The database a command used, for an error that did not say: WAYMARK_DATABASE_URL or the embedded one. */
+function configuredDatabase(): { url: string; source: "WAYMARK_DATABASE_URL" | "embedded" } {
+  try {
+    const url = loadConfig().config.databaseUrl;
+    if (url) return { url, source: "WAYMARK_DATABASE_URL" };
+  } catch {
+    // a configuration error would have been reported as such
+  }
+  return { url: "", source: "embedded" };
+}
+
+/**
+ * Prints a clear one-paragraph error (the stack only for unexpected errors) and exits. A
+ * database that cannot be reached is one line that names it and the cause. No password is
+ * printed, wherever a connection string turns up.
+ */
 export function fail(e: unknown): never {
+  const write = (text: string) => process.stderr.write(`waymark: ${redactText(text)}\n`);
   if (e instanceof ConfigError) {
-    process.stderr.write(`waymark: configuration error: ${e.message}\n`);
+    write(`configuration error: ${e.message}`);
     process.exit(2);
   }
   if (e instanceof UsageError) {
@@ -27,10 +45,15 @@ export function fail(e: unknown): never {
     process.exit(2);
   }
   if (isWaymarkError(e)) {
-    process.stderr.write(`waymark: ${(e as Error).message}\n`);
+    write((e as Error).message);
     process.exit(1);
   }
-  process.stderr.write(`waymark: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  const unreachable = databaseUnreachable({ ...configuredDatabase(), error: e });
+  if (unreachable) {
+    write(unreachable.message);
+    process.exit(1);
+  }
+  write(e instanceof Error ? (e.stack ?? e.message) : String(e));
   process.exit(1);
 }
 

@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";
 import { sharedClient, closeClient } from "../sdk/client.js";
+import { databaseUnreachable } from "../store/db.js";
 import { migrate } from "../store/migrate.js";
 
 export const migrateCommand: CommandModule = {
@@ -12,7 +13,9 @@ export const migrateCommand: CommandModule = {
     const log = createLogger({ level: config.logLevel, format: config.logFormat, component: "migrate" });
     const client = await sharedClient();
     try {
-      const { applied } = await migrate({ connectionString: client.connectionString, log });
+      const { applied } = await migrate({ connectionString: client.connectionString, log }).catch((e: unknown) => {
+        throw databaseUnreachable({ url: client.connectionString, source: client.source, error: e }) ?? e;
+      });
       process.stdout.write(applied.length ? `applied migrations ${applied.join(", ")}\n` : "the schema is up to date\n");
     } finally {
       await closeClient();

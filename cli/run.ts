@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
-import { userModuleUrl } from "../child/modules.js";
+import { userModuleImport } from "../child/modules.js";
+import { loadConfig } from "../config/env.js";
 import type { VisualizeFormat } from "../compiler/visualize.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { closeClient } from "../sdk/client.js";
@@ -10,10 +11,13 @@ import { printJson } from "./connect.js";
 
 type WorkflowClass = (new () => Workflow) & { visualize(format?: VisualizeFormat): string };
 
-/** Imports a module (TypeScript included) and finds a workflow by export name or workflow name. */
+/**
+ * Imports a module (TypeScript included), within WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS, and finds a
+ * workflow by export name or workflow name.
+ */
 export async function loadWorkflow(module: string, name: string): Promise<WorkflowClass> {
   registerTypeScriptLoader();
-  const exports = (await import(userModuleUrl(module))) as Record<string, unknown>;
+  const exports = await userModuleImport(module, { timeoutMs: loadConfig().config.userModuleLoadTimeoutMs });
   const byExport = exports[name] as { [DEFINITION]?: unknown } | undefined;
   if (typeof byExport === "function" && byExport[DEFINITION]) return byExport as unknown as WorkflowClass;
   for (const value of Object.values(exports)) {

@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";
+import { databaseUnreachable } from "../store/db.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { exposureCheck } from "../web/security.js";
 
@@ -37,6 +38,9 @@ export const superviseCommand: CommandModule = {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    await supervisor.start();
+    await supervisor.start().catch((e: unknown) => {
+      // A database that cannot be reached is one line naming it and the cause, not a stack.
+      throw databaseUnreachable({ url: supervisor.connectionString, source: config.databaseUrl ? "WAYMARK_DATABASE_URL" : "embedded", error: e }) ?? e;
+    });
   },
 };

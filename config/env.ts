@@ -2,7 +2,10 @@ import { isIP } from "node:net";
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
 import { DEFAULT_STEP_LIMIT } from "../interpreter/limits.js";
+import { redact } from "../log/redact.js";
 import { nearest } from "./nearest.js";
+
+export { redact };
 
 /**
  * Every environment variable waymark reads, defined once, with its default, and validated at
@@ -21,6 +24,8 @@ export interface WaymarkConfig {
   executorShards: number;
   /** Modules the children (and the supervisor's version registry) preload. @default [] */
   userModules: string[];
+  /** Longest each user module may take to load in a child before the start fails. @default 30000 */
+  userModuleLoadTimeoutMs: number;
   /** Actions a child runs before it is replaced (spawn-before-retire). @default undefined (never) */
   maxActionLifecycle: number | undefined;
   /** Serve the web app from `waymark supervise`. @default false */
@@ -97,18 +102,37 @@ interface Spec {
 
 const cpus = () => Math.max(1, os.availableParallelism());
 
-function int(min: number, max = Number.MAX_SAFE_INTEGER) {
+/**
+ * The longest delay a Node timer can wait (2^31 - 1 ms, 24.8 days). A longer one is not an
+ * error in Node: it is replaced by 1 ms, so a timer meant to fire monthly fires every
+ * millisecond. Every duration waymark hands to a timer stays at or below this.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const MAX_RETENTION_HOURS = 1_000_000;
+
+function int(min: number, max = Number.MAX_SAFE_INTEGER, unit = "") {
   return (raw: string, name: string) => {
     const trimmed = raw.trim();
     if (!/^-?\d+$/.test(trimmed)) {
-      throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number: set it to an integer from ${min} to ${max}`);
+      throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number: set it to an integer from ${min} to ${max}${unit}`);
     }
     const n = Number(trimmed);
     if (n < min || n > max) {
-      throw new ConfigError(`${name}=${raw} is out of range: allowed is ${min} to ${max}`);
+      throw new ConfigError(`${name}=${raw} is out of range: allowed is ${min} to ${max}${unit}`);
     }
     return n;
   };
+}
+
+/** A duration in milliseconds that feeds a timer: a whole number from `min` to MAX_TIMER_MS. */
+function ms(min: number) {
+  return int(min, MAX_TIMER_MS, " ms (about 24.8 days, the longest a Node timer can wait)");
+}
+
+/** A duration that is at least 1 ms: 0 (and only 0) is raised to 1, as the seed's table says. */
+function msAtLeastOne(raw: string, name: string) {
+  return Math.max(1, ms(0)(raw, name));
 }
 
 function bool(raw: string, name: string) {
@@ -142,6 +166,24 @@ function url(raw: string, name: string) {
   const v = raw.trim();
   if (!/^postgres(ql)?:\/\//.test(v)) {
     throw new ConfigError(`${name} must be a postgres:// or postgresql:// connection string, got ${JSON.stringify(redact(v))}`);
+  }
+  // Parsed as pg parses it (WHATWG URL, after encoding spaces and stray %), so a password with a
+  // raw / or : fails here, with the fix, rather than as "Invalid URL" when connecting.
+  const encoded = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(v) ? encodeURI(v).replace(/%25(\d\d)/g, "%$1") : v;
+  let parsed: URL | undefined;
+  for (const candidate of [encoded, encoded.replace("@/", "@___DUMMY___/")]) {
+    try {
+      parsed = new URL(candidate);
+      break;
+    } catch {
+      // try the next form, as pg does
+    }
+  }
+  const hint = "percent-encode the user name and password (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23)";
+  if (!parsed) throw new ConfigError(`${name}=${JSON.stringify(redact(v))} is not a valid URL: ${hint}`);
+  // A raw / in the password can still parse, as a host, a port and a database name with an @.
+  if (parsed.pathname.includes("@") || /%40/i.test(parsed.pathname)) {
+    throw new ConfigError(`${name}=${JSON.stringify(redact(v))} has an @ in its database name, likely a password with a raw /: ${hint}`);
   }
   return v;
 }
@@ -181,11 +223,6 @@ function modules(raw: string) {
     .filter(Boolean);
 }
 
-/** Hides the password of a connection string for messages and logs. */
-export function redact(connection: string): string {
-  return connection.replace(/(\/\/[^:/@]+:)([^@]*)@/, "$1***@");
-}
-
 const SPECS: Record<string, Spec> = {
   WAYMARK_DATABASE_URL: { key: "databaseUrl", parse: url, fallback: () => undefined, doc: "PostgreSQL connection string; unset: the embedded server under .waymark/" },
   WAYMARK_WORKER_COUNT: { key: "workerCount", parse: int(1, 1024), fallback: cpus, doc: "child processes running actions" },
@@ -193,6 +230,12 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_MAX_CONCURRENT_INSTANCES: { key: "maxConcurrentInstances", parse: int(1, 1_000_000), fallback: () => 500, doc: "instances held in memory per supervisor" },
   WAYMARK_EXECUTOR_SHARDS: { key: "executorShards", parse: int(1, 256), fallback: cpus, doc: "executor shards per supervisor" },
   WAYMARK_USER_MODULE: { key: "userModules", parse: modules, fallback: () => [], doc: "comma-separated modules (paths or package names) the children preload" },
+  WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: {
+    key: "userModuleLoadTimeoutMs",
+    parse: ms(1),
+    fallback: () => 30_000,
+    doc: "longest each user module may take to load in a child before the start fails",
+  },
   WAYMARK_MAX_ACTION_LIFECYCLE: { key: "maxActionLifecycle", parse: int(1), fallback: () => undefined, doc: "actions per child before it is replaced" },
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },
@@ -209,20 +252,20 @@ const SPECS: Record<string, Spec> = {
     fallback: () => [],
     doc: "comma-separated host names the web app answers to besides loopback and its bind address",
   },
-  WAYMARK_POLL_INTERVAL_MS: { key: "pollIntervalMs", parse: int(1), fallback: () => 100, doc: "fallback poll interval for runnable instances" },
+  WAYMARK_POLL_INTERVAL_MS: { key: "pollIntervalMs", parse: ms(1), fallback: () => 100, doc: "fallback poll interval for runnable instances" },
   WAYMARK_INSTANCE_DONE_BATCH_SIZE: {
     key: "instanceDoneBatchSize",
     parse: int(1, 100_000),
     fallback: (_env, partial) => partial.maxConcurrentInstances ?? 500,
     doc: "instances written per persistence statement",
   },
-  WAYMARK_PERSIST_INTERVAL_MS: { key: "persistIntervalMs", parse: int(0), fallback: () => 500, doc: "longest wait of a non-urgent write" },
-  WAYMARK_LOCK_TTL_MS: { key: "lockTtlMs", parse: int(100), fallback: () => 15_000, doc: "lease time-to-live" },
-  WAYMARK_LOCK_HEARTBEAT_MS: { key: "lockHeartbeatMs", parse: int(10), fallback: () => 5_000, doc: "lease heartbeat interval" },
-  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: { key: "evictSleepThresholdMs", parse: int(0), fallback: () => 10_000, doc: "sleeps longer than this leave memory" },
+  WAYMARK_PERSIST_INTERVAL_MS: { key: "persistIntervalMs", parse: ms(0), fallback: () => 500, doc: "longest wait of a non-urgent write" },
+  WAYMARK_LOCK_TTL_MS: { key: "lockTtlMs", parse: ms(100), fallback: () => 15_000, doc: "lease time-to-live" },
+  WAYMARK_LOCK_HEARTBEAT_MS: { key: "lockHeartbeatMs", parse: ms(10), fallback: () => 5_000, doc: "lease heartbeat interval" },
+  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: { key: "evictSleepThresholdMs", parse: ms(0), fallback: () => 10_000, doc: "sleeps longer than this leave memory" },
   WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: {
     key: "expiredLockReclaimerIntervalMs",
-    parse: (raw, name) => Math.max(1, int(0)(raw, name)),
+    parse: msAtLeastOne,
     fallback: () => 15_000,
     doc: "expired-lease sweep interval (min 1)",
   },
@@ -232,11 +275,11 @@ const SPECS: Record<string, Spec> = {
     fallback: () => 1000,
     doc: "leases reclaimed per sweep (min 1)",
   },
-  WAYMARK_SCHEDULER_POLL_INTERVAL_MS: { key: "schedulerPollIntervalMs", parse: int(1), fallback: () => 1000, doc: "scheduler poll interval" },
+  WAYMARK_SCHEDULER_POLL_INTERVAL_MS: { key: "schedulerPollIntervalMs", parse: ms(1), fallback: () => 1000, doc: "scheduler poll interval" },
   WAYMARK_SCHEDULER_BATCH_SIZE: { key: "schedulerBatchSize", parse: int(1, 100_000), fallback: () => 100, doc: "due schedules fired per pass" },
   WAYMARK_RUNNER_PROFILE_INTERVAL_MS: {
     key: "runnerProfileIntervalMs",
-    parse: (raw, name) => Math.max(1, int(0)(raw, name)),
+    parse: msAtLeastOne,
     fallback: () => 5000,
     doc: "worker status refresh interval (min 1)",
   },
@@ -247,6 +290,9 @@ const SPECS: Record<string, Spec> = {
       if (raw.trim() === "" || !Number.isFinite(n) || n < 0) {
         throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a number of hours >= 0`);
       }
+      // Not a timer (the collector runs at most a minute apart), but Postgres's interval
+      // arithmetic has a range: past it, every collection would fail.
+      if (n > MAX_RETENTION_HOURS) throw new ConfigError(`${name}=${raw} is out of range: allowed is 0 to ${MAX_RETENTION_HOURS} hours (about 114 years)`);
       return n;
     },
     fallback: () => 24,
@@ -255,8 +301,8 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_SKIP_WAIT_FOR_INSTANCE: { key: "skipWaitForInstance", parse: bool, parseBlank: true, fallback: () => false, doc: "Workflow#run() returns right after queueing" },
   WAYMARK_LOG_LEVEL: { key: "logLevel", parse: oneOf(LOG_LEVELS), fallback: () => "info", doc: "debug, info, warn, error or silent" },
   WAYMARK_LOG_FORMAT: { key: "logFormat", parse: oneOf(["text", "json"] as const), fallback: () => "text", doc: "text or json" },
-  WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: int(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
-  WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: int(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
+  WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: ms(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
+  WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: ms(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
   WAYMARK_WORKFLOW_STEP_LIMIT: { key: "workflowStepLimit", parse: int(1_000), fallback: () => DEFAULT_STEP_LIMIT, doc: "steps an instance may run without waiting before it fails" },
   WAYMARK_MAX_VALUE_BYTES: { key: "maxValueBytes", parse: int(1_024, 1_073_741_823), fallback: () => 10 * 2 ** 20, doc: "largest stored argument, result or payload" },
   WAYMARK_MAX_STATE_BYTES: { key: "maxStateBytes", parse: int(1_024, 1_073_741_823), fallback: () => 50 * 2 ** 20, doc: "largest written state of one instance" },

@@ -1,7 +1,11 @@
+import { redactText } from "./redact.js";
+
 /**
  * One structured logger, injected into every component and scoped per component.
  * Lines go to stderr as `time level component message {fields}`; with
  * `WAYMARK_LOG_FORMAT=json` (or a non-TTY stderr and `json` requested) as one JSON object per line.
+ * Database passwords are hidden from every line (log/redact.ts), wherever a connection string
+ * turns up in it: a message, a field, an error's message or stack.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -29,14 +33,20 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/** A JSON.stringify replacer that hides passwords in every string, however deep. */
+const hide = (_key: string, value: unknown) => (typeof value === "string" ? redactText(value) : value);
+
 function describe(value: unknown): string {
-  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
-  if (typeof value === "string") return /\s|"/.test(value) ? JSON.stringify(value) : value;
+  if (value instanceof Error) return redactText(value.stack ?? `${value.name}: ${value.message}`);
+  if (typeof value === "string") {
+    const text = redactText(value);
+    return /\s|"/.test(text) ? JSON.stringify(text) : text;
+  }
   if (typeof value === "bigint") return `${value}n`;
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value, hide) ?? String(value);
   } catch {
-    return String(value);
+    return redactText(String(value));
   }
 }
 
@@ -50,6 +60,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const log = (lvl: Exclude<LogLevel, "silent">, message: string, fields?: LogFields) => {
     if (RANK[lvl] < threshold) return;
     const time = new Date().toISOString();
+    // Each value is redacted before it is quoted or escaped, so a mask never breaks the quoting.
     if (format === "json") {
       const record: LogFields = { time, level: lvl, component, message };
       for (const [k, v] of Object.entries(fields ?? {})) {
@@ -57,9 +68,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       }
       let line: string;
       try {
-        line = JSON.stringify(record);
+        line = JSON.stringify(record, hide);
       } catch {
-        line = JSON.stringify({ time, level: lvl, component, message });
+        line = JSON.stringify({ time, level: lvl, component, message }, hide);
       }
       write(line);
       return;
@@ -67,7 +78,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const rest = Object.entries(fields ?? {})
       .map(([k, v]) => `${k}=${describe(v)}`)
       .join(" ");
-    write(`${time} ${lvl.toUpperCase().padEnd(5)} [${component}] ${message}${rest ? " " + rest : ""}`);
+    write(`${time} ${lvl.toUpperCase().padEnd(5)} [${component}] ${redactText(message)}${rest ? " " + rest : ""}`);
   };
 
   return {

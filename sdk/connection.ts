@@ -1,7 +1,7 @@
 import path from "node:path";
 import type pg from "pg";
-import { redact } from "../config/env.js";
-import { poolCreate, retryLostConnection, type Queryable } from "../store/db.js";
+import { redactText } from "../log/redact.js";
+import { databaseName, databaseUnreachable, poolCreate, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
@@ -18,12 +18,12 @@ import { DoneListener } from "./listener.js";
  * workflows this process has queued. Loaded on first use (sdk/client.ts `sharedClient`), so a
  * process that only defines workflows and actions (a worker child) never loads pg.
  */
-async function connectionString(): Promise<string> {
+async function connectionString(): Promise<{ url: string; source: DatabaseSource }> {
   const url = sdkConfig().databaseUrl;
-  if (url) return url;
+  if (url) return { url, source: "WAYMARK_DATABASE_URL" };
   const dir = path.resolve(EMBEDDED_DIR);
   const embedded = await embeddedDiscover(dir);
-  if (embedded) return embedded;
+  if (embedded) return { url: embedded, source: "embedded" };
   throw new WaymarkError(
     "WAYMARK_CONNECTION",
     `no database: set WAYMARK_DATABASE_URL, or start \`waymark supervise\` in this directory (${process.cwd()}) to run the embedded PostgreSQL under ${EMBEDDED_DIR}/`,
@@ -31,9 +31,18 @@ async function connectionString(): Promise<string> {
 }
 
 export async function connect(): Promise<WaymarkClient> {
-  const url = await connectionString();
-  return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }));
+  const { url, source } = await connectionString();
+  return new WaymarkClient(url, poolCreate({ connectionString: url, max: 10, allowExitOnIdle: true, applicationName: "waymark-sdk" }), source);
 }
+
+/**
+ * How long a call asks again on a fresh connection when the database went away (a restart, a
+ * failover): the README's promise for start(), startMany(), status(), cancel() and result().
+ */
+export const RETRY_LOST_CONNECTION_MS = 15_000;
+
+/** The time left until `deadline`, for the next step of a call that shares one retry budget. */
+const left = (deadline: number) => Math.max(0, deadline - Date.now());
 
 export class WaymarkClient {
   private migrated: Promise<void> | undefined;
@@ -43,30 +52,42 @@ export class WaymarkClient {
   constructor(
     readonly connectionString: string,
     readonly pool: pg.Pool,
+    readonly source: DatabaseSource = "WAYMARK_DATABASE_URL",
   ) {
     this.listener = new DoneListener(connectionString, pool);
   }
 
-  /** Migrates once per process (a no-op query when the schema is current). */
+  /**
+   * Migrates once per process (a no-op query when the schema is current). A database this
+   * process has not reached yet fails at once, naming WAYMARK_DATABASE_URL and the cause: a wrong
+   * address or password should not wait. (Once migrated, a call during an outage does not come
+   * here: its statements are asked again on fresh connections.)
+   */
   ready(): Promise<void> {
-    this.migrated ??= migrate({ connectionString: this.connectionString }).then(
-      () => undefined,
-      (e: unknown) => {
-        this.migrated = undefined;
-        throw new WaymarkError("WAYMARK_CONNECTION", `cannot reach the database at ${redact(this.connectionString)}: ${(e as Error).message}`, { cause: e });
-      },
-    );
+    this.migrated ??= this.migrate().catch((e: unknown) => {
+      this.migrated = undefined;
+      throw (
+        databaseUnreachable({ url: this.connectionString, source: this.source, error: e }) ??
+        new WaymarkError("WAYMARK_CONNECTION", `could not prepare the database (${databaseName({ url: this.connectionString, source: this.source })}): ${redactText((e as Error).message)}`, { cause: e })
+      );
+    });
     return this.migrated;
+  }
+
+  private async migrate(): Promise<void> {
+    await migrate({ connectionString: this.connectionString });
   }
 
   /**
    * The version id of a workflow, registered once per process (`latest: true` registers again and
-   * makes it the version schedules fire).
+   * makes it the version schedules fire). On the SDK's own pool the upsert (idempotent) is asked
+   * again on a fresh connection until `deadline`.
    */
-  versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean } = {}): Promise<number> {
+  versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean; deadline?: number } = {}): Promise<number> {
     let id = o.latest ? undefined : this.versions.get(def);
     if (!id) {
-      id = versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, sourceLine: def.compiled.source.line, latest: o.latest });
+      const upsert = () => versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, sourceLine: def.compiled.source.line, latest: o.latest });
+      id = db === this.pool ? retryLostConnection(upsert, left(o.deadline ?? Date.now() + RETRY_LOST_CONNECTION_MS)) : upsert();
       id.catch(() => this.versions.delete(def));
       this.versions.set(def, id);
     }
@@ -78,10 +99,12 @@ export class WaymarkClient {
     checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
     if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def);
+    const versionId = await this.versionId(def, this.pool, { deadline });
     // Listen before queueing: the completion cannot slip between the insert and the LISTEN.
-    await this.listener.ready();
+    await this.listener.ready(left(deadline));
     const row = {
       id: uuidv7(),
       workflowName: def.name,
@@ -95,7 +118,7 @@ export class WaymarkClient {
     // is asked again: its id is fixed, so a retry after a commit whose reply was lost finds the
     // row instead of queueing a second one.
     if (options.client) return instanceInsert(options.client, row);
-    return retryLostConnection(() => instanceInsert(this.pool, row));
+    return retryLostConnection(() => instanceInsert(this.pool, row), left(deadline));
   }
 
   async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
@@ -106,11 +129,13 @@ export class WaymarkClient {
       checkSize(one, `the arguments of workflow ${def.name} (instance ${n + 1})`, limit);
       return one;
     }) as Encoded[];
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def);
+    const versionId = await this.versionId(def, this.pool, { deadline });
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
-      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }));
+      // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
+      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }), i ? RETRY_LOST_CONNECTION_MS : left(deadline));
     }
     return ids;
   }
@@ -122,7 +147,9 @@ export class WaymarkClient {
    * backend) is asked again on a fresh one.
    */
   async result(id: string): Promise<unknown> {
-    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }));
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
+    await this.ready(); // a database never reached fails at once, as for start()
+    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
     if (!now) {
       throw new WaymarkError(
         "WAYMARK_NOT_FOUND",
@@ -130,20 +157,22 @@ export class WaymarkClient {
       );
     }
     if (FINISHED.includes(now.status)) return outcomeValue(now);
-    return outcomeValue(await this.listener.wait(id));
+    return outcomeValue(await this.listener.wait(id, left(deadline)));
   }
 
   async status(id: string): Promise<InstanceStatus> {
-    const row = await retryLostConnection(() => instanceGet(this.pool, { id }));
+    await this.ready();
+    const row = await retryLostConnection(() => instanceGet(this.pool, { id }), RETRY_LOST_CONNECTION_MS);
     if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return row.status;
   }
 
   /** Cancels an instance; returns the status it had (a finished one is left as it is). */
   async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
     const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName }));
-    const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }));
+    const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }), left(deadline));
     if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
     return before;
   }

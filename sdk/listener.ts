@@ -1,5 +1,5 @@
 import pg from "pg";
-import { CHANNELS, listen } from "../store/db.js";
+import { CHANNELS, listen, retryLostConnection } from "../store/db.js";
 import { instanceOutcomes, type InstanceOutcome } from "../store/instances.js";
 
 /**
@@ -25,16 +25,22 @@ export class DoneListener {
     private readonly pollMs = 1000,
   ) {}
 
-  /** Resolves once LISTEN is active, so a NOTIFY sent after this cannot be missed. */
-  async ready(): Promise<void> {
+  /**
+   * Resolves once LISTEN is active, so a NOTIFY sent after this cannot be missed. While the
+   * database is unreachable (a restart, a failover) it asks again with backoff for up to
+   * `forMs`, as the SDK's other statements do: a start() during a short outage waits for it.
+   * Callers arriving meanwhile share the attempt (and its deadline, however long theirs).
+   */
+  async ready(forMs = 15_000): Promise<void> {
     if (this.client) return;
-    this.connecting ??= this.connect().finally(() => {
+    this.connecting ??= retryLostConnection(() => this.connect(), forMs).finally(() => {
       this.connecting = null;
     });
     return this.connecting;
   }
 
   private async connect(): Promise<void> {
+    if (this.closed) throw new Error("the completion listener is closed");
     const client = new pg.Client({ connectionString: this.connectionString, application_name: "waymark-sdk-listen", keepAlive: true });
     client.on("notification", (msg) => {
       if (msg.channel !== CHANNELS.done || !msg.payload) return;
@@ -48,8 +54,15 @@ export class DoneListener {
     };
     client.on("error", lost);
     client.on("end", lost);
-    await client.connect();
-    await listen(client, CHANNELS.done);
+    try {
+      await client.connect();
+      await listen(client, CHANNELS.done);
+    } catch (e) {
+      // A half-open connection (connected, LISTEN failed) is not left behind (not awaited: a
+      // socket that never opened may never report its end).
+      void client.end().catch(() => undefined);
+      throw e;
+    }
     this.client = client;
     this.reconnectDelay = 100;
     this.refresh();
@@ -99,9 +112,9 @@ export class DoneListener {
     this.refresh();
   }
 
-  /** Waits for an instance to finish. */
-  async wait(id: string): Promise<InstanceOutcome> {
-    await this.ready();
+  /** Waits for an instance to finish (connecting first for up to `forMs`, see ready()). */
+  async wait(id: string, forMs?: number): Promise<InstanceOutcome> {
+    await this.ready(forMs);
     return new Promise<InstanceOutcome>((resolve) => {
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));

@@ -1,4 +1,6 @@
 import pg from "pg";
+import { redact, redactText } from "../log/redact.js";
+import { WaymarkError } from "../sdk/errors.js";
 
 /** Anything that runs a query: a pool, or a client (possibly inside the caller's transaction). */
 export type Queryable = Pick<pg.Pool, "query"> | pg.ClientBase;
@@ -65,6 +67,68 @@ export function connectionLost(e: unknown): boolean {
   }
   const message = (e as Error | null)?.message ?? "";
   return /Connection terminated|not queryable|connection error/i.test(message);
+}
+
+/**
+ * Why a connection could not be opened, in a few words with the error's code, or undefined when
+ * `e` is not a failure to connect (a wrong statement, a missing permission).
+ */
+export function connectFailure(e: unknown): string | undefined {
+  if (typeof e !== "object" || e === null) return undefined;
+  // A host name with several addresses (localhost: ::1 and 127.0.0.1) fails as one AggregateError.
+  if (e instanceof AggregateError && e.errors.length && (e as { code?: unknown }).code === undefined) return connectFailure(e.errors.at(-1));
+  const err = e as { code?: unknown; message?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
+  const code = typeof err.code === "string" ? err.code : undefined;
+  const message = typeof err.message === "string" ? err.message : "";
+  const at = typeof err.address === "string" ? ` at ${err.address}${typeof err.port === "number" ? `:${err.port}` : ""}` : "";
+  switch (code) {
+    case "ECONNREFUSED":
+      return `connection refused${at} (ECONNREFUSED): is PostgreSQL running and listening there?`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+    case "EAI_FAIL":
+      return `unknown host${typeof err.hostname === "string" ? ` ${err.hostname}` : ""} (${code})`;
+    case "ETIMEDOUT":
+      return `no answer${at} (ETIMEDOUT)`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `host unreachable${at} (${code})`;
+    case "ECONNRESET":
+      return `the connection was reset${at} (ECONNRESET)`;
+    case "28P01":
+    case "28000":
+      return `authentication failed: ${message} (${code})`;
+    case "3D000":
+      return `${message} (3D000)`;
+    case "57P03":
+    case "53300":
+      return `${message} (${code})`;
+  }
+  if (code?.startsWith("08")) return `${message} (${code})`;
+  if (/^SASL: .*password must be a string/.test(message)) return "authentication failed: the server asks for a password and the connection string has none";
+  if (/timeout expired|due to connection timeout/i.test(message)) return "no answer within the connection timeout";
+  if (/^Connection terminated unexpectedly/.test(message)) return "the server closed the connection while it was being opened";
+  return undefined;
+}
+
+/** Where a connection string came from, as an error message names it. */
+export type DatabaseSource = "WAYMARK_DATABASE_URL" | "embedded";
+
+/** How a message names the database: the variable and its value, password hidden. */
+export function databaseName(p: { url: string; source: DatabaseSource }): string {
+  if (p.source === "embedded") return `the embedded PostgreSQL ${p.url ? `at ${redact(p.url)}` : "under .waymark/"}`;
+  return `WAYMARK_DATABASE_URL=${redact(p.url)}`;
+}
+
+/**
+ * The one-line error for a database that cannot be reached (the variable, its value with the
+ * password hidden, and the cause), or undefined when `error` is not a failure to connect.
+ */
+export function databaseUnreachable(p: { url: string; source: DatabaseSource; error: unknown }): WaymarkError | undefined {
+  const why = connectFailure(p.error);
+  if (!why) return undefined;
+  return new WaymarkError("WAYMARK_CONNECTION", `cannot connect to the database (${databaseName(p)}): ${redactText(why)}`, { cause: p.error });
 }
 
 /**

@@ -87,6 +87,18 @@ class Slot {
   }
 }
 
+/**
+ * Errors of an IPC channel whose child has just died or is exiting (a write racing its exit, a
+ * send after the channel closed). They are expected: the child's exit handler reports its
+ * attempts lost and replaces it, so they are logged at debug, not as faults.
+ */
+const CHANNEL_GONE = new Set(["EPIPE", "ECONNRESET", "ERR_IPC_CHANNEL_CLOSED", "ERR_IPC_DISCONNECTED"]);
+
+export function channelGone(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && CHANNEL_GONE.has(code);
+}
+
 /** A FIFO with O(1) shift (an array's shift is O(n), and the queue can hold thousands). */
 class Fifo<T> {
   private items: Array<T | undefined> = [];
@@ -189,7 +201,12 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     child.gone = onGone;
     proc.once("close", onGone);
     proc.once("exit", (code, signal) => setTimeout(() => onGone(code, signal), 1000).unref());
-    proc.on("error", (err) => this.opts.log.error("child process error", { pid: child.pid, error: err }));
+    proc.on("error", (err) => {
+      // A message written as the child died fails with EPIPE: expected, and its exit handler
+      // reports its attempts lost. Anything else is a real fault.
+      if (channelGone(err)) this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (err as NodeJS.ErrnoException).code });
+      else this.opts.log.error("child process error", { pid: child.pid, error: err });
+    });
     return child;
   }
 
@@ -452,7 +469,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       try {
         child.proc.send(msg);
       } catch (e) {
-        this.opts.log.warn("could not message a worker", { pid: child.pid, error: e });
+        if (channelGone(e)) this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (e as NodeJS.ErrnoException).code });
+        else this.opts.log.error("could not message a worker", { pid: child.pid, error: e });
       }
     }
   }

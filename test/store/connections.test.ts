@@ -1,6 +1,6 @@
 import test from "ava";
 import pg from "pg";
-import { connectionLost, poolCreate, withClient } from "../../store/db.js";
+import { connectFailure, connectionLost, databaseUnreachable, poolCreate, withClient } from "../../store/db.js";
 import { useTestDatabase } from "../helpers/db.js";
 
 const dbUrl = useTestDatabase(test);
@@ -44,4 +44,46 @@ test("connectionLost tells a lost connection from a bad statement", (t) => {
   t.true(connectionLost(new Error("Connection terminated unexpectedly")));
   t.false(connectionLost(Object.assign(new Error('relation "x" does not exist'), { code: "42P01" })));
   t.false(connectionLost(Object.assign(new Error("duplicate key value violates unique constraint"), { code: "23505" })));
+});
+
+/** The error a real connection attempt to `url` fails with. */
+async function connectError(url: string): Promise<unknown> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    return e;
+  }
+  await client.end();
+  throw new Error(`${url} accepted the connection`);
+}
+
+test("connectFailure names why a real connection attempt failed; a failed statement is not a connection failure", async (t) => {
+  const url = new URL(await dbUrl());
+  const at = (change: (u: URL) => void) => {
+    const u = new URL(url);
+    change(u);
+    return u.toString();
+  };
+  const cases: Array<[string, string, RegExp]> = [
+    ["refused", at((u) => (u.port = "1")), /^connection refused at 127\.0\.0\.1:1 \(ECONNREFUSED\)/],
+    ["unknown host", at((u) => (u.hostname = "no-such-host.invalid")), /^unknown host no-such-host\.invalid \((ENOTFOUND|EAI_AGAIN)\)$/],
+    ["wrong password", at((u) => (u.password = "wrong")), /^authentication failed: password authentication failed for user "\w+" \(28P01\)$/],
+    ["no password", at((u) => (u.password = "")), /^authentication failed: the server asks for a password and the connection string has none$/],
+    ["missing database", at((u) => (u.pathname = "/no_such_database")), /^database "no_such_database" does not exist \(3D000\)$/],
+  ];
+  for (const [what, target, expected] of cases) t.regex(connectFailure(await connectError(target)) ?? "(undefined)", expected, what);
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const bad = await client.query("SELECT * FROM no_such_table").catch((e: unknown) => e);
+    t.is(connectFailure(bad), undefined);
+    t.is(databaseUnreachable({ url: url.toString(), source: "WAYMARK_DATABASE_URL", error: bad }), undefined);
+  } finally {
+    await client.end();
+  }
+  const e = databaseUnreachable({ url: at((u) => ((u.port = "1"), (u.password = "s3cr%40t"))), source: "WAYMARK_DATABASE_URL", error: await connectError(at((u) => (u.port = "1"))) });
+  t.is(e?.code, "WAYMARK_CONNECTION");
+  t.regex(e?.message ?? "", /^cannot connect to the database \(WAYMARK_DATABASE_URL=postgres:\/\/\w+:\*\*\*@127\.0\.0\.1:1\/\w+\): connection refused/);
 });

@@ -1,9 +1,9 @@
 import test from "ava";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createLogger } from "../../log/logger.js";
-import { ChildPool, type PoolResult } from "../../supervisor/pool.js";
+import { channelGone, ChildPool, type PoolResult } from "../../supervisor/pool.js";
 
 test("the shutdown grace period ends on its timer even when the wall clock lags it (a timer can fire a millisecond early)", async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-pool-"));
@@ -138,4 +138,61 @@ test("spawn-before-retire: a child takes the task that ends its lifecycle only a
     checked++;
   }
   t.true(checked >= 4, `${checked} retirements checked`);
+});
+
+/**
+ * Blocks this process (its event loop included) until the process `pid` has fully exited: every
+ * thread gone, so its end of the IPC channel is closed, but not yet reaped, so the pool has not
+ * heard of it. (The group leader shows "Z" while its other threads may still hold the files.)
+ */
+function waitUntilDeadUnnoticed(pid: number): void {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0];
+    if (state === "Z" && readdirSync(`/proc/${pid}/task`).length === 1) return;
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
+  }
+}
+
+test("a task sent to a child that was just killed (write EPIPE) is logged below error level, reported lost, and the child replaced", async (t) => {
+  const lines: Array<{ level: string; message: string; code?: string; error?: { message: string } }> = [];
+  const pool = new ChildPool({
+    workerCount: 1,
+    concurrency: 2,
+    maxLifecycle: undefined,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    log: createLogger({ level: "debug", format: "json", component: "pool", write: (line) => lines.push(JSON.parse(line)) }),
+  });
+  await pool.start();
+  // The pool's respawn timer is unref'd (a supervisor has its own reasons to stay alive): this
+  // test process must not run out of work while it waits for the replacement.
+  const alive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(alive));
+  const lost = new Promise<{ ids: string[] }>((resolve) => pool.once("lost", resolve));
+  const replaced = new Promise<void>((resolve) => pool.once("ready", () => resolve()));
+  const [child] = pool.children();
+  process.kill(child!.pid, "SIGKILL");
+  waitUntilDeadUnnoticed(child!.pid);
+  // The pool still holds the child as ready: the task goes to it, and the write fails with EPIPE.
+  pool.submit({ id: "e1:0:1", action: "step", args: [1, 0], instanceId: "e1", actionId: "0", attempt: 1 });
+  t.deepEqual((await lost).ids, ["e1:0:1"], "the task sent to the dead child is reported lost (and so retried)");
+  await replaced;
+  await pool.stop(1000);
+  const epipe = lines.filter((l) => l.code === "EPIPE" || /EPIPE/.test(l.error?.message ?? ""));
+  t.true(epipe.length >= 1, `the failed write was logged: ${JSON.stringify(lines)}`);
+  t.true(
+    epipe.every((l) => l.level === "debug"),
+    `logged at debug: ${JSON.stringify(epipe)}`,
+  );
+  t.deepEqual(
+    lines.filter((l) => l.level === "error"),
+    [],
+    "nothing at error level: the kill is reported once, as a warning that the worker died",
+  );
+  t.true(lines.some((l) => l.level === "warn" && /worker process died/.test(l.message)));
+});
+
+test("only errors of a channel that is gone count as expected: any other child process error stays an error", (t) => {
+  for (const code of ["EPIPE", "ECONNRESET", "ERR_IPC_CHANNEL_CLOSED", "ERR_IPC_DISCONNECTED"]) t.true(channelGone(Object.assign(new Error(code), { code })), code);
+  for (const e of [new Error("spawn failed"), Object.assign(new Error("x"), { code: "ENOENT" }), Object.assign(new Error("x"), { code: "EAGAIN" }), null, "EPIPE"]) t.false(channelGone(e), String(e));
 });
