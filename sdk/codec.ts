@@ -1,3 +1,4 @@
+import { inspect, types } from "node:util";
 import { SerializationError } from "./errors.js";
 
 /**
@@ -14,6 +15,14 @@ import { SerializationError } from "./errors.js";
  *   Error                {"$w":"err","name","message","stack","fields":{...},"cause"?,"errors"?}
  *                        (`errors`: an AggregateError's errors)
  *   object with "$w"     {"$w":"obj","v":{...}}                             (escaped)
+ *   string with NUL or   {"$w":"s","v":["ab",0,"cd"]}                       (its safe runs, and
+ *   a lone surrogate                                                        the code units between)
+ *   object with such     {"$w":"ent","v":[[key, value], ...]}
+ *   a key
+ *
+ * Postgres refuses NUL characters and unpaired surrogates in `json` and `jsonb` strings, though
+ * they are valid JavaScript strings: tagged, they reach Postgres as numbers and come back as they
+ * were. Nesting deeper than MAX_DEPTH levels is refused (Postgres and V8 parse JSON recursively).
  *
  * Anything else (functions, symbols, instances of user classes, cycles) is refused with a
  * SerializationError that names the value's path.
@@ -27,7 +36,54 @@ export type Encoded = null | boolean | number | string | Encoded[] | { [key: str
 
 const TAG = "$w";
 
+/** The deepest nesting of arrays, objects, Maps, Sets and errors a stored value may have. */
+export const MAX_DEPTH = 1000;
+
+/** Any NUL or surrogate at all: the cheap test, before the exact one. */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+/** A NUL, or a surrogate that is not half of a pair: what Postgres's json refuses. */
+const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether Postgres would refuse this string inside json. */
+export function unsafeString(s: string): boolean {
+  return SUSPECT.test(s) && UNSAFE.test(s);
+}
+
+/** A string Postgres would refuse: its safe runs as strings, the code units between as numbers. */
+function encodeUnsafe(s: string): Encoded {
+  const parts: Encoded[] = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0 && (c < 0xd800 || c > 0xdfff)) continue;
+    if (c <= 0xdbff && c >= 0xd800 && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++; // a pair: part of the run
+        continue;
+      }
+    }
+    if (i > start) parts.push(s.slice(start, i));
+    parts.push(c);
+    start = i + 1;
+  }
+  if (start < s.length) parts.push(s.slice(start));
+  return { [TAG]: "s", v: parts };
+}
+
+function decodeUnsafe(parts: Encoded[]): string {
+  let out = "";
+  for (const p of parts) out += typeof p === "number" ? String.fromCharCode(p) : (p as string);
+  return out;
+}
+
+/** Text about an error (its name, message, stack) made safe for json: NUL shown as \u0000, lone surrogates as U+FFFD. */
+function safeText(s: string): string {
+  return unsafeString(s) ? (s.replace(/\u0000/g, "\\u0000") as string & { toWellFormed(): string }).toWellFormed() : s;
+}
+
 export interface ErrorData {
+  /** The error's name, or "NonError" for a thrown value that is not an error. */
   name: string;
   message: string;
   stack?: string;
@@ -35,6 +91,8 @@ export interface ErrorData {
   cause?: Encoded;
   /** An AggregateError's `errors`. */
   errors?: Encoded;
+  /** A thrown value that is not an error (a string, undefined, an object): what a `catch` gets back. */
+  value?: Encoded;
 }
 
 export interface CodecExtension {
@@ -119,31 +177,32 @@ class Encoder {
     return hit;
   }
 
-  /** Graph mode, first pass: count how often each object is reached. */
-  count(value: unknown): void {
+  /** Graph mode, first pass: count how often each object is reached (the walk refuses what is nested too deep). */
+  count(value: unknown, depth = 0): void {
     if (value === null || (typeof value !== "object" && typeof value !== "function")) return;
     const obj = value as object;
     const n = this.counts!.get(obj) ?? 0;
     this.counts!.set(obj, n + 1);
-    if (n > 0) return;
+    if (n > 0 || depth > MAX_DEPTH) return;
+    const d = depth + 1;
     const ext = this.extOf(obj);
-    if (ext) return this.count(ext.data);
+    if (ext) return this.count(ext.data, d);
     if (typeof value === "function") return;
     if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) this.count(obj[i]);
+      for (let i = 0; i < obj.length; i++) this.count(obj[i], d);
     } else if (obj instanceof Map) {
       for (const [k, v] of obj) {
-        this.count(k);
-        this.count(v);
+        this.count(k, d);
+        this.count(v, d);
       }
     } else if (obj instanceof Set) {
-      for (const v of obj) this.count(v);
+      for (const v of obj) this.count(v, d);
     } else if (obj instanceof Error) {
-      for (const k of Object.keys(obj)) this.count((obj as unknown as Record<string, unknown>)[k]);
-      if ("cause" in obj) this.count(obj.cause);
-      if (obj instanceof AggregateError) this.count(obj.errors);
+      for (const k of Object.keys(obj)) this.count((obj as unknown as Record<string, unknown>)[k], d);
+      if ("cause" in obj) this.count(obj.cause, d);
+      if (obj instanceof AggregateError) this.count(obj.errors, d);
     } else if (isPlainObject(obj)) {
-      for (const k of Object.keys(obj)) this.count((obj as Record<string, unknown>)[k]);
+      for (const k of Object.keys(obj)) this.count((obj as Record<string, unknown>)[k], d);
     }
   }
 
@@ -153,6 +212,9 @@ class Encoder {
 
   private child(key: string, value: unknown): Encoded {
     this.path.push(key);
+    if (this.path.length > MAX_DEPTH && value !== null && (typeof value === "object" || typeof value === "function")) {
+      this.fail(`it is nested more than ${MAX_DEPTH} levels deep, the most a stored value may be`);
+    }
     const out = this.walk(value);
     this.path.pop();
     return out;
@@ -161,6 +223,7 @@ class Encoder {
   walk(value: unknown): Encoded {
     switch (typeof value) {
       case "string":
+        return unsafeString(value) ? encodeUnsafe(value) : value;
       case "boolean":
         return value;
       case "number":
@@ -238,6 +301,7 @@ class Encoder {
     const keys = Object.keys(obj);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
+      if (unsafeString(key)) return this.entries(obj as Record<string, unknown>, keys);
       const item = (obj as Record<string, unknown>)[key];
       const enc = this.child(key, item);
       if (out) setOwn(out, key, enc);
@@ -251,53 +315,90 @@ class Encoder {
     return out ?? (obj as Record<string, Encoded>);
   }
 
+  /** An object with a key Postgres would refuse: its entries, keys encoded like values. */
+  private entries(obj: Record<string, unknown>, keys: string[]): Encoded {
+    return { [TAG]: "ent", v: keys.map((k) => [this.walk(k), this.child(k, obj[k])]) };
+  }
+
+  /**
+   * An error, read defensively: a getter that throws, a `cause` that loops, a field that cannot be
+   * stored each give a description in their place, never an exception (an action's error must
+   * reach the workflow as a failed attempt, whatever it is made of).
+   */
   private error(err: Error): Encoded {
     const out: Record<string, Encoded> = {
       [TAG]: "err",
-      name: errorName(err),
-      message: typeof err.message === "string" ? err.message : String(err.message),
+      name: safeText(read(() => errorName(err), (e) => `Error (its name could not be read: ${describeValue(e)})`)),
+      message: safeText(read(() => (typeof err.message === "string" ? err.message : describeValue(err.message)), (e) => `(its message could not be read: ${describeValue(e)})`)),
     };
-    if (typeof err.stack === "string") out.stack = err.stack;
+    const stack = read(() => err.stack, () => undefined);
+    if (typeof stack === "string") out.stack = safeText(stack);
     const fields: Record<string, Encoded> = {};
     let any = false;
-    for (const key of Object.keys(err)) {
-      if (key === "name" || key === "message" || key === "stack" || key === "cause" || key === "errors") continue;
-      const v = (err as unknown as Record<string, unknown>)[key];
-      if (typeof v === "function" || typeof v === "symbol") continue;
+    for (const key of read(() => Object.keys(err), () => [] as string[])) {
+      // An own enumerable `name` (`Object.assign(new Error(m), { name })`) is kept as a field, so
+      // it comes back enumerable, in its place among the others.
+      if (key === "message" || key === "stack" || key === "cause" || key === "errors") continue;
+      const field = safeText(key);
+      let v: unknown;
       try {
-        fields[key] = this.child(key, v);
+        v = (err as unknown as Record<string, unknown>)[key];
       } catch (e) {
-        // A field that cannot round-trip must not hide the error itself: keep its description.
-        if (!(e instanceof PathError)) throw e;
-        this.path.pop();
-        fields[key] = `[unserializable: ${e.reason}]`;
+        fields[field] = `[unreadable: ${safeText(describeValue(e))}]`;
+        any = true;
+        continue;
       }
+      if (typeof v === "function" || typeof v === "symbol") continue;
+      fields[field] = this.orDescription(field, v);
       any = true;
     }
     if (any) out.fields = fields;
-    if ("cause" in err && err.cause !== undefined) {
-      try {
-        out.cause = this.child("cause", err.cause);
-      } catch (e) {
-        if (!(e instanceof PathError)) throw e;
-        this.path.pop();
-        out.cause = String(err.cause);
-      }
-    }
-    if (err instanceof AggregateError && Array.isArray(err.errors)) {
-      try {
-        out.errors = this.child("errors", err.errors);
-      } catch (e) {
-        if (!(e instanceof PathError)) throw e;
-        this.path.pop();
-        out.errors = err.errors.map((x: unknown) => String(x));
-      }
-    }
+    const cause = read(() => ("cause" in err ? err.cause : undefined), () => undefined);
+    if (cause !== undefined) out.cause = this.orDescription("cause", cause);
+    const errors = read(() => (err instanceof AggregateError && Array.isArray(err.errors) ? (err.errors as unknown[]) : undefined), () => undefined);
+    if (errors) out.errors = this.orDescription("errors", errors);
     return out;
+  }
+
+  /** The value encoded, or, when it cannot be (a cycle, a class instance, a getter that throws), its description. */
+  private orDescription(key: string, value: unknown): Encoded {
+    const depth = this.path.length;
+    try {
+      return this.child(key, value);
+    } catch (e) {
+      this.path.length = depth;
+      return `[unserializable: ${safeText(e instanceof PathError ? e.reason : describeValue(e))}]`;
+    }
   }
 }
 
-function formatPath(path: string[]): string {
+/** `f()`, or what `fallback` makes of the error it threw. */
+function read<T>(f: () => T, fallback: (e: unknown) => T): T {
+  try {
+    return f();
+  } catch (e) {
+    return fallback(e);
+  }
+}
+
+/**
+ * Any value as text, the way it reads naturally: a string as itself, `undefined`, `null`, a
+ * number, an object as `util.inspect` shows it. Never runs the value's own code (no getters, no
+ * custom inspect, no `toString`) and never throws.
+ */
+export function describeValue(v: unknown): string {
+  try {
+    if (typeof v === "string") return v;
+    if (v === null || (typeof v !== "object" && typeof v !== "function")) return String(v);
+    return inspect(v, { depth: 2, breakLength: Infinity, customInspect: false, getters: false, showProxy: true, maxArrayLength: 20, maxStringLength: 1_000 });
+  } catch {
+    return "an unprintable value";
+  }
+}
+
+function formatPath(full: string[]): string {
+  // A path through deep nesting names its start and its end.
+  const path = full.length > 12 ? [...full.slice(0, 8), "<...>", ...full.slice(-3)] : full;
   return path
     .map((p) => (/^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : p.startsWith("<") ? ` ${p}` : `[${JSON.stringify(p)}]`))
     .join("");
@@ -323,7 +424,8 @@ function isPlainNumber(n: number): boolean {
 /** Encodes a value for storage. `what` names it in errors, e.g. "argument 1 of action greet". */
 export function encode(value: unknown, what = "value"): Encoded {
   // The common case, a string, a finite number, a boolean or null, is itself.
-  if (typeof value === "string" || typeof value === "boolean" || value === null || (typeof value === "number" && isPlainNumber(value))) return value;
+  if (typeof value === "string") return unsafeString(value) ? encodeUnsafe(value) : value;
+  if (typeof value === "boolean" || value === null || (typeof value === "number" && isPlainNumber(value))) return value;
   return run(what, () => new Encoder(undefined, false).walk(value));
 }
 
@@ -378,6 +480,10 @@ class Decoder {
         return this.error(value);
       case "obj":
         return this.plain(value.v as Record<string, Encoded>, undefined);
+      case "s":
+        return decodeUnsafe(value.v as Encoded[]);
+      case "ent":
+        return this.fillEntries({}, value.v as Encoded[]);
       case "ref": {
         const id = value.i as number;
         if (!this.defs.has(id)) throw new SerializationError(`stored state refers to object ${id} before defining it`);
@@ -411,6 +517,11 @@ class Decoder {
         const obj: Record<string, unknown> = {};
         this.defs.set(id, obj);
         return this.plain(v.v as Record<string, Encoded>, obj);
+      }
+      if (tag === "ent") {
+        const obj: Record<string, unknown> = {};
+        this.defs.set(id, obj);
+        return this.fillEntries(obj, v.v as Encoded[]);
       }
       if (tag === "map") {
         const m = new Map();
@@ -453,6 +564,14 @@ class Decoder {
     return m;
   }
 
+  private fillEntries(obj: Record<string, unknown>, entries: Encoded[]): Record<string, unknown> {
+    for (const e of entries) {
+      const [k, v] = e as Encoded[];
+      setOwn(obj, String(this.decode(k!)), this.decode(v!));
+    }
+    return obj;
+  }
+
   private fillSet(s: Set<unknown>, items: Encoded[]): Set<unknown> {
     for (const v of items) s.add(this.decode(v));
     return s;
@@ -484,12 +603,14 @@ class Decoder {
     const name = typeof data.name === "string" ? data.name : "Error";
     const message = typeof data.message === "string" ? data.message : "";
     const err = data.errors !== undefined ? new AggregateError([], message) : new (BUILTIN_ERRORS[name] ?? Error)(message);
-    if (err.name !== name) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
+    const fields = data.fields && typeof data.fields === "object" && !Array.isArray(data.fields) ? (data.fields as Record<string, Encoded>) : undefined;
+    // An own enumerable `name` comes back among the fields, in its place; otherwise it is the class's, as thrown.
+    if (err.name !== name && !(fields && Object.hasOwn(fields, "name"))) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
     if (typeof data.stack === "string") Object.defineProperty(err, "stack", { value: data.stack, writable: true, configurable: true, enumerable: false });
     register?.(err);
-    const fields = data.fields;
-    if (fields && typeof fields === "object" && !Array.isArray(fields)) {
-      for (const [k, v] of Object.entries(fields)) (err as unknown as Record<string, unknown>)[k] = this.decode(v);
+    if (fields) {
+      // Own properties, whatever their names: a field called `__proto__` never replaces the prototype.
+      for (const k of Object.keys(fields)) Object.defineProperty(err, k, { value: this.decode(fields[k]!), writable: true, enumerable: true, configurable: true });
     }
     if (data.cause !== undefined) {
       Object.defineProperty(err, "cause", { value: this.decode(data.cause), writable: true, configurable: true, enumerable: false });
@@ -507,28 +628,55 @@ export function decode(value: Encoded, ext?: CodecExtension): unknown {
   return new Decoder(ext).decode(value);
 }
 
-/** Error data for crossing a process boundary as plain JSON. */
+/**
+ * Error data for crossing a process boundary as plain JSON. Never throws, whatever was thrown:
+ * an error whose getters throw or whose cause loops is described as far as it can be read; a
+ * thrown value that is not an error (`throw "boom"`, `throw undefined`, `throw { code: 42 }`)
+ * keeps its value, so a workflow's `catch` gets it back, and reads naturally (`NonError: boom`).
+ */
 export function errorToData(err: unknown): ErrorData {
-  if (err instanceof Error) {
-    const enc = encode(err, "error") as Record<string, Encoded>;
-    const data: ErrorData = { name: enc.name as string, message: enc.message as string };
-    if (typeof enc.stack === "string") data.stack = enc.stack;
-    if (enc.fields) data.fields = enc.fields as Record<string, Encoded>;
-    if (enc.cause !== undefined) data.cause = enc.cause;
-    if (enc.errors !== undefined) data.errors = enc.errors;
-    return data;
-  }
-  let message: string;
   try {
-    message = typeof err === "string" ? err : JSON.stringify(encode(err, "thrown value"));
-  } catch {
-    message = String(err);
+    if (err instanceof Error || types.isNativeError(err)) {
+      const enc = encode(err, "error") as Record<string, Encoded>;
+      const data: ErrorData = { name: enc.name as string, message: enc.message as string };
+      if (typeof enc.stack === "string") data.stack = enc.stack;
+      if (enc.fields) data.fields = enc.fields as Record<string, Encoded>;
+      if (enc.cause !== undefined) data.cause = enc.cause;
+      if (enc.errors !== undefined) data.errors = enc.errors;
+      return data;
+    }
+    const data: ErrorData = { name: "NonError", message: safeText(describeValue(err)) };
+    try {
+      data.value = encode(err, "the thrown value");
+    } catch {
+      // A value that cannot be stored (a function, a class instance): the description stands for it.
+    }
+    return data;
+  } catch (e) {
+    return { name: "Error", message: `${safeText(describeValue(err))} (it could not be read in full: ${safeText(describeValue(e))})` };
   }
-  return { name: "Error", message: `non-error thrown: ${message}` };
 }
 
-export function errorFromData(data: ErrorData): Error {
+/** The error (or thrown value) that error data describes. */
+export function errorFromData(data: ErrorData): unknown {
+  if (data.value !== undefined) return decode(data.value);
   return new Decoder(undefined).error({ [TAG]: "err", ...(data as unknown as Record<string, Encoded>) });
+}
+
+/**
+ * What an instance failed with, encoded for its row: an error as `encode` stores it; any other
+ * thrown value as a `NonError` error that describes it. Never throws.
+ */
+export function encodeFailure(e: unknown, what = "the workflow's error"): Encoded {
+  if (e instanceof Error) {
+    try {
+      return encode(e, what);
+    } catch {
+      // Fall through to the description.
+    }
+  }
+  const data = errorToData(e);
+  return { [TAG]: "err", name: data.name, message: data.message };
 }
 
 /**

@@ -70,6 +70,16 @@ export function connectionLost(e: unknown): boolean {
 }
 
 /**
+ * Whether Postgres refused a statement for what it carries (a value it cannot store, a limit of
+ * the server), not for a lost connection: asking again would be refused again. SQLSTATE classes
+ * 22 (data exception), 23 (integrity constraint) and 54 (program limit exceeded).
+ */
+export function contentRefused(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
  * Why a connection could not be opened, in a few words with the error's code, or undefined when
  * `e` is not a failure to connect (a wrong statement, a missing permission).
  */

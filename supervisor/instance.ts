@@ -1,6 +1,6 @@
 import type { Machine } from "../interpreter/machine.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
-import { encode, type Encoded } from "../sdk/codec.js";
+import { encode, encodeFailure, type Encoded } from "../sdk/codec.js";
 import { SerializationError, WorkflowCancelledError } from "../sdk/errors.js";
 import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
 import type { Task } from "../child/protocol.js";
@@ -83,6 +83,19 @@ export class LiveInstance implements Writable {
       this.exit = { kind: "finished", status: "failed", error: encode(err) };
       return undefined;
     }
+  }
+
+  /**
+   * Postgres refused this instance's write for what it carries: it fails, with that reason, and
+   * the refused data (its pending attempt rows and dispatches) is left out of the next write.
+   */
+  refused(reason: string): void {
+    this.exit = { kind: "finished", status: "failed", error: encodeFailure(new SerializationError(`the workflow's state could not be written: ${reason}`)) };
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    this.attempts.length = 0;
+    this.toSend.length = 0;
+    this.needsSnapshot = false;
   }
 
   /** The error this instance ends with if it is cancelled. */

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Logger } from "../log/logger.js";
+import { contentRefused } from "../store/db.js";
 import { instancesPersist, type AttemptWrite, type InstanceWrite } from "../store/engine.js";
 
 /**
@@ -12,7 +13,11 @@ export interface Writable {
   readonly id: string;
   /** Builds this instance's write and takes its pending attempt rows; `after` runs once it is durable. */
   collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void };
+  /** Postgres refused the write for what it carries: the instance fails with `reason`, without that data. */
+  refused(reason: string): void;
 }
+
+type Collected = { w: Writable; settled: boolean } & ReturnType<Writable["collect"]>;
 
 export interface PersisterOptions {
   db: pg.Pool;
@@ -31,6 +36,8 @@ export class Persister {
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private stopped = false;
+  /** Instances whose write Postgres refused for its content, once: failing them is the next write. */
+  private readonly refused = new Set<string>();
   /** Statements written, for the status row and the bench. */
   batches = 0;
   rows = 0;
@@ -73,10 +80,10 @@ export class Persister {
     }
     for (const w of batch) this.dirty.delete(w.id);
     if (this.dirty.size) this.urgent = true;
-    const collected: Array<{ w: Writable } & ReturnType<Writable["collect"]>> = [];
+    const collected: Collected[] = [];
     for (const w of batch) {
       try {
-        collected.push({ w, ...w.collect() });
+        collected.push({ w, settled: false, ...w.collect() });
       } catch (e) {
         // A bug in one instance must not take the others (or the supervisor) down with it.
         this.opts.log.error("could not prepare an instance's write; dropping it from memory (its lease will expire and another claim resumes it)", { instance: w.id, error: e });
@@ -85,24 +92,13 @@ export class Persister {
     }
     if (!collected.length) return;
     try {
-      const written = await instancesPersist(this.opts.db, {
-        owner: this.opts.owner,
-        instances: collected.map((c) => c.write),
-        attempts: collected.flatMap((c) => c.attempts),
-      });
+      await this.write(collected);
       this.failures = 0;
-      this.batches++;
-      this.rows += collected.length;
-      const lost: Array<{ id: string; epoch: number }> = [];
-      for (const c of collected) {
-        if (written.has(c.w.id)) c.after();
-        else lost.push({ id: c.w.id, epoch: c.write.epoch });
-      }
-      if (lost.length) this.opts.onLost(lost);
     } catch (e) {
-      // The database is unreachable or restarting: keep everything in memory and try again.
+      // The database is unreachable or restarting: keep what was not written in memory and try again.
       this.failures++;
       for (const c of collected) {
+        if (c.settled) continue;
         c.undo();
         if (!this.dirty.has(c.w.id)) this.dirty.set(c.w.id, c.w);
       }
@@ -111,6 +107,56 @@ export class Persister {
       await new Promise((r) => setTimeout(r, delay));
       this.urgent = true;
     }
+  }
+
+  /**
+   * One statement for these writes. A refusal for what a write carries (not a lost connection)
+   * is narrowed down by halves to the instances whose data caused it, which fail on their own:
+   * one bad value never holds up the batch. A lost connection is thrown for the caller to retry.
+   */
+  private async write(list: Collected[]): Promise<void> {
+    let written: Set<string>;
+    try {
+      written = await instancesPersist(this.opts.db, {
+        owner: this.opts.owner,
+        instances: list.map((c) => c.write),
+        attempts: list.flatMap((c) => c.attempts),
+      });
+    } catch (e) {
+      if (!contentRefused(e)) throw e;
+      if (list.length === 1) return this.refuse(list[0]!, e);
+      const half = Math.ceil(list.length / 2);
+      await this.write(list.slice(0, half));
+      await this.write(list.slice(half));
+      return;
+    }
+    this.batches++;
+    this.rows += list.length;
+    const lost: Array<{ id: string; epoch: number }> = [];
+    for (const c of list) {
+      c.settled = true;
+      this.refused.delete(c.w.id);
+      if (written.has(c.w.id)) c.after();
+      else lost.push({ id: c.w.id, epoch: c.write.epoch });
+    }
+    if (lost.length) this.opts.onLost(lost);
+  }
+
+  /** Postgres refused this instance's write for its content: it fails (once), or is dropped if even that is refused. */
+  private refuse(c: Collected, e: unknown): void {
+    c.settled = true;
+    const reason = `Postgres refused it (${String((e as { code?: unknown }).code)}: ${(e as Error).message})`;
+    if (this.refused.has(c.w.id)) {
+      this.opts.log.error("an instance's failure could not be written either; dropping it from memory (its lease will expire)", { instance: c.w.id, error: reason });
+      this.refused.delete(c.w.id);
+      this.opts.onLost([{ id: c.w.id }]);
+      return;
+    }
+    this.opts.log.error("an instance's state was refused by Postgres; failing that instance alone", { instance: c.w.id, error: reason });
+    this.refused.add(c.w.id);
+    c.w.refused(reason);
+    this.dirty.set(c.w.id, c.w);
+    this.urgent = true;
   }
 
   /**

@@ -227,8 +227,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       }
       case "load-error": {
         const err = errorFromData(msg.error);
-        const wrapped = new Error(`user module ${msg.module} failed to load in the worker: ${err.name}: ${err.message}`, { cause: err });
-        wrapped.stack = `${wrapped.message}\n${err.stack ?? ""}`;
+        const wrapped = new Error(`user module ${msg.module} failed to load in the worker: ${msg.error.name}: ${msg.error.message}`, { cause: err });
+        wrapped.stack = `${wrapped.message}\n${msg.error.stack ?? ""}`;
         child.state = "dead";
         if (startup) startup.reject(wrapped);
         else {

@@ -6,7 +6,7 @@ import { Machine, type MachineOptions } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { checkSize, decode, encode, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../sdk/codec.js";
 import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
 import type { SupervisorEvents } from "./events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
@@ -29,13 +29,7 @@ function timeoutError(message: string): ErrorData {
   return { name: "ActionTimeout", message };
 }
 
-function encodedError(e: unknown): Encoded {
-  try {
-    return encode(e instanceof Error ? e : new Error(`non-error thrown: ${String(e)}`), "the workflow's error");
-  } catch {
-    return encode(new Error(String(e)));
-  }
-}
+const encodedError = (e: unknown): Encoded => encodeFailure(e);
 
 type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
 

@@ -1,5 +1,5 @@
 import test from "ava";
-import { decode, encode, encodeGraph, errorFromData, errorToData, roundTrip, type Encoded } from "../../sdk/codec.js";
+import { decode, encode, encodeGraph, errorFromData, errorToData, MAX_DEPTH, roundTrip, type Encoded, type ErrorData } from "../../sdk/codec.js";
 import { SerializationError } from "../../sdk/errors.js";
 
 /** Through JSON text, as values travel to and from Postgres. */
@@ -130,7 +130,111 @@ test("errorToData and errorFromData carry an error across a process as plain JSO
   const back = errorFromData(data) as typeof err;
   t.is(back.name, "NetworkError");
   t.is(back.status, 503);
-  t.deepEqual(errorToData("just a string"), { name: "Error", message: "non-error thrown: just a string" });
+  t.deepEqual(errorToData("just a string"), { name: "NonError", message: "just a string", value: "just a string" });
+});
+
+test("a thrown value that is not an error reads naturally and comes back as itself", (t) => {
+  const cases: Array<[unknown, string]> = [
+    [undefined, "undefined"],
+    [null, "null"],
+    ["boom", "boom"],
+    [42, "42"],
+    [{ code: 42, why: "quota" }, "{ code: 42, why: 'quota' }"],
+    [[1, "a"], "[ 1, 'a' ]"],
+  ];
+  for (const [thrown, text] of cases) {
+    const data = JSON.parse(JSON.stringify(errorToData(thrown))) as ErrorData;
+    t.is(data.name, "NonError");
+    t.is(data.message, text);
+    t.deepEqual(errorFromData(data), thrown);
+  }
+  // One that cannot be stored is described, and comes back as an error with that description.
+  const data = errorToData(() => 1);
+  t.like(data, { name: "NonError", message: "[Function (anonymous)]" });
+  t.is((errorFromData(data) as Error).message, "[Function (anonymous)]");
+});
+
+test("an error made to break its reader is described, never an exception: throwing getters, a looping cause, a throwing toJSON, a hostile Proxy", (t) => {
+  const getters = new Error("base");
+  Object.defineProperty(getters, "message", { get() { throw new Error("no message for you"); } });
+  Object.defineProperty(getters, "detail", { enumerable: true, get() { throw new TypeError("no detail"); } });
+  const d1 = errorToData(getters);
+  t.regex(d1.message, /^\(its message could not be read: .*no message for you/);
+  t.regex(String(d1.fields?.detail), /^\[unreadable: .*no detail/);
+
+  const looping = new Error("loop") as Error & { cause?: unknown };
+  looping.cause = looping;
+  const d2 = errorToData(looping);
+  t.is(d2.message, "loop");
+  t.regex(String(d2.cause), /^\[unserializable: a circular reference/);
+
+  const withToJSON = Object.assign(new Error("json"), { toJSON() { throw new Error("no JSON"); }, toString() { throw new Error("no string"); } });
+  const d3 = JSON.parse(JSON.stringify(errorToData(withToJSON)));
+  t.is(d3.message, "json");
+
+  const hostile = new Proxy(new Error("proxied"), { get() { throw new Error("trap"); }, ownKeys() { throw new Error("trap"); }, getPrototypeOf() { throw new Error("trap"); }, has() { throw new Error("trap"); } });
+  const d4 = errorToData(hostile);
+  t.is(typeof d4.name, "string");
+  t.is(typeof d4.message, "string");
+  t.notThrows(() => JSON.stringify(d4));
+
+  const plainHostile = { toJSON() { throw new Error("no"); }, toString() { throw new Error("no"); }, get x() { throw new Error("no"); } };
+  const d5 = errorToData(plainHostile);
+  t.is(d5.name, "NonError");
+  t.notThrows(() => JSON.stringify(d5));
+});
+
+test("an error's own enumerable name stays enumerable, in its place: Object.keys as natively", (t) => {
+  const err = Object.assign(new Error("m"), { name: "QuotaError", limit: 10 });
+  const back = decode(JSON.parse(JSON.stringify(encode(err)))) as Error;
+  t.deepEqual(Object.keys(back), ["name", "limit"]);
+  t.is(back.name, "QuotaError");
+  t.deepEqual({ ...back }, { name: "QuotaError", limit: 10 });
+  const plain = decode(JSON.parse(JSON.stringify(encode(new TypeError("t"))))) as Error;
+  t.deepEqual(Object.keys(plain), []);
+  t.is(plain.name, "TypeError");
+});
+
+test("a stored error field named __proto__ is an own field; it never replaces the prototype", (t) => {
+  const back = decode({ $w: "err", name: "Error", message: "m", fields: { ["__proto__"]: { polluted: true } } } as never) as Error & Record<string, unknown>;
+  t.true(back instanceof Error);
+  t.true(Object.hasOwn(back, "__proto__"));
+  t.is(Object.getPrototypeOf(back), Error.prototype);
+  t.is((back as { polluted?: unknown }).polluted, undefined);
+});
+
+test("strings Postgres's json refuses (NUL, unpaired surrogates) round-trip unchanged: values, keys, Map keys, nested", (t) => {
+  const nul = "a\u0000b";
+  const high = "ab\uD83D";
+  const low = "\uDE00cd";
+  const pair = "ok \uD83D\uDE00";
+  const value = { [nul]: [nul, high, low, pair], nested: { deep: new Map([[high, low]]) }, set: new Set([low]), plain: pair };
+  const encoded = encode(value);
+  const text = JSON.stringify(encoded);
+  t.false(/\\u0000|\\ud8[0-3][0-9a-f](?!\\ud[c-f])|(?<!\\ud8[0-3][0-9a-f])\\udc[0-9a-f]{2}/i.test(text), text);
+  t.deepEqual(decode(JSON.parse(text)), value);
+  t.is(decode(JSON.parse(JSON.stringify(encode("\u0000"))) as never), "\u0000");
+  t.is(encode(pair), pair, "a well-formed string is stored as it is");
+  // Error texts are made safe instead (shown, not lost).
+  t.is(errorToData(new Error(`x${nul}`)).message, "xa\\u0000b");
+});
+
+test("nesting deeper than the codec's limit is a SerializationError naming the path and the limit", (t) => {
+  let deep: unknown = "bottom";
+  for (let i = 0; i < MAX_DEPTH + 5; i++) deep = [deep];
+  const e = t.throws(() => encode(deep, "argument 1 of action a"), { instanceOf: SerializationError });
+  t.regex(e!.message, new RegExp(`^argument 1 of action a cannot be stored: it is nested more than ${MAX_DEPTH} levels deep, the most a stored value may be \\(at argument 1 of action a\\[0\\]\\[0\\].*<\\.\\.\\.>`));
+  let ok: unknown = 1;
+  for (let i = 0; i < MAX_DEPTH - 1; i++) ok = { a: ok };
+  t.deepEqual(decode(JSON.parse(JSON.stringify(encode(ok)))), ok);
+  let cyclicDeep: unknown[] = [];
+  const root = cyclicDeep;
+  for (let i = 0; i < MAX_DEPTH + 5; i++) {
+    const next: unknown[] = [];
+    cyclicDeep.push(next);
+    cyclicDeep = next;
+  }
+  t.throws(() => encodeGraph(root), { instanceOf: SerializationError, message: /nested more than 1000 levels deep/ });
 });
 
 test("roundTrip is a deep copy through the codec", (t) => {
