@@ -66,6 +66,8 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
         args: show(row.args),
         result: show(row.result),
         error: show(row.error),
+        // Deaths in a row of the supervisor running it (WAYMARK_CRASH_LOOP_LIMIT fails it at the limit).
+        ...(row.leaseLosses ? { supervisorDeaths: row.leaseLosses } : {}),
         createdAt: row.createdAt,
         startedAt: row.startedAt,
         finishedAt: row.finishedAt,
@@ -97,6 +99,7 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           `args      ${printJson(out.args, undefined)}`,
           ...(row.status === "completed" ? [`result    ${printJson(out.result, undefined)}`] : []),
           ...(err ? [`error     ${err.name}: ${err.message}`] : []),
+          ...(row.leaseLosses ? [`deaths    its supervisor died ${row.leaseLosses} time(s) in a row while running it (failed at WAYMARK_CRASH_LOOP_LIMIT)`] : []),
           `created   ${out.createdAt.toISOString()}${out.finishedAt ? `   finished ${out.finishedAt.toISOString()}` : ""}`,
           "",
           `attempts (${attempts.length}):`,

@@ -78,6 +78,8 @@ export interface WaymarkConfig {
   maxValueBytes: number;
   /** Largest written state (snapshot) of one instance. @default 52428800 */
   maxStateBytes: number;
+  /** Deaths in a row of the supervisor running an instance after which it fails (0: never). @default 3 */
+  crashLoopLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -305,6 +307,7 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: ms(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
   WAYMARK_WORKFLOW_STEP_LIMIT: { key: "workflowStepLimit", parse: int(1_000), fallback: () => DEFAULT_STEP_LIMIT, doc: "steps an instance may run without waiting before it fails" },
   WAYMARK_MAX_VALUE_BYTES: { key: "maxValueBytes", parse: int(1_024, 1_073_741_823), fallback: () => 10 * 2 ** 20, doc: "largest stored argument, result or payload" },
+  WAYMARK_CRASH_LOOP_LIMIT: { key: "crashLoopLimit", parse: int(0, 1_000), fallback: () => 3, doc: "supervisor deaths in a row while running an instance after which it fails (0: never)" },
   WAYMARK_MAX_STATE_BYTES: { key: "maxStateBytes", parse: int(1_024, 1_073_741_823), fallback: () => 50 * 2 ** 20, doc: "largest written state of one instance" },
 };
 

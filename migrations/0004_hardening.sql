@@ -10,3 +10,9 @@ ALTER TABLE waymark.workflow_versions ADD COLUMN source_line integer;
 -- The reclaimer counts them; any write by the lease holder (progress) sets it back to 0; at
 -- WAYMARK_CRASH_LOOP_LIMIT the instance fails instead of taking down the next supervisor too.
 ALTER TABLE waymark.instances ADD COLUMN lease_losses integer NOT NULL DEFAULT 0;
+
+-- Suspects: instances whose supervisor died while it held them. A supervisor takes one at a time
+-- (so a second death is blamed on the right one), found by this small index; the ordinary claim
+-- skips them.
+CREATE INDEX instances_suspects ON waymark.instances (priority DESC, scheduled_at, id)
+  WHERE status = 'queued' AND lease_losses > 0;

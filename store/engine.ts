@@ -17,6 +17,8 @@ export interface ClaimedInstance {
   state: string | null;
   epoch: number;
   cancelRequested: boolean;
+  /** Times in a row its supervisor died while holding it (a suspect when above 0). */
+  leaseLosses: number;
 }
 
 /**
@@ -24,9 +26,10 @@ export interface ClaimedInstance {
  * already under way), then queued ones by priority and age. `SKIP LOCKED` lets supervisors claim
  * concurrently without waiting on each other's rows; each branch is its own CTE because
  * `FOR UPDATE` is not allowed with UNION, and the partial indexes keep both walks to runnable
- * rows only.
+ * rows only. Suspects (queued after their supervisor died) are taken only `suspects` at a time
+ * (0 or 1): one that kills its supervisor again then takes the blame alone.
  */
-export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number }): Promise<ClaimedInstance[]> {
+export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number; suspects?: number }): Promise<ClaimedInstance[]> {
   // Named: prepared once per connection, so the hot statements are not planned on every call.
   const { rows } = await db.query({
     name: "waymark_claim",
@@ -34,25 +37,30 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
        SELECT id FROM waymark.instances
         WHERE status = 'sleeping' AND scheduled_at <= now()
         ORDER BY scheduled_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), x AS (
+       SELECT id FROM waymark.instances
+        WHERE status = 'queued' AND lease_losses > 0 AND scheduled_at <= now()
+        ORDER BY priority DESC, scheduled_at, id
+        LIMIT least($4, $2 - (SELECT count(*) FROM s)) FOR UPDATE SKIP LOCKED
      ), q AS (
        SELECT id FROM waymark.instances
-        WHERE status = 'queued' AND scheduled_at <= now()
+        WHERE status = 'queued' AND lease_losses = 0 AND scheduled_at <= now()
         ORDER BY priority DESC, scheduled_at, id
-        LIMIT ($2 - (SELECT count(*) FROM s)) FOR UPDATE SKIP LOCKED
+        LIMIT ($2 - (SELECT count(*) FROM s) - (SELECT count(*) FROM x)) FOR UPDATE SKIP LOCKED
      )
      , claimed AS (
        UPDATE waymark.instances i
           SET status = 'running', lease_owner = $1, lease_epoch = i.lease_epoch + 1,
               lease_expires_at = now() + $3 * interval '1 millisecond',
               started_at = coalesce(i.started_at, now()), updated_at = now()
-         FROM (SELECT id, 0 AS woke FROM s UNION ALL SELECT id, 1 FROM q) pick
+         FROM (SELECT id, 0 AS woke FROM s UNION ALL SELECT id, 1 FROM x UNION ALL SELECT id, 1 FROM q) pick
         WHERE i.id = pick.id
-       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested
+       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses
      )
      -- An UPDATE returns rows in no particular order: hand them over in claim order.
-     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested
+     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses
        FROM claimed ORDER BY woke, priority DESC, scheduled_at, id`,
-    values: [p.owner, p.limit, p.leaseMs],
+    values: [p.owner, p.limit, p.leaseMs, p.suspects ?? 1],
   });
   return rows.map((r) => ({
     id: r.id,
@@ -62,6 +70,7 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
     state: r.state,
     epoch: r.lease_epoch,
     cancelRequested: r.cancel_requested,
+    leaseLosses: r.lease_losses,
   }));
 }
 
@@ -83,22 +92,40 @@ export async function instanceHeartbeat(db: Queryable, p: { owner: string; lease
 /**
  * Puts instances whose lease expired (their supervisor died) back in the queue, from their last
  * persisted state, and wakes the pollers. Batched and SKIP LOCKED so several reclaimers coexist.
+ * Each counts a loss in a row (`lease_losses`, set back to 0 by any progress its holder writes);
+ * at `crashLoopLimit` (0: never) the instance fails instead, with an error that says why, so an
+ * instance that kills its supervisor cannot take down one supervisor after another.
  */
-export async function instanceReclaimExpired(db: Queryable, p: { limit: number }): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
+export async function instanceReclaimExpired(db: Queryable, p: { limit: number; crashLoopLimit?: number }): Promise<{ requeued: number; failed: string[] }> {
+  const { rows } = await db.query<{ requeued: number; failed: string[] }>(
     `WITH x AS (
-       SELECT id FROM waymark.instances
+       SELECT id, $2 > 0 AND lease_losses + 1 >= $2 AS quarantine FROM waymark.instances
         WHERE status = 'running' AND lease_expires_at < now()
         ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
      ), upd AS (
        UPDATE waymark.instances i
-          SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-         FROM x WHERE i.id = x.id RETURNING 1
+          SET status = CASE WHEN x.quarantine THEN 'failed' ELSE 'queued' END,
+              lease_losses = i.lease_losses + 1,
+              state = CASE WHEN x.quarantine THEN NULL ELSE i.state END,
+              error = CASE WHEN x.quarantine THEN json_build_object('$w', 'err', 'name', 'CrashLoopError', 'message',
+                        format('its supervisor died %s times in a row while running it (the limit, WAYMARK_CRASH_LOOP_LIMIT): waymark stopped retrying it so that it cannot take down another one. Look at what it does between two awaits (a large allocation, a long computation, a crash in native code)', i.lease_losses + 1))
+                      ELSE i.error END,
+              finished_at = CASE WHEN x.quarantine THEN now() END,
+              lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+         FROM x
+        WHERE i.id = x.id
+       RETURNING i.id, i.status
+     ), counts AS (
+       SELECT count(*) FILTER (WHERE status = 'queued')::int AS requeued,
+              coalesce(array_agg(id::text) FILTER (WHERE status = 'failed'), '{}') AS failed FROM upd
      )
-     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN ${NOTIFY_QUEUED} END FROM upd`,
-    [p.limit],
+     SELECT requeued, failed,
+            CASE WHEN requeued > 0 THEN ${NOTIFY_QUEUED} END,
+            (SELECT count(pg_notify('${CHANNELS.done}', f)) FROM unnest(failed) f) AS notified
+       FROM counts`,
+    [p.limit, p.crashLoopLimit ?? 0],
   );
-  return rows[0]?.n ?? 0;
+  return { requeued: rows[0]?.requeued ?? 0, failed: rows[0]?.failed ?? [] };
 }
 
 export interface InstanceWrite {
@@ -148,6 +175,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
   for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
   if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
+  const withAttempts = new Set(A.map((a) => a.instanceId));
   const { rows } = await db.query<{ ids: string[] }>({
     name: "waymark_persist",
     // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
@@ -155,8 +183,8 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
     // the table for each written one); the only way in is the primary key.
     text: `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress)
      ), upd AS (
        UPDATE waymark.instances i
           -- A cancellation requested while this write was on its way (the supervisor saw it too
@@ -170,6 +198,8 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
               scheduled_at = coalesce(w.scheduled_at, i.scheduled_at),
               lease_owner = CASE WHEN w.status = 'running' THEN i.lease_owner END,
               lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
+              -- Progress written (a new state or recorded attempts) clears the deaths in a row.
+              lease_losses = CASE WHEN w.progress OR w.status <> 'running' THEN 0 ELSE i.lease_losses END,
               finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled')
                                    OR (i.cancel_requested AND w.status IN ('sleeping', 'queued')) THEN now() END,
               updated_at = now()
@@ -224,6 +254,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       notes.map((n) => n[0]),
       notes.map((n) => n[1]),
       I.map((x) => json(x.cancelError)),
+      I.map((x) => x.state !== undefined || withAttempts.has(x.id)),
     ],
   });
   return new Set(rows[0]?.ids ?? []);

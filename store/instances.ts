@@ -92,6 +92,8 @@ export interface InstanceRow {
   error: Encoded | null;
   idempotencyKey: string | null;
   leaseOwner: string | null;
+  /** Deaths in a row of the supervisor running it (crash-loop quarantine at WAYMARK_CRASH_LOOP_LIMIT). */
+  leaseLosses: number;
   scheduledAt: Date;
   createdAt: Date;
   startedAt: Date | null;
@@ -99,7 +101,7 @@ export interface InstanceRow {
 }
 
 const INSTANCE_COLUMNS = `id::text, workflow_name, version_id, status, priority, args, result, error, idempotency_key,
-  lease_owner, scheduled_at, created_at, started_at, finished_at`;
+  lease_owner, lease_losses, scheduled_at, created_at, started_at, finished_at`;
 
 function instanceRow(r: Record<string, unknown>): InstanceRow {
   return {
@@ -113,6 +115,7 @@ function instanceRow(r: Record<string, unknown>): InstanceRow {
     error: r.error as Encoded | null,
     idempotencyKey: r.idempotency_key as string | null,
     leaseOwner: r.lease_owner as string | null,
+    leaseLosses: r.lease_losses as number,
     scheduledAt: r.scheduled_at as Date,
     createdAt: r.created_at as Date,
     startedAt: r.started_at as Date | null,

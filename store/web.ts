@@ -155,6 +155,8 @@ export interface InstanceFull {
   state: string | null;
   idempotencyKey: string | null;
   leaseOwner: string | null;
+  /** Deaths in a row of the supervisor running it (crash-loop quarantine at WAYMARK_CRASH_LOOP_LIMIT). */
+  leaseLosses: number;
   cancelRequested: boolean;
   scheduleId: number | null;
   scheduledAt: Date;
@@ -168,7 +170,7 @@ export interface InstanceFull {
 export async function instanceGetFull(db: Queryable, p: { id: string }): Promise<InstanceFull | undefined> {
   const { rows } = await db.query(
     `SELECT id::text, workflow_name, version_id, status, priority, args, result, error, state, idempotency_key, lease_owner,
-            cancel_requested, schedule_id, scheduled_at, created_at, started_at, updated_at, finished_at
+            lease_losses, cancel_requested, schedule_id, scheduled_at, created_at, started_at, updated_at, finished_at
        FROM waymark.instances WHERE id = $1`,
     [p.id],
   );
@@ -186,6 +188,7 @@ export async function instanceGetFull(db: Queryable, p: { id: string }): Promise
     state: r.state,
     idempotencyKey: r.idempotency_key,
     leaseOwner: r.lease_owner,
+    leaseLosses: r.lease_losses,
     cancelRequested: r.cancel_requested,
     scheduleId: r.schedule_id === null ? null : Number(r.schedule_id),
     scheduledAt: r.scheduled_at,

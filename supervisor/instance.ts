@@ -41,6 +41,8 @@ export class LiveInstance implements Writable {
   gone = false;
   /** A continuation of a run that handed the event loop back is scheduled. */
   continuing = false;
+  /** Its last supervisor died holding it, and it has written no progress since: a suspect. */
+  suspect = false;
   /**
    * The machine holds state that must be written before anything else is dispatched (new action
    * calls computed from results). Writes without it only add attempt rows: a resumed instance
@@ -126,11 +128,14 @@ export class LiveInstance implements Writable {
     const snapshotted = this.needsSnapshot;
     this.needsSnapshot = false;
     this.inWrite = sends;
+    const progress = write.state !== undefined || attempts.length > 0 || write.status !== "running";
     return {
       write,
       attempts,
       after: () => {
         this.inWrite = [];
+        // Progress is on record (and its deaths in a row cleared): no longer a suspect.
+        if (progress) this.suspect = false;
         this.afterWrite(this, sends);
       },
       undo: () => {

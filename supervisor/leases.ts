@@ -14,6 +14,8 @@ export interface LeaseOptions {
   heartbeatMs: number;
   reclaimIntervalMs: number;
   reclaimBatchSize: number;
+  /** WAYMARK_CRASH_LOOP_LIMIT: deaths in a row after which a reclaimed instance fails (0: never). */
+  crashLoopLimit: number;
   log: Logger;
   /** The instances this supervisor holds in memory right now: id and claim epoch. */
   held(): Iterable<[string, number]>;
@@ -53,10 +55,15 @@ export class Leases {
 
   async reclaim(): Promise<void> {
     let n = 0;
+    const failed: string[] = [];
     for (;;) {
-      const got = await instanceReclaimExpired(this.o.db, { limit: this.o.reclaimBatchSize });
-      n += got;
-      if (got < this.o.reclaimBatchSize) break;
+      const got = await instanceReclaimExpired(this.o.db, { limit: this.o.reclaimBatchSize, crashLoopLimit: this.o.crashLoopLimit });
+      n += got.requeued;
+      failed.push(...got.failed);
+      if (got.requeued + got.failed.length < this.o.reclaimBatchSize) break;
+    }
+    if (failed.length) {
+      this.o.log.error("failed instances whose supervisor died WAYMARK_CRASH_LOOP_LIMIT times in a row while running them (a crash loop)", { count: failed.length, instances: failed.join(",") });
     }
     if (n) {
       this.o.log.info("reclaimed instances whose supervisor stopped", { count: n });

@@ -176,6 +176,11 @@ export class Persister {
     return this.dirty.size;
   }
 
+  /** Drops a pending write of this copy (a retired one), if it is the one waiting. */
+  forget(w: Writable): void {
+    if (this.dirty.get(w.id) === w) this.dirty.delete(w.id);
+  }
+
   pending(): number {
     return this.dirty.size;
   }

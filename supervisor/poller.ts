@@ -15,6 +15,8 @@ export interface PollerOptions {
   log: Logger;
   /** How many more instances may be claimed now. */
   room(): number;
+  /** How many suspects (instances whose supervisor died holding them) may be claimed now: 0 or 1. */
+  suspects(): number;
   adopt(batch: ClaimedInstance[]): void;
 }
 
@@ -61,7 +63,7 @@ export class Poller {
       if (limit <= 0) return;
       let batch: ClaimedInstance[];
       try {
-        batch = await instanceClaim(this.o.db, { owner: this.o.owner, limit, leaseMs: this.o.leaseMs });
+        batch = await instanceClaim(this.o.db, { owner: this.o.owner, limit, leaseMs: this.o.leaseMs, suspects: this.o.suspects() });
         this.failures = 0;
       } catch (e) {
         this.failures++;

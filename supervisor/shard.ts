@@ -63,11 +63,23 @@ export class Shard {
   }
 
   private newLive(c: ClaimedInstance, machine: Machine): LiveInstance {
-    return new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null, this.o.config.maxStateBytes);
+    const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null, this.o.config.maxStateBytes);
+    live.suspect = c.leaseLosses > 0;
+    return live;
+  }
+
+  /** Whether this shard holds a suspect that has not yet written progress. */
+  holdsSuspect(): boolean {
+    for (const live of this.live.values()) if (live.suspect) return true;
+    return false;
   }
 
   /** Takes a claimed instance into memory and runs it. */
   async adopt(c: ClaimedInstance): Promise<void> {
+    // Claimed again while an old copy is still held (its lease expired under a stalled process,
+    // and this supervisor took it back): the old copy goes first, its attempts forgotten.
+    const old = this.live.get(c.id);
+    if (old) this.retire(old, `claimed again (epoch ${c.epoch}) while an older claim (epoch ${old.epoch}) was still held`);
     const now = Date.now();
     let machine: Machine;
     try {
@@ -349,12 +361,26 @@ export class Shard {
     this.finish(live, { status: "cancelled", error: live.cancelError() });
   }
 
-  /** Forgets an instance whose lease this supervisor lost (the claim of that epoch, if given). */
-  drop(id: string, why: string, epoch?: number): void {
+  /**
+   * Forgets an instance whose lease this supervisor lost (the claim of that epoch, if given).
+   * `unlessLeaving`: the heartbeat's view, which cannot tell a lost lease from an exit written
+   * just before it ran; an instance on its way out is left to its write's own lease guard.
+   */
+  drop(id: string, why: string, epoch?: number, o: { unlessLeaving?: boolean } = {}): void {
     const live = this.live.get(id);
     if (!live || (epoch !== undefined && live.epoch !== epoch)) return;
+    if (o.unlessLeaving && live.exit) return;
     this.o.log.warn("dropping instance", { instance: id, why });
     this.remove(live);
+  }
+
+  /** Retires an old copy of an instance before a new claim of it runs: nothing of it goes on. */
+  private retire(old: LiveInstance, why: string): void {
+    this.o.log.warn("retiring an old copy of an instance", { instance: old.id, why });
+    const tokens = [...old.inflight.keys()];
+    if (tokens.length) this.o.pool.abort(tokens, "cancelled");
+    this.remove(old);
+    this.persister.forget(old);
   }
 
   /**

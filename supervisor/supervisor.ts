@@ -61,6 +61,8 @@ export class Supervisor {
   private started = false;
   /** Claimed instances whose adoption (reading their version) has not finished. */
   private adopting = 0;
+  /** Of those, suspects (their last supervisor died holding them). */
+  private adoptingSuspects = 0;
   /** Most instances held at once (the WAYMARK_MAX_CONCURRENT_INSTANCES cap). */
   private peakInstances = 0;
   connectionString = "";
@@ -124,6 +126,8 @@ export class Supervisor {
         intervalMs: config.pollIntervalMs,
         log: this.log.scope("poller"),
         room: () => this.room(),
+        // One suspect at a time: if it kills this supervisor too, it alone is to blame.
+        suspects: () => (this.shards.some((s) => s.holdsSuspect()) || this.adoptingSuspects > 0 ? 0 : 1),
         adopt: (batch) => this.adopt(batch),
       });
       this.notifier = new Notifier(this.connectionString, {
@@ -143,10 +147,13 @@ export class Supervisor {
         heartbeatMs: config.lockHeartbeatMs,
         reclaimIntervalMs: config.expiredLockReclaimerIntervalMs,
         reclaimBatchSize: config.expiredLockReclaimerBatchSize,
+        crashLoopLimit: config.crashLoopLimit,
         log: this.log.scope("leases"),
         held: () => this.shards.flatMap((s) => [...s.live.values()].map((l): [string, number] => [l.id, l.epoch])),
-        // By epoch: the same instance claimed again while the heartbeat ran is a new claim, not lost.
-        lost: (list) => list.forEach(({ id, epoch }) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it", epoch)),
+        // By epoch: the same instance claimed again while the heartbeat ran is a new claim, not
+        // lost. One on its way out (finishing, going to sleep, released) is judged by the guard of
+        // its own write, which may have committed just before the heartbeat ran.
+        lost: (list) => list.forEach(({ id, epoch }) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it", epoch, { unlessLeaving: true })),
         cancel: (ids) => ids.forEach((id) => this.shardFor(id).cancel(id)),
         reclaimed: () => this.poller?.wake(),
       });
@@ -233,10 +240,18 @@ export class Supervisor {
     this.peakInstances = Math.max(this.peakInstances, this.liveCount());
     for (const c of batch) {
       const shard = this.shardFor(c.id);
+      const suspect = c.leaseLosses > 0;
+      if (suspect) {
+        this.adoptingSuspects++;
+        this.log.warn("running an instance whose supervisor died while running it", { instance: c.id, workflow: c.workflowName, deathsInARow: c.leaseLosses });
+      }
       shard
         .adopt(c)
         .catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }))
-        .finally(() => this.adopting--);
+        .finally(() => {
+          this.adopting--;
+          if (suspect) this.adoptingSuspects--;
+        });
     }
   }
 

@@ -46,7 +46,7 @@ test("a write guarded by a stale lease changes nothing and reports the instance 
   const [claimA] = await instanceClaim(pool, { owner: "a", limit: 1, leaseMs: 1 });
   t.is(claimA!.id, id);
   await new Promise((r) => setTimeout(r, 20));
-  t.is(await instanceReclaimExpired(pool, { limit: 10 }), 1);
+  t.deepEqual(await instanceReclaimExpired(pool, { limit: 10 }), { requeued: 1, failed: [] });
   const [claimB] = await instanceClaim(pool, { owner: "b", limit: 1, leaseMs: 10_000 });
   t.is(claimB!.epoch, claimA!.epoch + 1);
   // The old owner's write is refused, the new owner's lands.
@@ -70,7 +70,7 @@ test("the heartbeat extends the leases of the instances this owner holds, and re
   t.deepEqual([...owned].sort(), [...held].sort());
   await new Promise((r) => setTimeout(r, 80));
   // Its lease expires and the reclaimer puts it back in the queue; the held ones stay.
-  t.is(await instanceReclaimExpired(pool, { limit: 10 }), 1);
+  t.deepEqual(await instanceReclaimExpired(pool, { limit: 10 }), { requeued: 1, failed: [] });
   t.is((await instanceGet(pool, { id: claimed[3]! }))!.status, "queued");
   t.is((await instanceHeartbeat(pool, { owner: "b", leaseMs: 60_000, ids: held })).owned.size, 0);
 });
@@ -159,4 +159,54 @@ test("the garbage collector deletes instances finished before the retention wind
   t.deepEqual(left.rows.map((r) => r.id).sort(), [recent, running].sort());
   const attempts = await pool.query(`SELECT instance_id::text AS id FROM waymark.action_attempts`);
   t.deepEqual(attempts.rows.map((r) => r.id), [recent]);
+});
+
+test("crash-loop quarantine: each expired lease counts a death in a row, written progress clears them, and the third death fails the instance with CrashLoopError", async (t) => {
+  const { pool, queue } = await setup(t);
+  const [killer] = await queue(1);
+  const [innocent] = await queue(1, { priority: 5 });
+  const expire = async () => {
+    await pool.query("UPDATE waymark.instances SET lease_expires_at = now() - interval '1 second' WHERE status = 'running'");
+    return instanceReclaimExpired(pool, { limit: 10, crashLoopLimit: 3 });
+  };
+  const losses = async (id: string) => (await pool.query("SELECT lease_losses FROM waymark.instances WHERE id = $1", [id])).rows[0].lease_losses as number;
+  // First death: both were held.
+  await instanceClaim(pool, { owner: "a", limit: 2, leaseMs: 60_000 });
+  t.deepEqual(await expire(), { requeued: 2, failed: [] });
+  t.is(await losses(killer!), 1);
+  // Suspects are taken one at a time, and not at all when the claimer says so.
+  t.deepEqual(await instanceClaim(pool, { owner: "b", limit: 10, leaseMs: 60_000, suspects: 0 }), []);
+  const [inn, ...more] = await instanceClaim(pool, { owner: "b", limit: 10, leaseMs: 60_000, suspects: 1 });
+  t.deepEqual(more, []);
+  t.like(inn, { id: innocent, leaseLosses: 1 });
+  // A write with no progress in it (a bare heartbeat-like write) keeps the count; progress clears it.
+  await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running" }], attempts: [] });
+  t.is(await losses(innocent!), 1);
+  t.deepEqual([...(await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running", state: "{}" }], attempts: [] }))], [innocent]);
+  t.is(await losses(innocent!), 0);
+  t.deepEqual([...(await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "completed", state: null }], attempts: [] }))], [innocent]);
+  // The killer dies with every supervisor that takes it, without writing progress.
+  for (;;) {
+    const [c] = await instanceClaim(pool, { owner: "c", limit: 10, leaseMs: 60_000, suspects: 1 });
+    if (!c) break;
+    t.is(c.id, killer);
+    const r = await expire();
+    if (r.failed.length) {
+      t.deepEqual(r, { requeued: 0, failed: [killer] });
+      break;
+    }
+  }
+  const row = (await pool.query("SELECT status, lease_losses, state, finished_at IS NOT NULL AS finished, error->>'name' AS name, error->>'message' AS message FROM waymark.instances WHERE id = $1", [killer])).rows[0];
+  t.like(row, { status: "failed", lease_losses: 3, state: null, finished: true, name: "CrashLoopError" });
+  t.regex(row.message, /^its supervisor died 3 times in a row while running it \(the limit, WAYMARK_CRASH_LOOP_LIMIT\)/);
+});
+
+test("with WAYMARK_CRASH_LOOP_LIMIT 0 an instance is requeued however often its supervisor dies", async (t) => {
+  const { pool, queue } = await setup(t);
+  await queue(1);
+  for (let i = 0; i < 5; i++) {
+    await instanceClaim(pool, { owner: "a", limit: 1, leaseMs: 60_000 });
+    await pool.query("UPDATE waymark.instances SET lease_expires_at = now() - interval '1 second' WHERE status = 'running'");
+    t.deepEqual(await instanceReclaimExpired(pool, { limit: 10, crashLoopLimit: 0 }), { requeued: 1, failed: [] });
+  }
 });

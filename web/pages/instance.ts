@@ -30,6 +30,7 @@ ${i.priority ? html`<dt>Priority</dt><dd>${i.priority}</dd>` : ""}
 ${i.scheduleId !== null ? html`<dt>Schedule</dt><dd><a href="/schedules">#${i.scheduleId}</a></dd>` : ""}
 ${i.idempotencyKey ? html`<dt>Idempotency key</dt><dd class="mono">${i.idempotencyKey}</dd>` : ""}
 ${i.status === "running" && i.leaseOwner ? html`<dt>Supervisor</dt><dd class="mono">${i.leaseOwner}</dd>` : ""}
+${i.leaseLosses ? html`<dt>Supervisor deaths</dt><dd title="times in a row its supervisor died while running it; at WAYMARK_CRASH_LOOP_LIMIT it fails">${i.leaseLosses} in a row</dd>` : ""}
 </dl>`;
 }
 
