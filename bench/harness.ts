@@ -1,12 +1,11 @@
 import { readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import pg from "pg";
-import { embeddedStart, type EmbeddedServer } from "../store/embedded.js";
 import { migrate } from "../store/migrate.js";
+import { privateServer } from "./server.js";
 
 /**
  * The bench's moving parts: a database (WAYMARK_DATABASE_URL, or an embedded server of its own,
@@ -24,16 +23,8 @@ export interface Database {
 
 export async function benchDatabase(url: string | undefined): Promise<Database> {
   if (url) return { url, stop: async () => undefined };
-  const dir = await mkdtemp(path.join(os.tmpdir(), "waymark-bench-"));
-  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
-  const server: EmbeddedServer = await embeddedStart({ dir });
-  return {
-    url: server.url,
-    stop: async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await privateServer({ prefix: "waymark-bench-" });
+  return { url: server.url, stop: () => server.remove() };
 }
 
 export async function sql(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {

@@ -1,11 +1,7 @@
-import { mkdtempSync } from "node:fs";
-import { chmod, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import test from "ava";
 import { close, WorkflowCancelledError, WorkflowHandle } from "waymark";
-import { embeddedStart } from "../../store/embedded.js";
+import { privateServer, type PrivateServer } from "../../bench/server.js";
 import { migrate } from "../../store/migrate.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { query } from "../helpers/status.js";
@@ -17,29 +13,13 @@ async function completed(url: string): Promise<number> {
   return (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'completed'"))[0].n;
 }
 
-/**
- * A migrated server of the test's own (stopping it disturbs no other test file), that the SDK
- * uses; `restart()` brings it back on the same data and address, `remove()` ends it.
- */
-async function ownServer(prefix: string) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  await chmod(dir, 0o755);
-  let server = await embeddedStart({ dir });
+/** A migrated server of the test's own (stopping it disturbs no other test file), that the SDK uses. */
+async function ownServer(prefix: string): Promise<PrivateServer> {
+  const server = await privateServer({ prefix });
   await migrate({ connectionString: server.url });
   process.env.WAYMARK_DATABASE_URL = server.url;
   await close();
-  return {
-    url: server.url,
-    stop: () => server.stop(),
-    async restart() {
-      server = await embeddedStart({ dir });
-      return server.url;
-    },
-    async remove() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return server;
 }
 
 async function until(check: () => Promise<boolean>): Promise<void> {
