@@ -31,6 +31,8 @@ export interface FaultContext {
 }
 
 const pickOf = <T>(list: T[], pick: number): T | undefined => list[Math.floor(pick * list.length)];
+/** What is left of `pick` after choosing among `n`: a second choice independent of the first. */
+const rest = (pick: number, n: number) => (pick * n) % 1;
 
 async function running(url: string, owner?: string): Promise<string[]> {
   const rows = owner
@@ -49,16 +51,18 @@ type Injected = Omit<FaultRecord, "kind" | "plannedMs" | "atMs">;
 
 /** kill -9 of an action child: one with actions in flight, if any, of a supervisor picked by the plan. */
 async function childKill(ctx: FaultContext, f: PlannedFault): Promise<Injected> {
-  const sup = pickOf(ctx.fleet.pids(), f.pick)!;
+  const sups = ctx.fleet.pids();
+  const sup = pickOf(sups, f.pick)!;
+  const pick = rest(f.pick, sups.length);
   const status = await statusRow(ctx.server.url, sup);
   // The status row is at most WAYMARK_RUNNER_PROFILE_INTERVAL_MS old: keep the pids that are still this supervisor's children.
   const listed = (status?.children ?? []).filter((c) => c.state === "ready" && isChildOf(c.pid, sup));
   const busy = listed.filter((c) => c.inflight > 0);
   const from = busy.length ? busy : listed;
-  let pid = pickOf(from.map((c) => c.pid).sort((a, b) => a - b), f.pick);
+  let pid = pickOf(from.map((c) => c.pid).sort((a, b) => a - b), pick);
   let source = busy.length ? `${busy.find((c) => c.pid === pid)!.inflight} in flight per its status row` : "idle per its status row";
   if (pid === undefined) {
-    pid = pickOf(childPids(sup).filter((c) => isChildOf(c, sup)), f.pick);
+    pid = pickOf(childPids(sup).filter((c) => isChildOf(c, sup)), pick);
     source = "found in /proc: its status row listed no live child";
   }
   if (pid === undefined) throw new Error(`supervisor ${sup} has no child to kill`);

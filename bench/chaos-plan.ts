@@ -54,12 +54,12 @@ export function plan(o: ChaosOptions): Plan {
   const random = rng(o.seed);
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const duration = o.durationS * 1000;
-  // Instances start over the first 70%: the last ones run while the last faults land.
+  // Instances start over the first 80%, so that the last faults (by 75%) still find work.
   const instances = Array.from({ length: o.instances }, (_, i): PlannedInstance => ({
     args: { key: `c${i}`, seed: int(0, 2 ** 31), width: int(2, 8), steps: int(4, 12), long: random() < 0.5 },
-    atMs: Math.round(random() * 0.7 * duration),
+    atMs: Math.round(random() * 0.8 * duration),
   })).sort((a, b) => a.atMs - b.atMs);
-  // Faults land between 10% and 80%, at least `gap` apart so that each one's recovery is
+  // Faults land between 10% and 75%, at least `gap` apart so that each one's recovery is
   // measured on its own (a gap of 10 s is more than the limit the recovery is held to).
   const kinds = FAULT_KINDS.flatMap((k) => Array.from({ length: o.faults[k] }, () => k));
   for (let i = kinds.length - 1; i > 0; i--) {
@@ -67,7 +67,7 @@ export function plan(o: ChaosOptions): Plan {
     [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
   }
   const lo = 0.1 * duration;
-  const hi = 0.8 * duration;
+  const hi = 0.75 * duration;
   const gap = Math.min(10_000, (hi - lo) / Math.max(1, kinds.length));
   const slack = hi - lo - gap * Math.max(0, kinds.length - 1);
   const offsets = kinds.map(() => random() * slack).sort((a, b) => a - b);
