@@ -117,6 +117,24 @@ function recoveryOf(f: FaultRecord, o: { steps: Map<string, Step[]>; finishedAt:
   return { fault: f, affected, firstMs, allMs, ok: !f.error && (allMs === undefined || allMs <= o.limitMs) };
 }
 
+/**
+ * The supervisors' warnings and errors, counted by message and by the error they carry
+ * (`ERROR cannot resume instance: terminating connection ...`): not a check, a lead for one.
+ */
+export function logDigest(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const file of readdirSync(dir).filter((f) => /^supervise-.*\.log$/.test(f))) {
+    for (const line of readFileSync(path.join(dir, file), "utf8").split("\n")) {
+      const m = /^\S+ (WARN|ERROR) +\[([^\]]+)\] (.*?)(?= [\w.]+=|$)(.*)$/.exec(line);
+      if (!m) continue;
+      const error = /error=(?:"((?:[^"\\]|\\.)*)"|(.*))/.exec(m[4]!);
+      const key = `${m[1]} ${m[3]}${error ? `: ${(error[1] ?? error[2]!).slice(0, 80)}` : ""}`;
+      out[key] = (out[key] ?? 0) + 1;
+    }
+  }
+  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]));
+}
+
 /** Why a call ran again: the fault between its previous execution's start and this one's. */
 function reexecutionCauses(execs: Exec[], faults: FaultRecord[]): Record<string, number> {
   const byCall = new Map<string, Exec[]>();
@@ -231,6 +249,7 @@ export async function judge(r: RunFacts): Promise<Verdict> {
     calls: calls!.calls,
     retried_attempts: calls!.retries,
     re_executions: reexecutionCauses(execs, r.faults),
+    supervisor_log: logDigest(r.runDir),
     checks: Object.fromEntries(checks.map((c) => [c.name, c.ok])),
   };
   return { pass, checks, recoveries, summary };
@@ -248,5 +267,7 @@ export function report(v: Verdict): string {
     ...v.recoveries.map((x) => [x.fault.kind, (x.fault.atMs / 1000).toFixed(1), String(x.affected), ms(x.firstMs), ms(x.allMs), x.ok ? "ok" : "FAIL", x.fault.error ? `NOT INJECTED: ${x.fault.error}` : x.fault.detail]),
   ];
   const checks = [["check", "", "detail"], ...v.checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail])];
-  return `${table(faults)}\n\n${table(checks)}\n\nverdict: ${v.pass ? "PASS" : "FAIL"}`;
+  const logged = Object.entries(v.summary.supervisor_log as Record<string, number>);
+  const log = [["supervisors logged (the most frequent; all in the JSON line)", "times"], ...logged.slice(0, 12).map(([k, n]) => [k, String(n)])];
+  return `${table(faults)}\n\n${table(checks)}\n\n${logged.length ? table(log) : "  supervisors logged no warning or error"}\n\nverdict: ${v.pass ? "PASS" : "FAIL"}`;
 }
