@@ -135,7 +135,11 @@ export function logDigest(dir: string): Record<string, number> {
   return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]));
 }
 
-/** Why a call ran again: the fault between its previous execution's start and this one's. */
+/**
+ * Why a call ran again: a fault between the previous execution's start and this one's. A fault
+ * counts until a second after recovery began: during a Postgres outage children go on starting
+ * the actions they hold, and those results are lost if the instance's lease expired meanwhile.
+ */
 function reexecutionCauses(execs: Exec[], faults: FaultRecord[]): Record<string, number> {
   const byCall = new Map<string, Exec[]>();
   for (const e of execs) byCall.set(`${e.instance}/${e.seq}`, [...(byCall.get(`${e.instance}/${e.seq}`) ?? []), e]);
@@ -143,7 +147,7 @@ function reexecutionCauses(execs: Exec[], faults: FaultRecord[]): Record<string,
   for (const list of byCall.values()) {
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1]!;
-      const inWindow = faults.filter((f) => !f.error && f.at >= prev.start - 50 && f.at <= list[i]!.start);
+      const inWindow = faults.filter((f) => !f.error && f.from + 1000 >= prev.start && f.at <= list[i]!.start);
       const killed = faults.find((f) => f.kind === "child-kill" && f.pid === prev.pid && prev.end === undefined);
       const cause = killed?.kind ?? inWindow.find((f) => f.kind !== "child-kill")?.kind ?? inWindow[0]?.kind ?? "no injected fault";
       causes[cause] = (causes[cause] ?? 0) + 1;
