@@ -248,7 +248,10 @@ export async function judge(r: RunFacts): Promise<Verdict> {
     heartbeat_ms: r.heartbeatMs,
     limit_ms: r.limitMs,
     faults: byKind,
-    recoveries: recoveries.map((x) => ({ kind: x.fault.kind, at_s: +(x.fault.atMs / 1000).toFixed(1), affected: x.affected, first_ms: x.firstMs ?? null, all_ms: x.allMs === Infinity ? "never" : (x.allMs ?? null), detail: x.fault.detail, error: x.fault.error })),
+    recoveries: recoveries.map((x) => {
+      const ms = (v: number | undefined) => (v === Infinity ? "never" : (v ?? null));
+      return { kind: x.fault.kind, at_s: +(x.fault.atMs / 1000).toFixed(1), affected: x.affected, first_ms: ms(x.firstMs), all_ms: ms(x.allMs), detail: x.fault.detail, error: x.fault.error };
+    }),
     executions: execs.length,
     calls: calls!.calls,
     retried_attempts: calls!.retries,
