@@ -1,12 +1,11 @@
-import { readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createWriteStream, readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import pg from "pg";
-import { embeddedStart, type EmbeddedServer } from "../store/embedded.js";
 import { migrate } from "../store/migrate.js";
+import { privateServer } from "./server.js";
 
 /**
  * The bench's moving parts: a database (WAYMARK_DATABASE_URL, or an embedded server of its own,
@@ -24,16 +23,8 @@ export interface Database {
 
 export async function benchDatabase(url: string | undefined): Promise<Database> {
   if (url) return { url, stop: async () => undefined };
-  const dir = await mkdtemp(path.join(os.tmpdir(), "waymark-bench-"));
-  await import("node:fs/promises").then((fs) => fs.chmod(dir, 0o755));
-  const server: EmbeddedServer = await embeddedStart({ dir });
-  return {
-    url: server.url,
-    stop: async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await privateServer({ prefix: "waymark-bench-" });
+  return { url: server.url, stop: () => server.remove() };
 }
 
 export async function sql(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
@@ -62,7 +53,8 @@ function rssKb(pid: number): number {
   }
 }
 
-function childPids(pid: number): number[] {
+/** The pids of the direct children of `pid` (none once it is gone). */
+export function childPids(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -153,41 +145,66 @@ export function cpuSampler(supervisorPid: number): { stop(): CpuShares } {
 
 export interface Supervised {
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM, then wait for the exit; resolves with the exit code. */
+  stop(): Promise<number | undefined>;
+  /** kill -9, then wait for the exit. */
+  kill(): Promise<void>;
   output(): string;
 }
 
-/** Starts `waymark supervise` on the bench workflows and waits until it runs. */
-export async function startSupervisor(url: string, env: Record<string, string> = {}): Promise<Supervised> {
+/**
+ * Starts `waymark supervise` (the bench workflows, unless `modules` says otherwise) and waits
+ * until it runs; with `logFile`, its output is also appended there. `stop()` SIGKILLs it if it
+ * has not exited 5 s after the SIGTERM, unless `forceKillAfterDelay` is false.
+ */
+export async function startSupervisor(params: {
+  url: string;
+  env?: Record<string, string>;
+  modules?: string[];
+  logFile?: string;
+  forceKillAfterDelay?: false;
+}): Promise<Supervised> {
   // WAYMARK_* settings of the bench's own environment tune the supervisor under test (e.g.
   // WAYMARK_EXECUTOR_SHARDS=1 npm run bench); its database and modules are the bench's.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "WAYMARK_DATABASE_URL" && k !== "WAYMARK_USER_MODULE"));
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the supervisor (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const modules = (params.modules ?? [WORKFLOWS]).join(",");
   const proc: ResultPromise = execa(process.execPath, [...prof, CLI, "supervise"], {
-    env: { ...inherited, WAYMARK_DATABASE_URL: url, WAYMARK_USER_MODULE: WORKFLOWS, WAYMARK_LOG_LEVEL: "info", ...env },
+    env: { ...inherited, WAYMARK_DATABASE_URL: params.url, WAYMARK_USER_MODULE: modules, WAYMARK_LOG_LEVEL: "info", ...params.env },
     extendEnv: false,
     reject: false,
     stdout: "pipe",
     stderr: "pipe",
     cleanup: true,
+    forceKillAfterDelay: params.forceKillAfterDelay ?? 5000,
   });
   let out = "";
+  const log = params.logFile ? createWriteStream(params.logFile, { flags: "a" }) : undefined;
+  const exited = proc.then((r) => {
+    log?.end();
+    return r;
+  });
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d.toString();
+      log?.write(d);
       if (out.includes("waymark supervise is running")) resolve();
     };
     proc.stdout!.on("data", onData);
     proc.stderr!.on("data", onData);
-    void proc.then(() => reject(new Error(`waymark supervise exited:\n${out}`)));
+    void exited.then(() => reject(new Error(`waymark supervise exited:\n${out}`)));
   });
   return {
     pid: proc.pid!,
     output: () => out,
     async stop() {
       proc.kill("SIGTERM");
-      await proc;
+      return (await exited).exitCode;
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await exited;
     },
   };
 }

@@ -107,7 +107,7 @@ async function withSupervisor<T extends Metrics>(
     await sql(ctx.url, "VACUUM ANALYZE waymark.instances");
     await sql(ctx.url, "CHECKPOINT");
   }
-  const sup = await startSupervisor(ctx.url, { ...ctx.env, ...env });
+  const sup = await startSupervisor({ url: ctx.url, env: { ...ctx.env, ...env } });
   try {
     const cpu = cpuSampler(sup.pid);
     const m = await fn(sup.pid);

@@ -69,6 +69,11 @@ export function connectionLost(e: unknown): boolean {
   return /Connection terminated|not queryable|connection error/i.test(message);
 }
 
+/** Whether `e` came from the database or the way to it (a lost connection, a statement Postgres refused), not from the caller's data. */
+export function databaseError(e: unknown): boolean {
+  return connectionLost(e) || typeof (e as { code?: unknown } | null)?.code === "string";
+}
+
 /**
  * Whether Postgres refused a statement for what it carries (a value it cannot store, a limit of
  * the server), not for a lost connection: asking again would be refused again. SQLSTATE classes

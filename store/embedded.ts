@@ -153,6 +153,21 @@ async function serverLeave(dir: string, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * Stops the server at once, as a crash would: immediate mode (SIGQUIT to the postmaster, what
+ * `pg_ctl stop -m immediate` sends), no checkpoint, so the next start runs crash recovery on the
+ * same data. The processes using it are not asked, and their registrations stay: this is for
+ * fault tests and the chaos soak (`npm run chaos`), not for stopping.
+ */
+export async function embeddedCrash(dir: string): Promise<void> {
+  const info = await serverFileRead(path.resolve(dir));
+  if (!info || !serverAlive(info)) return;
+  process.kill(info.pid, "SIGQUIT");
+  // The postmaster waits for its backends (and SIGKILLs them after 5 s) before it exits.
+  if (!(await exitWait(info.pid, 15_000))) process.kill(info.pid, "SIGKILL");
+  await exitWait(info.pid, 5_000);
+}
+
 async function serverLaunch(params: { dir: string; log: Logger; preferredPort: number | undefined }): Promise<ServerFile> {
   const { dir, log } = params;
   const runAs = await runAsResolve();

@@ -82,8 +82,15 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
 export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number; ids: string[] }): Promise<{ owned: Set<string>; cancel: string[] }> {
   const { rows } = await db.query<{ id: string; cancel_requested: boolean }>({
     name: "waymark_heartbeat",
-    text: `UPDATE waymark.instances SET lease_expires_at = now() + $2 * interval '1 millisecond'
-      WHERE id = ANY($3::uuid[]) AND lease_owner = $1 AND status = 'running' RETURNING id::text AS id, cancel_requested`,
+    // Rows are locked in id order, as the batched write locks them: two statements of one
+    // supervisor that lock the same rows in different orders can deadlock (the chaos soak saw it).
+    text: `WITH h AS (
+       SELECT id FROM waymark.instances
+        WHERE id = ANY($3::uuid[]) AND lease_owner = $1 AND status = 'running'
+        ORDER BY id FOR UPDATE
+     )
+     UPDATE waymark.instances i SET lease_expires_at = now() + $2 * interval '1 millisecond'
+       FROM h WHERE i.id = h.id RETURNING i.id::text AS id, i.cancel_requested`,
     values: [p.owner, p.leaseMs, p.ids],
   });
   return { owned: new Set(rows.map((r) => r.id)), cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
@@ -166,7 +173,8 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
  * held; an instance missing from the result has lost its lease and must be dropped.
  */
 export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
-  const I = p.instances;
+  // In id order, the order the heartbeat locks rows in: no deadlock between the two.
+  const I = [...p.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const A = p.attempts;
   // The NOTIFYs, worked out here: finished instances for their callers (ids in chunks under the
   // payload limit), released ones for the pollers. Sent at commit; one for an instance whose

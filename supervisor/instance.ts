@@ -22,7 +22,8 @@ export interface Inflight {
 export type Exit =
   | { kind: "finished"; status: "completed" | "failed" | "cancelled"; result?: Encoded; error?: Encoded }
   | { kind: "sleeping"; wakeAt: number }
-  | { kind: "released" };
+  /** Back to the queue; `keepState`: with the state it was claimed with (nothing ran). */
+  | { kind: "released"; keepState?: true };
 
 /**
  * An instance held by this supervisor: its machine, the attempt rows and dispatches that wait
@@ -109,7 +110,8 @@ export class LiveInstance implements Writable {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
     // Take the snapshot first: if it fails, the instance leaves as failed with this write.
-    const state = this.exit?.kind === "finished" ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
+    const keep = this.exit?.kind === "finished" || (this.exit?.kind === "released" && this.exit.keepState);
+    const state = keep ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
     const exit = this.exit;
     let write: InstanceWrite;
     if (exit?.kind === "finished") {

@@ -7,12 +7,13 @@ import { snapshotRead } from "../interpreter/snapshot.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
 import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { databaseError } from "../store/db.js";
 import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
 import type { SupervisorEvents } from "./events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import type { ChildPool, PoolResult } from "./pool.js";
-import type { VersionCache } from "./versions.js";
+import type { LoadedVersion, VersionCache } from "./versions.js";
 
 export interface ShardOptions {
   index: number;
@@ -82,8 +83,21 @@ export class Shard {
     if (old) this.retire(old, `claimed again (epoch ${c.epoch}) while an older claim (epoch ${old.epoch}) was still held`);
     const now = Date.now();
     let machine: Machine;
+    let version: LoadedVersion;
     try {
-      const { ir, source } = await this.o.versions.get(c.versionId);
+      version = await this.o.versions.get(c.versionId);
+    } catch (e) {
+      if (!databaseError(e)) throw e;
+      // The database, not the instance: it goes back to the queue as it was.
+      this.o.log.warn("reading a claimed instance's workflow version failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
+      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
+      live.exit = { kind: "released", keepState: true };
+      this.live.set(c.id, live);
+      this.persister.mark(live, true);
+      return;
+    }
+    try {
+      const { ir, source } = version;
       const options: MachineOptions = { source, stepLimit: this.o.config.workflowStepLimit, maxValueBytes: this.o.config.maxValueBytes };
       machine = c.state ? snapshotRead(ir, c.state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
     } catch (e) {

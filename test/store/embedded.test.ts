@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
-import { embeddedDiscover, embeddedStart, type EmbeddedServer } from "../../store/embedded.js";
+import { embeddedCrash, embeddedDiscover, embeddedStart, type EmbeddedServer } from "../../store/embedded.js";
 
 // Each test initialises its own cluster (about a second); serial keeps the machine calm.
 
@@ -138,4 +138,33 @@ test.serial("a stale postgres.json and a stale lock lead to a fresh start on the
   t.deepEqual(await query(second.url, "SELECT x FROM kept"), [{ x: 42 }]);
   await second.stop();
   t.is(await embeddedDiscover(dir), undefined);
+});
+
+test.serial("a crash (immediate mode) stops the server without a checkpoint; the next start recovers the same data on the same port", async (t) => {
+  const servers: EmbeddedServer[] = [];
+  const dir = await tempDir(t, servers);
+
+  const first = await embeddedStart({ dir });
+  servers.push(first);
+  await query(first.url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)");
+  const { pid, dataDir } = await serverFile(dir);
+  const held = new pg.Client({ connectionString: first.url });
+  held.on("error", () => undefined);
+  await held.connect();
+  t.teardown(() => held.end().catch(() => undefined));
+
+  await embeddedCrash(dir);
+  t.true(await gone(pid));
+  await t.throwsAsync(held.query("SELECT 1"), undefined, "a connection open at the crash is cut");
+  await first.stop(); // clears our registration; there is no server left to stop
+
+  const second = await embeddedStart({ dir });
+  servers.push(second);
+  t.true(second.owned);
+  t.is(second.url, first.url, "same port: URLs given out before the crash still work");
+  t.deepEqual(await query(second.url, "SELECT x FROM kept"), [{ x: 7 }]);
+  const log = await fs.readFile(path.join(dir, "postgres.log"), "utf8");
+  t.regex(log, /database system was interrupted|not properly shut down/, "the start ran crash recovery");
+  t.is((await serverFile(dir)).dataDir, dataDir);
+  await second.stop();
 });

@@ -137,3 +137,43 @@ test.serial("stopping while Postgres is down: supervise gives up writing after t
     await server.remove();
   }
 });
+
+// Found by the chaos soak (npm run chaos -- --seed 27452251 --duration 150 --instances 600
+// --child-kills 8 --supervisor-kills 5 --terminates 4 --postgres-crashes 2): a connection lost while
+// a supervisor read the workflow version of an instance it had just claimed failed the instance for good.
+test.serial("a connection lost while a supervisor reads a claimed instance's workflow version puts the instance back in the queue instead of failing it", async (t) => {
+  const url = await dbUrl();
+  process.env.WAYMARK_DATABASE_URL = url;
+  await close();
+  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"] });
+  const locker = new pg.Client({ connectionString: url });
+  await locker.connect();
+  try {
+    // A workflow no other test here runs (instances queued by those would fill the version cache
+    // first). Registered and queued now, runnable in 1 s: by then its version's table is locked,
+    // so the supervisor's first read of that version (its cache is empty) waits on the lock.
+    const { PidFanOut } = await import("../fixtures/workflows/pool.js");
+    const handle = await new PidFanOut().start([2], { delayMs: 1000 });
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE waymark.workflow_versions IN ACCESS EXCLUSIVE MODE");
+    let terminated = 0;
+    for (const deadline = Date.now() + 20_000; !terminated && Date.now() < deadline; ) {
+      const { rows } = await locker.query(
+        // pg_locks, not pg_stat_activity.query: a statement waiting on a lock while it is parsed
+        // still shows the previous statement's text.
+        `SELECT count(pg_terminate_backend(a.pid))::int AS n FROM pg_stat_activity a
+          WHERE a.application_name = 'waymark-supervise' AND a.datname = current_database()
+            AND a.pid IN (SELECT pid FROM pg_locks WHERE relation = 'waymark.workflow_versions'::regclass AND NOT granted)`,
+      );
+      terminated = rows[0].n;
+      if (!terminated) await new Promise((r) => setTimeout(r, 20));
+    }
+    t.is(terminated, 1, "the supervisor's read of the version was waiting on the lock");
+    await locker.query("COMMIT");
+    t.is((await sup.alive(handle.result())).length, 2);
+  } finally {
+    await locker.end().catch(() => undefined);
+    await close();
+    await sup.stop();
+  }
+});
