@@ -3,7 +3,7 @@ import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorDa
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "./policy.js";
-import { DEFAULT_STEP_LIMIT } from "./limits.js";
+import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "./limits.js";
 import { step } from "./step.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace } from "./values.js";
 
@@ -62,14 +62,14 @@ export class Machine implements Runtime {
    * supervisor) read the same ones, those of the version the instance started on.
    */
   readonly defaults: ActionDefaults;
-  /** Steps run since the instance last waited (every fiber blocked), and in this slice. */
+  /** Steps run since the instance last waited (every fiber blocked). */
   steps = 0;
-  slice = 0;
+  /** The step count at which step() next calls `checkpoint` (the end of a slice, or the limit). */
+  checkAt = SLICE_STEPS;
   /** How deep step() calls nest (a synchronous callback, an async call's first part): 1 at the top. */
   depth = 0;
-  /** The function and position of the instruction running now (errors' stacks, limit errors). */
-  atFn = 0;
-  atPos: Pos = [1, 1];
+  /** The innermost fiber running now: its instruction is where errors and limits are located. */
+  cur: Fiber | null = null;
   readonly stepLimit: number;
 
   constructor(
@@ -78,6 +78,7 @@ export class Machine implements Runtime {
   ) {
     this.defaults = ir.defaults ?? {};
     this.stepLimit = options.stepLimit ?? DEFAULT_STEP_LIMIT;
+    this.checkAt = Math.min(SLICE_STEPS, this.stepLimit + 1);
   }
 
   /** A new instance: the main fiber runs `run(...args)`. */
@@ -147,6 +148,22 @@ export class Machine implements Runtime {
       }
     }
     this.steps = 0;
+    this.checkAt = Math.min(SLICE_STEPS, this.stepLimit + 1);
+  }
+
+  /**
+   * Called by step() every SLICE_STEPS steps: past the step limit the instance fails; otherwise
+   * a fiber at the top hands the event loop back ("yield"). Inside a callback it cannot: it is
+   * asked again at every step until the run is back at the top.
+   */
+  checkpoint(f: Fiber): boolean {
+    if (this.steps > this.stepLimit) throw this.stepLimitError();
+    if (this.depth === 1 && f.handle) {
+      this.checkAt = Math.min(this.steps + SLICE_STEPS, this.stepLimit + 1);
+      return true;
+    }
+    this.checkAt = this.steps + 1;
+    return false;
   }
 
   /** Gives an error the workflow made (or the host made while running it) the stack of the workflow's code. */
@@ -156,10 +173,14 @@ export class Machine implements Runtime {
 
   /** The running instruction as a stack frame: `Workflow.run (file:line:column)`. */
   frame(): string {
-    const fn = this.ir.fns[this.atFn];
+    const f = this.cur;
+    const fn = f ? this.ir.fns[f.fn] : undefined;
     const name = !fn || fn.arrow ? "<anonymous>" : `${this.ir.name}.${fn.name}`;
     const src = this.options.source;
-    const [line, column] = this.atPos;
+    // The instruction running now, or the nearest one before it that has a position (a jump has none).
+    let at: Pos | undefined;
+    for (let pc = f?.pc ?? -1; fn && pc >= 0 && !at; pc--) at = (fn.code[pc] as { at?: Pos } | undefined)?.at;
+    const [line, column] = at ?? fn?.pos ?? [1, 1];
     return `${name} (${src ? `${src.file}:${src.line + line - 1}` : `<workflow ${this.ir.name}>:${line}`}:${column})`;
   }
 

@@ -1,6 +1,7 @@
 import { GLOBALS, PROTOTYPE_METHODS } from "../compiler/builtins.js";
 import type { WorkflowIR } from "../compiler/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
+import { SLICE_STEPS } from "./limits.js";
 import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
 
@@ -28,8 +29,6 @@ interface SnapshotRoot {
   run?: number[];
   /** Steps run since the instance last waited (it is mid-run): the step limit counts on after a restore. */
   steps?: number;
-  /** Mid-run: the instruction's function and position, for errors raised before the next one that has a position. */
-  at?: [number, number, number];
 }
 
 /** Built-in functions a variable may hold (`const max = Math.max`), stored by their path. */
@@ -66,10 +65,12 @@ function extension(m: Machine): CodecExtension {
     encode(value: object) {
       if (value instanceof Env) return { tag: "env", data: { p: value.parent, v: value.vars } };
       if (value instanceof LiveIter) return { tag: "li", data: { s: value.src, n: value.n } };
-      const it = IteratorFace.inner(value);
-      if (it) return { tag: "si", data: { s: it.src, m: it.method, a: it.args, n: it.n, d: it.done || undefined } };
-      const handle = PromiseFace.handleOf(value);
-      if (handle) return { tag: "p", data: handle };
+      // Faces are checked by their private brand, once their class says they may be one.
+      if (value instanceof IteratorFace) {
+        const it = IteratorFace.inner(value)!;
+        return { tag: "si", data: { s: it.src, m: it.method, a: it.args, n: it.n, d: it.done || undefined } };
+      }
+      if (value instanceof PromiseFace) return { tag: "p", data: PromiseFace.handleOf(value) };
       if (isMatchArray(value)) {
         const props: Record<string, unknown> = {};
         for (const k of MATCH_PROPS) if (Object.hasOwn(value, k)) props[k] = (value as unknown as Record<string, unknown>)[k];
@@ -238,7 +239,6 @@ export function snapshotWrite(m: Machine): string {
   if (m.runnable.length) {
     root.run = m.runnable.map((f) => f.id);
     root.steps = m.steps;
-    root.at = [m.atFn, ...m.atPos];
   }
   return JSON.stringify(encodeGraph(root, extension(m)));
 }
@@ -258,7 +258,7 @@ export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOpti
   for (const h of root.actions) m.actions.set(h.call!.seq, h);
   for (const h of root.timers) m.timers.add(h);
   m.steps = root.steps ?? 0;
-  if (root.at) [m.atFn, ...m.atPos] = root.at;
+  m.checkAt = Math.min(m.steps + SLICE_STEPS, m.stepLimit + 1);
   m.resumeAfterRestore(root.run);
   return m;
 }

@@ -1,7 +1,6 @@
-import type { Instr, Pos } from "../compiler/ir.js";
+import type { Instr } from "../compiler/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
-import { SLICE_STEPS } from "./limits.js";
 import type { Machine } from "./machine.js";
 import { Env, Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from "./values.js";
 
@@ -13,10 +12,13 @@ import { Env, Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from ".
  * finally blocks, and of block environments. Every instruction counts against the step limit.
  */
 export function step(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "blocked" | "done" | "yield" {
+  const outer = m.cur;
+  m.cur = f;
   m.depth++;
   try {
     return run(m, f, done);
   } finally {
+    m.cur = outer;
     m.depth--;
   }
 }
@@ -26,16 +28,7 @@ function run(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "bl
   for (;;) {
     const ins = code[f.pc];
     if (!ins) throw new MachineFault(`pc ${f.pc} out of range in ${m.ir.fns[f.fn]!.name}`);
-    const pos = (ins as { at?: Pos }).at;
-    if (pos) {
-      m.atFn = f.fn;
-      m.atPos = pos;
-    }
-    if (++m.steps > m.stepLimit) throw m.stepLimitError();
-    if (++m.slice >= SLICE_STEPS && m.depth === 1 && f.handle) {
-      m.slice = 0;
-      return "yield";
-    }
+    if (++m.steps >= m.checkAt && m.checkpoint(f)) return "yield";
     try {
       switch (ins.op) {
         case "expr":

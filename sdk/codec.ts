@@ -685,25 +685,23 @@ export function encodeFailure(e: unknown, what = "the workflow's error"): Encode
  * has, above the limit). Strings count their length plus quotes (escapes are not counted).
  */
 export function encodedSize(value: Encoded, limit: number): number {
-  let size = 0;
-  const walk = (v: Encoded): void => {
-    if (size > limit) return;
-    if (typeof v === "string") size += v.length + 2;
-    else if (typeof v === "number") size += 8;
-    else if (typeof v === "boolean" || v === null) size += 5;
-    else if (Array.isArray(v)) {
-      size += 2 + v.length;
-      for (let i = 0; i < v.length && size <= limit; i++) walk(v[i]!);
-    } else {
-      size += 2;
-      for (const k in v) {
-        size += k.length + 4;
-        walk(v[k]!);
-        if (size > limit) return;
-      }
-    }
-  };
-  walk(value);
+  return sizeOf(value, 0, limit);
+}
+
+function sizeOf(v: Encoded, size: number, limit: number): number {
+  if (typeof v === "string") return size + v.length + 2;
+  if (typeof v === "number") return size + 8;
+  if (typeof v === "boolean" || v === null) return size + 5;
+  if (Array.isArray(v)) {
+    size += 2 + v.length;
+    for (let i = 0; i < v.length && size <= limit; i++) size = sizeOf(v[i]!, size, limit);
+    return size;
+  }
+  size += 2;
+  for (const k in v) {
+    size = sizeOf(v[k]!, size + k.length + 4, limit);
+    if (size > limit) return size;
+  }
   return size;
 }
 
