@@ -99,6 +99,10 @@ export class WaymarkClient {
     checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
     if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
     if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > 1000 || key.includes("\u0000"))) {
+      throw new TypeError(`idempotencyKey must be a non-empty string of at most 1000 characters without NUL, got ${JSON.stringify(String(key).slice(0, 100))}`);
+    }
     // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();

@@ -20,7 +20,16 @@ export interface PoolOptions {
   env?: Record<string, string | undefined>;
   /** Largest stored form of an action's result (WAYMARK_MAX_VALUE_BYTES). */
   maxValueBytes?: number;
+  /**
+   * WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: a child not ready this long after it was spawned (plus
+   * a few seconds for its own timeout to speak first) is killed. Its own timer cannot fire while
+   * a module's top-level code never returns.
+   */
+  loadTimeoutMs?: number;
 }
+
+/** Time a child gets past WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS to report its own load error before it is killed. */
+const LOAD_KILL_GRACE_MS = 5_000;
 
 /** A result as the executor sees it: the attempt token, the outcome, the child that ran it and when it started there. */
 export type PoolResult = TaskResult & { pid: number; startedAt: number | undefined };
@@ -56,6 +65,8 @@ class Child {
   running = 0;
   /** Moving average of how long its tasks take, start to result (ms); undefined before the first. */
   avgMs: number | undefined;
+  /** Set (to the limit) when it was killed for not loading the user modules in time. */
+  loadTimedOut: number | undefined;
   exited: Promise<void>;
   constructor(
     readonly proc: ChildProcess,
@@ -186,6 +197,17 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     });
     const child = new Child(proc, slot);
     if (proc.pid) this.pidsSeen.add(proc.pid);
+    if (this.opts.loadTimeoutMs !== undefined) {
+      const limit = this.opts.loadTimeoutMs;
+      const timer = setTimeout(() => {
+        if (child.state !== "starting") return;
+        child.loadTimedOut = limit;
+        this.opts.log.error("a worker did not finish loading the user modules in time; killing it", { pid: child.pid, timeoutMs: limit });
+        proc.kill("SIGKILL");
+      }, limit + LOAD_KILL_GRACE_MS);
+      timer.unref();
+      void child.exited.then(() => clearTimeout(timer));
+    }
     this.peakChildren = Math.max(this.peakChildren, this.liveChildren() + 1);
     proc.on("message", (msg: FromChild) => this.onMessage(child, msg, startup));
     // A child is gone when its IPC channel has been read to the end ("close"), not at "exit": the
@@ -308,7 +330,13 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     if (ids.length) this.emit("lost", { ids, pid: child.pid, reason });
     for (const id of all) this.started.delete(id);
     if (startup && wasState === "starting") {
-      startup.reject(new Error(`a worker process exited during start-up (${reason}) before loading the user modules`));
+      startup.reject(
+        new Error(
+          child.loadTimedOut !== undefined
+            ? `a worker did not finish loading the user modules (${this.opts.modules.join(", ")}) within ${child.loadTimedOut} ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS) and was killed: does a module run an endless loop, or block, at its top level?`
+            : `a worker process exited during start-up (${reason}) before loading the user modules`,
+        ),
+      );
       return;
     }
     if (this.stopping) return;

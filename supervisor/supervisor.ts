@@ -94,6 +94,7 @@ export class Supervisor {
         log: this.log.scope("pool"),
         env: this.o.childEnv,
         maxValueBytes: config.maxValueBytes,
+        loadTimeoutMs: config.userModuleLoadTimeoutMs,
       });
       this.pool = pool;
       let registering: Promise<void> | undefined;

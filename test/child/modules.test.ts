@@ -16,6 +16,14 @@ test("a user module whose loading never settles fails supervise's start after WA
   t.true(Date.now() - started < 20_000, "it did not wait for the 30 s default");
 });
 
+test("a user module whose top-level code never returns: the supervisor kills its child a few seconds past the limit and the start fails, saying so", async (t) => {
+  const s = await supervise({ databaseUrl: await dbUrl(), modules: ["test/fixtures/workflows/spins-at-load.ts"], env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "300", WAYMARK_WORKER_COUNT: "1" }, ready: false });
+  const { exitCode } = await s.exited;
+  t.is(exitCode, 1, s.output());
+  t.regex(s.output(), /a worker did not finish loading the user modules \(test\/fixtures\/workflows\/spins-at-load\.ts\) within 300 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\) and was killed/);
+  t.notRegex(s.output(), /waymark supervise is running/);
+});
+
 test("waymark run and visualize load their module within the same limit", async (t) => {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
   for (const command of ["run", "visualize"]) {
