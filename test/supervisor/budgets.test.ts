@@ -24,8 +24,8 @@ test.before(async () => {
     modules: ["test/fixtures/workflows/hostile.ts"],
     env: {
       TEST_DIR: notes.dir,
-      // About three seconds of spinning, against leases that expire in 1.5 s without a heartbeat.
-      WAYMARK_WORKFLOW_STEP_LIMIT: "30000000",
+      // A few seconds of spinning, against leases that expire in 1.5 s without a heartbeat.
+      WAYMARK_WORKFLOW_STEP_LIMIT: "150000000",
       WAYMARK_LOCK_TTL_MS: "1500",
       WAYMARK_LOCK_HEARTBEAT_MS: "300",
       WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "200",
@@ -52,7 +52,7 @@ test.serial("an endless loop fails its own instance at the step limit, naming th
   t.deepEqual(innocents, Array.from({ length: 20 }, (_, i) => 3 * i + 3));
   const e = await t.throwsAsync(spinner.result(), { instanceOf: WorkflowFailedError });
   t.is(e!.errorName, "WorkflowLimitError");
-  t.regex(e!.errorMessage, /^workflow Spinner ran 30000000 steps without waiting \(the limit, WAYMARK_WORKFLOW_STEP_LIMIT\) at Spinner\.run \(.*hostile\.ts:2[5-9]:\d+\)/);
+  t.regex(e!.errorMessage, /^workflow Spinner ran 150000000 steps without waiting \(the limit, WAYMARK_WORKFLOW_STEP_LIMIT\) at Spinner\.run \(.*hostile\.ts:2[5-9]:\d+\)/);
   const failedAt = Date.now();
   t.true(innocentsDone < failedAt, `the neighbours finished (${innocentsDone - started} ms) before the spinner failed (${failedAt - started} ms)`);
   // No lease was lost meanwhile: the heartbeat kept beating.
@@ -78,7 +78,7 @@ test.serial("SIGTERM stops a supervisor while a workflow spins: the spinner goes
   sup = await supervise({
     databaseUrl: await dbUrl(),
     modules: ["test/fixtures/workflows/hostile.ts"],
-    env: { TEST_DIR: notes.dir, WAYMARK_WORKFLOW_STEP_LIMIT: "30000000", WAYMARK_MAX_VALUE_BYTES: "100000", WAYMARK_MAX_STATE_BYTES: "200000" },
+    env: { TEST_DIR: notes.dir, WAYMARK_WORKFLOW_STEP_LIMIT: "150000000", WAYMARK_MAX_VALUE_BYTES: "100000", WAYMARK_MAX_STATE_BYTES: "200000" },
   });
 });
 
@@ -101,4 +101,11 @@ test.serial("a state over WAYMARK_MAX_STATE_BYTES fails its instance instead of 
   t.is(await new H.BigState().run(50_000), 50_000);
   const e = await t.throwsAsync(new H.BigState().run(300_000), { instanceOf: WorkflowFailedError });
   t.regex(e!.errorMessage, /the workflow's state cannot be stored, so it cannot continue durably: it is \d+ bytes, over the limit of 200000 \(WAYMARK_MAX_STATE_BYTES\)/);
+});
+
+test.serial("escape attempts fail inside their own instance on a real supervisor, and a later instance finds the shared prototypes clean", async (t) => {
+  const code = "require('node:fs').writeFileSync('/tmp/waymark-escaped', 'x'); return 1";
+  t.deepEqual(await new H.Escaper().run(code), ["TypeError", "TypeError", "TypeError", "after"]);
+  t.deepEqual(await new H.Probe().run(), ["clean", "clean"]);
+  t.notRegex(sup.output(), /interpreter fault/);
 });
