@@ -13,6 +13,11 @@ ALTER TABLE waymark.instances ADD COLUMN lease_losses integer NOT NULL DEFAULT 0
 
 -- Suspects: instances whose supervisor died while it held them. A supervisor takes one at a time
 -- (so a second death is blamed on the right one), found by this small index; the ordinary claim
--- skips them.
+-- walks the queue's index, which leaves them out. (Its predicate is the claim's WHERE exactly: a
+-- filter on top of it made the planner, with the stale statistics of a busy queue, sort the
+-- whole queue at every claim instead of reading its first rows in index order.)
 CREATE INDEX instances_suspects ON waymark.instances (priority DESC, scheduled_at, id)
   WHERE status = 'queued' AND lease_losses > 0;
+DROP INDEX waymark.instances_queued;
+CREATE INDEX instances_queued ON waymark.instances (priority DESC, scheduled_at, id)
+  WHERE status = 'queued' AND lease_losses = 0;

@@ -41,25 +41,29 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
        SELECT id FROM waymark.instances
         WHERE status = 'queued' AND lease_losses > 0 AND scheduled_at <= now()
         ORDER BY priority DESC, scheduled_at, id
-        LIMIT least($4, $2 - (SELECT count(*) FROM s)) FOR UPDATE SKIP LOCKED
+        LIMIT $4 FOR UPDATE SKIP LOCKED
      ), q AS (
        SELECT id FROM waymark.instances
         WHERE status = 'queued' AND lease_losses = 0 AND scheduled_at <= now()
         ORDER BY priority DESC, scheduled_at, id
-        LIMIT ($2 - (SELECT count(*) FROM s) - (SELECT count(*) FROM x)) FOR UPDATE SKIP LOCKED
-     )
-     , claimed AS (
+        LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), pick AS (
+       -- Sleepers first, then a suspect, then the queue, $2 in all. The branches' LIMITs are plain
+       -- parameters, so the planner knows how few rows come and finds them by primary key below;
+       -- a row a branch locked beyond the total stays queued (its lock ends with the statement).
+       (SELECT id, 0 AS woke FROM s UNION ALL SELECT id, 1 FROM x UNION ALL SELECT id, 2 FROM q) LIMIT $2
+     ), claimed AS (
        UPDATE waymark.instances i
           SET status = 'running', lease_owner = $1, lease_epoch = i.lease_epoch + 1,
               lease_expires_at = now() + $3 * interval '1 millisecond',
               started_at = coalesce(i.started_at, now()), updated_at = now()
-         FROM (SELECT id, 0 AS woke FROM s UNION ALL SELECT id, 1 FROM x UNION ALL SELECT id, 1 FROM q) pick
+         FROM pick
         WHERE i.id = pick.id
        RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses
      )
      -- An UPDATE returns rows in no particular order: hand them over in claim order.
      SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses
-       FROM claimed ORDER BY woke, priority DESC, scheduled_at, id`,
+       FROM claimed ORDER BY least(woke, 1), priority DESC, scheduled_at, id`,
     values: [p.owner, p.limit, p.leaseMs, p.suspects ?? 1],
   });
   return rows.map((r) => ({
