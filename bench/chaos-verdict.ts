@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { decode, type Encoded } from "../sdk/codec.js";
+import { decode, type Encoded } from "../core/codec.js";
 import { query, type Proc } from "./chaos-cluster.js";
 import type { FaultRecord } from "./chaos-faults.js";
 import { FAULT_KINDS, type ChaosOptions, type FaultKind, type Plan } from "./chaos-plan.js";

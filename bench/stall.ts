@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { Machine } from "../interpreter/machine.js";
-import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../interpreter/limits.js";
+import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../core/limits.js";
 import { definitionOf } from "../sdk/definition.js";
 import { Spin, SpinInCallback } from "./workflows.js";
 

@@ -6,7 +6,7 @@
 import { loadConfig } from "../config/env.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { actionRegistry } from "../sdk/action.js";
-import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../sdk/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../core/codec.js";
 import { compileLazily, workflowRegistry } from "../sdk/definition.js";
 import { userModulesLoad } from "./modules.js";
 import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { WaymarkError } from "../sdk/errors.js";
+import { WaymarkError } from "../core/errors.js";
 
 /**
  * Resolves a WAYMARK_USER_MODULE entry: a path (relative to the working directory; `.ts`

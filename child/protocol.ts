@@ -1,4 +1,4 @@
-import type { Encoded, ErrorData } from "../sdk/codec.js";
+import type { Encoded, ErrorData } from "../core/codec.js";
 
 /**
  * The supervisor-child protocol: every message that crosses the IPC channel, in one place.

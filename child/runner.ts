@@ -1,7 +1,7 @@
 import PQueue from "p-queue";
 import { actionInvoke, actionRegistry } from "../sdk/action.js";
-import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../sdk/codec.js";
-import { RegistrationError, WaymarkError } from "../sdk/errors.js";
+import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../core/codec.js";
+import { RegistrationError, WaymarkError } from "../core/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
-import { decode, type Encoded } from "../sdk/codec.js";
-import { WaymarkError } from "../sdk/errors.js";
+import { decode, type Encoded } from "../core/codec.js";
+import { WaymarkError } from "../core/errors.js";
 import { attemptList, instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
 import { sharedClient } from "../sdk/client.js";
 import { countArg, instanceIdArg, nameArg } from "./args.js";

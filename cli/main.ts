@@ -7,7 +7,7 @@ import { hideBin } from "yargs/helpers";
 import { ConfigError, loadConfig } from "../config/env.js";
 import { redactText } from "../log/redact.js";
 import { databaseUnreachable } from "../store/db.js";
-import { isWaymarkError } from "../sdk/errors.js";
+import { isWaymarkError } from "../core/errors.js";
 import { UsageError } from "./args.js";
 import { instancesCommand } from "./instances.js";
 import { migrateCommand } from "./migrate.js";

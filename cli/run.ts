@@ -5,7 +5,7 @@ import type { VisualizeFormat } from "../compiler/visualize.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
 import { closeClient } from "../sdk/client.js";
 import { DEFINITION, workflowRegistry } from "../sdk/definition.js";
-import { RegistrationError } from "../sdk/errors.js";
+import { RegistrationError } from "../core/errors.js";
 import type { Workflow } from "../sdk/workflow.js";
 import { printJson } from "./connect.js";
 

@@ -1,6 +1,6 @@
 import type { Class, ClassMethod, Span } from "@swc/core";
-import { UnsupportedPatternError } from "../sdk/errors.js";
-import type { FnIR, Pos } from "./ir.js";
+import { UnsupportedPatternError } from "../core/errors.js";
+import type { FnIR, Pos } from "../core/ir.js";
 import type { ActionLookup } from "./resolve.js";
 import type { Rule } from "./rules.js";
 import type { SourceFile } from "./source.js";

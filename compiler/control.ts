@@ -2,7 +2,7 @@ import type { DoWhileStatement, ForInStatement, ForOfStatement, ForStatement, Pa
 import { callSiteText } from "./callsite.js";
 import { compileExpr, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
-import type { Expr, Instr, Pat } from "./ir.js";
+import type { Expr, Instr, Pat } from "../core/ir.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";
 import { RULES } from "./rules.js";
 import { capturedByArrow, type BindingKind } from "./scope.js";

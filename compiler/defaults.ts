@@ -1,5 +1,5 @@
-import { RegistrationError } from "../sdk/errors.js";
-import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../interpreter/policy.js";
+import { RegistrationError } from "../core/errors.js";
+import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../core/policy.js";
 
 /**
  * Workflow-wide action defaults, as the original allowed: instance properties of the workflow

@@ -2,11 +2,11 @@ import type {
   Statement,
   ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral,
 } from "@swc/core";
-import { STATIC_FORBIDDEN_PROPERTIES } from "./builtins.js";
+import { STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { call, newExpr } from "./call.js";
 import { callSiteText, closedChain, operandText } from "./callsite.js";
 import { FnCompiler } from "./function.js";
-import type { AssignOp, BinOp, Expr, Pat } from "./ir.js";
+import type { AssignOp, BinOp, Expr, Pat } from "../core/ir.js";
 import { checkGlobalMember, checkRegistered, describeBinding, identifier, literalNumber } from "./names.js";
 import { compilePattern, labelPattern, propertyKey } from "./pattern.js";
 import { moduleBinding, namespaceMember } from "./resolve.js";

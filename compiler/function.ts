@@ -3,7 +3,7 @@ import { arrayPatternText, callSiteText, operandText } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";
 import { compileDoWhile, compileFor, compileForOf, compileSwitch, compileTry, compileWhile } from "./control.js";
 import { awaitArgument, compileExpr, spillable, unwrapTs } from "./expression.js";
-import type { Expr, FnIR, Instr, Pat, Pos } from "./ir.js";
+import type { Expr, FnIR, Instr, Pat, Pos } from "../core/ir.js";
 import { builtInSource } from "./names.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";
 import { RULES } from "./rules.js";

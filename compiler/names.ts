@@ -1,8 +1,8 @@
 import type { Expression, MemberExpression, Node, ObjectPatternProperty, Pattern, Span } from "@swc/core";
-import { GLOBALS, GLOBAL_ROOTS } from "./builtins.js";
+import { GLOBALS, GLOBAL_ROOTS } from "../core/builtins.js";
 import { unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
-import type { Expr } from "./ir.js";
+import type { Expr } from "../core/ir.js";
 import { moduleBinding, type ModuleBinding } from "./resolve.js";
 import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
 

@@ -1,9 +1,9 @@
 import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span, Statement } from "@swc/core";
-import { GLOBAL_ROOTS, STATIC_FORBIDDEN_PROPERTIES } from "./builtins.js";
+import { GLOBAL_ROOTS, STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { callSiteText } from "./callsite.js";
 import { compileExpr, containsAwait, unwrapTs } from "./expression.js";
 import type { FnCompiler } from "./function.js";
-import type { Expr, Pat } from "./ir.js";
+import type { Expr, Pat } from "../core/ir.js";
 import { globalName } from "./names.js";
 import { RULES } from "./rules.js";
 import type { BindingKind } from "./scope.js";

@@ -1,4 +1,4 @@
-import type { Arg, Expr, FnIR, Instr, Pat, WorkflowIR } from "./ir.js";
+import type { Arg, Expr, FnIR, Instr, Pat, WorkflowIR } from "../core/ir.js";
 
 /**
  * Renders a compiled workflow as a graph: one node per step (instructions, with jumps as edges),

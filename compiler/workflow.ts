@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import type { Class, ClassMethod, Node, Span } from "@swc/core";
-import { UnsupportedPatternError } from "../sdk/errors.js";
+import { UnsupportedPatternError } from "../core/errors.js";
 import { spanOf, WorkflowContext, type MethodSource } from "./context.js";
 import { workflowDefaults } from "./defaults.js";
 import { FnCompiler } from "./function.js";
-import { IR_FORMAT, type WorkflowIR } from "./ir.js";
+import { IR_FORMAT, type WorkflowIR } from "../core/ir.js";
 import { moduleBinding, resolveSpecifier, type ActionLookup } from "./resolve.js";
 import { RULES } from "./rules.js";
 import { callerFile, sourceLoad, sourceParse, type SourceFile } from "./source.js";

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
-import { DEFAULT_STEP_LIMIT } from "../interpreter/limits.js";
+import { DEFAULT_STEP_LIMIT } from "../core/limits.js";
 import { redact } from "../log/redact.js";
 import { nearest } from "./nearest.js";
 

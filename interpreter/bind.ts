@@ -1,4 +1,4 @@
-import type { Pat } from "../compiler/ir.js";
+import type { Pat } from "../core/ir.js";
 import { checkKey, evaluate, getProp, lookup, setProp, type Runtime } from "./evaluate.js";
 import type { Env } from "./values.js";
 

@@ -1,11 +1,12 @@
-import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../compiler/builtins.js";
-import type { Arg, AssignOp, Expr, Pat } from "../compiler/ir.js";
-import { decode, type Encoded } from "../sdk/codec.js";
-import { checkArrayLength, checkBigInt, checkNativeCall, sized, tooMany } from "./limits.js";
-import { backoffOptions, retryOptions } from "./policy.js";
+import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../core/builtins.js";
+import type { Arg, AssignOp, Expr, Pat } from "../core/ir.js";
+import { decode, type Encoded } from "../core/codec.js";
+import { checkArrayLength, checkBigInt, checkNativeCall, sized, tooMany } from "../core/limits.js";
+import { backoffOptions, retryOptions } from "../core/policy.js";
 import { bind, isIterable, iterate } from "./bind.js";
-import { MAX_ARRAY_LENGTH } from "./limits.js";
-import { ACTION_REFS, CLOSURES, Env, isOpaque, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
+import { MAX_ARRAY_LENGTH } from "../core/limits.js";
+import { isOpaque } from "../core/builtins.js";
+import { ACTION_REFS, CLOSURES, Env, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
 
 /**
  * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.

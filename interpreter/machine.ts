@@ -1,9 +1,10 @@
-import type { Pos, WorkflowIR } from "../compiler/ir.js";
-import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorData } from "../sdk/codec.js";
+import type { Pos, WorkflowIR } from "../core/ir.js";
+import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorData } from "../core/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
-import { actionOptions, retryDecision, type ActionDefaults } from "./policy.js";
-import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "./limits.js";
+import { actionOptions, retryDecision, type ActionDefaults } from "../core/policy.js";
+import { interpreterMade } from "../core/builtins.js";
+import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../core/limits.js";
 import { step } from "./step.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace } from "./values.js";
 
@@ -278,13 +279,13 @@ export class Machine implements Runtime {
   closure(fn: number, env: Env): (...args: unknown[]) => unknown {
     const info = { fn, env };
     // The info, not the arguments, names the function: a restore fills it in after the fact.
-    const f = (...args: unknown[]) => this.callFunction(info.fn, info.env, args);
+    const f = interpreterMade((...args: unknown[]) => this.callFunction(info.fn, info.env, args));
     CLOSURES.set(f, info);
     return f;
   }
 
   actionRef(name: string, node: string): (...args: unknown[]) => unknown {
-    const f = (...args: unknown[]) => this.startAction(name, node, args, undefined);
+    const f = interpreterMade((...args: unknown[]) => this.startAction(name, node, args, undefined));
     ACTION_REFS.set(f, { name, node });
     return f;
   }

@@ -1,7 +1,7 @@
-import { GLOBALS, PROTOTYPE_METHODS } from "../compiler/builtins.js";
-import type { WorkflowIR } from "../compiler/ir.js";
-import { decode, encodeGraph, type CodecExtension, type Encoded } from "../sdk/codec.js";
-import { SLICE_STEPS } from "./limits.js";
+import { GLOBALS, PROTOTYPE_METHODS } from "../core/builtins.js";
+import type { WorkflowIR } from "../core/ir.js";
+import { decode, encodeGraph, type CodecExtension, type Encoded } from "../core/codec.js";
+import { SLICE_STEPS } from "../core/limits.js";
 import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
 

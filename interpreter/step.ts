@@ -1,4 +1,4 @@
-import type { Instr } from "../compiler/ir.js";
+import type { Instr } from "../core/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
 import type { Machine } from "./machine.js";

@@ -1,5 +1,6 @@
-import type { Encoded, ErrorData } from "../sdk/codec.js";
-import type { ActionOptions } from "./policy.js";
+import type { Encoded, ErrorData } from "../core/codec.js";
+import { interpreterMade } from "../core/builtins.js";
+import type { ActionOptions } from "../core/policy.js";
 
 /**
  * Variables: one environment per function activation, plus one per entered block whose
@@ -125,7 +126,7 @@ export class IteratorFace {
   readonly #it: StoredIter;
   constructor(it: StoredIter) {
     this.#it = it;
-    Object.freeze(this);
+    Object.freeze(interpreterMade(this));
   }
 
   /** The iterator behind a face, or undefined for any other value. */
@@ -219,7 +220,7 @@ export class PromiseFace {
   #h: Handle | undefined;
   constructor(h?: Handle) {
     this.#h = h;
-    Object.freeze(this);
+    Object.freeze(interpreterMade(this));
   }
 
   /** The handle behind a face, or undefined for any other value. */
@@ -243,10 +244,6 @@ export class PromiseFace {
   }
 }
 
-/** Whether a value is one of the interpreter's opaque objects (a promise or an iterator). */
-export function isOpaque(v: unknown): boolean {
-  return PromiseFace.handleOf(v) !== undefined || IteratorFace.inner(v) !== undefined;
-}
 
 export interface Completion {
   /** normal, return, throw, leave (break/continue through finally) */

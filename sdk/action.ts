@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { callerLocation } from "../compiler/source.js";
-import { RegistrationError, WaymarkError } from "./errors.js";
+import { RegistrationError, WaymarkError } from "../core/errors.js";
 
 /**
  * Actions: the distributed work of a workflow. `action()` registers an async function under a

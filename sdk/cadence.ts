@@ -6,7 +6,7 @@ let parser: typeof Parser | undefined;
 function cron(): typeof Parser {
   return (parser ??= (createRequire(import.meta.url)("cron-parser") as { CronExpressionParser: typeof Parser }).CronExpressionParser);
 }
-import { WaymarkError } from "./errors.js";
+import { WaymarkError } from "../core/errors.js";
 
 /**
  * When a schedule fires: a cron expression (5 fields, normalised to 6 with seconds first, or 6

@@ -6,10 +6,11 @@ import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
-import { outcomeValue, sdkConfig, uuidv7, type StartOptions } from "./client.js";
-import { checkSize, encode, type Encoded } from "./codec.js";
+import { uuidv7 } from "../core/ids.js";
+import { outcomeValue, sdkConfig, type StartOptions } from "./settings.js";
+import { checkSize, encode, type Encoded } from "../core/codec.js";
 import type { WorkflowDefinition } from "./definition.js";
-import { WaymarkError, WorkflowCancelledError } from "./errors.js";
+import { WaymarkError, WorkflowCancelledError } from "../core/errors.js";
 import { DoneListener } from "./listener.js";
 
 /**

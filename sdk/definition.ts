@@ -1,5 +1,5 @@
 import type { CompiledWorkflow } from "../compiler/workflow.js";
-import { RegistrationError } from "./errors.js";
+import { RegistrationError } from "../core/errors.js";
 
 /** A decorated workflow class: its name, the class as written, and its compiled IR. */
 export interface WorkflowDefinition {

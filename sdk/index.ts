@@ -18,5 +18,5 @@ export {
   RegistrationError,
   isWaymarkError,
   type WaymarkErrorCode,
-} from "./errors.js";
+} from "../core/errors.js";
 export type { InstanceStatus } from "../store/instances.js";

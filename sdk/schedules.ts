@@ -2,9 +2,9 @@ import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, scheduleU
 import { nearest } from "../config/nearest.js";
 import { cadenceNext, cadenceOf, cadenceParse, jitterCheck, ScheduleError, shown } from "./cadence.js";
 import { sdkConfig, sharedClient } from "./client.js";
-import { checkSize, decode, encode } from "./codec.js";
+import { checkSize, decode, encode } from "../core/codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
-import { WaymarkError } from "./errors.js";
+import { WaymarkError } from "../core/errors.js";
 
 /**
  * Scheduled workflows: a workflow on a cron or interval cadence, fired by the scheduler inside

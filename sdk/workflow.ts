@@ -4,7 +4,7 @@ import { actionRegistry } from "./action.js";
 import { sdkConfig, sharedClient, type StartOptions } from "./client.js";
 import { compilesLazily, DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
 import { callerFile } from "../compiler/source.js";
-import { RegistrationError } from "./errors.js";
+import { RegistrationError } from "../core/errors.js";
 import type { InstanceStatus } from "../store/instances.js";
 import type { BackoffPolicy, RetryPolicy } from "./policies.js";
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { redact, redactText } from "../log/redact.js";
-import { WaymarkError } from "../sdk/errors.js";
+import { WaymarkError } from "../core/errors.js";
 
 /** Anything that runs a query: a pool, or a client (possibly inside the caller's transaction). */
 export type Queryable = Pick<pg.Pool, "query"> | pg.ClientBase;

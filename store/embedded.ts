@@ -23,7 +23,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { silentLogger, type Logger } from "../log/logger.js";
-import { WaymarkError } from "../sdk/errors.js";
+import { WaymarkError } from "../core/errors.js";
 
 /** The default directory, resolved against `process.cwd()` by callers. */
 export const EMBEDDED_DIR = ".waymark";

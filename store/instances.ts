@@ -1,4 +1,4 @@
-import type { Encoded } from "../sdk/codec.js";
+import type { Encoded } from "../core/codec.js";
 import { CHANNELS, NOTIFY_QUEUED, notifyCancel, type Queryable } from "./db.js";
 
 /**

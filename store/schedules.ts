@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Encoded } from "../sdk/codec.js";
+import type { Encoded } from "../core/codec.js";
 import { NOTIFY_SCHEDULE, type Queryable } from "./db.js";
 
 /** Schedules: keyed by (workflow name, schedule name). */

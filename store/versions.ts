@@ -1,4 +1,4 @@
-import type { WorkflowIR } from "../compiler/ir.js";
+import type { WorkflowIR } from "../core/ir.js";
 import type { Queryable } from "./db.js";
 
 /** Workflow versions: one row per (name, IR hash). */

@@ -1,4 +1,4 @@
-import type { Encoded } from "../sdk/codec.js";
+import type { Encoded } from "../core/codec.js";
 import { NOTIFY_QUEUED, type Queryable } from "./db.js";
 import type { InstanceStatus } from "./instances.js";
 

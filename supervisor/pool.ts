@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_MAX_VALUE_BYTES, errorFromData, type ErrorData } from "../sdk/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorFromData, type ErrorData } from "../core/codec.js";
 import type { Logger } from "../log/logger.js";
 import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
 

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Logger } from "../log/logger.js";
 import { cadenceNext, cadenceOf } from "../sdk/cadence.js";
-import { uuidv7 } from "../sdk/client.js";
+import { uuidv7 } from "../core/ids.js";
 import { inTransaction, withClient } from "../store/db.js";
 import { instanceInsert } from "../store/instances.js";
 import { scheduleAdvance, scheduleNextDue, schedulesClaimDue, type ScheduleRow } from "../store/schedules.js";

@@ -1,15 +1,15 @@
 import type pg from "pg";
 import type { Task } from "../child/protocol.js";
 import type { WaymarkConfig } from "../config/env.js";
-import { IR_FORMAT } from "../compiler/ir.js";
+import { IR_FORMAT } from "../core/ir.js";
 import { Machine, type MachineOptions } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../sdk/codec.js";
+import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
 import { databaseError } from "../store/db.js";
 import { attemptOutcomes, type AttemptWrite, type ClaimedInstance } from "../store/engine.js";
-import type { SupervisorEvents } from "./events.js";
+import type { SupervisorEvents } from "../core/events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import type { ChildPool, PoolResult } from "./pool.js";

@@ -9,8 +9,8 @@ import { embeddedStart, EMBEDDED_DIR, type EmbeddedServer } from "../store/embed
 import type { ClaimedInstance } from "../store/engine.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
-import type { WorkflowIR } from "../compiler/ir.js";
-import { SupervisorEvents } from "./events.js";
+import type { WorkflowIR } from "../core/ir.js";
+import { SupervisorEvents } from "../core/events.js";
 import { tokenInstance } from "./instance.js";
 import { Leases } from "./leases.js";
 import { Maintenance } from "./maintenance.js";

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { WorkflowIR } from "../compiler/ir.js";
-import { IR_FORMAT } from "../compiler/ir.js";
+import type { WorkflowIR } from "../core/ir.js";
+import { IR_FORMAT } from "../core/ir.js";
 import { versionsGet } from "../store/versions.js";
 
 /** A version as the executor needs it: its IR, and where its class is (for stacks and limit errors). */

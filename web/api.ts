@@ -1,7 +1,7 @@
-import { uuidv7 } from "../sdk/client.js";
+import { uuidv7 } from "../core/ids.js";
 import { cadenceNext, type Cadence } from "../sdk/cadence.js";
-import { encode } from "../sdk/codec.js";
-import { WorkflowCancelledError } from "../sdk/errors.js";
+import { encode } from "../core/codec.js";
+import { WorkflowCancelledError } from "../core/errors.js";
 import { instanceCancel } from "../store/instances.js";
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, type ScheduleRow } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { workflowGraph, type FnGraph } from "../compiler/visualize.js";
-import type { WorkflowIR } from "../compiler/ir.js";
+import type { WorkflowIR } from "../core/ir.js";
 import type { Logger } from "../log/logger.js";
 import { attemptList, type AttemptRow, type InstanceStatus } from "../store/instances.js";
 import { versionsGet, type VersionRow } from "../store/versions.js";

@@ -1,4 +1,4 @@
-import type { WorkflowIR } from "../compiler/ir.js";
+import type { WorkflowIR } from "../core/ir.js";
 import type { FnGraph, GraphNode } from "../compiler/visualize.js";
 import { html, type Html } from "./html.js";
 import { progressLabel, type NodeProgress } from "./progress.js";

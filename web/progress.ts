@@ -1,7 +1,7 @@
-import type { WorkflowIR } from "../compiler/ir.js";
+import type { WorkflowIR } from "../core/ir.js";
 import { Machine } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
-import { decode, type Encoded } from "../sdk/codec.js";
+import { decode, type Encoded } from "../core/codec.js";
 import type { AttemptRow, InstanceStatus } from "../store/instances.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { Encoded } from "../sdk/codec.js";
+import type { Encoded } from "../core/codec.js";
 
 /**
  * Readable text for values as sdk/codec.ts stores them (the JSON API returns the encoded form

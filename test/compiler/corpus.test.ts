@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { runInline } from "waymark";
-import { roundTrip } from "../../sdk/codec.js";
+import { roundTrip } from "../../core/codec.js";
 import { runMachine } from "../helpers/machine.js";
 import type { CorpusCase } from "../corpus/case.js";
 

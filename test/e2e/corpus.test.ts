@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { close, runInline, WorkflowFailedError, type Workflow } from "waymark";
-import { roundTrip } from "../../sdk/codec.js";
+import { roundTrip } from "../../core/codec.js";
 import type { CorpusCase } from "../corpus/case.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";

@@ -1,5 +1,5 @@
 import { actionInvoke, actionRegistry } from "../../sdk/action.js";
-import { decode, encode, errorToData, type Encoded } from "../../sdk/codec.js";
+import { decode, encode, errorToData, type Encoded } from "../../core/codec.js";
 import { definitionOf } from "../../sdk/definition.js";
 import { Machine, type MachineOptions } from "../../interpreter/machine.js";
 import { snapshotRead as snapshotReadRaw, snapshotWrite } from "../../interpreter/snapshot.js";

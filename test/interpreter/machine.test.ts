@@ -1,6 +1,6 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
-import type { Instr } from "../../compiler/ir.js";
+import type { Instr } from "../../core/ir.js";
 import { Machine } from "../../interpreter/machine.js";
 import { snapshotRead, snapshotWrite } from "../../interpreter/snapshot.js";
 import { definitionOf } from "../../sdk/definition.js";

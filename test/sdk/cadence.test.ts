@@ -1,6 +1,6 @@
 import test from "ava";
 import { cadenceNext, cadenceOf, cadenceParse, cronNormalize, jitterCheck, MAX_INTERVAL_MS, ScheduleError, timezoneCheck, type Cadence } from "../../sdk/cadence.js";
-import { isWaymarkError } from "../../sdk/errors.js";
+import { isWaymarkError } from "../../core/errors.js";
 
 const at = (iso: string) => new Date(iso);
 const next = (c: Cadence, after: string, n = 1) => {

@@ -1,6 +1,6 @@
 import test from "ava";
-import { decode, encode, encodeGraph, errorFromData, errorToData, MAX_DEPTH, roundTrip, type Encoded, type ErrorData } from "../../sdk/codec.js";
-import { SerializationError } from "../../sdk/errors.js";
+import { decode, encode, encodeGraph, errorFromData, errorToData, MAX_DEPTH, roundTrip, type Encoded, type ErrorData } from "../../core/codec.js";
+import { SerializationError } from "../../core/errors.js";
 
 /** Through JSON text, as values travel to and from Postgres. */
 function viaJson(value: unknown): unknown {

@@ -4,7 +4,7 @@ import { instanceClaim, instanceHeartbeat, instanceReclaimExpired, instancesColl
 import { instanceCancel, instanceInsert, instanceInsertMany, instanceGet } from "../../store/instances.js";
 import { CHANNELS } from "../../store/db.js";
 import { versionLatest, versionUpsert } from "../../store/versions.js";
-import { uuidv7 } from "../../sdk/client.js";
+import { uuidv7 } from "../../core/ids.js";
 import { testDatabase } from "../helpers/db.js";
 
 async function setup(t: ExecutionContext) {

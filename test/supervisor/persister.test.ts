@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 import { silentLogger } from "../../log/logger.js";
-import { encodeFailure } from "../../sdk/codec.js";
-import { uuidv7 } from "../../sdk/client.js";
+import { encodeFailure } from "../../core/codec.js";
+import { uuidv7 } from "../../core/ids.js";
 import { instanceClaim, type AttemptWrite, type InstanceWrite } from "../../store/engine.js";
 import { instanceInsert } from "../../store/instances.js";
 import { versionUpsert } from "../../store/versions.js";

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { FnGraph } from "../../compiler/visualize.js";
-import { encode } from "../../sdk/codec.js";
+import { encode } from "../../core/codec.js";
 import { graphSvg, layout } from "../../web/graph.js";
 import { escapeHtml, href, html, raw } from "../../web/html.js";
 import { nodeProgress } from "../../web/progress.js";

@@ -1,5 +1,5 @@
-import type { Encoded } from "../sdk/codec.js";
-import type { ActionDefaults } from "../interpreter/policy.js";
+import type { Encoded } from "./codec.js";
+import type { ActionDefaults } from "./policy.js";
 
 /**
  * The workflow IR: plain JSON, hashed and stored with the workflow version.

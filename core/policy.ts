@@ -1,4 +1,4 @@
-import type { ErrorData } from "../sdk/codec.js";
+import type { ErrorData } from "./codec.js";
 
 /**
  * Retry, backoff and timeout semantics of an action call, decided in one place:

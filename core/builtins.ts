@@ -4,7 +4,22 @@
  * these values and checks method calls on values at run time).
  */
 
-import { ACTION_REFS, CLOSURES, isOpaque } from "../interpreter/values.js";
+/**
+ * What the interpreter made that a workflow holds but that is not a built-in: its closures and
+ * action references (functions), and its opaque promises and iterators (objects). The
+ * interpreter registers each as it makes it; the checks below tell them from built-ins.
+ */
+const made = new WeakSet<object>();
+
+export function interpreterMade<T extends object>(value: T): T {
+  made.add(value);
+  return value;
+}
+
+/** Whether a value is one of the interpreter's opaque objects (a promise or an iterator). */
+export function isOpaque(value: unknown): boolean {
+  return typeof value === "object" && value !== null && made.has(value);
+}
 
 const MATH_FUNCTIONS = [
   "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz32", "cos", "cosh",
@@ -184,7 +199,7 @@ const INTRINSIC_OBJECTS: ReadonlySet<object> = (() => {
  * object (Math, JSON, a prototype).
  */
 export function isBuiltIn(value: unknown): boolean {
-  if (typeof value === "function") return !CLOSURES.has(value) && !ACTION_REFS.has(value);
+  if (typeof value === "function") return !made.has(value);
   return typeof value === "object" && value !== null && INTRINSIC_OBJECTS.has(value);
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { ErrorData } from "../sdk/codec.js";
+import type { ErrorData } from "./codec.js";
 
 /**
  * Lifecycle events of a supervisor. The logger, the status row and the web app subscribe;
