@@ -37,7 +37,10 @@ test("the claim query walks only runnable rows: a partial index serves it howeve
   t.teardown(() => c.end());
   const { rows } = await c.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'waymark' AND tablename = 'instances'`);
   const queued = rows.find((r) => r.indexname === "instances_queued");
-  t.regex(queued?.indexdef ?? "", /WHERE \(status = 'queued'::text\)/);
+  // The claim's exact predicate: suspects (lease_losses > 0) have an index of their own.
+  t.regex(queued?.indexdef ?? "", /WHERE \(\(status = 'queued'::text\) AND \(lease_losses = 0\)\)/);
+  const suspects = rows.find((r) => r.indexname === "instances_suspects");
+  t.regex(suspects?.indexdef ?? "", /WHERE \(\(status = 'queued'::text\) AND \(lease_losses > 0\)\)/);
   const sleeping = rows.find((r) => r.indexname === "instances_sleeping");
   t.regex(sleeping?.indexdef ?? "", /WHERE \(status = 'sleeping'::text\)/);
 });
