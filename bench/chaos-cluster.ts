@@ -11,9 +11,9 @@ import { privateServer, type PrivateServer } from "./server.js";
  * The chaos soak's cluster: its own PostgreSQL (which it crashes), the `waymark supervise`
  * processes (which it kills and replaces), and the /proc views of both.
  */
-export const CHAOS_WORKFLOWS = fileURLToPath(new URL("./chaos-workflows.js", import.meta.url));
+const CHAOS_WORKFLOWS = fileURLToPath(new URL("./chaos-workflows.js", import.meta.url));
 /** The action child's entry: what the orphan scan looks for in command lines. */
-export const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
+const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
 
 /**
  * A record of every write that moves an instance on (its state or status changes) and of any
@@ -55,7 +55,7 @@ export async function chaosDatabase(): Promise<PrivateServer> {
  * One statement on a connection of its own (named `chaos-monitor`, so terminating the
  * `waymark*` connections spares it), asked again while the server is away, for up to 90 s.
  */
-export async function query<T extends pg.QueryResultRow = Record<string, any>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
   return retryLostConnection(async () => {
     const c = new pg.Client({ connectionString: url, application_name: "chaos-monitor", connectionTimeoutMillis: 5000 });
     c.on("error", () => undefined);
@@ -149,7 +149,7 @@ export function isChildOf(pid: number, parent: number): boolean {
  * Every live process of this run: the supervisors and their children carry CHAOS_RUN=<runId>
  * in their environment, so a child whose supervisor was killed (re-parented to init) is found too.
  */
-export function processesOfRun(runId: string): Proc[] {
+function processesOfRun(runId: string): Proc[] {
   const marker = `\0CHAOS_RUN=${runId}\0`;
   const out: Proc[] = [];
   for (const entry of readdirSync("/proc")) {

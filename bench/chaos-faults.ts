@@ -59,10 +59,16 @@ async function childKill(ctx: FaultContext, f: PlannedFault): Promise<Injected> 
   const listed = (status?.children ?? []).filter((c) => c.state === "ready" && isChildOf(c.pid, sup));
   const busy = listed.filter((c) => c.inflight > 0);
   const from = busy.length ? busy : listed;
-  let pid = pickOf(from.map((c) => c.pid).sort((a, b) => a - b), pick);
+  let pid = pickOf(
+    from.map((c) => c.pid).sort((a, b) => a - b),
+    pick,
+  );
   let source = busy.length ? `${busy.find((c) => c.pid === pid)!.inflight} in flight per its status row` : "idle per its status row";
   if (pid === undefined) {
-    pid = pickOf(childPids(sup).filter((c) => isChildOf(c, sup)), pick);
+    pid = pickOf(
+      childPids(sup).filter((c) => isChildOf(c, sup)),
+      pick,
+    );
     source = "found in /proc: its status row listed no live child";
   }
   if (pid === undefined) throw new Error(`supervisor ${sup} has no child to kill`);
@@ -83,8 +89,12 @@ async function supervisorKill(ctx: FaultContext, f: PlannedFault): Promise<Injec
   const replacement = await ctx.fleet.add();
   const left = children.filter((c) => procOf(c));
   return {
-    at, from: at, owner, instances,
-    detail: `supervisor ${pid} holding ${instances.length} running instances, children ${children.join(", ")}; replaced by ${replacement.pid} in ${Date.now() - at} ms` +
+    at,
+    from: at,
+    owner,
+    instances,
+    detail:
+      `supervisor ${pid} holding ${instances.length} running instances, children ${children.join(", ")}; replaced by ${replacement.pid} in ${Date.now() - at} ms` +
       (left.length ? `; children still alive then: ${left.join(", ")}` : ""),
   };
 }
@@ -98,7 +108,12 @@ async function postgresCrash(ctx: FaultContext): Promise<Injected> {
   const url = await ctx.server.restart();
   const back = Date.now();
   if (url !== ctx.server.url) throw new Error(`PostgreSQL came back on another address (${url}): the supervisors cannot follow`);
-  return { at, from: back, instances, detail: `${instances.length} instances running; down in ${down - at} ms, accepting connections again ${back - at} ms after the crash` };
+  return {
+    at,
+    from: back,
+    instances,
+    detail: `${instances.length} instances running; down in ${down - at} ms, accepting connections again ${back - at} ms after the crash`,
+  };
 }
 
 /** pg_terminate_backend of every waymark connection (supervisors' pools, LISTEN, the soak's SDK). */
@@ -116,7 +131,13 @@ export async function inject(ctx: FaultContext, f: PlannedFault): Promise<FaultR
   const base = { kind: f.kind, plannedMs: f.atMs };
   try {
     const done =
-      f.kind === "child-kill" ? await childKill(ctx, f) : f.kind === "supervisor-kill" ? await supervisorKill(ctx, f) : f.kind === "postgres-crash" ? await postgresCrash(ctx) : await terminate(ctx);
+      f.kind === "child-kill"
+        ? await childKill(ctx, f)
+        : f.kind === "supervisor-kill"
+          ? await supervisorKill(ctx, f)
+          : f.kind === "postgres-crash"
+            ? await postgresCrash(ctx)
+            : await terminate(ctx);
     return { ...base, ...done, atMs: done.at - ctx.t0 };
   } catch (e) {
     const at = Date.now();

@@ -20,7 +20,7 @@ export interface ChaosOptions {
   keep: boolean;
 }
 
-export interface PlannedInstance {
+interface PlannedInstance {
   args: ChaosArgs;
   /** When to start it, in ms from the start of the run. */
   atMs: number;
@@ -39,7 +39,7 @@ export interface Plan {
 }
 
 /** mulberry32: a small seeded generator, the same sequence on every machine. */
-export function rng(seed: number): () => number {
+function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -55,10 +55,13 @@ export function plan(o: ChaosOptions): Plan {
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const duration = o.durationS * 1000;
   // Instances start over the first 80%, so that the last faults (by 75%) still find work.
-  const instances = Array.from({ length: o.instances }, (_, i): PlannedInstance => ({
-    args: { key: `c${i}`, seed: int(0, 2 ** 31), width: int(2, 8), steps: int(4, 12), long: random() < 0.5 },
-    atMs: Math.round(random() * 0.8 * duration),
-  })).sort((a, b) => a.atMs - b.atMs);
+  const instances = Array.from(
+    { length: o.instances },
+    (_, i): PlannedInstance => ({
+      args: { key: `c${i}`, seed: int(0, 2 ** 31), width: int(2, 8), steps: int(4, 12), long: random() < 0.5 },
+      atMs: Math.round(random() * 0.8 * duration),
+    }),
+  ).sort((a, b) => a.atMs - b.atMs);
   // Faults land between 10% and 75%, at least `gap` apart so that each one's recovery is
   // measured on its own (a gap of 10 s is more than the limit the recovery is held to).
   const kinds = FAULT_KINDS.flatMap((k) => Array.from({ length: o.faults[k] }, () => k));
@@ -92,8 +95,14 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      seed: count, instances: count, duration: count, supervisors: count,
-      "child-kills": count, "supervisor-kills": count, "postgres-crashes": count, terminates: count,
+      seed: count,
+      instances: count,
+      duration: count,
+      supervisors: count,
+      "child-kills": count,
+      "supervisor-kills": count,
+      "postgres-crashes": count,
+      terminates: count,
       keep: { type: "boolean", default: false },
     },
   });

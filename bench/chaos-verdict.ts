@@ -27,13 +27,13 @@ export interface RunFacts {
   orphans: Proc[];
 }
 
-export interface Check {
+interface Check {
   name: string;
   ok: boolean;
   detail: string;
 }
 
-export interface Recovery {
+interface Recovery {
   fault: FaultRecord;
   affected: number;
   /** ms from the fault (Postgres: from its return) until the first, and until every, affected instance moved on. */
@@ -108,7 +108,9 @@ function recoveryOf(f: FaultRecord, o: { steps: Map<string, Step[]>; finishedAt:
     for (const id of f.instances) {
       if ((o.finishedAt.get(id) ?? Infinity) < f.from) continue;
       affected++;
-      const step = (o.steps.get(id) ?? []).find((s) => s.at >= f.from && s.writer !== f.owner && (s.stateChanged || (s.newStatus !== "running" && s.newStatus !== "queued")));
+      const step = (o.steps.get(id) ?? []).find(
+        (s) => s.at >= f.from && s.writer !== f.owner && (s.stateChanged || (s.newStatus !== "running" && s.newStatus !== "queued")),
+      );
       moved.push(step ? step.at - f.from : Infinity);
     }
   }
@@ -121,7 +123,7 @@ function recoveryOf(f: FaultRecord, o: { steps: Map<string, Step[]>; finishedAt:
  * The supervisors' warnings and errors, counted by message and by the error they carry
  * (`ERROR cannot resume instance: terminating connection ...`): not a check, a lead for one.
  */
-export function logDigest(dir: string): Record<string, number> {
+function logDigest(dir: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const file of readdirSync(dir).filter((f) => /^supervise-.*\.log$/.test(f))) {
     for (const line of readFileSync(path.join(dir, file), "utf8").split("\n")) {
@@ -159,12 +161,21 @@ function reexecutionCauses(execs: Exec[], faults: FaultRecord[]): Record<string,
 export async function judge(r: RunFacts): Promise<Verdict> {
   const checks: Check[] = [];
   const n = r.plan.instances.length;
-  const rows = await query(r.url, "SELECT id::text AS id, idempotency_key AS key, status, result, (extract(epoch FROM finished_at) * 1000)::float8 AS finished FROM waymark.instances");
-  const stepRows = await query(r.url, "SELECT instance_id::text AS id, writer, old_status, new_status, state_changed, (extract(epoch FROM at) * 1000)::float8 AS at FROM chaos.steps ORDER BY at");
-  const [calls] = await query(r.url, `SELECT count(*)::int AS calls,
+  const rows = await query(
+    r.url,
+    "SELECT id::text AS id, idempotency_key AS key, status, result, (extract(epoch FROM finished_at) * 1000)::float8 AS finished FROM waymark.instances",
+  );
+  const stepRows = await query(
+    r.url,
+    "SELECT instance_id::text AS id, writer, old_status, new_status, state_changed, (extract(epoch FROM at) * 1000)::float8 AS at FROM chaos.steps ORDER BY at",
+  );
+  const [calls] = await query(
+    r.url,
+    `SELECT count(*)::int AS calls,
       count(*) FILTER (WHERE completed > 1)::int AS twice,
       coalesce(sum(attempts - 1), 0)::int AS retries
-    FROM (SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) AS attempts FROM waymark.action_attempts GROUP BY instance_id, action_seq) c`);
+    FROM (SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) AS attempts FROM waymark.action_attempts GROUP BY instance_id, action_seq) c`,
+  );
   const execs = executions(r.runDir);
 
   // Results: each completed instance's result, decoded, against the arithmetic done here.
@@ -178,7 +189,11 @@ export async function judge(r: RunFacts): Promise<Verdict> {
     if (isDeepStrictEqual(decode(row.result as Encoded), expectedResult(p.args))) right++;
     else wrong.push(`${p.args.key}: ${JSON.stringify(row.result)}`);
   }
-  checks.push({ name: "right results", ok: right === n, detail: `${right}/${n} completed with the result computed independently${wrong.length ? `; wrong: ${wrong.slice(0, 5).join("; ")}` : ""}` });
+  checks.push({
+    name: "right results",
+    ok: right === n,
+    detail: `${right}/${n} completed with the result computed independently${wrong.length ? `; wrong: ${wrong.slice(0, 5).join("; ")}` : ""}`,
+  });
 
   // Lost: every planned instance exists and completed.
   const statuses: Record<string, number> = {};
@@ -188,15 +203,22 @@ export async function judge(r: RunFacts): Promise<Verdict> {
   checks.push({
     name: "none lost",
     ok: missing.length === 0 && unfinished.length === 0 && r.startErrors.length === 0,
-    detail: `${statuses.completed ?? 0}/${n} completed${r.settled ? `, the last ${(r.settleMs / 1000).toFixed(1)} s after the window` : "; NOT all finished within the bounded wait"}` +
-      `; statuses ${JSON.stringify(statuses)}` + (missing.length ? `; never queued: ${missing.slice(0, 5).join(", ")}` : "") +
-      (unfinished.length ? `; not completed: ${unfinished.slice(0, 5).join(", ")}` : "") + (r.startErrors.length ? `; start errors: ${r.startErrors.slice(0, 3).join("; ")}` : ""),
+    detail:
+      `${statuses.completed ?? 0}/${n} completed${r.settled ? `, the last ${(r.settleMs / 1000).toFixed(1)} s after the window` : "; NOT all finished within the bounded wait"}` +
+      `; statuses ${JSON.stringify(statuses)}` +
+      (missing.length ? `; never queued: ${missing.slice(0, 5).join(", ")}` : "") +
+      (unfinished.length ? `; not completed: ${unfinished.slice(0, 5).join(", ")}` : "") +
+      (r.startErrors.length ? `; start errors: ${r.startErrors.slice(0, 3).join("; ")}` : ""),
   });
 
   // Completed once: one row per key, one transition to completed per instance, no write to a
   // finished row, at most one completed attempt per call; the final call ran for every instance.
   const steps = new Map<string, Step[]>();
-  for (const s of stepRows) steps.set(s.id, [...(steps.get(s.id) ?? []), { writer: s.writer, oldStatus: s.old_status, newStatus: s.new_status, stateChanged: s.state_changed, at: s.at }]);
+  for (const s of stepRows)
+    steps.set(s.id, [
+      ...(steps.get(s.id) ?? []),
+      { writer: s.writer, oldStatus: s.old_status, newStatus: s.new_status, stateChanged: s.state_changed, at: s.at },
+    ]);
   const duplicateKeys = [...byKey.values()].filter((l) => l.length > 1).length;
   const completions = rows.map((row) => (steps.get(row.id) ?? []).filter((s) => s.newStatus === "completed" && s.oldStatus !== "completed").length);
   const notOnce = completions.filter((c, i) => rows[i]!.status === "completed" && c !== 1).length;
@@ -206,7 +228,8 @@ export async function judge(r: RunFacts): Promise<Verdict> {
   checks.push({
     name: "none completed twice",
     ok: duplicateKeys === 0 && notOnce === 0 && afterFinish === 0 && calls!.twice === 0 && finishedInstances === (statuses.completed ?? 0),
-    detail: `${rows.length} instance rows for ${byKey.size} keys (${duplicateKeys} keys with two); ${notOnce} instances not completed exactly once and ${afterFinish} writes to finished rows (per the trigger); ` +
+    detail:
+      `${rows.length} instance rows for ${byKey.size} keys (${duplicateKeys} keys with two); ${notOnce} instances not completed exactly once and ${afterFinish} writes to finished rows (per the trigger); ` +
       `${calls!.twice} of ${calls!.calls} calls with two completed attempts; the final action ran ${finishes.length} times for ${finishedInstances} instances`,
   });
 
@@ -214,7 +237,8 @@ export async function judge(r: RunFacts): Promise<Verdict> {
   checks.push({
     name: "no orphans",
     ok: r.orphans.length === 0 && stopped === r.stops.length,
-    detail: `${r.orphans.length} processes of the run left after every supervisor stopped${r.orphans.length ? `: ${r.orphans.map((p) => `${p.pid} (parent ${p.ppid}) ${p.cmdline}`).join("; ")}` : ""}; ` +
+    detail:
+      `${r.orphans.length} processes of the run left after every supervisor stopped${r.orphans.length ? `: ${r.orphans.map((p) => `${p.pid} (parent ${p.ppid}) ${p.cmdline}`).join("; ")}` : ""}; ` +
       `${stopped}/${r.stops.length} supervisors stopped by SIGTERM with exit 0 (slowest ${Math.max(0, ...r.stops.map((s) => s.ms))} ms)`,
   });
 
@@ -231,7 +255,14 @@ export async function judge(r: RunFacts): Promise<Verdict> {
     FAULT_KINDS.map((k) => {
       const of = recoveries.filter((x) => x.fault.kind === k && x.allMs !== undefined);
       const all = of.map((x) => x.allMs!);
-      return [k, { injected: r.faults.filter((f) => f.kind === k && !f.error).length, max_ms: all.length ? Math.max(...all) : null, median_ms: all.length ? median(all) : null }];
+      return [
+        k,
+        {
+          injected: r.faults.filter((f) => f.kind === k && !f.error).length,
+          max_ms: all.length ? Math.max(...all) : null,
+          median_ms: all.length ? median(all) : null,
+        },
+      ];
     }),
   ) as Record<FaultKind, { injected: number; max_ms: number | null; median_ms: number | null }>;
   const pass = checks.every((c) => c.ok);
@@ -250,7 +281,15 @@ export async function judge(r: RunFacts): Promise<Verdict> {
     faults: byKind,
     recoveries: recoveries.map((x) => {
       const ms = (v: number | undefined) => (v === Infinity ? "never" : (v ?? null));
-      return { kind: x.fault.kind, at_s: +(x.fault.atMs / 1000).toFixed(1), affected: x.affected, first_ms: ms(x.firstMs), all_ms: ms(x.allMs), detail: x.fault.detail, error: x.fault.error };
+      return {
+        kind: x.fault.kind,
+        at_s: +(x.fault.atMs / 1000).toFixed(1),
+        affected: x.affected,
+        first_ms: ms(x.firstMs),
+        all_ms: ms(x.allMs),
+        detail: x.fault.detail,
+        error: x.fault.error,
+      };
     }),
     executions: execs.length,
     calls: calls!.calls,
@@ -266,12 +305,29 @@ export async function judge(r: RunFacts): Promise<Verdict> {
 export function report(v: Verdict): string {
   const table = (rows: string[][]) => {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-    return rows.map((r) => "  " + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+    return rows
+      .map(
+        (r) =>
+          "  " +
+          r
+            .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+            .join("  ")
+            .trimEnd(),
+      )
+      .join("\n");
   };
   const ms = (x: number | undefined) => (x === undefined ? "-" : x === Infinity ? "never" : `${x}`);
   const faults = [
     ["fault", "at (s)", "affected", "first (ms)", "all (ms)", "ok", "detail"],
-    ...v.recoveries.map((x) => [x.fault.kind, (x.fault.atMs / 1000).toFixed(1), String(x.affected), ms(x.firstMs), ms(x.allMs), x.ok ? "ok" : "FAIL", x.fault.error ? `NOT INJECTED: ${x.fault.error}` : x.fault.detail]),
+    ...v.recoveries.map((x) => [
+      x.fault.kind,
+      (x.fault.atMs / 1000).toFixed(1),
+      String(x.affected),
+      ms(x.firstMs),
+      ms(x.allMs),
+      x.ok ? "ok" : "FAIL",
+      x.fault.error ? `NOT INJECTED: ${x.fault.error}` : x.fault.detail,
+    ]),
   ];
   const checks = [["check", "", "detail"], ...v.checks.map((c) => [c.name, c.ok ? "ok" : "FAIL", c.detail])];
   const logged = Object.entries(v.summary.supervisor_log as Record<string, number>);

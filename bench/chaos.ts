@@ -63,7 +63,10 @@ async function settle(url: string, n: number, timeoutMs: number): Promise<boolea
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
-    const [row] = await query(url, "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled'))::int AS done, count(*)::int AS total FROM waymark.instances");
+    const [row] = await query(
+      url,
+      "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled'))::int AS done, count(*)::int AS total FROM waymark.instances",
+    );
     if (row!.done >= n) return true;
     const line = `  waiting: ${row!.done}/${n} finished`;
     if (line !== last) say((last = line));
@@ -76,8 +79,10 @@ async function soak(o: ChaosOptions): Promise<boolean> {
   const p = plan(o);
   const runId = `${o.seed}-${process.pid}-${Date.now()}`;
   const runDir = await mkdtemp(path.join(os.tmpdir(), `waymark-chaos-${o.seed}-`));
-  say(`chaos soak: seed ${o.seed} (replay the plan with --seed ${o.seed}); ${o.instances} instances over ${o.durationS} s, ${o.supervisors} supervisors; ` +
-    `faults ${p.faults.map((f) => `${f.kind}@${(f.atMs / 1000).toFixed(0)}s`).join(", ")}`);
+  say(
+    `chaos soak: seed ${o.seed} (replay the plan with --seed ${o.seed}); ${o.instances} instances over ${o.durationS} s, ${o.supervisors} supervisors; ` +
+      `faults ${p.faults.map((f) => `${f.kind}@${(f.atMs / 1000).toFixed(0)}s`).join(", ")}`,
+  );
   say(`  logs: ${runDir}`);
   const server = await chaosDatabase();
   say(`  database: ${server.dir}`);
@@ -124,8 +129,20 @@ async function soak(o: ChaosOptions): Promise<boolean> {
     const orphans = await orphansAfter(runId, 10_000);
     for (const left of orphans) process.kill(left.pid, "SIGKILL");
     const verdict = await judge({
-      options: o, plan: p, faults, url: server.url, runDir, ttlMs: TTL_MS, heartbeatMs: HEARTBEAT_MS, limitMs: TTL_MS + MARGIN_MS,
-      startErrors, settled, settleMs, supervisorsStarted: fleet.started.length, stops, orphans,
+      options: o,
+      plan: p,
+      faults,
+      url: server.url,
+      runDir,
+      ttlMs: TTL_MS,
+      heartbeatMs: HEARTBEAT_MS,
+      limitMs: TTL_MS + MARGIN_MS,
+      startErrors,
+      settled,
+      settleMs,
+      supervisorsStarted: fleet.started.length,
+      stops,
+      orphans,
     });
     say("\n" + report(verdict));
     say(JSON.stringify(verdict.summary));

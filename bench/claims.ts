@@ -17,7 +17,9 @@ import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { privateServer } from "./server.js";
 
-const { values } = parseArgs({ options: { queued: { type: "string", default: "20000" }, limit: { type: "string", default: "20" }, claimers: { type: "string", default: "2" } } });
+const { values } = parseArgs({
+  options: { queued: { type: "string", default: "20000" }, limit: { type: "string", default: "20" }, claimers: { type: "string", default: "2" } },
+});
 const queued = Number(values.queued);
 const limit = Number(values.limit);
 const server = await privateServer({ prefix: "waymark-claims-" });
@@ -26,7 +28,8 @@ try {
   const db = new pg.Pool({ connectionString: server.url, max: Number(values.claimers) + 2 });
   const versionId = await versionUpsert(db, { name: "W", hash: "h", ir: { format: 2, name: "W", fns: [] } as never });
   const ids = Array.from({ length: queued }, () => randomUUID());
-  for (let i = 0; i < queued; i += 1000) await instanceInsertMany(db, { workflowName: "W", versionId, ids: ids.slice(i, i + 1000), args: ids.slice(i, i + 1000).map(() => [1]) });
+  for (let i = 0; i < queued; i += 1000)
+    await instanceInsertMany(db, { workflowName: "W", versionId, ids: ids.slice(i, i + 1000), args: ids.slice(i, i + 1000).map(() => [1]) });
   let claimMs = 0;
   let persistMs = 0;
   let done = 0;
@@ -42,7 +45,18 @@ try {
         await instancesPersist(db, {
           owner: `o${w}`,
           instances: batch.map((c) => ({ id: c.id, epoch: c.epoch, status: "completed", state: null, result: 1 })),
-          attempts: batch.map((c) => ({ instanceId: c.id, actionSeq: 1, attempt: 1, nodeId: "n", actionName: "noop", status: "completed", args: [1], result: 1, startedAt: new Date(), finishedAt: new Date() })),
+          attempts: batch.map((c) => ({
+            instanceId: c.id,
+            actionSeq: 1,
+            attempt: 1,
+            nodeId: "n",
+            actionName: "noop",
+            status: "completed",
+            args: [1],
+            result: 1,
+            startedAt: new Date(),
+            finishedAt: new Date(),
+          })),
         });
         persistMs += performance.now() - t;
         done += batch.length;
@@ -50,7 +64,9 @@ try {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`${Math.round(done / seconds)} instances/s claimed and completed (${done} in ${seconds.toFixed(2)} s, ${limit} per claim, ${values.claimers} claimers); claims ${claimMs.toFixed(0)} ms, completions ${persistMs.toFixed(0)} ms in all`);
+  console.log(
+    `${Math.round(done / seconds)} instances/s claimed and completed (${done} in ${seconds.toFixed(2)} s, ${limit} per claim, ${values.claimers} claimers); claims ${claimMs.toFixed(0)} ms, completions ${persistMs.toFixed(0)} ms in all`,
+  );
   await db.end();
 } finally {
   await server.remove();

@@ -12,9 +12,9 @@ import { privateServer } from "./server.js";
  * fsync on), a fresh schema per run, a real `waymark supervise` process, and RSS sampling of the
  * supervisor and its children from /proc.
  */
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
-export const WORKFLOWS = fileURLToPath(new URL("./workflows.js", import.meta.url));
+const WORKFLOWS = fileURLToPath(new URL("./workflows.js", import.meta.url));
 
 export interface Database {
   url: string;
@@ -78,7 +78,10 @@ export function rssSampler(pid: number, everyMs = 200): { stop(): RssStats } {
   let kids = 0;
   const sample = () => {
     sup = Math.max(sup, rssKb(pid));
-    kids = Math.max(kids, childPids(pid).reduce((n, c) => n + rssKb(c), 0));
+    kids = Math.max(
+      kids,
+      childPids(pid).reduce((n, c) => n + rssKb(c), 0),
+    );
   };
   sample();
   const timer = setInterval(sample, everyMs);
@@ -134,7 +137,15 @@ export function cpuSampler(supervisorPid: number): { stop(): CpuShares } {
         const d = a.ticks - (before.get(pid)?.ticks ?? 0);
         if (d <= 0) continue;
         const key: keyof CpuShares =
-          pid === supervisorPid ? "supervisor" : a.ppid === supervisorPid ? "children" : a.comm.startsWith("postgres") ? "postgres" : pid === process.pid ? "bench" : "other";
+          pid === supervisorPid
+            ? "supervisor"
+            : a.ppid === supervisorPid
+              ? "children"
+              : a.comm.startsWith("postgres")
+                ? "postgres"
+                : pid === process.pid
+                  ? "bench"
+                  : "other";
         shares[key] += d;
       }
       for (const k of Object.keys(shares) as Array<keyof CpuShares>) shares[k] = Math.round((shares[k] / capacity) * 100);

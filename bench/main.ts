@@ -96,7 +96,10 @@ function describe(m: Metrics): string {
   if (m.p50_ms !== undefined) parts.push(`p50 ${m.p50_ms} ms, p95 ${m.p95_ms} ms, p99 ${m.p99_ms} ms`);
   if (m.run_result_p50_ms !== undefined) parts.push(`run()->result p50 ${String(m.run_result_p50_ms)} ms`);
   if (m.concurrent_actions_per_s !== undefined) parts.push(`${fmt(m.concurrent_actions_per_s)} actions/s with 200 at once`);
-  if (m.late_over_early !== undefined) parts.push(`steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms); ${String(m.accumulating_late_over_early)}x when the state accumulates every result`);
+  if (m.late_over_early !== undefined)
+    parts.push(
+      `steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms); ${String(m.accumulating_late_over_early)}x when the state accumulates every result`,
+    );
   if (m.rss) parts.push(`supervisor RSS ${m.rss.supervisorMaxMb} MB, children ${m.rss.childrenMaxMb} MB`);
   if (m.cpu) parts.push(`CPU: supervisor ${m.cpu.supervisor}%, children ${m.cpu.children}%, postgres ${m.cpu.postgres}%, app ${m.cpu.bench}%`);
   return parts.join("; ");
@@ -139,12 +142,24 @@ function table(results: Metrics[], smoke: boolean): string {
     switch (m.scenario) {
       case "fan-out": {
         const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
-        rows.push(["fan-out", `${fmt(m.actions_per_s!)} actions/s, RSS ${rss} MB`, ...peers.map((p) => ratio(m.actions_per_s, p)), ">= graphile batched; RSS <= 250 MB", verdict(gb ? m.actions_per_s! >= gb && rss! <= 250 : rss! <= 250)]);
+        rows.push([
+          "fan-out",
+          `${fmt(m.actions_per_s!)} actions/s, RSS ${rss} MB`,
+          ...peers.map((p) => ratio(m.actions_per_s, p)),
+          ">= graphile batched; RSS <= 250 MB",
+          verdict(gb ? m.actions_per_s! >= gb && rss! <= 250 : rss! <= 250),
+        ]);
         break;
       }
       case "tiny": {
         const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
-        rows.push(["tiny", `${fmt(m.instances_per_s!)} instances/s`, ...peers.map((p) => ratio(m.instances_per_s, p)), ">= 2x graphile unbatched", verdict(gu ? m.instances_per_s! >= 2 * gu : undefined)]);
+        rows.push([
+          "tiny",
+          `${fmt(m.instances_per_s!)} instances/s`,
+          ...peers.map((p) => ratio(m.instances_per_s, p)),
+          ">= 2x graphile unbatched",
+          verdict(gu ? m.instances_per_s! >= 2 * gu : undefined),
+        ]);
         break;
       }
       case "sequential":
@@ -154,7 +169,13 @@ function table(results: Metrics[], smoke: boolean): string {
         rows.push(["latency", `start -> first action p50 ${m.p50_ms} ms`, ...peers.map(() => ""), "p50 <= 10 ms", verdict(m.p50_ms! <= 10)]);
         break;
       case "long-history":
-        rows.push(["long-history", `late/early ${String(m.late_over_early)}x`, ...peers.map(() => ""), "<= 1.2x", verdict((m.late_over_early as number) <= 1.2)]);
+        rows.push([
+          "long-history",
+          `late/early ${String(m.late_over_early)}x`,
+          ...peers.map(() => ""),
+          "<= 1.2x",
+          verdict((m.late_over_early as number) <= 1.2),
+        ]);
         break;
       case "sleepers":
         rows.push(["sleepers", `RSS ${rss} MB`, ...peers.map(() => ""), "RSS <= 200 MB", verdict(rss! <= 200)]);
@@ -166,7 +187,12 @@ function table(results: Metrics[], smoke: boolean): string {
   const head = ["scenario", "waymark", ...peers.map((p) => `vs ${p}`), "target", ""];
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => "  " + r.map((c, i) => (c ?? "").padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    "  " +
+    r
+      .map((c, i) => (c ?? "").padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -189,7 +215,7 @@ export const USAGE = `usage: npm run bench -- [scenario ...] [--runs n] [--smoke
   --database-url    a database the bench may reset (default: WAYMARK_DATABASE_URL, else an embedded server of its own)`;
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof BENCH_OPTIONS }>>;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: BENCH_OPTIONS });
   } catch (e) {

@@ -55,7 +55,13 @@ export async function graphile(url: string, jobs: number, batched: boolean): Pro
       await waitUntil(async () => (await pool.query("select count(*)::int n from graphile_worker._private_jobs")).rows[0].n === 0);
       const seconds = (performance.now() - t0) / 1000;
       await runner.stop();
-      return { scenario: `graphile-worker ${batched ? "batched" : "unbatched"}`, jobs_per_s: Math.round(jobs / seconds), seconds: +seconds.toFixed(2), jobs, ran };
+      return {
+        scenario: `graphile-worker ${batched ? "batched" : "unbatched"}`,
+        jobs_per_s: Math.round(jobs / seconds),
+        seconds: +seconds.toFixed(2),
+        jobs,
+        ran,
+      };
     }
     await gw.runOnce({ pgPool: pool, taskList, logger, concurrency, noHandleSignals: true, preset });
     const seconds = (performance.now() - t0) / 1000;
@@ -82,7 +88,9 @@ export async function pgBoss(url: string, jobs: number): Promise<Metrics> {
     await admin.query("checkpoint");
     const t0 = performance.now();
     for (let w = 0; w < workers; w++) await boss.work(queue, { batchSize, pollingIntervalSeconds: 0.5 }, async () => undefined);
-    await waitUntil(async () => (await admin.query("select count(*)::int n from pgboss.job where name = $1 and state = 'completed'", [queue])).rows[0].n >= jobs);
+    await waitUntil(
+      async () => (await admin.query("select count(*)::int n from pgboss.job where name = $1 and state = 'completed'", [queue])).rows[0].n >= jobs,
+    );
     const seconds = (performance.now() - t0) / 1000;
     return { scenario: "pg-boss", jobs_per_s: Math.round(jobs / seconds), seconds: +seconds.toFixed(2), jobs, workers, batchSize };
   } finally {
@@ -104,21 +112,25 @@ export async function ceiling(url: string, jobs: number, batch = 100, clients = 
   await admin.query("checkpoint");
   const claim = `update waymark_bench_ceiling set status = 'running' where id in (
     select id from waymark_bench_ceiling where status = 'queued' order by id limit $1 for update skip locked) returning id`;
-  const conns = await Promise.all(Array.from({ length: clients }, async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    return c;
-  }));
+  const conns = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
   let done = 0;
   const t0 = performance.now();
-  await Promise.all(conns.map(async (c) => {
-    for (;;) {
-      const { rows } = await c.query({ name: "claim", text: claim, values: [batch] });
-      if (!rows.length) return;
-      await c.query("update waymark_bench_ceiling set status = 'done', result = '{\"ok\":true}' where id = any($1::bigint[])", [rows.map((r) => r.id)]);
-      done += rows.length;
-    }
-  }));
+  await Promise.all(
+    conns.map(async (c) => {
+      for (;;) {
+        const { rows } = await c.query({ name: "claim", text: claim, values: [batch] });
+        if (!rows.length) return;
+        await c.query("update waymark_bench_ceiling set status = 'done', result = '{\"ok\":true}' where id = any($1::bigint[])", [rows.map((r) => r.id)]);
+        done += rows.length;
+      }
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(conns.map((c) => c.end()));
   await admin.query("drop table if exists waymark_bench_ceiling");

@@ -15,7 +15,14 @@ import type { Task } from "../child/protocol.js";
 
 const WORKFLOWS = fileURLToPath(new URL("./workflows.js", import.meta.url));
 const INSTANCE = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-const task = (i: number, round: number): Task => ({ id: `${INSTANCE}/${round}${i}/1`, action: "noop", args: [i], instanceId: INSTANCE, actionId: String(i), attempt: 1 });
+const task = (i: number, round: number): Task => ({
+  id: `${INSTANCE}/${round}${i}/1`,
+  action: "noop",
+  args: [i],
+  instanceId: INSTANCE,
+  actionId: String(i),
+  attempt: 1,
+});
 
 /** µs per task of the runner alone (no IPC): ~40 tasks in flight, as the pool keeps them. */
 async function runner(n: number): Promise<number> {
@@ -43,7 +50,13 @@ const cpuMs = (pid: number) => {
 
 /** The pool with 2 children x 10 slots: tasks/s, and CPU µs per task in the supervisor side and the children. */
 async function pool(n: number, round: number): Promise<{ perS: number; parentUs: number; childrenUs: number }> {
-  const p = new ChildPool({ workerCount: 2, concurrency: 10, maxLifecycle: undefined, modules: [WORKFLOWS], log: createLogger({ level: "error", component: "pool" }) });
+  const p = new ChildPool({
+    workerCount: 2,
+    concurrency: 10,
+    maxLifecycle: undefined,
+    modules: [WORKFLOWS],
+    log: createLogger({ level: "error", component: "pool" }),
+  });
   await p.start();
   const pids = p.children().map((c) => c.pid);
   const c0 = pids.map(cpuMs);

@@ -1,5 +1,4 @@
 import pg from "pg";
-import { WorkflowHandle } from "../sdk/index.js";
 import { closeClient, sharedClient } from "../sdk/client.js";
 import { cpuSampler, freshSchema, median, percentile, rssSampler, sql, startSupervisor, type CpuShares, type RssStats } from "./harness.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -122,7 +121,14 @@ async function withSupervisor<T extends Metrics>(
 
 function latencies(scenario: string, samples: number[], seconds: number, extra: Record<string, unknown> = {}): Metrics {
   const s = [...samples].sort((a, b) => a - b);
-  return { scenario, p50_ms: +percentile(s, 50).toFixed(2), p95_ms: +percentile(s, 95).toFixed(2), p99_ms: +percentile(s, 99).toFixed(2), seconds: +seconds.toFixed(2), ...extra };
+  return {
+    scenario,
+    p50_ms: +percentile(s, 50).toFixed(2),
+    p95_ms: +percentile(s, 95).toFixed(2),
+    p99_ms: +percentile(s, 99).toFixed(2),
+    seconds: +seconds.toFixed(2),
+    ...extra,
+  };
 }
 
 /** Warms the supervisor and its children up (V8 optimises hot code after a while), as a long-running pool is. */
@@ -151,34 +157,59 @@ async function backlog(ctx: Context, pid: number, queue: (delayMs: number) => Pr
   return { seconds: (performance.now() - t0) / 1000, cpu: cpu.stop() };
 }
 
-export async function fanOut(ctx: Context): Promise<Metrics> {
+async function fanOut(ctx: Context): Promise<Metrics> {
   const { fanoutActions: total, fanoutWidth: width } = ctx.sizes;
   const instances = Math.ceil(total / width);
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
     const { seconds, cpu } = await backlog(ctx, pid, async (delayMs) => {
-      await FanOut.startMany(Array.from({ length: instances }, () => [width]), { delayMs });
+      await FanOut.startMany(
+        Array.from({ length: instances }, () => [width]),
+        { delayMs },
+      );
     });
-    return { scenario: "fan-out", actions_per_s: Math.round((instances * width) / seconds), instances_per_s: Math.round(instances / seconds), seconds: +seconds.toFixed(2), instances, width, rss: rss.stop(), cpu };
+    return {
+      scenario: "fan-out",
+      actions_per_s: Math.round((instances * width) / seconds),
+      instances_per_s: Math.round(instances / seconds),
+      seconds: +seconds.toFixed(2),
+      instances,
+      width,
+      rss: rss.stop(),
+      cpu,
+    };
   });
 }
 
-export async function tiny(ctx: Context): Promise<Metrics> {
+async function tiny(ctx: Context): Promise<Metrics> {
   const n = ctx.sizes.tinyInstances;
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
     let queueMs = 0;
     const { seconds, cpu } = await backlog(ctx, pid, async (delayMs) => {
       const t0 = performance.now();
-      await Tiny.startMany(Array.from({ length: n }, (_, i) => [i] as [number]), { delayMs });
+      await Tiny.startMany(
+        Array.from({ length: n }, (_, i) => [i] as [number]),
+        { delayMs },
+      );
       queueMs = Math.round(performance.now() - t0);
     });
-    return { scenario: "tiny", instances_per_s: Math.round(n / seconds), actions_per_s: Math.round(n / seconds), seconds: +seconds.toFixed(2), queue_ms: queueMs, queued_per_s: Math.round(n / (queueMs / 1000)), instances: n, rss: rss.stop(), cpu };
+    return {
+      scenario: "tiny",
+      instances_per_s: Math.round(n / seconds),
+      actions_per_s: Math.round(n / seconds),
+      seconds: +seconds.toFixed(2),
+      queue_ms: queueMs,
+      queued_per_s: Math.round(n / (queueMs / 1000)),
+      instances: n,
+      rss: rss.stop(),
+      cpu,
+    };
   });
 }
 
 /** Per-step overhead: the time between consecutive action starts of one sequential instance. */
-export async function sequential(ctx: Context): Promise<Metrics> {
+async function sequential(ctx: Context): Promise<Metrics> {
   const { sequentialInstances: n, sequentialSteps: steps } = ctx.sizes;
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
@@ -201,7 +232,7 @@ export async function sequential(ctx: Context): Promise<Metrics> {
   });
 }
 
-export async function latency(ctx: Context): Promise<Metrics> {
+async function latency(ctx: Context): Promise<Metrics> {
   const n = ctx.sizes.latencySamples;
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
@@ -240,7 +271,7 @@ export async function latency(ctx: Context): Promise<Metrics> {
  * times through a file), and `LongHistory` also accumulates every result in a growing array,
  * which makes each snapshot (and so each step) cost a little more: both are reported.
  */
-export async function longHistory(ctx: Context): Promise<Metrics> {
+async function longHistory(ctx: Context): Promise<Metrics> {
   const steps = ctx.sizes.longSteps;
   return withSupervisor(ctx, async (pid) => {
     const rss = rssSampler(pid);
@@ -253,7 +284,10 @@ export async function longHistory(ctx: Context): Promise<Metrics> {
       const t0 = performance.now();
       await new LongLoop().run(steps, file);
       const seconds = (performance.now() - t0) / 1000;
-      const starts = (await readFile(file, "utf8")).trim().split("\n").map((l) => Number(l.split(" ")[1]));
+      const starts = (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .map((l) => Number(l.split(" ")[1]));
       const window = Math.max(1, Math.floor(steps / 20));
       const ratio = (xs: number[]) => {
         const gaps = xs.slice(1).map((s, i) => s - xs[i]!);
@@ -278,7 +312,7 @@ export async function longHistory(ctx: Context): Promise<Metrics> {
 }
 
 /** Many instances in a durable sleep: what do they cost the supervisor? */
-export async function sleepers(ctx: Context): Promise<Metrics> {
+async function sleepers(ctx: Context): Promise<Metrics> {
   const n = ctx.sizes.sleepers;
   return withSupervisor(
     ctx,
@@ -308,5 +342,3 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
   "long-history": longHistory,
   sleepers,
 };
-
-export { WorkflowHandle };

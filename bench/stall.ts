@@ -15,7 +15,10 @@ import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../core/limits.js";
 import { definitionOf } from "../sdk/definition.js";
 import { Spin, SpinInCallback } from "./workflows.js";
 
-async function measure(cls: unknown, limit: number): Promise<{ name: string; totalMs: number; maxStallMs: number; p99StallMs: number; slices: number; error: string }> {
+async function measure(
+  cls: unknown,
+  limit: number,
+): Promise<{ name: string; totalMs: number; maxStallMs: number; p99StallMs: number; slices: number; error: string }> {
   const def = definitionOf(cls);
   const m = Machine.start(def.compiled.ir, [], 0, { stepLimit: limit });
   // A 1 ms timer: the gaps between its ticks are how long the event loop was held.
@@ -58,5 +61,8 @@ console.log(`step limit ${limit}, slice ${SLICE_STEPS} steps`);
 for (const cls of [Spin, SpinInCallback]) {
   const r = await measure(cls, limit);
   if (values.json) console.log(JSON.stringify(r));
-  else console.log(`  ${r.name}: ended by ${r.error} after ${r.totalMs} ms in ${r.slices} slice(s); event loop stalled at most ${r.maxStallMs} ms (p99 ${r.p99StallMs} ms)`);
+  else
+    console.log(
+      `  ${r.name}: ended by ${r.error} after ${r.totalMs} ms in ${r.slices} slice(s); event loop stalled at most ${r.maxStallMs} ms (p99 ${r.p99StallMs} ms)`,
+    );
 }

@@ -90,7 +90,7 @@ export class Sleeper extends Workflow {
 export class Spin extends Workflow {
   async run() {
     let i = 0;
-    while (true) i++;
+    while (i >= 0) i = (i + 1) % 1000;
   }
 }
 

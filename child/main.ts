@@ -68,7 +68,15 @@ async function main(): Promise<void> {
     t: "ready",
     pid: process.pid,
     actions: [...actionRegistry().keys()],
-    workflows: compile ? [...workflowRegistry().values()].map((d) => ({ name: d.name, hash: d.compiled.hash, ir: d.compiled.ir, file: d.compiled.source.file, line: d.compiled.source.line })) : [],
+    workflows: compile
+      ? [...workflowRegistry().values()].map((d) => ({
+          name: d.name,
+          hash: d.compiled.hash,
+          ir: d.compiled.ir,
+          file: d.compiled.source.file,
+          line: d.compiled.source.line,
+        }))
+      : [],
   });
 }
 

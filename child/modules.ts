@@ -7,7 +7,7 @@ import { WaymarkError } from "../core/errors.js";
  * Resolves a WAYMARK_USER_MODULE entry: a path (relative to the working directory; `.ts`
  * included) or a package name, resolved from the working directory's node_modules.
  */
-export function userModuleUrl(spec: string, cwd = process.cwd()): string {
+function userModuleUrl(spec: string, cwd = process.cwd()): string {
   const looksLikePath = spec.startsWith(".") || spec.startsWith("/") || path.isAbsolute(spec) || /\.(c|m)?(j|t)sx?$/.test(spec);
   if (looksLikePath) return pathToFileURL(path.resolve(cwd, spec)).href;
   try {

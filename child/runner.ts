@@ -80,14 +80,18 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      const value = await actionInvoke(entry, task.args.map((a) => decode(a)), {
-        instanceId: task.instanceId,
-        actionId: task.actionId,
-        attempt: task.attempt,
-        get signal() {
-          return controller.signal;
+      const value = await actionInvoke(
+        entry,
+        task.args.map((a) => decode(a)),
+        {
+          instanceId: task.instanceId,
+          actionId: task.actionId,
+          attempt: task.attempt,
+          get signal() {
+            return controller.signal;
+          },
         },
-      });
+      );
       const encoded = encode(value, `the result of action ${task.action}`);
       checkSize(encoded, `the result of action ${task.action}`, this.maxValueBytes);
       result = { id: task.id, ok: true, value: encoded };

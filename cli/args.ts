@@ -19,7 +19,8 @@ function shown(v: string): string {
 
 /** An instance id: a UUID, as `waymark instances list` prints it. */
 export function instanceIdArg(v: string): string {
-  if (!UUID.test(v.trim())) throw new UsageError(`${shown(v)} is not an instance id: give a UUID such as 0190a8e2-7c1d-7b3e-9f10-2a4b6c8d0e1f (waymark instances list shows them)`);
+  if (!UUID.test(v.trim()))
+    throw new UsageError(`${shown(v)} is not an instance id: give a UUID such as 0190a8e2-7c1d-7b3e-9f10-2a4b6c8d0e1f (waymark instances list shows them)`);
   return v.trim().toLowerCase();
 }
 

@@ -33,7 +33,10 @@ const list: CommandModule<object, { status?: string; workflow?: string; limit: s
     await withDatabase(async (db) => {
       const rows = await instanceList(db, { status: argv.status as InstanceStatus | undefined, workflow, limit });
       if (argv.json) {
-        for (const r of rows) process.stdout.write(JSON.stringify({ id: r.id, workflow: r.workflowName, status: r.status, createdAt: r.createdAt, finishedAt: r.finishedAt }) + "\n");
+        for (const r of rows)
+          process.stdout.write(
+            JSON.stringify({ id: r.id, workflow: r.workflowName, status: r.status, createdAt: r.createdAt, finishedAt: r.finishedAt }) + "\n",
+          );
         return;
       }
       if (!rows.length) {
@@ -43,7 +46,13 @@ const list: CommandModule<object, { status?: string; workflow?: string; limit: s
       const lines = rows.map((r) => [r.id, r.workflowName, r.status, r.createdAt.toISOString(), ms(r.startedAt ?? r.createdAt, r.finishedAt)]);
       const head = ["ID", "WORKFLOW", "STATUS", "CREATED", "TOOK"];
       const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-      for (const l of [head, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+      for (const l of [head, ...lines])
+        process.stdout.write(
+          l
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join("  ")
+            .trimEnd() + "\n",
+        );
     });
   },
 };
@@ -99,7 +108,9 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           `args      ${printJson(out.args, undefined)}`,
           ...(row.status === "completed" ? [`result    ${printJson(out.result, undefined)}`] : []),
           ...(err ? [`error     ${err.name}: ${err.message}`] : []),
-          ...(row.leaseLosses ? [`deaths    its supervisor died ${row.leaseLosses} time(s) in a row while running it (failed at WAYMARK_CRASH_LOOP_LIMIT)`] : []),
+          ...(row.leaseLosses
+            ? [`deaths    its supervisor died ${row.leaseLosses} time(s) in a row while running it (failed at WAYMARK_CRASH_LOOP_LIMIT)`]
+            : []),
           `created   ${out.createdAt.toISOString()}${out.finishedAt ? `   finished ${out.finishedAt.toISOString()}` : ""}`,
           "",
           `attempts (${attempts.length}):`,
@@ -126,9 +137,11 @@ const cancel: CommandModule<object, { id: string }> = {
       const client = await sharedClient();
       const before = await client.cancel(id, row.workflowName);
       process.stdout.write(
-        before === "running" ? `cancellation requested: ${id} is running; its supervisor aborts it\n`
-        : before === "queued" || before === "sleeping" ? `cancelled ${id} (it was ${before})\n`
-        : `${id} had already finished (${before}); nothing changed\n`,
+        before === "running"
+          ? `cancellation requested: ${id} is running; its supervisor aborts it\n`
+          : before === "queued" || before === "sleeping"
+            ? `cancelled ${id} (it was ${before})\n`
+            : `${id} had already finished (${before}); nothing changed\n`,
       );
     });
   },

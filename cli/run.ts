@@ -15,7 +15,7 @@ type WorkflowClass = (new () => Workflow) & { visualize(format?: VisualizeFormat
  * Imports a module (TypeScript included), within WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS, and finds a
  * workflow by export name or workflow name.
  */
-export async function loadWorkflow(module: string, name: string): Promise<WorkflowClass> {
+async function loadWorkflow(module: string, name: string): Promise<WorkflowClass> {
   registerTypeScriptLoader();
   const exports = await userModuleImport(module, { timeoutMs: loadConfig().config.userModuleLoadTimeoutMs });
   const byExport = exports[name] as { [DEFINITION]?: unknown } | undefined;
@@ -25,7 +25,9 @@ export async function loadWorkflow(module: string, name: string): Promise<Workfl
     if (typeof value === "function" && def?.name === name) return value as unknown as WorkflowClass;
   }
   const known = [...workflowRegistry().keys()];
-  throw new RegistrationError(`${module} has no workflow named ${name}${known.length ? ` (workflows it defines: ${known.join(", ")})` : " (it defines no workflows)"}`);
+  throw new RegistrationError(
+    `${module} has no workflow named ${name}${known.length ? ` (workflows it defines: ${known.join(", ")})` : " (it defines no workflows)"}`,
+  );
 }
 
 export const runCommand: CommandModule<object, { module: string; workflow: string; args: string }> = {

@@ -27,7 +27,8 @@ const list: CommandModule<object, { status?: string; workflow?: string; json: bo
       const lines = rows.map((r) => [
         r.workflowName,
         r.scheduleName,
-        (typeof r.schedule === "string" ? `${r.schedule} (${r.timezone})` : `every ${r.schedule.everyMs} ms`) + (r.jitterMs ? ` + up to ${r.jitterMs} ms jitter` : ""),
+        (typeof r.schedule === "string" ? `${r.schedule} (${r.timezone})` : `every ${r.schedule.everyMs} ms`) +
+          (r.jitterMs ? ` + up to ${r.jitterMs} ms jitter` : ""),
         r.status,
         r.nextRunAt?.toISOString() ?? "-",
         r.lastRunAt?.toISOString() ?? "-",
@@ -36,14 +37,24 @@ const list: CommandModule<object, { status?: string; workflow?: string; json: bo
       ]);
       const head = ["WORKFLOW", "SCHEDULE", "CADENCE", "STATUS", "NEXT RUN", "LAST RUN", "LAST INSTANCE", "OPTIONS"];
       const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-      for (const l of [head, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+      for (const l of [head, ...lines])
+        process.stdout.write(
+          l
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join("  ")
+            .trimEnd() + "\n",
+        );
     } finally {
       await closeClient();
     }
   },
 };
 
-function action(verb: "pause" | "resume" | "delete", describe: string, run: (w: string, s: string) => Promise<void>): CommandModule<object, { workflow: string; schedule: string }> {
+function action(
+  verb: "pause" | "resume" | "delete",
+  describe: string,
+  run: (w: string, s: string) => Promise<void>,
+): CommandModule<object, { workflow: string; schedule: string }> {
   return {
     command: `${verb} <workflow> <schedule>`,
     describe,

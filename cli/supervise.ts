@@ -7,7 +7,8 @@ import { exposureCheck } from "../web/security.js";
 
 export const superviseCommand: CommandModule = {
   command: "supervise",
-  describe: "Run the worker pool: claim workflow instances from Postgres and run their actions in child processes (configured by WAYMARK_* environment variables)",
+  describe:
+    "Run the worker pool: claim workflow instances from Postgres and run their actions in child processes (configured by WAYMARK_* environment variables)",
   handler: async () => {
     const { config, warnings } = loadConfig();
     // The web app's exposure is refused before anything starts (the web server checks it again).

@@ -15,16 +15,16 @@ export const webCommand: CommandModule<object, { addr?: string; insecure?: boole
   command: "web",
   describe: "Serve the web app (instances, schedules, workers, workflow graphs) on WAYMARK_WEBAPP_ADDR, against the database",
   builder: (y) =>
-    y
-      .option("addr", { type: "string", describe: "host:port to listen on (overrides WAYMARK_WEBAPP_ADDR; default 127.0.0.1:24119)" })
-      .option("insecure", {
-        type: "boolean",
-        describe: "serve a non-loopback address without WAYMARK_WEBAPP_TOKEN: anyone who can reach it can read and cancel everything (as WAYMARK_WEBAPP_INSECURE=true)",
-      }),
+    y.option("addr", { type: "string", describe: "host:port to listen on (overrides WAYMARK_WEBAPP_ADDR; default 127.0.0.1:24119)" }).option("insecure", {
+      type: "boolean",
+      describe:
+        "serve a non-loopback address without WAYMARK_WEBAPP_TOKEN: anyone who can reach it can read and cancel everything (as WAYMARK_WEBAPP_INSECURE=true)",
+    }),
   handler: async (argv) => {
     const { config, warnings } = loadConfig();
     if (argv.addr !== undefined) {
-      if (!/^(\[[^\]]+\]|[^:]+):(\d+)$/.test(argv.addr.trim())) throw new ConfigError(`--addr ${JSON.stringify(argv.addr)} is not a host:port address, e.g. 127.0.0.1:24119`);
+      if (!/^(\[[^\]]+\]|[^:]+):(\d+)$/.test(argv.addr.trim()))
+        throw new ConfigError(`--addr ${JSON.stringify(argv.addr)} is not a host:port address, e.g. 127.0.0.1:24119`);
       config.webappAddr = argv.addr.trim();
     }
     if (argv.insecure !== undefined) config.webappInsecure = argv.insecure;

@@ -17,7 +17,7 @@ import { compileHelper } from "./workflow.js";
 
 type Located = Node & { span: Span };
 
-export function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = []): { prefix: Expr[]; args: Arg[] } {
+function argList(fc: FnCompiler, args: ExprOrSpread[], prefix: Expr[] = []): { prefix: Expr[]; args: Arg[] } {
   const compiled = ordered(
     fc,
     args.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
@@ -36,7 +36,7 @@ function actionCall(fc: FnCompiler, node: Located, name: string, args: ExprOrSpr
 }
 
 /** The action a callee names, if it names one. */
-export function calleeAction(fc: FnCompiler, callee: Expression): string | undefined {
+function calleeAction(fc: FnCompiler, callee: Expression): string | undefined {
   const c = unwrapTs(callee);
   if (c.type === "Identifier" && !fc.scope.resolve(c.value)) {
     const b = moduleBinding(fc.module, c.value);
@@ -56,7 +56,20 @@ export function calleeAction(fc: FnCompiler, callee: Expression): string | undef
 }
 
 /** Array methods that run their callback at once and use its return value synchronously. */
-const SYNC_CALLBACK_METHODS = new Set(["forEach", "filter", "find", "findIndex", "findLast", "findLastIndex", "some", "every", "reduce", "reduceRight", "sort", "toSorted"]);
+const SYNC_CALLBACK_METHODS = new Set([
+  "forEach",
+  "filter",
+  "find",
+  "findIndex",
+  "findLast",
+  "findLastIndex",
+  "some",
+  "every",
+  "reduce",
+  "reduceRight",
+  "sort",
+  "toSorted",
+]);
 
 export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
   const callee = c.callee.type === "Super" || c.callee.type === "Import" ? c.callee : unwrapTs(c.callee);
@@ -161,7 +174,10 @@ function returnsPromise(fc: FnCompiler, c: CallExpression): boolean {
 
 function sleepCall(fc: FnCompiler, c: CallExpression, timers: boolean): Expr {
   if (c.arguments.length < 1 || c.arguments.length > (timers ? 2 : 1) || c.arguments.some((a) => a.spread)) fc.fail(c, RULES.sleepShape);
-  const [ms, v] = ordered(fc, c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })));
+  const [ms, v] = ordered(
+    fc,
+    c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
+  );
   return { k: "sleep", ms: ms!, v: v ?? null, node: fc.nodeId("sleep", c) };
 }
 

@@ -9,7 +9,15 @@ import type { Expression } from "@swc/core";
  */
 const INTERMEDIATE = "(intermediate value)";
 
-const WRAPPERS = new Set(["TsAsExpression", "TsSatisfiesExpression", "TsNonNullExpression", "ParenthesisExpression", "TsTypeAssertion", "TsConstAssertion", "TsInstantiation"]);
+const WRAPPERS = new Set([
+  "TsAsExpression",
+  "TsSatisfiesExpression",
+  "TsNonNullExpression",
+  "ParenthesisExpression",
+  "TsTypeAssertion",
+  "TsConstAssertion",
+  "TsInstantiation",
+]);
 
 function unwrap(e: Expression): Expression {
   let cur = e;

@@ -7,7 +7,7 @@ import type { SourceFile } from "./source.js";
 
 /** The span of any AST node (JSX nodes lack one in swc's types). */
 export function spanOf(node: object): Span {
-  return (node as { span?: Span }).span ?? { start: 0, end: 0, ctxt: 0 } as Span;
+  return (node as { span?: Span }).span ?? ({ start: 0, end: 0, ctxt: 0 } as Span);
 }
 
 /** A method found on the workflow class or one of its ancestors, with the module it lives in. */

@@ -44,9 +44,10 @@ export function compileForOf(fc: FnCompiler, s: ForOfStatement | ForInStatement)
   fc.withTarget("loop", (t) => {
     const iterable = compileExpr(fc, s.right);
     const v = fc.slots.temp("it");
-    const iter: Instr = s.type === "ForInStatement"
-      ? { op: "iter", e: { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] }, v, at: fc.pos(s.right) }
-      : { op: "iter", e: iterable, v, at: fc.pos(s.right), ...(unwrapTs(s.right).type === "OptionalChainingExpression" ? {} : { t: callSiteText(s.right) }) };
+    const iter: Instr =
+      s.type === "ForInStatement"
+        ? { op: "iter", e: { k: "call", f: { k: "global", path: "#forInKeys" }, args: [iterable] }, v, at: fc.pos(s.right) }
+        : { op: "iter", e: iterable, v, at: fc.pos(s.right), ...(unwrapTs(s.right).type === "OptionalChainingExpression" ? {} : { t: callSiteText(s.right) }) };
     fc.emit(iter);
     const decl = s.left.type === "VariableDeclaration" ? s.left : undefined;
     const names = decl && decl.kind !== "var" ? declarePatternNames(decl.declarations[0]!.id) : [];
@@ -109,7 +110,10 @@ export function compileFor(fc: FnCompiler, s: ForStatement): void {
 }
 
 export function compileSwitch(fc: FnCompiler, s: SwitchStatement): void {
-  const env = capturedByArrow(s.cases, s.cases.flatMap((c) => lexicalNames(c.consequent)));
+  const env = capturedByArrow(
+    s.cases,
+    s.cases.flatMap((c) => lexicalNames(c.consequent)),
+  );
   fc.withTarget("switch", (t) => {
     let d = fc.spill(compileExpr(fc, s.discriminant), fc.pos(s.discriminant));
     fc.withScope(() => {

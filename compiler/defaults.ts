@@ -17,7 +17,11 @@ import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../core/pol
  * constants work), validated, and stored in the IR (so they are part of the version's hash, and
  * every supervisor that runs the version applies the same ones).
  */
-export function workflowDefaults(cls: abstract new (...args: never[]) => unknown, workflowName: string, where: (field: string) => string | undefined): ActionDefaults | undefined {
+export function workflowDefaults(
+  cls: abstract new (...args: never[]) => unknown,
+  workflowName: string,
+  where: (field: string) => string | undefined,
+): ActionDefaults | undefined {
   let instance: Record<string, unknown>;
   try {
     instance = new (cls as unknown as new () => Record<string, unknown>)();

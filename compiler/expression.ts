@@ -1,10 +1,7 @@
-import type {
-  Statement,
-  ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral,
-} from "@swc/core";
+import type { Statement, ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral } from "@swc/core";
 import { STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { call, newExpr } from "./call.js";
-import { callSiteText, closedChain, operandText } from "./callsite.js";
+import { closedChain, operandText } from "./callsite.js";
 import { FnCompiler } from "./function.js";
 import type { AssignOp, BinOp, Expr, Pat } from "../core/ir.js";
 import { checkGlobalMember, checkRegistered, describeBinding, identifier, literalNumber } from "./names.js";
@@ -14,7 +11,15 @@ import { RULES } from "./rules.js";
 
 type Located = Node & { span: Span };
 
-const TS_WRAPPERS = new Set(["TsAsExpression", "TsSatisfiesExpression", "TsNonNullExpression", "ParenthesisExpression", "TsTypeAssertion", "TsConstAssertion", "TsInstantiation"]);
+const TS_WRAPPERS = new Set([
+  "TsAsExpression",
+  "TsSatisfiesExpression",
+  "TsNonNullExpression",
+  "ParenthesisExpression",
+  "TsTypeAssertion",
+  "TsConstAssertion",
+  "TsInstantiation",
+]);
 
 export function unwrapTs(e: Expression): Expression {
   let cur = e;
@@ -67,7 +72,10 @@ export function ordered(fc: FnCompiler, parts: Array<{ node: unknown; compile: (
 }
 
 function templateLiteral(fc: FnCompiler, t: TemplateLiteral): Expr {
-  const e = ordered(fc, t.expressions.map((x) => ({ node: x, compile: () => compileExpr(fc, x) })));
+  const e = ordered(
+    fc,
+    t.expressions.map((x) => ({ node: x, compile: () => compileExpr(fc, x) })),
+  );
   return { k: "tpl", q: t.quasis.map((q) => q.cooked ?? q.raw), e };
 }
 
@@ -171,7 +179,7 @@ export function awaitAfterShortCircuit(chain: Expression): boolean {
   while (cur.type === "OptionalChainingExpression") {
     const base = cur.base as unknown as Expression;
     links.push({ optional: (cur as { optional?: boolean }).optional === true, base });
-    cur = base.type === "MemberExpression" ? base.object : (base as CallExpression).callee as Expression;
+    cur = base.type === "MemberExpression" ? base.object : ((base as CallExpression).callee as Expression);
   }
   const innermost = links.findLastIndex((l) => l.optional);
   for (let i = 0; i <= innermost; i++) {
@@ -234,8 +242,19 @@ function objectExpr(fc: FnCompiler, o: Extract<Expression, { type: "ObjectExpres
 
 /** Values that are never promises: awaiting one is a mistake (and would not wait for anything). */
 const NOT_AWAITABLE = new Set([
-  "StringLiteral", "NumericLiteral", "BooleanLiteral", "NullLiteral", "BigIntLiteral", "RegExpLiteral", "TemplateLiteral",
-  "ArrayExpression", "ObjectExpression", "BinaryExpression", "UnaryExpression", "UpdateExpression", "ArrowFunctionExpression",
+  "StringLiteral",
+  "NumericLiteral",
+  "BooleanLiteral",
+  "NullLiteral",
+  "BigIntLiteral",
+  "RegExpLiteral",
+  "TemplateLiteral",
+  "ArrayExpression",
+  "ObjectExpression",
+  "BinaryExpression",
+  "UnaryExpression",
+  "UpdateExpression",
+  "ArrowFunctionExpression",
 ]);
 
 /**

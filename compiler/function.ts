@@ -124,11 +124,13 @@ export class FnCompiler {
     this.hoistLexical(stmts);
     for (const s of stmts) this.stmt(s);
     const last = this.code.at(-1);
-    if (!last || last.op !== "ret" || this.hasJumpTo(this.code.length)) this.emit({ op: "ret", e: null, at: [0, 0] });
+    if (last?.op !== "ret" || this.hasJumpTo(this.code.length)) this.emit({ op: "ret", e: null, at: [0, 0] });
   }
 
   private hasJumpTo(pc: number): boolean {
-    return this.code.some((i) => (i.op === "jmp" || i.op === "jf" || i.op === "leave" || i.op === "next" ? i.to === pc : i.op === "try" ? i.c === pc || i.f === pc : false));
+    return this.code.some((i) =>
+      i.op === "jmp" || i.op === "jf" || i.op === "leave" || i.op === "next" ? i.to === pc : i.op === "try" ? i.c === pc || i.f === pc : false,
+    );
   }
 
   /** `var` declarations are function-scoped: declare them before anything runs. */
@@ -140,7 +142,8 @@ export class FnCompiler {
         return;
       }
       const node = n as { type?: string };
-      if (node.type === "ArrowFunctionExpression" || node.type === "FunctionExpression" || node.type === "FunctionDeclaration" || node.type === "ClassMethod") return;
+      if (node.type === "ArrowFunctionExpression" || node.type === "FunctionExpression" || node.type === "FunctionDeclaration" || node.type === "ClassMethod")
+        return;
       if (node.type === "VariableDeclaration" && (node as VariableDeclaration).kind === "var") {
         for (const d of (node as VariableDeclaration).declarations) {
           for (const name of declarePatternNames(d.id)) {
@@ -166,7 +169,16 @@ export class FnCompiler {
   }
 
   private loopTarget(label: string | undefined, kind: JumpTarget["kind"]): JumpTarget {
-    return { label, kind, breaks: [], continues: [], handlerDepth: this.handlerDepth, completionDepth: this.completionDepth, depth: this.envDepth, cdepth: this.envDepth };
+    return {
+      label,
+      kind,
+      breaks: [],
+      continues: [],
+      handlerDepth: this.handlerDepth,
+      completionDepth: this.completionDepth,
+      depth: this.envDepth,
+      cdepth: this.envDepth,
+    };
   }
 
   takeLabels(): string[] {
@@ -329,7 +341,7 @@ export class FnCompiler {
         this.emit({ op: "await", e: arg, p, at: this.pos(init), node: this.nodeId("await", init) });
         continue;
       }
-      const e: Expr | null = d.init ? builtInSource(this, d.id, d.init) ?? compileExpr(this, d.init) : kind === "var" ? null : { k: "lit", v: { $w: "u" } };
+      const e: Expr | null = d.init ? (builtInSource(this, d.id, d.init) ?? compileExpr(this, d.init)) : kind === "var" ? null : { k: "lit", v: { $w: "u" } };
       const p = compilePattern(this, d.id, kind === "var" ? "assign" : "declare", kind);
       if (d.init) labelPattern(p, operandText(d.init), arrayPatternText(d.init));
       if (e) this.emit({ op: "bind", p, e, at: this.pos(d) });
@@ -343,7 +355,10 @@ export class FnCompiler {
     // V8 describes the value itself when a parameter cannot be destructured.
     for (const p of list) {
       if (p.type === "RestElement") rest = compilePattern(this, p.argument, "declare", "param");
-      else items.push(labelPattern(compilePattern(this, p, "declare", "param"), p.type === "AssignmentPattern" ? "(intermediate value)".repeat(3) : "#v", undefined));
+      else
+        items.push(
+          labelPattern(compilePattern(this, p, "declare", "param"), p.type === "AssignmentPattern" ? "(intermediate value)".repeat(3) : "#v", undefined),
+        );
     }
     return { k: "arrp", items, rest };
   }

@@ -60,7 +60,8 @@ function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr
       const props: Array<{ key: string; v: Expr }> = [];
       for (const p of x.properties) {
         if (p.type !== "KeyValueProperty" || p.key.type === "Computed") return undefined;
-        const key = p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : p.key.type === "NumericLiteral" ? String(p.key.value) : undefined;
+        const key =
+          p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : p.key.type === "NumericLiteral" ? String(p.key.value) : undefined;
         const v = staticValue(fc, p.value, depth + 1);
         if (key === undefined || !v) return undefined;
         props.push({ key, v });
@@ -129,7 +130,7 @@ export function globalName(fc: FnCompiler, e: Expression): string | undefined {
 }
 
 /** A computed key that is a string literal (`["max"]`, `` [`max`] ``): the same as the dotted name. */
-export function literalKey(e: Expression): string | undefined {
+function literalKey(e: Expression): string | undefined {
   const x = unwrapTs(e);
   if (x.type === "StringLiteral") return x.value;
   if (x.type === "TemplateLiteral" && x.expressions.length === 0) return x.quasis.map((q) => q.cooked ?? q.raw).join("");
@@ -141,7 +142,7 @@ export function literalKey(e: Expression): string | undefined {
  * `Math.max`, `Number.isInteger`, `Math["max"]`: the dotted path of a global member, if the
  * object is a global and the key is a name or a literal.
  */
-export function globalPath(fc: FnCompiler, m: MemberExpression): string | undefined {
+function globalPath(fc: FnCompiler, m: MemberExpression): string | undefined {
   const root = globalName(fc, m.object);
   if (root === undefined) return undefined;
   const key = m.property.type === "Identifier" ? m.property.value : m.property.type === "Computed" ? literalKey(m.property.expression) : undefined;
@@ -184,10 +185,18 @@ export function builtInSource(fc: FnCompiler, pattern: Pattern, init: Expression
     if (prop.type === "AssignmentPatternProperty") key = prop.key.value;
     else if (prop.type === "KeyValuePatternProperty") {
       const k = prop.key;
-      key = k.type === "Identifier" || k.type === "StringLiteral" ? k.value : k.type === "NumericLiteral" ? String(k.value) : k.type === "Computed" ? literalKey(k.expression) : undefined;
+      key =
+        k.type === "Identifier" || k.type === "StringLiteral"
+          ? k.value
+          : k.type === "NumericLiteral"
+            ? String(k.value)
+            : k.type === "Computed"
+              ? literalKey(k.expression)
+              : undefined;
     }
     const at = (prop.type === "KeyValuePatternProperty" ? prop.key : prop) as Located; // swc gives a key-value property no span
-    if (key === undefined) return fc.fail(at, RULES.builtinMember, prop.type === "RestElement" ? `the rest of \`${root}\`` : `a computed member of \`${root}\``);
+    if (key === undefined)
+      return fc.fail(at, RULES.builtinMember, prop.type === "RestElement" ? `the rest of \`${root}\`` : `a computed member of \`${root}\``);
     const path = `${root}.${key}`;
     forbiddenGlobal(fc, at, path);
     if (!GLOBALS.has(path)) return fc.fail(at, RULES.builtinMember, `\`${path}\` is not one of the pure built-ins a workflow may use`);

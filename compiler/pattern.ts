@@ -18,9 +18,11 @@ export function declarePatternNames(p: Pattern | null | undefined): string[] {
       return p.elements.flatMap((e) => declarePatternNames(e ?? null));
     case "ObjectPattern":
       return p.properties.flatMap((prop) =>
-        prop.type === "KeyValuePatternProperty" ? declarePatternNames(prop.value)
-        : prop.type === "AssignmentPatternProperty" ? [prop.key.value]
-        : declarePatternNames(prop.argument),
+        prop.type === "KeyValuePatternProperty"
+          ? declarePatternNames(prop.value)
+          : prop.type === "AssignmentPatternProperty"
+            ? [prop.key.value]
+            : declarePatternNames(prop.argument),
       );
     case "AssignmentPattern":
       return declarePatternNames(p.left);
@@ -98,7 +100,8 @@ export function compilePattern(fc: FnCompiler, p: Pattern, mode: "declare" | "as
       for (const prop of p.properties as ObjectPatternProperty[]) {
         if (prop.type === "RestElement") rest = compilePattern(fc, prop.argument, mode, kind);
         else if (prop.type === "KeyValuePatternProperty") {
-          if ((prop.key.type === "Identifier" || prop.key.type === "StringLiteral") && STATIC_FORBIDDEN_PROPERTIES.has(prop.key.value)) fc.fail(prop.key, RULES.unsupportedSyntax, `property \`${prop.key.value}\``);
+          if ((prop.key.type === "Identifier" || prop.key.type === "StringLiteral") && STATIC_FORBIDDEN_PROPERTIES.has(prop.key.value))
+            fc.fail(prop.key, RULES.unsupportedSyntax, `property \`${prop.key.value}\``);
           props.push({ key: propertyKey(fc, prop.key), v: compilePattern(fc, prop.value, mode, kind) });
         } else {
           if (STATIC_FORBIDDEN_PROPERTIES.has(prop.key.value)) fc.fail(prop.key, RULES.unsupportedSyntax, `property \`${prop.key.value}\``);
@@ -118,9 +121,15 @@ export function compilePattern(fc: FnCompiler, p: Pattern, mode: "declare" | "as
         if (e.object.type === "ThisExpression") return fc.fail(e, RULES.thisAccess);
         const root = globalName(fc, e.object);
         if (root !== undefined && GLOBAL_ROOTS.has(root)) return fc.fail(e, RULES.builtinChange, `\`${callSiteText(e)}\``);
-        if (e.property.type === "Identifier" && STATIC_FORBIDDEN_PROPERTIES.has(e.property.value)) fc.fail(e, RULES.unsupportedSyntax, `property \`${e.property.value}\``);
+        if (e.property.type === "Identifier" && STATIC_FORBIDDEN_PROPERTIES.has(e.property.value))
+          fc.fail(e, RULES.unsupportedSyntax, `property \`${e.property.value}\``);
         const o = compileExpr(fc, e.object);
-        const prop = e.property.type === "Identifier" ? e.property.value : e.property.type === "Computed" ? compileExpr(fc, e.property.expression) : fc.fail(e, RULES.unsupportedSyntax, "private field");
+        const prop =
+          e.property.type === "Identifier"
+            ? e.property.value
+            : e.property.type === "Computed"
+              ? compileExpr(fc, e.property.expression)
+              : fc.fail(e, RULES.unsupportedSyntax, "private field");
         return { k: "mem", o, p: prop };
       }
       return fc.fail(p as Node & { span: Span }, RULES.updateNonVariable);

@@ -61,7 +61,14 @@ export function resolveSpecifier(source: string, fromFile: string): string | und
 
 function unwrap(e: Expression): Expression {
   let cur = e;
-  while (cur.type === "TsAsExpression" || cur.type === "TsSatisfiesExpression" || cur.type === "TsNonNullExpression" || cur.type === "ParenthesisExpression" || cur.type === "TsTypeAssertion" || cur.type === "TsConstAssertion") {
+  while (
+    cur.type === "TsAsExpression" ||
+    cur.type === "TsSatisfiesExpression" ||
+    cur.type === "TsNonNullExpression" ||
+    cur.type === "ParenthesisExpression" ||
+    cur.type === "TsTypeAssertion" ||
+    cur.type === "TsConstAssertion"
+  ) {
     cur = cur.expression;
   }
   return cur;
@@ -107,7 +114,7 @@ interface ModuleIndex {
 
 const indexCache = new WeakMap<SourceFile, ModuleIndex>();
 
-export function moduleIndex(module: SourceFile): ModuleIndex {
+function moduleIndex(module: SourceFile): ModuleIndex {
   const hit = indexCache.get(module);
   if (hit) return hit;
   const index: ModuleIndex = { imports: new Map(), actions: new Map(), locals: new Map(), consts: new Map(), exports: new Map(), starExports: [] };
@@ -119,7 +126,8 @@ export function moduleIndex(module: SourceFile): ModuleIndex {
       for (const d of decl.declarations) {
         if (d.id.type !== "Identifier") continue;
         const name = d.id.value;
-        if (d.init && isActionCall(d.init, index.imports, module.file)) index.actions.set(name, actionCallName(unwrap(d.init) as CallExpression, module) ?? null);
+        if (d.init && isActionCall(d.init, index.imports, module.file))
+          index.actions.set(name, actionCallName(unwrap(d.init) as CallExpression, module) ?? null);
         else {
           index.locals.set(name, "variable");
           if (decl.kind === "const" && d.init) index.consts.set(name, d.init);

@@ -54,9 +54,12 @@ function leadingTriviaBytes(text: string): number {
 
 export function sourceParse(file: string, text: string): SourceFile {
   const isTs = /\.(c|m)?tsx?$/.test(file) || !/\.(c|m)?jsx?$/.test(file);
-  const ast = parseSync(text, isTs
-    ? { syntax: "typescript", decorators: true, tsx: file.endsWith(".tsx"), target: "es2022" }
-    : { syntax: "ecmascript", decorators: true, jsx: file.endsWith(".jsx"), target: "es2022" });
+  const ast = parseSync(
+    text,
+    isTs
+      ? { syntax: "typescript", decorators: true, tsx: file.endsWith(".tsx"), target: "es2022" }
+      : { syntax: "ecmascript", decorators: true, jsx: file.endsWith(".jsx"), target: "es2022" },
+  );
   const bytes = Buffer.from(text, "utf8");
   const base = ast.span.start - leadingTriviaBytes(text);
   const ascii = bytes.length === text.length;

@@ -17,7 +17,7 @@ function slot(n: string): string {
   return n.startsWith("#") ? `$${n.slice(1)}` : n;
 }
 
-export function exprText(e: Expr | null, fns?: FnIR[]): string {
+function exprText(e: Expr | null, fns?: FnIR[]): string {
   if (!e) return "";
   const args = (list: Arg[]) => list.map((a) => ("spread" in a ? `...${exprText(a.spread, fns)}` : exprText(a, fns))).join(", ");
   switch (e.k) {
@@ -73,7 +73,7 @@ export function exprText(e: Expr | null, fns?: FnIR[]): string {
   }
 }
 
-export function patText(p: Pat | null, fns?: FnIR[]): string {
+function patText(p: Pat | null, fns?: FnIR[]): string {
   if (!p) return "";
   switch (p.k) {
     case "id":
@@ -110,7 +110,7 @@ export interface GraphNode {
   actions: string[];
 }
 
-export interface GraphEdge {
+interface GraphEdge {
   from: string;
   to: string;
   label?: string;
@@ -136,7 +136,12 @@ function instrNode(fi: number, pc: number, ins: Instr, fns: FnIR[]): GraphNode |
     case "bind":
       return { id, label: clip(`${patText(ins.p, fns)} = ${exprText(ins.e, fns)}`), kind: acts.length ? "action" : "step", actions: acts };
     case "await":
-      return { id, label: clip(`${ins.p ? `${patText(ins.p, fns)} = ` : ""}await ${exprText(ins.e, fns)}`), kind: acts.length ? "action" : "wait", actions: acts };
+      return {
+        id,
+        label: clip(`${ins.p ? `${patText(ins.p, fns)} = ` : ""}await ${exprText(ins.e, fns)}`),
+        kind: acts.length ? "action" : "wait",
+        actions: acts,
+      };
     case "jf":
       return { id, label: clip(`if ${exprText(ins.e, fns)}`), kind: "branch", actions: acts };
     case "ret":
@@ -225,11 +230,12 @@ function dotLabel(s: string): string {
 export function visualize(ir: WorkflowIR, format: VisualizeFormat = "mermaid"): string {
   const graphs = workflowGraph(ir);
   if (format === "dot") {
-    const lines = [`digraph ${JSON.stringify(ir.name)} {`, "  node [shape=box, fontname=\"Helvetica\"];"];
+    const lines = [`digraph ${JSON.stringify(ir.name)} {`, '  node [shape=box, fontname="Helvetica"];'];
     graphs.forEach((g, i) => {
       lines.push(`  subgraph cluster_${i} {`, `    label=${dotLabel(g.name)};`);
       for (const n of g.nodes) {
-        const shape = n.kind === "branch" ? "diamond" : n.kind === "action" ? "box, style=\"rounded,filled\", fillcolor=\"#dbeafe\"" : n.kind === "return" ? "oval" : "box";
+        const shape =
+          n.kind === "branch" ? "diamond" : n.kind === "action" ? 'box, style="rounded,filled", fillcolor="#dbeafe"' : n.kind === "return" ? "oval" : "box";
         lines.push(`    ${n.id} [label=${dotLabel(n.label)}, shape=${shape}];`);
       }
       for (const e of g.edges) lines.push(`    ${e.from} -> ${e.to}${e.label ? ` [label=${dotLabel(e.label)}]` : ""};`);

@@ -19,7 +19,7 @@ export interface CompiledWorkflow {
 type ClassNode = Class & { span: Span };
 
 /** Finds a class by name anywhere in a module: declarations, `const X = class ...`, `workflow(class X ...)`. */
-export function findClass(module: SourceFile, name: string): ClassNode | undefined {
+function findClass(module: SourceFile, name: string): ClassNode | undefined {
   let found: ClassNode | undefined;
   const visit = (n: unknown, assignedName?: string): void => {
     if (found || !n || typeof n !== "object") return;
@@ -28,7 +28,10 @@ export function findClass(module: SourceFile, name: string): ClassNode | undefin
       return;
     }
     const node = n as { type?: string; identifier?: { value: string } | null; id?: { type: string; value: string }; init?: unknown };
-    if ((node.type === "ClassDeclaration" || node.type === "ClassExpression") && (node.identifier?.value === name || (!node.identifier && assignedName === name))) {
+    if (
+      (node.type === "ClassDeclaration" || node.type === "ClassExpression") &&
+      (node.identifier?.value === name || (!node.identifier && assignedName === name))
+    ) {
       found = node as unknown as ClassNode;
       return;
     }
@@ -60,7 +63,7 @@ function methodOf(cls: ClassNode, name: string): ClassMethod | undefined {
 /** The superclass node, following an identifier into the module that declares or exports it. */
 function superClassOf(cls: ClassNode, module: SourceFile): { cls: ClassNode; module: SourceFile } | undefined {
   const sup = cls.superClass;
-  if (!sup || sup.type !== "Identifier") return undefined;
+  if (sup?.type !== "Identifier") return undefined;
   const b = moduleBinding(module, sup.value);
   if (b?.kind === "waymark") return undefined;
   if (!b || b.kind === "local") {
@@ -110,7 +113,9 @@ function compileMethod(ctx: WorkflowContext, found: MethodSource, index: number,
 
 export interface CompileInput {
   /** The class as defined (before the decorator replaced it). */
-  cls: abstract new (...args: never[]) => unknown;
+  cls: abstract new (
+    ...args: never[]
+  ) => unknown;
   workflowName: string;
   lookup: ActionLookup;
   /** The file that declared the class; found from the call stack when omitted. */

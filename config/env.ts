@@ -149,9 +149,7 @@ function oneOf<T extends string>(values: readonly T[]) {
     const v = raw.trim().toLowerCase() as T;
     if (values.includes(v)) return v;
     const hint = nearest(v, values);
-    throw new ConfigError(
-      `${name}=${JSON.stringify(raw)} is not allowed: use one of ${values.join(", ")}${hint ? ` (did you mean ${hint}?)` : ""}`,
-    );
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not allowed: use one of ${values.join(", ")}${hint ? ` (did you mean ${hint}?)` : ""}`);
   };
 }
 
@@ -193,7 +191,9 @@ function url(raw: string, name: string) {
 function token(raw: string, name: string) {
   const v = raw.trim();
   if (!v) {
-    throw new ConfigError(`${name} is set but blank: set it to a long random secret (e.g. the output of \`openssl rand -hex 32\`), or unset it to serve without a token`);
+    throw new ConfigError(
+      `${name} is set but blank: set it to a long random secret (e.g. the output of \`openssl rand -hex 32\`), or unset it to serve without a token`,
+    );
   }
   return v;
 }
@@ -226,10 +226,20 @@ function modules(raw: string) {
 }
 
 const SPECS: Record<string, Spec> = {
-  WAYMARK_DATABASE_URL: { key: "databaseUrl", parse: url, fallback: () => undefined, doc: "PostgreSQL connection string; unset: the embedded server under .waymark/" },
+  WAYMARK_DATABASE_URL: {
+    key: "databaseUrl",
+    parse: url,
+    fallback: () => undefined,
+    doc: "PostgreSQL connection string; unset: the embedded server under .waymark/",
+  },
   WAYMARK_WORKER_COUNT: { key: "workerCount", parse: int(1, 1024), fallback: cpus, doc: "child processes running actions" },
   WAYMARK_CONCURRENT_PER_WORKER: { key: "concurrentPerWorker", parse: int(1, 100_000), fallback: () => 10, doc: "concurrent actions per child" },
-  WAYMARK_MAX_CONCURRENT_INSTANCES: { key: "maxConcurrentInstances", parse: int(1, 1_000_000), fallback: () => 500, doc: "instances held in memory per supervisor" },
+  WAYMARK_MAX_CONCURRENT_INSTANCES: {
+    key: "maxConcurrentInstances",
+    parse: int(1, 1_000_000),
+    fallback: () => 500,
+    doc: "instances held in memory per supervisor",
+  },
   WAYMARK_EXECUTOR_SHARDS: { key: "executorShards", parse: int(1, 256), fallback: cpus, doc: "executor shards per supervisor" },
   WAYMARK_USER_MODULE: { key: "userModules", parse: modules, fallback: () => [], doc: "comma-separated modules (paths or package names) the children preload" },
   WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: {
@@ -241,7 +251,13 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_MAX_ACTION_LIFECYCLE: { key: "maxActionLifecycle", parse: int(1), fallback: () => undefined, doc: "actions per child before it is replaced" },
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },
-  WAYMARK_WEBAPP_TOKEN: { key: "webappToken", parse: token, parseBlank: true, fallback: () => undefined, doc: "token every web app route requires (blank is an error)" },
+  WAYMARK_WEBAPP_TOKEN: {
+    key: "webappToken",
+    parse: token,
+    parseBlank: true,
+    fallback: () => undefined,
+    doc: "token every web app route requires (blank is an error)",
+  },
   WAYMARK_WEBAPP_INSECURE: {
     key: "webappInsecure",
     parse: bool,
@@ -300,15 +316,41 @@ const SPECS: Record<string, Spec> = {
     fallback: () => 24,
     doc: "hours finished instances are kept",
   },
-  WAYMARK_SKIP_WAIT_FOR_INSTANCE: { key: "skipWaitForInstance", parse: bool, parseBlank: true, fallback: () => false, doc: "Workflow#run() returns right after queueing" },
+  WAYMARK_SKIP_WAIT_FOR_INSTANCE: {
+    key: "skipWaitForInstance",
+    parse: bool,
+    parseBlank: true,
+    fallback: () => false,
+    doc: "Workflow#run() returns right after queueing",
+  },
   WAYMARK_LOG_LEVEL: { key: "logLevel", parse: oneOf(LOG_LEVELS), fallback: () => "info", doc: "debug, info, warn, error or silent" },
   WAYMARK_LOG_FORMAT: { key: "logFormat", parse: oneOf(["text", "json"] as const), fallback: () => "text", doc: "text or json" },
   WAYMARK_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", parse: ms(0), fallback: () => 30_000, doc: "time in-flight actions get at shutdown" },
   WAYMARK_ABORT_GRACE_MS: { key: "abortGraceMs", parse: ms(0), fallback: () => 5_000, doc: "time an aborted action gets before its child is killed" },
-  WAYMARK_WORKFLOW_STEP_LIMIT: { key: "workflowStepLimit", parse: int(1_000), fallback: () => DEFAULT_STEP_LIMIT, doc: "steps an instance may run without waiting before it fails" },
-  WAYMARK_MAX_VALUE_BYTES: { key: "maxValueBytes", parse: int(1_024, 1_073_741_823), fallback: () => 10 * 2 ** 20, doc: "largest stored argument, result or payload" },
-  WAYMARK_CRASH_LOOP_LIMIT: { key: "crashLoopLimit", parse: int(0, 1_000), fallback: () => 3, doc: "supervisor deaths in a row while running an instance after which it fails (0: never)" },
-  WAYMARK_MAX_STATE_BYTES: { key: "maxStateBytes", parse: int(1_024, 1_073_741_823), fallback: () => 50 * 2 ** 20, doc: "largest written state of one instance" },
+  WAYMARK_WORKFLOW_STEP_LIMIT: {
+    key: "workflowStepLimit",
+    parse: int(1_000),
+    fallback: () => DEFAULT_STEP_LIMIT,
+    doc: "steps an instance may run without waiting before it fails",
+  },
+  WAYMARK_MAX_VALUE_BYTES: {
+    key: "maxValueBytes",
+    parse: int(1_024, 1_073_741_823),
+    fallback: () => 10 * 2 ** 20,
+    doc: "largest stored argument, result or payload",
+  },
+  WAYMARK_CRASH_LOOP_LIMIT: {
+    key: "crashLoopLimit",
+    parse: int(0, 1_000),
+    fallback: () => 3,
+    doc: "supervisor deaths in a row while running an instance after which it fails (0: never)",
+  },
+  WAYMARK_MAX_STATE_BYTES: {
+    key: "maxStateBytes",
+    parse: int(1_024, 1_073_741_823),
+    fallback: () => 50 * 2 ** 20,
+    doc: "largest written state of one instance",
+  },
 };
 
 /** Variables that are ours but read elsewhere (tests, the bench) or have no meaning here. */

@@ -1,5 +1,5 @@
 /** Levenshtein distance, for "did you mean" suggestions. */
-export function distance(a: string, b: string): number {
+function distance(a: string, b: string): number {
   const prev = new Array<number>(b.length + 1);
   for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {

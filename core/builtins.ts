@@ -22,9 +22,40 @@ export function isOpaque(value: unknown): boolean {
 }
 
 const MATH_FUNCTIONS = [
-  "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz32", "cos", "cosh",
-  "exp", "expm1", "floor", "fround", "hypot", "imul", "log", "log10", "log1p", "log2", "max", "min", "pow",
-  "round", "sign", "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
+  "abs",
+  "acos",
+  "acosh",
+  "asin",
+  "asinh",
+  "atan",
+  "atan2",
+  "atanh",
+  "cbrt",
+  "ceil",
+  "clz32",
+  "cos",
+  "cosh",
+  "exp",
+  "expm1",
+  "floor",
+  "fround",
+  "hypot",
+  "imul",
+  "log",
+  "log10",
+  "log1p",
+  "log2",
+  "max",
+  "min",
+  "pow",
+  "round",
+  "sign",
+  "sin",
+  "sinh",
+  "sqrt",
+  "tan",
+  "tanh",
+  "trunc",
 ] as const;
 const MATH_CONSTANTS = ["E", "LN10", "LN2", "LOG10E", "LOG2E", "PI", "SQRT1_2", "SQRT2"] as const;
 
@@ -82,8 +113,20 @@ export const GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
   ["Object.freeze", guardedFreeze()],
   ["Number", Number],
   ...entries("Number", Number as unknown as Record<string, unknown>, [
-    "isInteger", "isFinite", "isNaN", "isSafeInteger", "parseFloat", "parseInt",
-    "MAX_SAFE_INTEGER", "MIN_SAFE_INTEGER", "EPSILON", "MAX_VALUE", "MIN_VALUE", "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "NaN",
+    "isInteger",
+    "isFinite",
+    "isNaN",
+    "isSafeInteger",
+    "parseFloat",
+    "parseInt",
+    "MAX_SAFE_INTEGER",
+    "MIN_SAFE_INTEGER",
+    "EPSILON",
+    "MAX_VALUE",
+    "MIN_VALUE",
+    "POSITIVE_INFINITY",
+    "NEGATIVE_INFINITY",
+    "NaN",
   ]),
   ["String", String],
   ...entries("String", String as unknown as Record<string, unknown>, ["fromCharCode", "fromCodePoint", "raw"]),
@@ -91,7 +134,9 @@ export const GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
   ["BigInt", BigInt],
   ["parseInt", parseInt],
   ["parseFloat", parseFloat],
+  // biome-ignore lint/suspicious/noGlobalIsNan: workflows call the global isNaN (it coerces), not Number.isNaN
   ["isNaN", isNaN],
+  // biome-ignore lint/suspicious/noGlobalIsFinite: workflows call the global isFinite (it coerces), not Number.isFinite
   ["isFinite", isFinite],
   ["encodeURIComponent", encodeURIComponent],
   ["decodeURIComponent", decodeURIComponent],
@@ -120,35 +165,164 @@ export const GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
 
 /** Constructors `new` may call. `new Date()` without arguments is refused by the compiler. */
 export const CONSTRUCTORS: ReadonlySet<string> = new Set([
-  "Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError",
-  "Map", "Set", "Date", "Array", "RegExp",
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
+  "Map",
+  "Set",
+  "Date",
+  "Array",
+  "RegExp",
 ]);
 
 /** Globals that are values, not namespaces: usable bare (`Number(x)`, `x instanceof Array`). */
-export const GLOBAL_ROOTS: ReadonlySet<string> = new Set(["Math", "JSON", "Object", "Number", "String", "Boolean", "BigInt", "Array", "Date", "Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError", "Map", "Set", "RegExp", "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURIComponent", "decodeURIComponent", "encodeURI", "decodeURI", "structuredClone"]);
+export const GLOBAL_ROOTS: ReadonlySet<string> = new Set([
+  "Math",
+  "JSON",
+  "Object",
+  "Number",
+  "String",
+  "Boolean",
+  "BigInt",
+  "Array",
+  "Date",
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
+  "Map",
+  "Set",
+  "RegExp",
+  "parseInt",
+  "parseFloat",
+  "isNaN",
+  "isFinite",
+  "encodeURIComponent",
+  "decodeURIComponent",
+  "encodeURI",
+  "decodeURI",
+  "structuredClone",
+]);
 
 const ARRAY_METHODS = new Set([
-  "at", "concat", "entries", "every", "fill", "filter", "find", "findIndex", "findLast", "findLastIndex", "flat",
-  "flatMap", "forEach", "includes", "indexOf", "join", "keys", "lastIndexOf", "map", "pop", "push", "reduce",
-  "reduceRight", "reverse", "shift", "slice", "some", "sort", "splice", "toReversed", "toSorted", "toSpliced",
-  "toString", "unshift", "values", "with",
+  "at",
+  "concat",
+  "entries",
+  "every",
+  "fill",
+  "filter",
+  "find",
+  "findIndex",
+  "findLast",
+  "findLastIndex",
+  "flat",
+  "flatMap",
+  "forEach",
+  "includes",
+  "indexOf",
+  "join",
+  "keys",
+  "lastIndexOf",
+  "map",
+  "pop",
+  "push",
+  "reduce",
+  "reduceRight",
+  "reverse",
+  "shift",
+  "slice",
+  "some",
+  "sort",
+  "splice",
+  "toReversed",
+  "toSorted",
+  "toSpliced",
+  "toString",
+  "unshift",
+  "values",
+  "with",
 ]);
 const STRING_METHODS = new Set([
-  "at", "charAt", "charCodeAt", "codePointAt", "concat", "endsWith", "includes", "indexOf", "lastIndexOf",
-  "localeCompare", "match", "matchAll", "normalize", "padEnd", "padStart", "repeat", "replace", "replaceAll",
-  "search", "slice", "split", "startsWith", "substring", "substr", "toLowerCase", "toUpperCase",
-  "toLocaleLowerCase", "toLocaleUpperCase", "toString", "trim", "trimEnd", "trimStart", "valueOf",
+  "at",
+  "charAt",
+  "charCodeAt",
+  "codePointAt",
+  "concat",
+  "endsWith",
+  "includes",
+  "indexOf",
+  "lastIndexOf",
+  "localeCompare",
+  "match",
+  "matchAll",
+  "normalize",
+  "padEnd",
+  "padStart",
+  "repeat",
+  "replace",
+  "replaceAll",
+  "search",
+  "slice",
+  "split",
+  "startsWith",
+  "substring",
+  "substr",
+  "toLowerCase",
+  "toUpperCase",
+  "toLocaleLowerCase",
+  "toLocaleUpperCase",
+  "toString",
+  "trim",
+  "trimEnd",
+  "trimStart",
+  "valueOf",
 ]);
 const NUMBER_METHODS = new Set(["toFixed", "toPrecision", "toString", "toExponential", "toLocaleString", "valueOf"]);
 const BIGINT_METHODS = new Set(["toString", "toLocaleString", "valueOf"]);
 const MAP_METHODS = new Set(["get", "has", "set", "delete", "clear", "keys", "values", "entries", "forEach"]);
 const SET_METHODS = new Set(["add", "has", "delete", "clear", "keys", "values", "entries", "forEach"]);
 const DATE_METHODS = new Set([
-  "getTime", "toISOString", "toJSON", "valueOf", "getFullYear", "getMonth", "getDate", "getDay", "getHours",
-  "getMinutes", "getSeconds", "getMilliseconds", "getUTCFullYear", "getUTCMonth", "getUTCDate", "getUTCDay",
-  "getUTCHours", "getUTCMinutes", "getUTCSeconds", "getUTCMilliseconds", "getTimezoneOffset", "toString",
-  "toDateString", "toUTCString", "setTime", "setUTCFullYear", "setUTCMonth", "setUTCDate", "setUTCHours",
-  "setUTCMinutes", "setUTCSeconds", "setUTCMilliseconds",
+  "getTime",
+  "toISOString",
+  "toJSON",
+  "valueOf",
+  "getFullYear",
+  "getMonth",
+  "getDate",
+  "getDay",
+  "getHours",
+  "getMinutes",
+  "getSeconds",
+  "getMilliseconds",
+  "getUTCFullYear",
+  "getUTCMonth",
+  "getUTCDate",
+  "getUTCDay",
+  "getUTCHours",
+  "getUTCMinutes",
+  "getUTCSeconds",
+  "getUTCMilliseconds",
+  "getTimezoneOffset",
+  "toString",
+  "toDateString",
+  "toUTCString",
+  "setTime",
+  "setUTCFullYear",
+  "setUTCMonth",
+  "setUTCDate",
+  "setUTCHours",
+  "setUTCMinutes",
+  "setUTCSeconds",
+  "setUTCMilliseconds",
 ]);
 const REGEXP_METHODS = new Set(["test", "exec", "toString"]);
 const BOOLEAN_METHODS = new Set(["toString", "valueOf"]);
@@ -163,14 +337,32 @@ const ITERATOR_METHODS = new Set(["next"]);
  * "the prototype of the caller", a record with an `arguments` field): the interpreter refuses any
  * other read, and any write that would reach an accessor.
  */
-export const FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set(["constructor", "__proto__", "prototype", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__", "caller", "callee", "arguments"]);
+export const FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set([
+  "constructor",
+  "__proto__",
+  "prototype",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__",
+  "caller",
+  "callee",
+  "arguments",
+]);
 
 /**
  * The forbidden names the compiler refuses when written out (`x.constructor`, `const { __proto__ } = x`):
  * on a workflow's values they always name a built-in's member. The others (`row.prototype`,
  * `call.arguments`) are common field names, checked at run time.
  */
-export const STATIC_FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set(["constructor", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
+export const STATIC_FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set([
+  "constructor",
+  "__proto__",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__",
+]);
 
 /** Shared built-in objects a workflow must never change or read forbidden members of: Math, JSON and the prototypes. */
 const INTRINSIC_OBJECTS: ReadonlySet<object> = (() => {
@@ -218,13 +410,16 @@ export function accessorOnChain(value: unknown, key: PropertyKey): boolean {
  * refused, as the dotted forms are.
  */
 export const BUILT_IN_PATHS: ReadonlyMap<unknown, string> = (() => {
-  const out = new Map<unknown, string>([[Math, "Math"], [JSON, "JSON"]]);
+  const out = new Map<unknown, string>([
+    [Math, "Math"],
+    [JSON, "JSON"],
+  ]);
   for (const [path, value] of GLOBALS) if ((typeof value === "function" || typeof value === "object") && !out.has(value)) out.set(value, path);
   return out;
 })();
 
 /** The set of methods callable on a value of this runtime type, or undefined. */
-export function methodsFor(value: unknown): ReadonlySet<string> | undefined {
+function methodsFor(value: unknown): ReadonlySet<string> | undefined {
   switch (typeof value) {
     case "string":
       return STRING_METHODS;
@@ -254,11 +449,6 @@ export function methodAllowed(value: unknown, key: PropertyKey): boolean {
   if (methodsFor(value)?.has(key)) return true;
   return typeof value === "object" && value !== null && OBJECT_METHODS.has(key);
 }
-
-/** Every method name callable on some value: the compiler's check for `x.method(...)`. */
-export const ALL_METHODS: ReadonlySet<string> = new Set([
-  ...ARRAY_METHODS, ...STRING_METHODS, ...NUMBER_METHODS, ...MAP_METHODS, ...SET_METHODS, ...DATE_METHODS, ...REGEXP_METHODS,
-]);
 
 /**
  * The whitelisted prototype methods, by owner: a workflow may hold one as a value

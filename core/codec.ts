@@ -40,12 +40,12 @@ const TAG = "$w";
 export const MAX_DEPTH = 1000;
 
 /** Any NUL or surrogate at all: the cheap test, before the exact one. */
-const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const SUSPECT = /[\0\uD800-\uDFFF]/;
 /** A NUL, or a surrogate that is not half of a pair: what Postgres's json refuses. */
-const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSAFE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Whether Postgres would refuse this string inside json. */
-export function unsafeString(s: string): boolean {
+function unsafeString(s: string): boolean {
   return SUSPECT.test(s) && UNSAFE.test(s);
 }
 
@@ -79,7 +79,7 @@ function decodeUnsafe(parts: Encoded[]): string {
 
 /** Text about an error (its name, message, stack) made safe for json: NUL shown as \u0000, lone surrogates as U+FFFD. */
 function safeText(s: string): string {
-  return unsafeString(s) ? (s.replace(/\u0000/g, "\\u0000") as string & { toWellFormed(): string }).toWellFormed() : s;
+  return unsafeString(s) ? (s.replaceAll("\0", "\\u0000") as string & { toWellFormed(): string }).toWellFormed() : s;
 }
 
 export interface ErrorData {
@@ -328,14 +328,30 @@ class Encoder {
   private error(err: Error): Encoded {
     const out: Record<string, Encoded> = {
       [TAG]: "err",
-      name: safeText(read(() => errorName(err), (e) => `Error (its name could not be read: ${describeValue(e)})`)),
-      message: safeText(read(() => (typeof err.message === "string" ? err.message : describeValue(err.message)), (e) => `(its message could not be read: ${describeValue(e)})`)),
+      name: safeText(
+        read(
+          () => errorName(err),
+          (e) => `Error (its name could not be read: ${describeValue(e)})`,
+        ),
+      ),
+      message: safeText(
+        read(
+          () => (typeof err.message === "string" ? err.message : describeValue(err.message)),
+          (e) => `(its message could not be read: ${describeValue(e)})`,
+        ),
+      ),
     };
-    const stack = read(() => err.stack, () => undefined);
+    const stack = read(
+      () => err.stack,
+      () => undefined,
+    );
     if (typeof stack === "string") out.stack = safeText(stack);
     const fields: Record<string, Encoded> = {};
     let any = false;
-    for (const key of read(() => Object.keys(err), () => [] as string[])) {
+    for (const key of read(
+      () => Object.keys(err),
+      () => [] as string[],
+    )) {
       // An own enumerable `name` (`Object.assign(new Error(m), { name })`) is kept as a field, so
       // it comes back enumerable, in its place among the others.
       if (key === "message" || key === "stack" || key === "cause" || key === "errors") continue;
@@ -353,9 +369,15 @@ class Encoder {
       any = true;
     }
     if (any) out.fields = fields;
-    const cause = read(() => ("cause" in err ? err.cause : undefined), () => undefined);
+    const cause = read(
+      () => ("cause" in err ? err.cause : undefined),
+      () => undefined,
+    );
     if (cause !== undefined) out.cause = this.orDescription("cause", cause);
-    const errors = read(() => (err instanceof AggregateError && Array.isArray(err.errors) ? (err.errors as unknown[]) : undefined), () => undefined);
+    const errors = read(
+      () => (err instanceof AggregateError && Array.isArray(err.errors) ? (err.errors as unknown[]) : undefined),
+      () => undefined,
+    );
     if (errors) out.errors = this.orDescription("errors", errors);
     return out;
   }
@@ -386,7 +408,7 @@ function read<T>(f: () => T, fallback: (e: unknown) => T): T {
  * number, an object as `util.inspect` shows it. Never runs the value's own code (no getters, no
  * custom inspect, no `toString`) and never throws.
  */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   try {
     if (typeof v === "string") return v;
     if (v === null || (typeof v !== "object" && typeof v !== "function")) return String(v);
@@ -605,12 +627,14 @@ class Decoder {
     const err = data.errors !== undefined ? new AggregateError([], message) : new (BUILTIN_ERRORS[name] ?? Error)(message);
     const fields = data.fields && typeof data.fields === "object" && !Array.isArray(data.fields) ? (data.fields as Record<string, Encoded>) : undefined;
     // An own enumerable `name` comes back among the fields, in its place; otherwise it is the class's, as thrown.
-    if (err.name !== name && !(fields && Object.hasOwn(fields, "name"))) Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
+    if (err.name !== name && !(fields && Object.hasOwn(fields, "name")))
+      Object.defineProperty(err, "name", { value: name, writable: true, configurable: true, enumerable: false });
     if (typeof data.stack === "string") Object.defineProperty(err, "stack", { value: data.stack, writable: true, configurable: true, enumerable: false });
     register?.(err);
     if (fields) {
       // Own properties, whatever their names: a field called `__proto__` never replaces the prototype.
-      for (const k of Object.keys(fields)) Object.defineProperty(err, k, { value: this.decode(fields[k]!), writable: true, enumerable: true, configurable: true });
+      for (const k of Object.keys(fields))
+        Object.defineProperty(err, k, { value: this.decode(fields[k]!), writable: true, enumerable: true, configurable: true });
     }
     if (data.cause !== undefined) {
       Object.defineProperty(err, "cause", { value: this.decode(data.cause), writable: true, configurable: true, enumerable: false });
@@ -684,7 +708,7 @@ export function encodeFailure(e: unknown, what = "the workflow's error"): Encode
  * and without walking further once it passes `limit` (the walk stops there and returns what it
  * has, above the limit). Strings count their length plus quotes (escapes are not counted).
  */
-export function encodedSize(value: Encoded, limit: number): number {
+function encodedSize(value: Encoded, limit: number): number {
   return sizeOf(value, 0, limit);
 }
 
@@ -715,7 +739,9 @@ export function checkSize(value: Encoded, what: string, limit: number, setting =
   }
   const size = encodedSize(value, limit);
   if (size > limit) {
-    throw new SerializationError(`${what} is too large to store: over ${limit} bytes (the limit, ${setting}); pass a reference (an id, a URL) to data kept elsewhere`);
+    throw new SerializationError(
+      `${what} is too large to store: over ${limit} bytes (the limit, ${setting}); pass a reference (an id, a URL) to data kept elsewhere`,
+    );
   }
 }
 

@@ -53,10 +53,7 @@ export class UnsupportedPatternError extends WaymarkError {
   readonly rule: string;
   constructor(params: { rule: string; message: string; hint: string; location: SourceLocation; frame?: string }) {
     const where = `${params.location.file}:${params.location.line}:${params.location.column}`;
-    super(
-      "WAYMARK_UNSUPPORTED_PATTERN",
-      `${params.message}\n  at ${where}${params.frame ? `\n\n${params.frame}\n` : "\n"}\nHint: ${params.hint}`,
-    );
+    super("WAYMARK_UNSUPPORTED_PATTERN", `${params.message}\n  at ${where}${params.frame ? `\n\n${params.frame}\n` : "\n"}\nHint: ${params.hint}`);
     this.name = "UnsupportedPatternError";
     this.rule = params.rule;
     this.file = params.location.file;
@@ -74,11 +71,9 @@ export class WorkflowFailedError extends WaymarkError {
   readonly errorName: string;
   readonly errorMessage: string;
   constructor(params: { instanceId: string; workflowName: string; errorName: string; errorMessage: string; cause?: unknown }) {
-    super(
-      "WAYMARK_WORKFLOW_FAILED",
-      `workflow ${params.workflowName} (instance ${params.instanceId}) failed: ${params.errorName}: ${params.errorMessage}`,
-      { cause: params.cause },
-    );
+    super("WAYMARK_WORKFLOW_FAILED", `workflow ${params.workflowName} (instance ${params.instanceId}) failed: ${params.errorName}: ${params.errorMessage}`, {
+      cause: params.cause,
+    });
     this.name = "WorkflowFailedError";
     this.instanceId = params.instanceId;
     this.workflowName = params.workflowName;

@@ -133,15 +133,30 @@ export type Expr =
 export type Arg = Expr | { spread: Expr; t?: string };
 
 export type BinOp =
-  | "+" | "-" | "*" | "/" | "%" | "**"
-  | "==" | "!=" | "===" | "!==" | "<" | "<=" | ">" | ">="
-  | "&" | "|" | "^" | "<<" | ">>" | ">>>"
-  | "in" | "instanceof";
+  | "+"
+  | "-"
+  | "*"
+  | "/"
+  | "%"
+  | "**"
+  | "=="
+  | "!="
+  | "==="
+  | "!=="
+  | "<"
+  | "<="
+  | ">"
+  | ">="
+  | "&"
+  | "|"
+  | "^"
+  | "<<"
+  | ">>"
+  | ">>>"
+  | "in"
+  | "instanceof";
 
-export type AssignOp =
-  | "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "**="
-  | "&=" | "|=" | "^=" | "<<=" | ">>=" | ">>>="
-  | "&&=" | "||=" | "??=";
+export type AssignOp = "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "**=" | "&=" | "|=" | "^=" | "<<=" | ">>=" | ">>>=" | "&&=" | "||=" | "??=";
 
 export type Pat =
   /** A variable of this function (`up` = 0) or of an enclosing one (arrow functions). */
@@ -156,7 +171,3 @@ export type Pat =
   | { k: "arrp"; items: Array<Pat | null>; rest: Pat | null; t?: string }
   | { k: "objp"; props: Array<{ key: string | Expr; v: Pat }>; rest: Pat | null; t?: string }
   | { k: "def"; p: Pat; d: Expr };
-
-export function isSpread(a: Arg | { spread: Expr } | null): a is { spread: Expr } {
-  return a !== null && "spread" in a;
-}

@@ -10,11 +10,11 @@
  */
 
 /** The longest string a workflow may build (UTF-16 code units; 64 MiB). */
-export const MAX_STRING_LENGTH = 2 ** 25;
+const MAX_STRING_LENGTH = 2 ** 25;
 /** The longest array a workflow may build or grow (elements). */
 export const MAX_ARRAY_LENGTH = 2 ** 22;
 /** The largest BigInt a workflow may compute, in bits (about 315,000 decimal digits). */
-export const MAX_BIGINT_BITS = 2 ** 20;
+const MAX_BIGINT_BITS = 2 ** 20;
 
 /**
  * Steps (interpreter instructions, those of synchronous callbacks included) an instance may run
@@ -30,12 +30,7 @@ export const DEFAULT_STEP_LIMIT = 50_000_000;
  */
 export const SLICE_STEPS = 50_000;
 
-export interface MachineLimits {
-  /** Steps without waiting before the instance fails. @default DEFAULT_STEP_LIMIT */
-  steps: number;
-}
-
-export function tooLong(length: number): RangeError {
+function tooLong(length: number): RangeError {
   return new RangeError(`Invalid string length: ${length} characters is over the workflow limit of ${MAX_STRING_LENGTH}; build large text in an action`);
 }
 
@@ -72,7 +67,9 @@ export function checkBigInt(op: string, l: bigint, r: bigint): void {
       return;
   }
   if (estimate > MAX_BIGINT_BITS) {
-    throw new RangeError(`Maximum BigInt size exceeded: ${op} would give about ${estimate} bits, over the workflow limit of ${MAX_BIGINT_BITS}; compute it in an action`);
+    throw new RangeError(
+      `Maximum BigInt size exceeded: ${op} would give about ${estimate} bits, over the workflow limit of ${MAX_BIGINT_BITS}; compute it in an action`,
+    );
   }
 }
 
@@ -85,7 +82,8 @@ export function checkBigInt(op: string, l: bigint, r: bigint): void {
 export function checkNativeCall(receiver: unknown, key: string, args: unknown[]): void {
   const n = args[0];
   if (typeof receiver === "string") {
-    if (key === "repeat" && typeof n === "number" && n > 0 && receiver.length * Math.trunc(n) > MAX_STRING_LENGTH) throw tooLong(receiver.length * Math.trunc(n));
+    if (key === "repeat" && typeof n === "number" && n > 0 && receiver.length * Math.trunc(n) > MAX_STRING_LENGTH)
+      throw tooLong(receiver.length * Math.trunc(n));
     if ((key === "padStart" || key === "padEnd") && typeof n === "number" && n > MAX_STRING_LENGTH) throw tooLong(n);
   } else if (Array.isArray(receiver) && key === "join") {
     const sep = n === undefined ? 1 : typeof n === "string" ? n.length : 0;

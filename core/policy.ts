@@ -38,7 +38,7 @@ export type ActionDefaults = Partial<ActionOptions>;
 /** The instance properties read as defaults. */
 export const DEFAULT_FIELDS = ["retry", "backoff", "timeoutMs"] as const;
 
-export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_TIMEOUT_BACKOFF: BackoffOptions = { baseDelayMs: 1000, multiplier: 2, maxDelayMs: 60_000, jitter: false };
 
 function bad(message: string): never {
@@ -119,15 +119,20 @@ export function actionOptions(raw: unknown, defaults?: ActionDefaults): ActionOp
 }
 
 /** Delay before retry `n` (n = 1 for the first retry). */
-export function backoffDelay(b: BackoffOptions, n: number, random: () => number = Math.random): number {
-  let delay = b.baseDelayMs * Math.pow(b.multiplier, n - 1);
+function backoffDelay(b: BackoffOptions, n: number, random: () => number = Math.random): number {
+  let delay = b.baseDelayMs * b.multiplier ** (n - 1);
   if (b.maxDelayMs !== undefined) delay = Math.min(delay, b.maxDelayMs);
   if (b.jitter) delay = delay * random();
   return Math.max(0, Math.round(delay));
 }
 
 /** Whether the failed attempt number `attempt` is retried, and after how long. */
-export function retryDecision(opts: ActionOptions, attempt: number, error: ErrorData, random?: () => number): { retry: false } | { retry: true; delayMs: number } {
+export function retryDecision(
+  opts: ActionOptions,
+  attempt: number,
+  error: ErrorData,
+  random?: () => number,
+): { retry: false } | { retry: true; delayMs: number } {
   const timedOut = error.name === "ActionTimeout";
   if (opts.retry) {
     const { attempts, exceptionTypes } = opts.retry;

@@ -37,7 +37,6 @@ export function iterate(value: unknown, text?: string): unknown[] {
   return [...value];
 }
 
-
 /** Binds a value to a declaration or assignment pattern. */
 export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
   switch (p.k) {
@@ -71,7 +70,11 @@ export function bind(rt: Runtime, p: Pat, value: unknown, env: Env): void {
           getProp(value, first);
         }
         const what = p.t === "#v" ? (value === null ? "object null" : "undefined") : p.t;
-        throw new TypeError(typeof first === "string" ? `Cannot destructure property '${first}' of '${what}' as it is ${String(value)}.` : `Cannot destructure '${what}' as it is ${String(value)}.`);
+        throw new TypeError(
+          typeof first === "string"
+            ? `Cannot destructure property '${first}' of '${what}' as it is ${String(value)}.`
+            : `Cannot destructure '${what}' as it is ${String(value)}.`,
+        );
       }
       const used = new Set<PropertyKey>();
       for (const prop of p.props) {

@@ -6,7 +6,7 @@ import { backoffOptions, retryOptions } from "../core/policy.js";
 import { bind, isIterable, iterate } from "./bind.js";
 import { MAX_ARRAY_LENGTH } from "../core/limits.js";
 import { isOpaque } from "../core/builtins.js";
-import { ACTION_REFS, CLOSURES, Env, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
+import { ACTION_REFS, CLOSURES, type Env, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
 
 /**
  * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
@@ -32,12 +32,15 @@ class Short {}
 const SHORT = new Short();
 
 const INTERNAL: ReadonlyMap<string, (...args: unknown[]) => unknown> = new Map<string, (...args: unknown[]) => unknown>([
-  ["#forInKeys", (v: unknown) => {
-    const out: string[] = [];
-    if (v === null || v === undefined) return out;
-    for (const k in Object(v)) out.push(k);
-    return out;
-  }],
+  [
+    "#forInKeys",
+    (v: unknown) => {
+      const out: string[] = [];
+      if (v === null || v === undefined) return out;
+      for (const k in Object(v)) out.push(k);
+      return out;
+    },
+  ],
   ["#RetryPolicy", (o: unknown) => retryOptions(o)],
   ["#BackoffPolicy", (o: unknown) => backoffOptions(o)],
 ]);
@@ -69,7 +72,7 @@ function isCallableValue(f: unknown): f is (...args: unknown[]) => unknown {
   return typeof f === "function" && (CLOSURES.has(f) || ACTION_REFS.has(f) || CALLABLE.has(f));
 }
 
-export function lookup(env: Env, name: string, up: number | undefined): Env {
+export function lookup(env: Env, _name: string, up: number | undefined): Env {
   let e = env;
   for (let i = up ?? 0; i > 0; i--) e = e.parent!;
   return e;
@@ -92,7 +95,11 @@ function args(rt: Runtime, env: Env, list: Arg[]): unknown[] {
     if ("spread" in a) {
       const v = evaluate(rt, a.spread, env);
       if (!isIterable(v)) {
-        throw new TypeError(v === null || v === undefined ? `${a.t ?? String(v)} is not iterable (cannot read property ${String(v)})` : "Spread syntax requires ...iterable[Symbol.iterator] to be a function");
+        throw new TypeError(
+          v === null || v === undefined
+            ? `${a.t ?? String(v)} is not iterable (cannot read property ${String(v)})`
+            : "Spread syntax requires ...iterable[Symbol.iterator] to be a function",
+        );
       }
       out.push(...v);
     } else out.push(evaluate(rt, a, env));
@@ -189,7 +196,8 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
     }
     if (e.opt && (method === null || method === undefined)) throw SHORT;
     // A closure, an action or a whitelisted built-in held in a property (`{ f: Math.max }.f(1, 2)`).
-    if (isCallableValue(method)) return CALLABLE.has(method) ? callBuiltIn(method, receiver, nativeArgs(args(rt, env, e.args))) : method(...args(rt, env, e.args));
+    if (isCallableValue(method))
+      return CALLABLE.has(method) ? callBuiltIn(method, receiver, nativeArgs(args(rt, env, e.args))) : method(...args(rt, env, e.args));
     if (typeof method !== "function") {
       // Natively the arguments are evaluated before the callee is found not to be a function.
       args(rt, env, e.args);
@@ -199,7 +207,11 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
       throw new TypeError(`${describe(receiver)}.${String(key)}() is not available in workflows: use it in an action`);
     }
     // Iterators are state a workflow may hold across an await: keep them in a storable form.
-    if (typeof key === "string" && ITERATOR_SOURCES.has(key) && (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")) {
+    if (
+      typeof key === "string" &&
+      ITERATOR_SOURCES.has(key) &&
+      (Array.isArray(receiver) || receiver instanceof Map || receiver instanceof Set || typeof receiver === "string")
+    ) {
       return new IteratorFace(StoredIter.over(receiver, key, nativeArgs(args(rt, env, e.args))));
     }
     const list = nativeArgs(args(rt, env, e.args));
@@ -224,10 +236,12 @@ function callValue(rt: Runtime, env: Env, e: Extract<Expr, { k: "call" }>): unkn
 /** A whitelisted built-in function, with the allocation caps: `Array(n)` and `Array.from({ length: n })` are checked first, strings and arrays it returns after. */
 function callBuiltIn(fn: (...a: unknown[]) => unknown, receiver: unknown, list: unknown[]): unknown {
   if (fn === Array && list.length === 1) checkArrayLength(list[0]);
-  else if (fn === Array.from && typeof list[0] === "object" && list[0] !== null && !isIterable(list[0])) checkArrayLength((list[0] as { length?: unknown }).length);
+  else if (fn === Array.from && typeof list[0] === "object" && list[0] !== null && !isIterable(list[0]))
+    checkArrayLength((list[0] as { length?: unknown }).length);
   return sized(fn.apply(receiver, list));
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JavaScript's own operators applied to whatever the workflow holds are the point
 function binary(op: string, l: any, r: any): unknown {
   if (typeof l === "bigint" && typeof r === "bigint") checkBigInt(op, l, r);
   switch (op) {
@@ -235,28 +249,52 @@ function binary(op: string, l: any, r: any): unknown {
       const v = l + r;
       return typeof v === "string" ? sized(v) : v;
     }
-    case "-": return l - r;
-    case "*": return l * r;
-    case "/": return l / r;
-    case "%": return l % r;
-    case "**": return l ** r;
-    case "==": return l == r;
-    case "!=": return l != r;
-    case "===": return l === r;
-    case "!==": return l !== r;
-    case "<": return l < r;
-    case "<=": return l <= r;
-    case ">": return l > r;
-    case ">=": return l >= r;
-    case "&": return l & r;
-    case "|": return l | r;
-    case "^": return l ^ r;
-    case "<<": return l << r;
-    case ">>": return l >> r;
-    case ">>>": return l >>> r;
-    case "in": return l in r;
-    case "instanceof": return l instanceof r;
-    default: throw new TypeError(`unknown operator ${op}`);
+    case "-":
+      return l - r;
+    case "*":
+      return l * r;
+    case "/":
+      return l / r;
+    case "%":
+      return l % r;
+    case "**":
+      return l ** r;
+    case "==":
+      // biome-ignore lint/suspicious/noDoubleEquals: the workflow wrote ==, and gets JavaScript's ==
+      return l == r;
+    case "!=":
+      // biome-ignore lint/suspicious/noDoubleEquals: the workflow wrote !=, and gets JavaScript's !=
+      return l != r;
+    case "===":
+      return l === r;
+    case "!==":
+      return l !== r;
+    case "<":
+      return l < r;
+    case "<=":
+      return l <= r;
+    case ">":
+      return l > r;
+    case ">=":
+      return l >= r;
+    case "&":
+      return l & r;
+    case "|":
+      return l | r;
+    case "^":
+      return l ^ r;
+    case "<<":
+      return l << r;
+    case ">>":
+      return l >> r;
+    case ">>>":
+      return l >>> r;
+    case "in":
+      return l in r;
+    case "instanceof":
+      return l instanceof r;
+    default:
+      throw new TypeError(`unknown operator ${op}`);
   }
 }
 
@@ -323,8 +361,7 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
           const items = iterate(evaluate(rt, item.spread, env), item.t);
           if (out.length + items.length > MAX_ARRAY_LENGTH) throw tooMany(out.length + items.length);
           for (let i = 0; i < items.length; i++) out.push(items[i]);
-        }
-        else out.push(evaluate(rt, item, env));
+        } else out.push(evaluate(rt, item, env));
       }
       return sized(out);
     }
@@ -372,12 +409,18 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
     case "un": {
       const v = evaluate(rt, e.e, env);
       switch (e.op) {
-        case "-": return -(v as number);
-        case "+": return +(v as number);
-        case "!": return !v;
-        case "~": return ~(v as number);
-        case "typeof": return typeof v;
-        case "void": return undefined;
+        case "-":
+          return -(v as number);
+        case "+":
+          return +(v as number);
+        case "!":
+          return !v;
+        case "~":
+          return ~(v as number);
+        case "typeof":
+          return typeof v;
+        case "void":
+          return undefined;
       }
       throw new TypeError(`unknown operator ${String((e as { op: string }).op)}`);
     }

@@ -227,7 +227,7 @@ export class Machine implements Runtime {
   /** A dispatch that never reached a worker (shutdown): back to "new", as if never taken. */
   undispatch(seq: number, attempt: number): void {
     const h = this.actions.get(seq);
-    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return;
+    if (h?.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return;
     h.call!.status = "new";
     h.call!.attempt -= 1;
     this.inflight--;
@@ -241,7 +241,7 @@ export class Machine implements Runtime {
   /** The result of an attempt. Returns false for a stale attempt (already timed out or superseded). */
   actionSucceeded(seq: number, attempt: number, value: unknown): boolean {
     const h = this.actions.get(seq);
-    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return false;
+    if (h?.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return false;
     this.inflight--;
     this.actions.delete(seq);
     this.settle(h, true, value);
@@ -254,7 +254,7 @@ export class Machine implements Runtime {
    */
   actionFailed(seq: number, attempt: number, error: ErrorData, now: number, random?: () => number): { retry: boolean; delayMs?: number } | undefined {
     const h = this.actions.get(seq);
-    if (!h || h.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return undefined;
+    if (h?.state !== "pending" || h.call!.status !== "running" || h.call!.attempt !== attempt) return undefined;
     this.inflight--;
     const decision = retryDecision(h.call!.opts, attempt, error, random);
     if (!decision.retry) {

@@ -80,17 +80,38 @@ function extension(m: Machine): CodecExtension {
         return {
           tag: "h",
           data: present({
-            id: value.id, kind: value.kind, state: value.state, value: value.state === "pending" ? undefined : value.value,
-            waiters: value.waiters.length ? value.waiters : undefined, parents: value.parents.length ? value.parents : undefined,
-            handled: value.handled || undefined, call: value.call, wakeAt: value.wakeAt, sleepValue: value.sleepValue,
-            items: value.items, settled: value.settled, remaining: value.remaining, adopt: value.adopt,
+            id: value.id,
+            kind: value.kind,
+            state: value.state,
+            value: value.state === "pending" ? undefined : value.value,
+            waiters: value.waiters.length ? value.waiters : undefined,
+            parents: value.parents.length ? value.parents : undefined,
+            handled: value.handled || undefined,
+            call: value.call,
+            wakeAt: value.wakeAt,
+            sleepValue: value.sleepValue,
+            items: value.items,
+            settled: value.settled,
+            remaining: value.remaining,
+            adopt: value.adopt,
           }),
         };
       }
       if (value instanceof Fiber) {
         return {
           tag: "f",
-          data: present({ id: value.id, fn: value.fn, pc: value.pc, ed: value.ed || undefined, env: value.env, hs: value.hs, cs: value.cs, wait: value.wait ?? undefined, resume: value.resume ?? undefined, handle: value.handle ?? undefined }),
+          data: present({
+            id: value.id,
+            fn: value.fn,
+            pc: value.pc,
+            ed: value.ed || undefined,
+            env: value.env,
+            hs: value.hs,
+            cs: value.cs,
+            wait: value.wait ?? undefined,
+            resume: value.resume ?? undefined,
+            handle: value.handle ?? undefined,
+          }),
         };
       }
       if (typeof value === "function") {
@@ -271,7 +292,11 @@ export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOpti
  */
 function upgradeFormat1(root: SnapshotRoot): void {
   const seen = new Set<object>();
-  const swap = (v: unknown): unknown => (v instanceof Handle ? v.face : (visit(v), v));
+  const swap = (v: unknown): unknown => {
+    if (v instanceof Handle) return v.face;
+    visit(v);
+    return v;
+  };
   const visit = (v: unknown): void => {
     if (v === null || (typeof v !== "object" && typeof v !== "function") || seen.has(v)) return;
     seen.add(v);

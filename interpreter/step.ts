@@ -2,7 +2,7 @@ import type { Instr } from "../core/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";
 import type { Machine } from "./machine.js";
-import { Env, Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from "./values.js";
+import { Env, type Fiber, IteratorFace, LiveIter, MachineFault, PromiseFace } from "./values.js";
 
 /**
  * Executes one fiber's instructions until it waits ("blocked"), its function ends ("done"), or,
@@ -117,7 +117,12 @@ function run(m: Machine, f: Fiber, done: (ok: boolean, v: unknown) => void): "bl
         case "next": {
           // Arrays are iterated by index, live, as natively; other iterables were copied at `iter`.
           const it = lookup(f.env, ins.v, ins.u).vars[ins.v] as { a: unknown[]; i: number } | LiveIter | IteratorFace;
-          const r = it instanceof LiveIter || it instanceof IteratorFace ? it.next() : it.i < it.a.length ? { done: false, value: it.a[it.i++] } : { done: true, value: undefined };
+          const r =
+            it instanceof LiveIter || it instanceof IteratorFace
+              ? it.next()
+              : it.i < it.a.length
+                ? { done: false, value: it.a[it.i++] }
+                : { done: true, value: undefined };
           if (r.done) f.pc = ins.to;
           else {
             bind(m, ins.p, r.value, f.env);
@@ -214,7 +219,7 @@ function leave(m: Machine, f: Fiber, to: number, n: number, c: number, d: number
 }
 
 /** Leaves block environments until `depth` remain. */
-function exitTo(m: Machine, f: Fiber, depth: number): void {
+function exitTo(_m: Machine, f: Fiber, depth: number): void {
   while (f.ed > depth) {
     if (!f.env.parent) throw new MachineFault("exit past the function's environment");
     f.env = f.env.parent;

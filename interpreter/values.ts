@@ -244,7 +244,6 @@ export class PromiseFace {
   }
 }
 
-
 export interface Completion {
   /** normal, return, throw, leave (break/continue through finally) */
   t: "n" | "r" | "t" | "l";

@@ -153,6 +153,9 @@ export function transformTypeScript(code: string, filename: string): string {
   }
 }
 
+/** Terminal colour codes (ESC [ ... m) in swc's messages. */
+const ANSI_COLOR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /**
  * swc reports errors as a rendered excerpt:
  *
@@ -168,7 +171,7 @@ export function transformTypeScript(code: string, filename: string): string {
  * caret under the line gives the column.
  */
 function syntaxError(error: unknown, filename: string): SyntaxError | undefined {
-  const raw = String(error instanceof Error ? error.message : error).replace(/\u001b\[[0-9;]*m/g, "");
+  const raw = String(error instanceof Error ? error.message : error).replace(ANSI_COLOR, "");
   const report = raw.split(/\n\s*(?:Caused by:|Stack backtrace:)/)[0]!.replace(/\s+$/, "");
   const position = errorPosition(report);
   // No excerpt means no diagnostic about the source (a bad option, say): pass the error on as is.

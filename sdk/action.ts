@@ -16,7 +16,7 @@ export interface ActionEntry {
 
 const REGISTRY_KEY = Symbol.for("waymark.actions");
 /** Marks the function `action()` returns, with its entry. */
-export const ACTION = Symbol.for("waymark.action");
+const ACTION = Symbol.for("waymark.action");
 
 type Registry = Map<string, ActionEntry>;
 
@@ -70,7 +70,13 @@ export function actionContext(): ActionContext {
 type Provider<T> = () => T | Promise<T> | AsyncGenerator<T, unknown, unknown> | Generator<T, unknown, unknown>;
 
 function isGenerator(v: unknown): v is AsyncGenerator<unknown> | Generator<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function" && typeof (v as { return?: unknown }).return === "function" && (Symbol.asyncIterator in v || Symbol.iterator in v);
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as { next?: unknown }).next === "function" &&
+    typeof (v as { return?: unknown }).return === "function" &&
+    (Symbol.asyncIterator in v || Symbol.iterator in v)
+  );
 }
 
 /**
@@ -88,7 +94,8 @@ export async function depends<T>(provider: Provider<T>): Promise<T> {
       const made = provider();
       if (isGenerator(made)) {
         const first = await made.next();
-        if (first.done) throw new WaymarkError("WAYMARK_REGISTRATION", `dependency provider ${provider.name || "(anonymous)"} returned without yielding a value`);
+        if (first.done)
+          throw new WaymarkError("WAYMARK_REGISTRATION", `dependency provider ${provider.name || "(anonymous)"} returned without yielding a value`);
         (frame.cleanups ??= []).push(async () => {
           await made.return(undefined);
         });
@@ -126,12 +133,18 @@ async function invokeInFrame(entry: ActionEntry, args: unknown[], frame: Frame):
 let localCalls = 0;
 
 /**
+ * Any async function. Its parameters are `never[]` so that every async function fits (a parameter
+ * list is checked contravariantly), and its result `unknown`: the action keeps its own type, F.
+ */
+type AsyncFunction = (...args: never[]) => Promise<unknown>;
+
+/**
  * Registers an async function as an action. Called outside a workflow (a script, a unit test)
  * it simply runs.
  */
-export function action<F extends (...args: any[]) => Promise<any>>(fn: F): F;
-export function action<F extends (...args: any[]) => Promise<any>>(name: string, fn: F): F;
-export function action<F extends (...args: any[]) => Promise<any>>(nameOrFn: string | F, maybeFn?: F): F {
+export function action<F extends AsyncFunction>(fn: F): F;
+export function action<F extends AsyncFunction>(name: string, fn: F): F;
+export function action<F extends AsyncFunction>(nameOrFn: string | F, maybeFn?: F): F {
   const fn = typeof nameOrFn === "function" ? nameOrFn : maybeFn;
   const loc = callerLocation();
   const where = loc ? `${loc.file}:${loc.line}:${loc.column}` : "<unknown>";
@@ -145,7 +158,9 @@ export function action<F extends (...args: any[]) => Promise<any>>(nameOrFn: str
   const registry = actionRegistry();
   const existing = registry.get(name);
   if (existing && existing.where !== where) {
-    throw new RegistrationError(`two actions are named "${name}": one at ${existing.where}, one at ${where}. Give one of them an explicit name: action("billing.${name}", fn)`);
+    throw new RegistrationError(
+      `two actions are named "${name}": one at ${existing.where}, one at ${where}. Give one of them an explicit name: action("billing.${name}", fn)`,
+    );
   }
   const entry: ActionEntry = { name, fn, where };
   registry.set(name, entry);

@@ -25,7 +25,7 @@ export class ScheduleError extends WaymarkError {
 /** The longest interval and jitter: long enough for any cadence, short enough for a Date. */
 export const MAX_INTERVAL_MS = 100 * 366 * 24 * 3600 * 1000;
 /** jitter_ms is an integer column. */
-export const MAX_JITTER_MS = 2 ** 31 - 1;
+const MAX_JITTER_MS = 2 ** 31 - 1;
 
 /** Cron's nicknames, normalised to 6 fields like every other expression. */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -83,11 +83,15 @@ export function cronNormalize(expr: unknown, timezone = "UTC"): string {
   } else {
     const fields = trimmed.split(" ");
     if (fields.length !== 5 && fields.length !== 6) {
-      throw new ScheduleError(`cron expression ${JSON.stringify(expr)} has ${fields.length} field${fields.length === 1 ? "" : "s"}: use 5 (minute hour day month weekday) or 6 (with seconds first)`);
+      throw new ScheduleError(
+        `cron expression ${JSON.stringify(expr)} has ${fields.length} field${fields.length === 1 ? "" : "s"}: use 5 (minute hour day month weekday) or 6 (with seconds first)`,
+      );
     }
     // cron-parser picks a random value for H unless given a seed: each computation would differ.
     if (fields.some((f) => /(^|[^a-z])h(?![a-z])/i.test(f))) {
-      throw new ScheduleError(`cron expression ${JSON.stringify(expr)} uses H (a hashed value), which waymark does not support: write the exact minute or hour`);
+      throw new ScheduleError(
+        `cron expression ${JSON.stringify(expr)} uses H (a hashed value), which waymark does not support: write the exact minute or hour`,
+      );
     }
     six = fields.length === 5 ? `0 ${trimmed}` : trimmed;
   }
@@ -107,7 +111,9 @@ export function cadenceParse(schedule: unknown, timezone: unknown = "UTC"): Cade
   if (schedule && typeof schedule === "object" && "everyMs" in schedule) {
     const ms = (schedule as { everyMs: unknown }).everyMs;
     if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 1 || ms > MAX_INTERVAL_MS) {
-      throw new ScheduleError(`an interval schedule needs everyMs as a whole number of milliseconds from 1 to ${MAX_INTERVAL_MS} (100 years), got ${shown(ms)}`);
+      throw new ScheduleError(
+        `an interval schedule needs everyMs as a whole number of milliseconds from 1 to ${MAX_INTERVAL_MS} (100 years), got ${shown(ms)}`,
+      );
     }
     return { kind: "interval", intervalMs: ms, timezone: tz };
   }
@@ -136,5 +142,7 @@ export function cadenceNext(c: Cadence, p: { after: Date; jitterMs?: number; ran
 
 /** The cadence a stored schedule row describes. */
 export function cadenceOf(row: { kind: "cron" | "interval"; cron: string | null; intervalMs: number | null; timezone: string }): Cadence {
-  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
+  return row.kind === "cron"
+    ? { kind: "cron", cron: row.cron!, timezone: row.timezone }
+    : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
 }

@@ -7,8 +7,7 @@ import type { WaymarkClient } from "./connection.js";
 
 export type { WaymarkClient };
 import { sdkConfigReset } from "./settings.js";
-export { outcomeValue, sdkConfig, type StartOptions } from "./settings.js";
-export { uuidv7 } from "../core/ids.js";
+export { sdkConfig, type StartOptions } from "./settings.js";
 
 let shared: Promise<WaymarkClient> | undefined;
 

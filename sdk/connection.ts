@@ -40,7 +40,7 @@ export async function connect(): Promise<WaymarkClient> {
  * How long a call asks again on a fresh connection when the database went away (a restart, a
  * failover): the README's promise for start(), startMany(), status(), cancel() and result().
  */
-export const RETRY_LOST_CONNECTION_MS = 15_000;
+const RETRY_LOST_CONNECTION_MS = 15_000;
 
 /** The time left until `deadline`, for the next step of a call that shares one retry budget. */
 const left = (deadline: number) => Math.max(0, deadline - Date.now());
@@ -69,7 +69,11 @@ export class WaymarkClient {
       this.migrated = undefined;
       throw (
         databaseUnreachable({ url: this.connectionString, source: this.source, error: e }) ??
-        new WaymarkError("WAYMARK_CONNECTION", `could not prepare the database (${databaseName({ url: this.connectionString, source: this.source })}): ${redactText((e as Error).message)}`, { cause: e })
+        new WaymarkError(
+          "WAYMARK_CONNECTION",
+          `could not prepare the database (${databaseName({ url: this.connectionString, source: this.source })}): ${redactText((e as Error).message)}`,
+          { cause: e },
+        )
       );
     });
     return this.migrated;
@@ -87,7 +91,15 @@ export class WaymarkClient {
   versionId(def: WorkflowDefinition, db: Queryable = this.pool, o: { latest?: boolean; deadline?: number } = {}): Promise<number> {
     let id = o.latest ? undefined : this.versions.get(def);
     if (!id) {
-      const upsert = () => versionUpsert(db, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir, sourceFile: def.compiled.source.file, sourceLine: def.compiled.source.line, latest: o.latest });
+      const upsert = () =>
+        versionUpsert(db, {
+          name: def.name,
+          hash: def.compiled.hash,
+          ir: def.compiled.ir,
+          sourceFile: def.compiled.source.file,
+          sourceLine: def.compiled.source.line,
+          latest: o.latest,
+        });
       id = db === this.pool ? retryLostConnection(upsert, left(o.deadline ?? Date.now() + RETRY_LOST_CONNECTION_MS)) : upsert();
       id.catch(() => this.versions.delete(def));
       this.versions.set(def, id);
@@ -98,8 +110,10 @@ export class WaymarkClient {
   async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
     checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
-    if (options.priority !== undefined && !Number.isInteger(options.priority)) throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
-    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    if (options.priority !== undefined && !Number.isInteger(options.priority))
+      throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
+    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0))
+      throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
     const key = options.idempotencyKey;
     if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > 1000 || key.includes("\u0000"))) {
       throw new TypeError(`idempotencyKey must be a non-empty string of at most 1000 characters without NUL, got ${JSON.stringify(String(key).slice(0, 100))}`);
@@ -127,7 +141,8 @@ export class WaymarkClient {
   }
 
   async startMany(def: WorkflowDefinition, argsList: unknown[][], options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
-    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0)) throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
+    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0))
+      throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
     const limit = sdkConfig().maxValueBytes;
     const encoded = argsList.map((args, n) => {
       const one = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name} (instance ${n + 1})`));
@@ -140,7 +155,18 @@ export class WaymarkClient {
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
       // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
-      await retryLostConnection(() => instanceInsertMany(this.pool, { workflowName: def.name, versionId, ids: ids.slice(i, i + 1000), args: encoded.slice(i, i + 1000), priority: options.priority, delayMs: options.delayMs }), i ? RETRY_LOST_CONNECTION_MS : left(deadline));
+      await retryLostConnection(
+        () =>
+          instanceInsertMany(this.pool, {
+            workflowName: def.name,
+            versionId,
+            ids: ids.slice(i, i + 1000),
+            args: encoded.slice(i, i + 1000),
+            priority: options.priority,
+            delayMs: options.delayMs,
+          }),
+        i ? RETRY_LOST_CONNECTION_MS : left(deadline),
+      );
     }
     return ids;
   }
@@ -187,4 +213,3 @@ export class WaymarkClient {
     await this.pool.end();
   }
 }
-

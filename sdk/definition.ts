@@ -5,7 +5,9 @@ import { RegistrationError } from "../core/errors.js";
 export interface WorkflowDefinition {
   name: string;
   /** The class as the user wrote it (its `run` is the workflow body). */
-  original: abstract new (...args: never[]) => unknown;
+  original: abstract new (
+    ...args: never[]
+  ) => unknown;
   /** The module that declared it (from the call stack at decoration). */
   file: string | undefined;
   /** The IR: compiled at decoration, or on first use in a process that defers it (recycled workers). */
@@ -49,6 +51,9 @@ export function workflowRegister(def: WorkflowDefinition): void {
 
 export function definitionOf(cls: unknown): WorkflowDefinition {
   const def = (cls as { [DEFINITION]?: WorkflowDefinition } | undefined)?.[DEFINITION];
-  if (!def) throw new RegistrationError(`${(cls as { name?: string })?.name ?? "this class"} is not a workflow: decorate it with @workflow (or wrap it: workflow(class ... extends Workflow {}))`);
+  if (!def)
+    throw new RegistrationError(
+      `${(cls as { name?: string })?.name ?? "this class"} is not a workflow: decorate it with @workflow (or wrap it: workflow(class ... extends Workflow {}))`,
+    );
   return def;
 }

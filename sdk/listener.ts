@@ -86,7 +86,7 @@ export class DoneListener {
   private refresh(): void {
     const busy = this.waiters.size > 0;
     const socket = (this.client as unknown as { connection?: { stream?: { ref(): void; unref(): void } } } | null)?.connection?.stream;
-    if (socket) (busy ? socket.ref() : socket.unref());
+    if (socket) busy ? socket.ref() : socket.unref();
     if (busy && !this.pollTimer) {
       this.pollTimer = setInterval(() => void this.fetch([...this.waiters.keys()]), this.pollMs);
     } else if (!busy && this.pollTimer) {

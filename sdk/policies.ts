@@ -13,7 +13,8 @@ export class RetryPolicy implements RetryPolicyOptions {
   readonly attempts: number;
   readonly exceptionTypes?: string[];
   constructor(options: RetryPolicyOptions) {
-    if (!Number.isInteger(options.attempts) || options.attempts < 1) throw new TypeError(`RetryPolicy attempts must be a whole number >= 1, got ${String(options.attempts)}`);
+    if (!Number.isInteger(options.attempts) || options.attempts < 1)
+      throw new TypeError(`RetryPolicy attempts must be a whole number >= 1, got ${String(options.attempts)}`);
     this.attempts = options.attempts;
     if (options.exceptionTypes) this.exceptionTypes = [...options.exceptionTypes];
   }

@@ -79,7 +79,9 @@ function optionsCheck(options: object): void {
   for (const key of Object.keys(options)) {
     if ((OPTION_KEYS as readonly string[]).includes(key)) continue;
     const hint = PYTHON_NAMES[key] ?? nearest(key, OPTION_KEYS);
-    throw new ScheduleError(`scheduleWorkflow has no option ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; the options are ${OPTION_KEYS.join(", ")}`);
+    throw new ScheduleError(
+      `scheduleWorkflow has no option ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; the options are ${OPTION_KEYS.join(", ")}`,
+    );
   }
 }
 
@@ -115,7 +117,8 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
   if (!options || typeof options !== "object") throw new ScheduleError("scheduleWorkflow needs options: { scheduleName, schedule, args? }");
   optionsCheck(options);
   const scheduleName = scheduleNameCheck(options, "scheduleWorkflow");
-  if (options.schedule === undefined) throw new ScheduleError('scheduleWorkflow needs { schedule }: a cron expression ("0 * * * *") or an interval ({ everyMs: 300000 })');
+  if (options.schedule === undefined)
+    throw new ScheduleError('scheduleWorkflow needs { schedule }: a cron expression ("0 * * * *") or an interval ({ everyMs: 300000 })');
   const cadence = cadenceParse(options.schedule, options.timezone ?? "UTC");
   const jitterMs = jitterCheck(options.jitterMs ?? 0);
   const priority = options.priority ?? 0;
@@ -173,7 +176,9 @@ export async function resumeSchedule(workflow: WorkflowRef, options: { scheduleN
   try {
     nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
   } catch (e) {
-    throw new ScheduleError(`schedule ${JSON.stringify(scheduleName)} of workflow ${name} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`);
+    throw new ScheduleError(
+      `schedule ${JSON.stringify(scheduleName)} of workflow ${name} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`,
+    );
   }
   if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
 }

@@ -44,4 +44,3 @@ export function outcomeValue(o: InstanceOutcome): unknown {
   const cause = o.error ? decode(o.error) : undefined;
   throw new WorkflowFailedError({ instanceId: o.id, workflowName: o.workflowName, errorName: data.name, errorMessage: data.message, cause });
 }
-

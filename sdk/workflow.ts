@@ -54,6 +54,7 @@ type RunResult<W> = W extends { run(...args: never[]): Promise<infer R> } ? R : 
  * declared here, so a subclass needs no `override` to set them.
  */
 export abstract class Workflow {
+  // biome-ignore lint/suspicious/noExplicitAny: each workflow declares its own parameters, and a subclass's must fit this one whatever they are (never[] would refuse every run that takes an argument, unknown[] every typed one)
   abstract run(...args: any[]): Promise<unknown>;
 
   /** Queues an instance and returns its handle at once. */
@@ -76,7 +77,11 @@ export abstract class Workflow {
   }
 
   /** Queues many instances, one round trip per thousand. Returns their ids. */
-  static async startMany<W extends Workflow>(this: abstract new () => W, argsList: Array<RunArgs<W>>, options: { priority?: number; delayMs?: number } = {}): Promise<string[]> {
+  static async startMany<W extends Workflow>(
+    this: abstract new () => W,
+    argsList: Array<RunArgs<W>>,
+    options: { priority?: number; delayMs?: number } = {},
+  ): Promise<string[]> {
     const def = definitionOf(this);
     return (await sharedClient()).startMany(def, argsList as unknown[][], options);
   }
@@ -87,14 +92,14 @@ export interface WorkflowOptions {
   name?: string;
 }
 
-type WorkflowClass = abstract new (...args: any[]) => Workflow;
+type WorkflowClass = abstract new (...args: never[]) => Workflow;
 
 function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
   if (typeof cls !== "function" || !(cls.prototype instanceof Workflow)) {
     throw new RegistrationError(`@workflow classes must extend Workflow (from "waymark"): ${(cls as { name?: string })?.name ?? String(cls)} does not`);
   }
   const name = options.name ?? cls.name;
-  if (!name) throw new RegistrationError("a workflow class needs a name: give the class one, or pass @workflow({ name: \"...\" })");
+  if (!name) throw new RegistrationError('a workflow class needs a name: give the class one, or pass @workflow({ name: "..." })');
   // The file is read from the call stack now: a deferred compilation would see another stack.
   const file = callerFile();
   const compile = () => compileWorkflow({ cls, workflowName: name, file, lookup: { has: (n) => actionRegistry().has(n) } });
@@ -128,7 +133,10 @@ function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
  */
 export function workflow<C extends WorkflowClass>(cls: C, context?: ClassDecoratorContext): C;
 export function workflow(options: WorkflowOptions): <C extends WorkflowClass>(cls: C, context?: ClassDecoratorContext) => C;
-export function workflow<C extends WorkflowClass>(arg: C | WorkflowOptions, context?: ClassDecoratorContext): C | (<D extends WorkflowClass>(cls: D, context?: ClassDecoratorContext) => D) {
+export function workflow<C extends WorkflowClass>(
+  arg: C | WorkflowOptions,
+  context?: ClassDecoratorContext,
+): C | (<D extends WorkflowClass>(cls: D, context?: ClassDecoratorContext) => D) {
   void context;
   if (typeof arg === "function") return define(arg as C, {});
   return <D extends WorkflowClass>(cls: D) => define(cls, arg ?? {});

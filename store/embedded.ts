@@ -184,8 +184,20 @@ async function serverLaunch(params: { dir: string; log: Logger; preferredPort: n
     try {
       const child = spawn(
         bin.postgres,
-        ["-D", cluster.dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-          "-c", "max_connections=200", "-c", "shared_buffers=128MB"],
+        [
+          "-D",
+          cluster.dataDir,
+          "-p",
+          String(port),
+          "-c",
+          "listen_addresses=127.0.0.1",
+          "-c",
+          "unix_socket_directories=",
+          "-c",
+          "max_connections=200",
+          "-c",
+          "shared_buffers=128MB",
+        ],
         // Own process group: Ctrl-C reaches the supervisor, which drains before stopping us.
         { detached: true, stdio: ["ignore", fd, fd], env: childEnv(), cwd: "/", ...runAs },
       );
@@ -198,7 +210,12 @@ async function serverLaunch(params: { dir: string; log: Logger; preferredPort: n
     }
     const info: ServerFile = {
       url: serverUrl({ ...cluster, port, database: DATABASE }),
-      port, user: cluster.user, password: cluster.password, database: DATABASE, dataDir: cluster.dataDir, pid: pid ?? -1,
+      port,
+      user: cluster.user,
+      password: cluster.password,
+      database: DATABASE,
+      dataDir: cluster.dataDir,
+      pid: pid ?? -1,
     };
     try {
       await readyWait({ url: adminUrl(info), timeoutMs: READY_TIMEOUT_MS, exited: () => exited });
@@ -252,17 +269,24 @@ async function clusterPrepare(params: { dir: string; log: Logger; runAs: RunAs |
       await fs.chown(pwDir, runAs.uid, runAs.gid);
       await fs.chown(pwFile, runAs.uid, runAs.gid);
     }
-    const args = ["-D", dataDir, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, "--auth=scram-sha-256",
-      "--encoding=UTF8", "--locale=C", "--lc-messages=C", "--no-instructions"];
+    const args = [
+      "-D",
+      dataDir,
+      `--username=${SUPERUSER}`,
+      `--pwfile=${pwFile}`,
+      "--auth=scram-sha-256",
+      "--encoding=UTF8",
+      "--locale=C",
+      "--lc-messages=C",
+      "--no-instructions",
+    ];
     try {
       await execFileAsync(params.initdb, args, { env: childEnv(), cwd: "/", ...runAs });
     } catch (e) {
       const out = e as { stdout?: string; stderr?: string; message: string };
-      throw new WaymarkError(
-        "WAYMARK_CONNECTION",
-        `initdb failed for ${dataDir}: ${out.message}\n${[out.stdout, out.stderr].filter(Boolean).join("\n")}`,
-        { cause: e },
-      );
+      throw new WaymarkError("WAYMARK_CONNECTION", `initdb failed for ${dataDir}: ${out.message}\n${[out.stdout, out.stderr].filter(Boolean).join("\n")}`, {
+        cause: e,
+      });
     }
   } finally {
     await fs.rm(pwDir, { recursive: true, force: true });
@@ -281,7 +305,8 @@ async function dataDirChoose(dir: string, runAs: RunAs | undefined, log: Logger)
   const hash = createHash("sha256").update(dir).digest("hex").slice(0, 12);
   const outside = path.join(os.tmpdir(), `waymark-pg-${hash}`);
   log.info("the postgres user cannot reach the project directory; keeping the data directory in the temp dir", {
-    dir, dataDir: outside,
+    dir,
+    dataDir: outside,
   });
   return outside;
 }
@@ -514,10 +539,7 @@ async function lockAcquire(dir: string, log: Logger): Promise<() => Promise<void
       continue;
     }
     if (Date.now() > deadline) {
-      throw new WaymarkError(
-        "WAYMARK_CONNECTION",
-        `timed out waiting for ${file} (held by pid ${held || "?"}); if no waymark process is starting, delete it`,
-      );
+      throw new WaymarkError("WAYMARK_CONNECTION", `timed out waiting for ${file} (held by pid ${held || "?"}); if no waymark process is starting, delete it`);
     }
     await sleep(50);
   }
@@ -572,5 +594,13 @@ async function fileWriteAtomic(file: string, text: string): Promise<void> {
   await fs.rename(tmp, file);
 }
 
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
-const mtime = (p: string) => fs.stat(p).then((s) => s.mtimeMs, () => 0);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
+const mtime = (p: string) =>
+  fs.stat(p).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );

@@ -17,8 +17,10 @@ export interface ClaimedInstance {
   state: string | null;
   epoch: number;
   cancelRequested: boolean;
-  /** Times in a row its supervisor died while holding it (a suspect when above 0). */
+  /** Times in a row its supervisor died while holding it. */
   leaseLosses: number;
+  /** One more death would fail it: it runs alone among the isolated (see `instanceClaim`). */
+  isolated: boolean;
 }
 
 /**
@@ -26,10 +28,10 @@ export interface ClaimedInstance {
  * already under way), then queued ones by priority and age. `SKIP LOCKED` lets supervisors claim
  * concurrently without waiting on each other's rows; each branch is its own CTE because
  * `FOR UPDATE` is not allowed with UNION, and the partial indexes keep both walks to runnable
- * rows only. Suspects (queued after their supervisor died) are taken only `suspects` at a time
- * (0 or 1): one that kills its supervisor again then takes the blame alone.
+ * rows only. Isolated instances (one more death of their supervisor would fail them) are taken
+ * only `isolated` at a time (0 or 1): one that kills its supervisor again takes the blame alone.
  */
-export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number; suspects?: number }): Promise<ClaimedInstance[]> {
+export async function instanceClaim(db: Queryable, p: { owner: string; limit: number; leaseMs: number; isolated?: number }): Promise<ClaimedInstance[]> {
   // Named: prepared once per connection, so the hot statements are not planned on every call.
   const { rows } = await db.query({
     name: "waymark_claim",
@@ -39,12 +41,12 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
         ORDER BY scheduled_at LIMIT $2 FOR UPDATE SKIP LOCKED
      ), x AS (
        SELECT id FROM waymark.instances
-        WHERE status = 'queued' AND lease_losses > 0 AND scheduled_at <= now()
+        WHERE status = 'queued' AND isolated AND scheduled_at <= now()
         ORDER BY priority DESC, scheduled_at, id
         LIMIT $4 FOR UPDATE SKIP LOCKED
      ), q AS (
        SELECT id FROM waymark.instances
-        WHERE status = 'queued' AND lease_losses = 0 AND scheduled_at <= now()
+        WHERE status = 'queued' AND NOT isolated AND scheduled_at <= now()
         ORDER BY priority DESC, scheduled_at, id
         LIMIT $2 FOR UPDATE SKIP LOCKED
      ), pick AS (
@@ -59,12 +61,12 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
               started_at = coalesce(i.started_at, now()), updated_at = now()
          FROM pick
         WHERE i.id = pick.id
-       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses
+       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses, i.isolated
      )
      -- An UPDATE returns rows in no particular order: hand them over in claim order.
-     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses
+     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses, isolated
        FROM claimed ORDER BY least(woke, 1), priority DESC, scheduled_at, id`,
-    values: [p.owner, p.limit, p.leaseMs, p.suspects ?? 1],
+    values: [p.owner, p.limit, p.leaseMs, p.isolated ?? 1],
   });
   return rows.map((r) => ({
     id: r.id,
@@ -75,6 +77,7 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
     epoch: r.lease_epoch,
     cancelRequested: r.cancel_requested,
     leaseLosses: r.lease_losses,
+    isolated: r.isolated,
   }));
 }
 
@@ -83,7 +86,10 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
  * no longer holds, dropped after an error, is left to expire and be reclaimed); returns the ids
  * it still owns, and those with a cancellation request (the fallback when the NOTIFY was missed).
  */
-export async function instanceHeartbeat(db: Queryable, p: { owner: string; leaseMs: number; ids: string[] }): Promise<{ owned: Set<string>; cancel: string[] }> {
+export async function instanceHeartbeat(
+  db: Queryable,
+  p: { owner: string; leaseMs: number; ids: string[] },
+): Promise<{ owned: Set<string>; cancel: string[] }> {
   const { rows } = await db.query<{ id: string; cancel_requested: boolean }>({
     name: "waymark_heartbeat",
     // Rows are locked in id order, as the batched write locks them: two statements of one
@@ -105,18 +111,20 @@ export async function instanceHeartbeat(db: Queryable, p: { owner: string; lease
  * persisted state, and wakes the pollers. Batched and SKIP LOCKED so several reclaimers coexist.
  * Each counts a loss in a row (`lease_losses`, set back to 0 by any progress its holder writes);
  * at `crashLoopLimit` (0: never) the instance fails instead, with an error that says why, so an
- * instance that kills its supervisor cannot take down one supervisor after another.
+ * instance that kills its supervisor cannot take down one supervisor after another; one death
+ * before that, it is isolated (run alone, so that the last death is blamed on it alone).
  */
 export async function instanceReclaimExpired(db: Queryable, p: { limit: number; crashLoopLimit?: number }): Promise<{ requeued: number; failed: string[] }> {
   const { rows } = await db.query<{ requeued: number; failed: string[] }>(
     `WITH x AS (
-       SELECT id, $2 > 0 AND lease_losses + 1 >= $2 AS quarantine FROM waymark.instances
+       SELECT id, $2 > 0 AND lease_losses + 1 >= $2 AS quarantine, $2 > 0 AND lease_losses + 2 >= $2 AS isolate FROM waymark.instances
         WHERE status = 'running' AND lease_expires_at < now()
         ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
      ), upd AS (
        UPDATE waymark.instances i
           SET status = CASE WHEN x.quarantine THEN 'failed' ELSE 'queued' END,
               lease_losses = i.lease_losses + 1,
+              isolated = x.isolate AND NOT x.quarantine,
               state = CASE WHEN x.quarantine THEN NULL ELSE i.state END,
               error = CASE WHEN x.quarantine THEN json_build_object('$w', 'err', 'name', 'CrashLoopError', 'message',
                         format('its supervisor died %s times in a row while running it (the limit, WAYMARK_CRASH_LOOP_LIMIT): waymark stopped retrying it so that it cannot take down another one. Look at what it does between two awaits (a large allocation, a long computation, a crash in native code)', i.lease_losses + 1))
@@ -212,6 +220,7 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
               lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
               -- Progress written (a new state or recorded attempts) clears the deaths in a row.
               lease_losses = CASE WHEN w.progress OR w.status <> 'running' THEN 0 ELSE i.lease_losses END,
+              isolated = i.isolated AND NOT (w.progress OR w.status <> 'running'),
               finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled')
                                    OR (i.cancel_requested AND w.status IN ('sleeping', 'queued')) THEN now() END,
               updated_at = now()
@@ -272,7 +281,6 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   return new Set(rows[0]?.ids ?? []);
 }
 
-
 export interface AttemptOutcome {
   instanceId: string;
   actionSeq: number;
@@ -286,7 +294,10 @@ export interface AttemptOutcome {
  * The recorded outcomes of these attempts. A resumed instance applies them to the calls its
  * snapshot shows in flight: results written after the last snapshot are not lost or re-run.
  */
-export async function attemptOutcomes(db: Queryable, p: { keys: Array<{ instanceId: string; actionSeq: number; attempt: number }> }): Promise<AttemptOutcome[]> {
+export async function attemptOutcomes(
+  db: Queryable,
+  p: { keys: Array<{ instanceId: string; actionSeq: number; attempt: number }> },
+): Promise<AttemptOutcome[]> {
   if (!p.keys.length) return [];
   const { rows } = await db.query(
     `SELECT a.instance_id::text AS instance_id, a.action_seq, a.attempt, a.status, a.result, a.error

@@ -48,7 +48,10 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
 }
 
 /** Queues many instances of one version in one statement per call (callers chunk by ~1000). */
-export async function instanceInsertMany(db: Queryable, p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number }): Promise<number> {
+export async function instanceInsertMany(
+  db: Queryable,
+  p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number },
+): Promise<number> {
   const { rowCount } = await db.query(
     `WITH ins AS (
        INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at)
@@ -129,7 +132,10 @@ export async function instanceGet(db: Queryable, p: { id: string }): Promise<Ins
 }
 
 /** Newest first; `before` pages by (created_at, id) so deep pages stay fast. */
-export async function instanceList(db: Queryable, p: { status?: InstanceStatus; workflow?: string; limit?: number; before?: { createdAt: Date; id: string } }): Promise<InstanceRow[]> {
+export async function instanceList(
+  db: Queryable,
+  p: { status?: InstanceStatus; workflow?: string; limit?: number; before?: { createdAt: Date; id: string } },
+): Promise<InstanceRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (p.status) where.push(`status = $${params.push(p.status)}`);

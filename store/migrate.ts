@@ -7,9 +7,10 @@ import { silentLogger, type Logger } from "../log/logger.js";
 import { inTransaction } from "./db.js";
 
 /** Where the numbered `.sql` files live: `<package>/migrations`, beside `dist/` (or beside `store/` when run from source). */
-export const MIGRATIONS_DIR = [new URL("../../migrations/", import.meta.url), new URL("../migrations/", import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((dir) => existsSync(path.join(dir, "0001_init.sql"))) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
+const MIGRATIONS_DIR =
+  [new URL("../../migrations/", import.meta.url), new URL("../migrations/", import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(path.join(dir, "0001_init.sql"))) ?? fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 // Any constant shared by every waymark process: serialises migrations across processes.
 const MIGRATION_LOCK = 0x7761796d; // "waym"
@@ -30,8 +31,6 @@ export async function migrationsLoad(dir = MIGRATIONS_DIR): Promise<Migration[]>
   }
   return out;
 }
-
-export const LATEST_MIGRATION = async () => (await migrationsLoad()).at(-1)?.version ?? 0;
 
 /**
  * Applies the pending migrations, each in its own transaction that records its version first

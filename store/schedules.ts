@@ -46,7 +46,24 @@ function scheduleRow(r: Record<string, unknown>): ScheduleRow {
 }
 
 const columns = (t = "") =>
-  ["id", "workflow_name", "schedule_name", "kind", "cron", "interval_ms", "timezone", "jitter_ms", "args", "priority", "allow_duplicate", "status", "next_run_at", "last_run_at", "created_at", "updated_at"]
+  [
+    "id",
+    "workflow_name",
+    "schedule_name",
+    "kind",
+    "cron",
+    "interval_ms",
+    "timezone",
+    "jitter_ms",
+    "args",
+    "priority",
+    "allow_duplicate",
+    "status",
+    "next_run_at",
+    "last_run_at",
+    "created_at",
+    "updated_at",
+  ]
     .map((c) => `${t}${c}`)
     .concat(`${t}last_instance_id::text AS last_instance_id`)
     .join(", ");
@@ -55,7 +72,19 @@ const COLUMNS = columns();
 /** Creates a schedule, or updates it in place (active again, next run recomputed), and wakes the schedulers. */
 export async function scheduleUpsert(
   db: Queryable,
-  p: { workflowName: string; scheduleName: string; kind: "cron" | "interval"; cron: string | null; intervalMs: number | null; timezone: string; jitterMs: number; args: Encoded; priority: number; allowDuplicate: boolean; nextRunAt: Date },
+  p: {
+    workflowName: string;
+    scheduleName: string;
+    kind: "cron" | "interval";
+    cron: string | null;
+    intervalMs: number | null;
+    timezone: string;
+    jitterMs: number;
+    args: Encoded;
+    priority: number;
+    allowDuplicate: boolean;
+    nextRunAt: Date;
+  },
 ): Promise<ScheduleRow> {
   const { rows } = await db.query(
     `WITH up AS (
@@ -79,7 +108,10 @@ export async function scheduleGet(db: Queryable, p: { workflowName: string; sche
 }
 
 /** Pauses or resumes (with the next run computed from now by the caller). Returns false if there is no such schedule. */
-export async function scheduleSetStatus(db: Queryable, p: { workflowName: string; scheduleName: string; status: "active" | "paused"; nextRunAt?: Date }): Promise<boolean> {
+export async function scheduleSetStatus(
+  db: Queryable,
+  p: { workflowName: string; scheduleName: string; status: "active" | "paused"; nextRunAt?: Date },
+): Promise<boolean> {
   const { rowCount } = await db.query(
     `WITH upd AS (
        UPDATE waymark.schedules SET status = $3, next_run_at = coalesce($4, next_run_at), updated_at = now()
@@ -104,7 +136,10 @@ export async function scheduleList(db: Queryable, p: { status?: "active" | "paus
   const params: unknown[] = [];
   if (p.status) where.push(`status = $${params.push(p.status)}`);
   if (p.workflowName) where.push(`workflow_name = $${params.push(p.workflowName)}`);
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM waymark.schedules ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY workflow_name, schedule_name`, params);
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM waymark.schedules ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY workflow_name, schedule_name`,
+    params,
+  );
   return rows.map(scheduleRow);
 }
 
@@ -121,7 +156,10 @@ export async function scheduleList(db: Queryable, p: { status?: "active" | "paus
  * one scheduler. No join here: the re-check is simplest on one table, and the overlap check
  * below reads the instances separately (the locked schedule row cannot fire meanwhile).
  */
-export async function schedulesClaimDue(tx: pg.ClientBase, p: { limit: number }): Promise<{ now: Date; due: Array<ScheduleRow & { lastInstanceActive: boolean }> }> {
+export async function schedulesClaimDue(
+  tx: pg.ClientBase,
+  p: { limit: number },
+): Promise<{ now: Date; due: Array<ScheduleRow & { lastInstanceActive: boolean }> }> {
   const { rows } = await tx.query(
     `SELECT ${COLUMNS}, now() AS db_now
        FROM waymark.schedules
@@ -137,7 +175,10 @@ export async function schedulesClaimDue(tx: pg.ClientBase, p: { limit: number })
   const watched = due.filter((r) => !r.allowDuplicate && r.lastInstanceId).map((r) => r.lastInstanceId!);
   const live = new Set<string>();
   if (watched.length) {
-    const res = await tx.query<{ id: string }>(`SELECT id::text FROM waymark.instances WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running', 'sleeping')`, [watched]);
+    const res = await tx.query<{ id: string }>(
+      `SELECT id::text FROM waymark.instances WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running', 'sleeping')`,
+      [watched],
+    );
     for (const r of res.rows) live.add(r.id);
   }
   return { now: rows[0].db_now as Date, due: due.map((r) => ({ ...r, lastInstanceActive: r.lastInstanceId !== null && live.has(r.lastInstanceId) })) };
@@ -148,7 +189,10 @@ export async function schedulesClaimDue(tx: pg.ClientBase, p: { limit: number })
  * transaction (the row lock taken by schedulesClaimDue makes it safe). A null next run stops the
  * schedule until it is updated or resumed.
  */
-export async function scheduleAdvance(tx: pg.ClientBase, p: { id: number; nextRunAt: Date | null; fired: { instanceId: string; at: Date } | null }): Promise<void> {
+export async function scheduleAdvance(
+  tx: pg.ClientBase,
+  p: { id: number; nextRunAt: Date | null; fired: { instanceId: string; at: Date } | null },
+): Promise<void> {
   await tx.query(
     `UPDATE waymark.schedules SET next_run_at = $2,
             last_run_at = coalesce($4, last_run_at),

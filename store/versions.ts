@@ -9,7 +9,10 @@ import type { Queryable } from "./db.js";
  * `scheduleWorkflow`): an app still running old code during a rolling deploy that merely starts
  * an instance must not turn a schedule back to the old body.
  */
-export async function versionUpsert(db: Queryable, p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string; sourceLine?: number; latest?: boolean }): Promise<number> {
+export async function versionUpsert(
+  db: Queryable,
+  p: { name: string; hash: string; ir: WorkflowIR; sourceFile?: string; sourceLine?: number; latest?: boolean },
+): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir, source_file, source_line)
      VALUES ($1, $2, $3::json, $4, $6)
@@ -55,10 +58,7 @@ export async function versionsGet(db: Queryable, p: { ids: number[] }): Promise<
 
 /** The most recently registered version of a workflow: what a schedule fires. */
 export async function versionLatest(db: Queryable, p: { name: string }): Promise<VersionRow | undefined> {
-  const { rows } = await db.query(
-    `SELECT * FROM waymark.workflow_versions WHERE workflow_name = $1 ORDER BY registered_at DESC, id DESC LIMIT 1`,
-    [p.name],
-  );
+  const { rows } = await db.query(`SELECT * FROM waymark.workflow_versions WHERE workflow_name = $1 ORDER BY registered_at DESC, id DESC LIMIT 1`, [p.name]);
   return rows[0] ? versionRow(rows[0]) : undefined;
 }
 

@@ -95,10 +95,7 @@ export async function instancePage(
   // all through those (OFFSET 0 keeps the planner from walking the creation-order index instead,
   // hoping to meet them early), then sort.
   const source = p.filter.status === "running" || p.filter.status === "sleeping" ? `(${filtered} OFFSET 0) rare` : `(${filtered}) i`;
-  const { rows } = await db.query(
-    `SELECT ${SUMMARY_COLUMNS} FROM ${source} ORDER BY created_at ${order}, id ${order} LIMIT $${limit}`,
-    params,
-  );
+  const { rows } = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM ${source} ORDER BY created_at ${order}, id ${order} LIMIT $${limit}`, params);
   const list = rows.slice(0, p.limit).map(summaryRow);
   if (order === "ASC") list.reverse();
   return { rows: list, more: rows.length > p.limit };
@@ -139,7 +136,7 @@ export async function instanceStatusEstimates(db: Queryable): Promise<Partial<Re
   const r = rows[0];
   const out: Partial<Record<InstanceStatus, number>> = {};
   if (!r?.vals || !r.freqs) return out;
-  r.vals.forEach((v, i) => (out[v as InstanceStatus] = Math.round(r.freqs![i]! * r.total)));
+  for (const [i, v] of r.vals.entries()) out[v as InstanceStatus] = Math.round(r.freqs[i]! * r.total);
   return out;
 }
 

@@ -42,7 +42,7 @@ export class LiveInstance implements Writable {
   gone = false;
   /** A continuation of a run that handed the event loop back is scheduled. */
   continuing = false;
-  /** Its last supervisor died holding it, and it has written no progress since: a suspect. */
+  /** Isolated (one more death of its supervisor would fail it), and it has written no progress since. */
   suspect = false;
   /**
    * The machine holds state that must be written before anything else is dispatched (new action

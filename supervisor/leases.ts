@@ -63,7 +63,10 @@ export class Leases {
       if (got.requeued + got.failed.length < this.o.reclaimBatchSize) break;
     }
     if (failed.length) {
-      this.o.log.error("failed instances whose supervisor died WAYMARK_CRASH_LOOP_LIMIT times in a row while running them (a crash loop)", { count: failed.length, instances: failed.join(",") });
+      this.o.log.error("failed instances whose supervisor died WAYMARK_CRASH_LOOP_LIMIT times in a row while running them (a crash loop)", {
+        count: failed.length,
+        instances: failed.join(","),
+      });
     }
     if (n) {
       this.o.log.info("reclaimed instances whose supervisor stopped", { count: n });

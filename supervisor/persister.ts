@@ -86,7 +86,10 @@ export class Persister {
         collected.push({ w, settled: false, ...w.collect() });
       } catch (e) {
         // A bug in one instance must not take the others (or the supervisor) down with it.
-        this.opts.log.error("could not prepare an instance's write; dropping it from memory (its lease will expire and another claim resumes it)", { instance: w.id, error: e });
+        this.opts.log.error("could not prepare an instance's write; dropping it from memory (its lease will expire and another claim resumes it)", {
+          instance: w.id,
+          error: e,
+        });
         this.opts.onLost([{ id: w.id }]);
       }
     }
@@ -147,7 +150,10 @@ export class Persister {
     c.settled = true;
     const reason = `Postgres refused it (${String((e as { code?: unknown }).code)}: ${(e as Error).message})`;
     if (this.refused.has(c.w.id)) {
-      this.opts.log.error("an instance's failure could not be written either; dropping it from memory (its lease will expire)", { instance: c.w.id, error: reason });
+      this.opts.log.error("an instance's failure could not be written either; dropping it from memory (its lease will expire)", {
+        instance: c.w.id,
+        error: reason,
+      });
       this.refused.delete(c.w.id);
       this.opts.onLost([{ id: c.w.id }]);
       return;

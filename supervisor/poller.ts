@@ -15,8 +15,8 @@ export interface PollerOptions {
   log: Logger;
   /** How many more instances may be claimed now. */
   room(): number;
-  /** How many suspects (instances whose supervisor died holding them) may be claimed now: 0 or 1. */
-  suspects(): number;
+  /** How many isolated instances (one more death of their supervisor fails them) may be claimed now: 0 or 1. */
+  isolated(): number;
   adopt(batch: ClaimedInstance[]): void;
 }
 
@@ -63,7 +63,7 @@ export class Poller {
       if (limit <= 0) return;
       let batch: ClaimedInstance[];
       try {
-        batch = await instanceClaim(this.o.db, { owner: this.o.owner, limit, leaseMs: this.o.leaseMs, suspects: this.o.suspects() });
+        batch = await instanceClaim(this.o.db, { owner: this.o.owner, limit, leaseMs: this.o.leaseMs, isolated: this.o.isolated() });
         this.failures = 0;
       } catch (e) {
         this.failures++;

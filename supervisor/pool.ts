@@ -1,9 +1,20 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_MAX_VALUE_BYTES, errorFromData, type ErrorData } from "../core/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorFromData } from "../core/codec.js";
 import type { Logger } from "../log/logger.js";
-import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type CompiledWorkflowInfo, type FromChild, type Task, type TaskResult, type ToChild } from "../child/protocol.js";
+import {
+  CHILD_COMPILE_ENV,
+  CHILD_CONCURRENCY_ENV,
+  CHILD_ENV,
+  CHILD_MAX_VALUE_BYTES_ENV,
+  CHILD_MODULES_ENV,
+  type CompiledWorkflowInfo,
+  type FromChild,
+  type Task,
+  type TaskResult,
+  type ToChild,
+} from "../child/protocol.js";
 
 const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));
 /** Actions that take less than this (start to result, on average) get a deep queue in their child. */
@@ -148,7 +159,6 @@ export class ChildPool extends EventEmitter<PoolEvents> {
   private stopping = false;
   private readonly shutdownAborted = new Set<string>();
   private flushScheduled = false;
-  private firstReady: { resolve(): void; reject(e: Error): void } | undefined;
   private respawnDelay = 100;
   /** When each task that is running in a child started there (inferred; see Child.waiting). */
   private readonly started = new Map<string, number>();
@@ -226,7 +236,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     proc.on("error", (err) => {
       // A message written as the child died fails with EPIPE: expected, and its exit handler
       // reports its attempts lost. Anything else is a real fault.
-      if (channelGone(err)) this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (err as NodeJS.ErrnoException).code });
+      if (channelGone(err))
+        this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (err as NodeJS.ErrnoException).code });
       else this.opts.log.error("child process error", { pid: child.pid, error: err });
     });
     return child;
@@ -254,7 +265,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         child.state = "dead";
         if (startup) startup.reject(wrapped);
         else {
-          this.opts.log.error("a replacement worker could not load the user modules; retrying with backoff", { pid: child.pid, module: msg.module, error: msg.error.message });
+          this.opts.log.error("a replacement worker could not load the user modules; retrying with backoff", {
+            pid: child.pid,
+            module: msg.module,
+            error: msg.error.message,
+          });
           // It exits on its own; a module that left a timer or socket open would keep it (and
           // its place in the slot) forever.
           child.proc.kill("SIGKILL");
@@ -412,7 +427,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     let best: Child | undefined;
     for (const s of this.slots) {
       const c = s.current;
-      if (!c || c.state !== "ready" || c.inflight.size >= this.depth(c)) continue;
+      if (c?.state !== "ready" || c.inflight.size >= this.depth(c)) continue;
       if (!this.mayTakeLast(c)) continue;
       if (!best || c.inflight.size < best.inflight.size) best = c;
     }
@@ -497,7 +512,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       try {
         child.proc.send(msg);
       } catch (e) {
-        if (channelGone(e)) this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (e as NodeJS.ErrnoException).code });
+        if (channelGone(e))
+          this.opts.log.debug("a message to a worker that is exiting was not delivered", { pid: child.pid, code: (e as NodeJS.ErrnoException).code });
         else this.opts.log.error("could not message a worker", { pid: child.pid, error: e });
       }
     }
@@ -606,7 +622,9 @@ export class ChildPool extends EventEmitter<PoolEvents> {
       if (c.proc.connected) c.proc.disconnect();
       c.proc.kill("SIGTERM");
     }
-    const killer = setTimeout(() => children.forEach((c) => c.proc.kill("SIGKILL")), 2000);
+    const killer = setTimeout(() => {
+      for (const c of children) c.proc.kill("SIGKILL");
+    }, 2000);
     await Promise.all(children.map((c) => c.exited));
     clearTimeout(killer);
     // Their channels were disconnected, so "close" will not come: their in-flight attempts are
@@ -614,5 +632,3 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     for (const c of children) c.gone(c.proc.exitCode, c.proc.signalCode);
   }
 }
-
-export type { ErrorData };

@@ -111,7 +111,12 @@ export class Scheduler {
   }
 
   /** One due schedule, inside the claiming transaction: queue an instance (or not), advance. */
-  private async fire(client: pg.PoolClient, row: ScheduleRow & { lastInstanceActive: boolean }, now: Date, latest: Map<string, VersionRow | undefined>): Promise<void> {
+  private async fire(
+    client: pg.PoolClient,
+    row: ScheduleRow & { lastInstanceActive: boolean },
+    now: Date,
+    latest: Map<string, VersionRow | undefined>,
+  ): Promise<void> {
     const where = { workflow: row.workflowName, schedule: row.scheduleName };
     // Missed fires are not replayed: the next run counts from now, on the database's clock (the
     // one that said the row was due, so a cron schedule's next run is always a later match).
@@ -120,7 +125,10 @@ export class Scheduler {
       nextRunAt = cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
     } catch (e) {
       nextRunAt = null;
-      this.o.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", { ...where, error: (e as Error).message });
+      this.o.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", {
+        ...where,
+        error: (e as Error).message,
+      });
     }
     let fired: { instanceId: string; at: Date } | null = null;
     if (row.allowDuplicate || !row.lastInstanceActive) {
@@ -130,7 +138,14 @@ export class Scheduler {
         this.o.log.warn("a schedule's workflow has no registered version; skipping this fire", where);
       } else {
         const instanceId = uuidv7();
-        await instanceInsert(client, { id: instanceId, workflowName: row.workflowName, versionId: version.id, args: row.args, priority: row.priority, scheduleId: row.id });
+        await instanceInsert(client, {
+          id: instanceId,
+          workflowName: row.workflowName,
+          versionId: version.id,
+          args: row.args,
+          priority: row.priority,
+          scheduleId: row.id,
+        });
         fired = { instanceId, at: now };
         this.fired++;
         this.o.log.debug("schedule fired", { ...where, instance: instanceId, version: version.hash });

@@ -64,12 +64,21 @@ export class Shard {
   }
 
   private newLive(c: ClaimedInstance, machine: Machine): LiveInstance {
-    const live = new LiveInstance(c.id, c.workflowName, c.versionId, c.epoch, machine, (l, s) => this.afterWrite(l, s), c.state === null, this.o.config.maxStateBytes);
-    live.suspect = c.leaseLosses > 0;
+    const live = new LiveInstance(
+      c.id,
+      c.workflowName,
+      c.versionId,
+      c.epoch,
+      machine,
+      (l, s) => this.afterWrite(l, s),
+      c.state === null,
+      this.o.config.maxStateBytes,
+    );
+    live.suspect = c.isolated;
     return live;
   }
 
-  /** Whether this shard holds a suspect that has not yet written progress. */
+  /** Whether this shard holds an isolated instance that has not yet written progress. */
   holdsSuspect(): boolean {
     for (const live of this.live.values()) if (live.suspect) return true;
     return false;
@@ -89,7 +98,10 @@ export class Shard {
     } catch (e) {
       if (!databaseError(e)) throw e;
       // The database, not the instance: it goes back to the queue as it was.
-      this.o.log.warn("reading a claimed instance's workflow version failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
+      this.o.log.warn("reading a claimed instance's workflow version failed; the instance goes back to the queue", {
+        instance: c.id,
+        error: (e as Error).message,
+      });
       const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
       live.exit = { kind: "released", keepState: true };
       this.live.set(c.id, live);
@@ -136,7 +148,9 @@ export class Shard {
       pending = m.takeDispatches();
     }
     if (!pending.length) return;
-    const outcomes = await attemptOutcomes(this.o.db, { keys: pending.map((h) => ({ instanceId: live.id, actionSeq: h.call!.seq, attempt: h.call!.attempt })) });
+    const outcomes = await attemptOutcomes(this.o.db, {
+      keys: pending.map((h) => ({ instanceId: live.id, actionSeq: h.call!.seq, attempt: h.call!.attempt })),
+    });
     const bySeq = new Map(outcomes.map((o) => [o.actionSeq, o]));
     for (const h of pending) {
       const call = h.call!;
@@ -151,7 +165,18 @@ export class Shard {
         // Dispatched from the snapshot, but no outcome was recorded: its fate is unknown, so it
         // counts as timed out and is retried (by default) like any lost attempt.
         const error = timeoutError(`attempt ${call.attempt} of ${call.name} was lost: its supervisor stopped before recording a result`);
-        live.attempts.push({ instanceId: live.id, actionSeq: call.seq, attempt: call.attempt, nodeId: call.node, actionName: call.name, status: "timed_out", args: call.args, error: error as unknown as Encoded, startedAt: new Date(now), finishedAt: new Date(now) });
+        live.attempts.push({
+          instanceId: live.id,
+          actionSeq: call.seq,
+          attempt: call.attempt,
+          nodeId: call.node,
+          actionName: call.name,
+          status: "timed_out",
+          args: call.args,
+          error: error as unknown as Encoded,
+          startedAt: new Date(now),
+          finishedAt: new Date(now),
+        });
         m.actionFailed(call.seq, call.attempt, error, now);
         live.sendUnwritten = false;
       } else {
@@ -162,7 +187,14 @@ export class Shard {
 
   private queueSend(live: LiveInstance, h: Handle): void {
     const call = h.call!;
-    live.toSend.push({ id: attemptToken(live.id, call.seq, call.attempt), action: call.name, args: call.args, instanceId: live.id, actionId: String(call.seq), attempt: call.attempt });
+    live.toSend.push({
+      id: attemptToken(live.id, call.seq, call.attempt),
+      action: call.name,
+      args: call.args,
+      instanceId: live.id,
+      actionId: String(call.seq),
+      attempt: call.attempt,
+    });
   }
 
   /** Advances an instance as far as it goes without waiting. */
@@ -205,7 +237,10 @@ export class Shard {
     if (m.busy() || live.inflight.size) return;
     const wake = m.nextWakeAt();
     if (wake === undefined) {
-      return this.finish(live, { status: "failed", error: encodedError(new Error("the workflow waits on nothing that can finish (an interpreter bug): please report it")) });
+      return this.finish(live, {
+        status: "failed",
+        error: encodedError(new Error("the workflow waits on nothing that can finish (an interpreter bug): please report it")),
+      });
     }
     if (wake - now >= this.o.config.evictSleepThresholdMs) {
       // A long sleep or backoff: leave memory and release the lease; the claim query wakes it.
@@ -213,10 +248,13 @@ export class Shard {
       return this.persister.mark(live, true);
     }
     if (live.wakeTimer) clearTimeout(live.wakeTimer);
-    live.wakeTimer = setTimeout(() => {
-      live.wakeTimer = null;
-      this.step(live);
-    }, Math.max(0, wake - now));
+    live.wakeTimer = setTimeout(
+      () => {
+        live.wakeTimer = null;
+        this.step(live);
+      },
+      Math.max(0, wake - now),
+    );
   }
 
   /**
@@ -259,7 +297,15 @@ export class Shard {
     for (const task of sent) {
       const h = live.machine.actions.get(Number(task.actionId));
       const timeoutMs = h?.call?.opts.timeoutMs ?? 300_000;
-      live.inflight.set(task.id, { seq: Number(task.actionId), attempt: task.attempt, name: task.action, node: h?.call?.node ?? "", args: task.args, dispatchedAt: now, timeoutMs });
+      live.inflight.set(task.id, {
+        seq: Number(task.actionId),
+        attempt: task.attempt,
+        name: task.action,
+        node: h?.call?.node ?? "",
+        args: task.args,
+        dispatchedAt: now,
+        timeoutMs,
+      });
       this.o.pool.submit(task);
     }
   }
@@ -272,16 +318,39 @@ export class Shard {
     for (const token of live.inflight.keys()) this.o.pool.forget(token);
   }
 
-  private attemptRow(live: LiveInstance, entry: Inflight, status: AttemptWrite["status"], fields: { result?: Encoded; error?: ErrorData; childPid?: number; startedAt?: number; finishedAt: Date }): AttemptWrite {
+  private attemptRow(
+    live: LiveInstance,
+    entry: Inflight,
+    status: AttemptWrite["status"],
+    fields: { result?: Encoded; error?: ErrorData; childPid?: number; startedAt?: number; finishedAt: Date },
+  ): AttemptWrite {
     const startedAt = new Date(fields.startedAt ?? entry.dispatchedAt);
-    const row: AttemptWrite = { instanceId: live.id, actionSeq: entry.seq, attempt: entry.attempt, nodeId: entry.node, actionName: entry.name, status, args: entry.args, startedAt, finishedAt: fields.finishedAt, childPid: fields.childPid ?? null };
+    const row: AttemptWrite = {
+      instanceId: live.id,
+      actionSeq: entry.seq,
+      attempt: entry.attempt,
+      nodeId: entry.node,
+      actionName: entry.name,
+      status,
+      args: entry.args,
+      startedAt,
+      finishedAt: fields.finishedAt,
+      childPid: fields.childPid ?? null,
+    };
     if (fields.result !== undefined) row.result = fields.result;
     if (fields.error !== undefined) row.error = fields.error as unknown as Encoded;
     return row;
   }
 
   /** Records an attempt's outcome and feeds it to the machine. */
-  private settle(live: LiveInstance, entry: Inflight, outcome: Outcome, status: AttemptWrite["status"], child: { pid: number | undefined; startedAt: number | undefined }, now: number): void {
+  private settle(
+    live: LiveInstance,
+    entry: Inflight,
+    outcome: Outcome,
+    status: AttemptWrite["status"],
+    child: { pid: number | undefined; startedAt: number | undefined },
+    now: number,
+  ): void {
     live.sendUnwritten = false;
     const finishedAt = new Date(now);
     const { pid: childPid, startedAt } = child;
@@ -317,7 +386,14 @@ export class Shard {
       const entry = live?.inflight.get(token);
       if (!live || !entry) continue;
       live.inflight.delete(token);
-      this.settle(live, entry, { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) }, "timed_out", { pid, startedAt: this.o.pool.startedAt(token) }, Date.now());
+      this.settle(
+        live,
+        entry,
+        { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) },
+        "timed_out",
+        { pid, startedAt: this.o.pool.startedAt(token) },
+        Date.now(),
+      );
       touched.add(live);
     }
     for (const live of touched) this.step(live);
@@ -362,7 +438,17 @@ export class Shard {
     for (const [token, entry] of live.inflight) {
       const startedAt = this.o.pool.startedAt(token);
       const childPid = this.o.pool.pidOf(token);
-      live.attempts.push(this.attemptRow(live, entry, "cancelled", { error: { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${entry.name} ${startedAt === undefined ? "waited to start" : "ran"}` }, childPid, startedAt, finishedAt: new Date(now) }));
+      live.attempts.push(
+        this.attemptRow(live, entry, "cancelled", {
+          error: {
+            name: "WorkflowCancelledError",
+            message: `the workflow was cancelled while ${entry.name} ${startedAt === undefined ? "waited to start" : "ran"}`,
+          },
+          childPid,
+          startedAt,
+          finishedAt: new Date(now),
+        }),
+      );
       // A running one that ignores the abort gets its child killed after the grace period; one
       // still waiting in its child's queue settles at once when its turn comes (and is ignored).
       if (startedAt !== undefined) this.abandoned.set(token, now + this.o.config.abortGraceMs);

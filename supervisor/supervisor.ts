@@ -80,7 +80,9 @@ export class Supervisor {
       else {
         this.embedded = await embeddedStart({ dir: path.join(this.o.cwd ?? process.cwd(), EMBEDDED_DIR), log: this.log.scope("postgres") });
         this.connectionString = this.embedded.url;
-        this.log.info(this.embedded.owned ? "started the embedded PostgreSQL" : "joined the embedded PostgreSQL already running here", { url: redact(this.embedded.url) });
+        this.log.info(this.embedded.owned ? "started the embedded PostgreSQL" : "joined the embedded PostgreSQL already running here", {
+          url: redact(this.embedded.url),
+        });
       }
       await migrate({ connectionString: this.connectionString, log: this.log.scope("migrate") });
       this.db = poolCreate({ connectionString: this.connectionString, max: config.executorShards + 6, applicationName: "waymark-supervise" });
@@ -107,8 +109,9 @@ export class Supervisor {
       await pool.start();
       await registering;
 
-      this.shards = Array.from({ length: config.executorShards }, (_, index) =>
-        new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events }),
+      this.shards = Array.from(
+        { length: config.executorShards },
+        (_, index) => new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events }),
       );
       pool.on("result", (r) => this.shardFor(tokenInstance(r.id)).onResult(r));
       pool.on("lost", ({ ids, pid, reason }) => {
@@ -127,19 +130,23 @@ export class Supervisor {
         intervalMs: config.pollIntervalMs,
         log: this.log.scope("poller"),
         room: () => this.room(),
-        // One suspect at a time: if it kills this supervisor too, it alone is to blame.
-        suspects: () => (this.shards.some((s) => s.holdsSuspect()) || this.adoptingSuspects > 0 ? 0 : 1),
+        // One isolated instance at a time: if it kills this supervisor too, it alone is to blame.
+        isolated: () => (this.shards.some((s) => s.holdsSuspect()) || this.adoptingSuspects > 0 ? 0 : 1),
         adopt: (batch) => this.adopt(batch),
       });
-      this.notifier = new Notifier(this.connectionString, {
-        queued: () => this.poller?.wake(),
-        cancel: (id) => this.shardFor(id).cancel(id),
-        schedule: () => this.scheduler?.wake(),
-        reconnected: () => {
-          this.poller?.wake();
-          this.scheduler?.wake();
+      this.notifier = new Notifier(
+        this.connectionString,
+        {
+          queued: () => this.poller?.wake(),
+          cancel: (id) => this.shardFor(id).cancel(id),
+          schedule: () => this.scheduler?.wake(),
+          reconnected: () => {
+            this.poller?.wake();
+            this.scheduler?.wake();
+          },
         },
-      }, this.log.scope("listen"));
+        this.log.scope("listen"),
+      );
       await this.notifier.start();
       this.leases = new Leases({
         db: this.db,
@@ -154,8 +161,12 @@ export class Supervisor {
         // By epoch: the same instance claimed again while the heartbeat ran is a new claim, not
         // lost. One on its way out (finishing, going to sleep, released) is judged by the guard of
         // its own write, which may have committed just before the heartbeat ran.
-        lost: (list) => list.forEach(({ id, epoch }) => this.shardFor(id).drop(id, "its lease expired and another supervisor may have it", epoch, { unlessLeaving: true })),
-        cancel: (ids) => ids.forEach((id) => this.shardFor(id).cancel(id)),
+        lost: (list) => {
+          for (const { id, epoch } of list) this.shardFor(id).drop(id, "its lease expired and another supervisor may have it", epoch, { unlessLeaving: true });
+        },
+        cancel: (ids) => {
+          for (const id of ids) this.shardFor(id).cancel(id);
+        },
         reclaimed: () => this.poller?.wake(),
       });
       this.leases.start();
@@ -167,7 +178,12 @@ export class Supervisor {
         if (this.room() >= batchRoom) this.poller?.wake();
       });
       pool.on("drained", () => this.poller?.wake());
-      this.scheduler = new Scheduler({ db: this.db, intervalMs: config.schedulerPollIntervalMs, batchSize: config.schedulerBatchSize, log: this.log.scope("scheduler") });
+      this.scheduler = new Scheduler({
+        db: this.db,
+        intervalMs: config.schedulerPollIntervalMs,
+        batchSize: config.schedulerBatchSize,
+        log: this.log.scope("scheduler"),
+      });
       this.scheduler.start();
       this.maintenance = new Maintenance({
         db: this.db,
@@ -241,11 +257,15 @@ export class Supervisor {
     this.peakInstances = Math.max(this.peakInstances, this.liveCount());
     for (const c of batch) {
       const shard = this.shardFor(c.id);
-      const suspect = c.leaseLosses > 0;
-      if (suspect) {
-        this.adoptingSuspects++;
-        this.log.warn("running an instance whose supervisor died while running it", { instance: c.id, workflow: c.workflowName, deathsInARow: c.leaseLosses });
-      }
+      const suspect = c.isolated;
+      if (c.leaseLosses > 0)
+        this.log.warn("running an instance whose supervisor died while running it", {
+          instance: c.id,
+          workflow: c.workflowName,
+          deathsInARow: c.leaseLosses,
+          alone: c.isolated,
+        });
+      if (suspect) this.adoptingSuspects++;
       shard
         .adopt(c)
         .catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }))
@@ -304,7 +324,11 @@ export class Supervisor {
       unwritten += await s.persister.drain(writeDeadline);
       s.persister.stop();
     }
-    if (unwritten) this.log.warn("could not write every instance back before stopping: their leases expire and another supervisor resumes them from their last written state", { instances: unwritten });
+    if (unwritten)
+      this.log.warn(
+        "could not write every instance back before stopping: their leases expire and another supervisor resumes them from their last written state",
+        { instances: unwritten },
+      );
     await this.leases?.stop();
     await this.maintenance?.stop();
     await this.notifier?.stop();

@@ -24,7 +24,9 @@ export class VersionCache {
         const row = rows[0];
         if (!row) throw new Error(`workflow version ${id} does not exist`);
         if (row.ir.format !== IR_FORMAT) {
-          throw new Error(`workflow version ${id} (${row.name}) was compiled to IR format ${row.ir.format}; this waymark runs format ${IR_FORMAT}: run it with the waymark version that queued it`);
+          throw new Error(
+            `workflow version ${id} (${row.name}) was compiled to IR format ${row.ir.format}; this waymark runs format ${IR_FORMAT}: run it with the waymark version that queued it`,
+          );
         }
         return { ir: row.ir, source: row.sourceFile && row.sourceLine !== null ? { file: row.sourceFile, line: row.sourceLine } : undefined };
       });

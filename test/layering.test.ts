@@ -17,7 +17,10 @@ interface Cruise {
 }
 
 test("every import keeps to the layering, and the folders import each other without a cycle", async (t) => {
-  const { stdout } = await execa(process.execPath, [DEPCRUISE, "-c", ".dependency-cruiser.cjs", "--output-type", "json", ...FOLDERS], { cwd: ROOT, reject: false });
+  const { stdout } = await execa(process.execPath, [DEPCRUISE, "-c", ".dependency-cruiser.cjs", "--output-type", "json", ...FOLDERS], {
+    cwd: ROOT,
+    reject: false,
+  });
   const result = JSON.parse(stdout) as Cruise;
   t.deepEqual(
     result.summary.violations.map((v) => `${v.from} -> ${v.to} breaks ${v.rule.name}`),

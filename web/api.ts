@@ -44,7 +44,7 @@ export async function apiInstances(d: WebData, query: URLSearchParams) {
   };
 }
 
-export function instanceJson(v: InstanceView) {
+function instanceJson(v: InstanceView) {
   const { state: _state, ...instance } = v.instance;
   void _state;
   return {
@@ -86,7 +86,9 @@ export async function apiSchedules(d: WebData) {
 }
 
 function cadenceOf(row: ScheduleRow): Cadence {
-  return row.kind === "cron" ? { kind: "cron", cron: row.cron!, timezone: row.timezone } : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
+  return row.kind === "cron"
+    ? { kind: "cron", cron: row.cron!, timezone: row.timezone }
+    : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
 }
 
 export async function apiSchedule(d: WebData, p: { workflow: string; schedule: string; verb: string }): Promise<Mutation> {
@@ -100,7 +102,10 @@ export async function apiSchedule(d: WebData, p: { workflow: string; schedule: s
     try {
       nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
     } catch (e) {
-      throw new ApiError(409, `schedule ${JSON.stringify(p.schedule)} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`);
+      throw new ApiError(
+        409,
+        `schedule ${JSON.stringify(p.schedule)} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`,
+      );
     }
     await scheduleSetStatus(d.db, { ...key, status: "active", nextRunAt });
   } else if (p.verb === "delete") await scheduleDelete(d.db, key);

@@ -31,8 +31,8 @@ export interface WebData {
   counts: Map<string, { at: number; value: Promise<Record<InstanceStatus, number>> }>;
 }
 
-export const PAGE_SIZE = 50;
-export const MAX_PAGE = 500;
+const PAGE_SIZE = 50;
+const MAX_PAGE = 500;
 /** Counts stop here: a bounded index scan per status, whatever the table's size. */
 export const COUNT_CAP = 10_000;
 const COUNT_TTL_MS = 2_000;
@@ -64,7 +64,7 @@ const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{
  * `2026-11-23T10:00` (a datetime-local input, read as UTC), a date, or an ISO time with seconds,
  * fractions and a zone. Strict: every field in range (no 2024-02-30, no year 0 or 99999).
  */
-export function timeParse(s: string): Date | undefined {
+function timeParse(s: string): Date | undefined {
   const m = TIME.exec(s.trim());
   if (!m) return undefined;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
@@ -123,7 +123,10 @@ export function listQuery(q: URLSearchParams): ListQuery {
     if ((STATUSES as string[]).includes(given.status)) filter.status = given.status as InstanceStatus;
     else problems.push(`unknown status ${shown(given.status)} (use one of ${STATUSES.join(", ")})`);
   }
-  for (const [k, field] of [["from", "createdFrom"], ["to", "createdTo"]] as const) {
+  for (const [k, field] of [
+    ["from", "createdFrom"],
+    ["to", "createdTo"],
+  ] as const) {
     if (!given[k]) continue;
     const d = timeParse(given[k]!);
     if (d && d.getUTCFullYear() >= 1 && d.getTime() * 1000 <= Number(MAX_US)) filter[field] = d;

@@ -17,7 +17,7 @@ const GAP_Y = 30;
 const PAD = 16;
 const LABEL = 34;
 
-export interface Placed {
+interface Placed {
   node: GraphNode;
   x: number;
   y: number;
@@ -64,7 +64,7 @@ export function layout(g: FnGraph): Layout {
   }
   // Layers: longest path over forward edges, in topological order (Kahn).
   const indeg = new Array<number>(g.nodes.length).fill(0);
-  out.forEach((list, a) => list.forEach((e) => !back.has(`${a}>${e.to}`) && indeg[e.to]!++));
+  for (const [a, list] of out.entries()) for (const e of list) if (!back.has(`${a}>${e.to}`)) indeg[e.to]!++;
   const rank = new Array<number>(g.nodes.length).fill(0);
   const queue = g.nodes.map((_, i) => i).filter((i) => indeg[i] === 0);
   while (queue.length) {
@@ -76,7 +76,7 @@ export function layout(g: FnGraph): Layout {
     }
   }
   const layers: number[][] = [];
-  g.nodes.forEach((_, i) => (layers[rank[i]!] ??= []).push(i));
+  for (let i = 0; i < g.nodes.length; i++) (layers[rank[i]!] ??= []).push(i);
   const widest = Math.max(1, ...layers.map((l) => l?.length ?? 0));
   const inner = widest * W + (widest - 1) * GAP_X;
   const placed: Placed[] = new Array(g.nodes.length);
@@ -88,7 +88,8 @@ export function layout(g: FnGraph): Layout {
     });
   });
   const edges: Layout["edges"] = [];
-  out.forEach((list, a) => list.forEach((e) => edges.push({ from: placed[a]!, to: placed[e.to]!, label: e.label, back: back.has(`${a}>${e.to}`) })));
+  for (const [a, list] of out.entries())
+    for (const e of list) edges.push({ from: placed[a]!, to: placed[e.to]!, label: e.label, back: back.has(`${a}>${e.to}`) });
   const backCount = edges.filter((e) => e.back).length;
   return {
     width: PAD * 2 + inner + (backCount ? 24 + backCount * 8 : 0),
@@ -201,7 +202,7 @@ export function graphStates(graphs: FnGraph[], progress: Record<string, NodeProg
 }
 
 /** A step that starts several actions (rare): the busiest one's state, the counts summed. */
-export function mergeProgress(list: Array<NodeProgress | undefined>): NodeProgress | undefined {
+function mergeProgress(list: Array<NodeProgress | undefined>): NodeProgress | undefined {
   const present = list.filter((x): x is NodeProgress => !!x);
   if (present.length <= 1) return present[0];
   const order = ["completed", "cancelled", "failed", "retrying", "running"];

@@ -31,7 +31,7 @@ function render(value: unknown): string {
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0]!;
-  values.forEach((v, i) => (out += render(v) + strings[i + 1]!));
+  for (const [i, v] of values.entries()) out += render(v) + strings[i + 1]!;
   return new Html(out);
 }
 

@@ -102,7 +102,12 @@ export class LiveHub {
       res.end(JSON.stringify({ error: `no instance ${id}` }));
       return;
     }
-    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    });
     res.write("retry: 2000\n\n");
     send(res, first.payload);
     if (first.finished || this.stopped) return void res.end();

@@ -19,7 +19,7 @@ export interface PendingCall {
   retryAt: Date | null;
 }
 
-export type NodeState = "completed" | "failed" | "running" | "retrying" | "cancelled";
+type NodeState = "completed" | "failed" | "running" | "retrying" | "cancelled";
 
 export interface NodeProgress {
   state: NodeState;
@@ -78,7 +78,7 @@ export function nodeProgress(p: { attempts: AttemptRow[]; pending: PendingCall[]
     const prev = calls.get(a.actionSeq);
     // Attempts come in (seq, attempt) order: the last one decides.
     const state: NodeState = a.status === "completed" ? "completed" : a.status === "cancelled" ? "cancelled" : a.status === "running" ? "running" : "failed";
-    if (!prev || prev.state !== "completed") calls.set(a.actionSeq, { node: a.nodeId, state });
+    if (prev?.state !== "completed") calls.set(a.actionSeq, { node: a.nodeId, state });
   }
   for (const c of p.pending) calls.set(c.seq, { node: c.node, state: c.status });
   const out: Record<string, NodeProgress> = {};

@@ -2,7 +2,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { scheduleList } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
 import { databasePing, instanceGetFull, workerStatusRead, type WorkerStatus } from "../store/web.js";
-import { apiCancel, apiInstance, apiInstances, apiRequeue, apiSchedule, apiSchedules, apiVersion, apiVersions, apiWorkers, ApiError, type Mutation } from "./api.js";
+import {
+  apiCancel,
+  apiInstance,
+  apiInstances,
+  apiRequeue,
+  apiSchedule,
+  apiSchedules,
+  apiVersion,
+  apiVersions,
+  apiWorkers,
+  ApiError,
+  type Mutation,
+} from "./api.js";
 import { SCRIPT } from "./assets/script.js";
 import { STYLE } from "./assets/style.js";
 import { instanceList, instanceView, isUuid, listQuery, versionWithGraph, type WebData } from "./data.js";
@@ -25,7 +37,7 @@ export type Reply =
   | { kind: "mutation"; result: Mutation }
   | { kind: "streamed" };
 
-export interface RouteContext {
+interface RouteContext {
   data: WebData;
   live: LiveHub;
   req: IncomingMessage;
@@ -52,7 +64,7 @@ function notFound(what: string): never {
   throw new ApiError(404, what);
 }
 
-export const ROUTES: Route[] = [
+const ROUTES: Route[] = [
   { method: "GET", pattern: /^\/$/, handle: async () => ({ kind: "redirect", to: "/instances" }) },
   { method: "GET", pattern: /^\/healthz$/, handle: async (c) => json({ ok: await databasePing(c.data.db) }) },
   { method: "GET", pattern: /^\/assets\/app\.css$/, handle: async () => ({ kind: "asset", type: "text/css; charset=utf-8", body: STYLE }) },
@@ -78,7 +90,11 @@ export const ROUTES: Route[] = [
     handle: async (c) => page(instancePage((await instanceView(c.data, c.params[1]!)) ?? notFound(`no instance ${c.params[1]}`))),
   },
   { method: "GET", pattern: /^\/schedules$/, handle: async (c) => page(schedulesPage(await scheduleList(c.data.db))) },
-  { method: "GET", pattern: /^\/workers$/, handle: async (c) => page(workersPage({ rows: await workerStatusRead(c.data.db), local: c.local(), staleMs: c.staleMs })) },
+  {
+    method: "GET",
+    pattern: /^\/workers$/,
+    handle: async (c) => page(workersPage({ rows: await workerStatusRead(c.data.db), local: c.local(), staleMs: c.staleMs })),
+  },
   { method: "GET", pattern: /^\/versions$/, handle: async (c) => page(versionsPage(await versionList(c.data.db))) },
   {
     method: "GET",
@@ -102,8 +118,16 @@ export const ROUTES: Route[] = [
       return { kind: "streamed" };
     },
   },
-  { method: "POST", pattern: new RegExp(`^/api/instances/${SEG}/cancel$`), handle: async (c) => ({ kind: "mutation", result: await apiCancel(c.data, c.params[1]!) }) },
-  { method: "POST", pattern: new RegExp(`^/api/instances/${SEG}/requeue$`), handle: async (c) => ({ kind: "mutation", result: await apiRequeue(c.data, c.params[1]!) }) },
+  {
+    method: "POST",
+    pattern: new RegExp(`^/api/instances/${SEG}/cancel$`),
+    handle: async (c) => ({ kind: "mutation", result: await apiCancel(c.data, c.params[1]!) }),
+  },
+  {
+    method: "POST",
+    pattern: new RegExp(`^/api/instances/${SEG}/requeue$`),
+    handle: async (c) => ({ kind: "mutation", result: await apiRequeue(c.data, c.params[1]!) }),
+  },
   { method: "GET", pattern: /^\/api\/schedules$/, handle: async (c) => json(await apiSchedules(c.data)) },
   {
     method: "POST",

@@ -12,7 +12,7 @@ import { ConfigError } from "../config/env.js";
  * DNS-rebinding page cannot reach it. A non-loopback address without a token refuses to start
  * unless WAYMARK_WEBAPP_INSECURE says so.
  */
-export const COOKIE = "waymark_token";
+const COOKIE = "waymark_token";
 
 export const SECURITY_HEADERS: Record<string, string> = {
   "Content-Security-Policy":
@@ -34,7 +34,7 @@ export function addrHost(addr: string): string {
   return host.startsWith("[") ? host.slice(1, -1) : host;
 }
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   return LOOPBACK_NAMES.has(h) || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
 }
@@ -52,7 +52,7 @@ export function tokenMatches(given: string | undefined, expected: string): boole
   return given !== undefined && timingSafeEqual(digest(given), digest(expected));
 }
 
-export function cookieGet(req: IncomingMessage, name: string): string | undefined {
+function cookieGet(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const i = part.indexOf("=");
     if (i > 0 && part.slice(0, i).trim() === name) {
@@ -79,7 +79,7 @@ export function requestToken(req: IncomingMessage): string | undefined {
 }
 
 /** Shorter tokens start with a warning: a token is all that guards the data. */
-export const TOKEN_MIN_LENGTH = 16;
+const TOKEN_MIN_LENGTH = 16;
 
 /**
  * Whether the web app may start on this address, and what to warn about. A non-loopback
@@ -93,7 +93,9 @@ export function exposureCheck(p: { addr: string; token: string | undefined; inse
     throw new ConfigError("WAYMARK_WEBAPP_TOKEN is set but blank: set it to a long random secret (e.g. the output of `openssl rand -hex 32`), or unset it");
   }
   if (p.token !== undefined && p.token.length < TOKEN_MIN_LENGTH) {
-    warnings.push(`WAYMARK_WEBAPP_TOKEN is only ${p.token.length} characters long: use at least ${TOKEN_MIN_LENGTH} random ones (e.g. the output of \`openssl rand -hex 32\`)`);
+    warnings.push(
+      `WAYMARK_WEBAPP_TOKEN is only ${p.token.length} characters long: use at least ${TOKEN_MIN_LENGTH} random ones (e.g. the output of \`openssl rand -hex 32\`)`,
+    );
   }
   if (!p.token && !isLoopback(host)) {
     if (!p.insecure) {

@@ -266,7 +266,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function errorPage(status: number, message: string): string {
-  const title = ({ 400: "Bad request", 401: "Token required", 403: "Forbidden", 404: "Not found", 421: "Wrong address" } as Record<number, string>)[status] ?? "Error";
+  const title =
+    ({ 400: "Bad request", 401: "Token required", 403: "Forbidden", 404: "Not found", 421: "Wrong address" } as Record<number, string>)[status] ?? "Error";
   return layout({ title, nav: "", body: html`<h1>${title}</h1><p class="notice warn">${message}</p><p><a href="/instances">Instances</a></p>` });
 }
-

@@ -45,7 +45,11 @@ function shape(v: Encoded): Shape | string {
       return `Uint8Array(${Math.floor((String(d).length * 3) / 4)} bytes, base64 ${String(d).slice(0, 40)}${String(d).length > 40 ? "…" : ""})`;
     case "map": {
       const entries = (d as Encoded[][]) ?? [];
-      return { open: `Map(${entries.length}) {`, close: "}", items: entries.map(([k, value]) => ({ label: text(k ?? null), sep: " => ", value: value ?? null })) };
+      return {
+        open: `Map(${entries.length}) {`,
+        close: "}",
+        items: entries.map(([k, value]) => ({ label: text(k ?? null), sep: " => ", value: value ?? null })),
+      };
     }
     case "set": {
       const items = (d as Encoded[]) ?? [];

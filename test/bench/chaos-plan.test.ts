@@ -13,7 +13,13 @@ test("the same seed gives the same plan; another seed another one", (t) => {
 
 test("the defaults: 300 instances over 180 s, three supervisors, ten faults of four kinds", (t) => {
   const o = parseChaosArgs([]);
-  t.like(o, { instances: 300, durationS: 180, supervisors: 3, keep: false, faults: { "child-kill": 4, "supervisor-kill": 3, "postgres-crash": 1, terminate: 2 } });
+  t.like(o, {
+    instances: 300,
+    durationS: 180,
+    supervisors: 3,
+    keep: false,
+    faults: { "child-kill": 4, "supervisor-kill": 3, "postgres-crash": 1, terminate: 2 },
+  });
   t.true(Number.isInteger(o.seed));
 });
 

@@ -9,18 +9,38 @@ const dbUrl = useTestDatabase(test);
 
 test.serial("the bench runs every scenario and every peer at a tiny size (so the harness cannot rot)", async (t) => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const r = await execa(process.execPath, [BENCH, "--smoke", "--runs", "1", "--json", "--database-url", await dbUrl()], { env, extendEnv: false, reject: false, timeout: 240_000 });
+  const r = await execa(process.execPath, [BENCH, "--smoke", "--runs", "1", "--json", "--database-url", await dbUrl()], {
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 240_000,
+  });
   t.is(r.exitCode, 0, r.stderr);
-  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const scenarios = lines.map((l) => l.scenario);
-  t.deepEqual(scenarios, ["fan-out", "tiny", "sequential", "latency", "long-history", "sleepers", "graphile-worker unbatched", "graphile-worker batched", "pg-boss", "raw ceiling B=100", "ratios"]);
+  t.deepEqual(scenarios, [
+    "fan-out",
+    "tiny",
+    "sequential",
+    "latency",
+    "long-history",
+    "sleepers",
+    "graphile-worker unbatched",
+    "graphile-worker batched",
+    "pg-boss",
+    "raw ceiling B=100",
+    "ratios",
+  ]);
   const by = (s: string) => lines.find((l) => l.scenario === s)!;
   t.true((by("fan-out").actions_per_s as number) > 0);
   t.true((by("tiny").instances_per_s as number) > 0);
   t.true((by("sequential").p50_ms as number) > 0);
   t.true((by("latency").run_result_p50_ms as number) > 0);
   t.true((by("long-history").late_over_early as number) > 0);
-  t.true(((by("sleepers").rss as { supervisorMaxMb: number }).supervisorMaxMb) > 0);
+  t.true((by("sleepers").rss as { supervisorMaxMb: number }).supervisorMaxMb > 0);
   t.true((by("graphile-worker batched").jobs_per_s as number) > 0);
   t.true("fan-out / graphile-worker batched" in by("ratios"));
 });
@@ -28,15 +48,25 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
 test.serial("waymark bench passes scenarios, --size and the other flags through", async (t) => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
   const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
-  const r = await execa(process.execPath, [CLI, "bench", "fan-out", "--smoke", "--runs", "1", "--json", "--no-peers", "--size", "fanoutActions=60", "--database-url", await dbUrl()], {
-    env,
-    extendEnv: false,
-    reject: false,
-    timeout: 120_000,
-  });
+  const r = await execa(
+    process.execPath,
+    [CLI, "bench", "fan-out", "--smoke", "--runs", "1", "--json", "--no-peers", "--size", "fanoutActions=60", "--database-url", await dbUrl()],
+    {
+      env,
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    },
+  );
   t.is(r.exitCode, 0, r.stderr);
-  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.deepEqual(lines.map((l) => l.scenario), ["fan-out"]);
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.deepEqual(
+    lines.map((l) => l.scenario),
+    ["fan-out"],
+  );
   // 60 actions at the smoke width of 20: 3 instances.
   t.is(lines[0]!.instances, 3);
   t.is(lines[0]!.width, 20);

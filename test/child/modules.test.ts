@@ -11,16 +11,27 @@ test("a user module whose loading never settles fails supervise's start after WA
   const s = await supervise({ databaseUrl: await dbUrl(), modules: [HANGS], env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "400" }, ready: false });
   const { exitCode } = await s.exited;
   t.is(exitCode, 1, s.output());
-  t.regex(s.output(), /user module test\/fixtures\/workflows\/hangs\.ts failed to load in the worker: WaymarkError: test\/fixtures\/workflows\/hangs\.ts did not finish loading within 400 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\)/);
+  t.regex(
+    s.output(),
+    /user module test\/fixtures\/workflows\/hangs\.ts failed to load in the worker: WaymarkError: test\/fixtures\/workflows\/hangs\.ts did not finish loading within 400 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\)/,
+  );
   t.notRegex(s.output(), /waymark supervise is running/);
   t.true(Date.now() - started < 20_000, "it did not wait for the 30 s default");
 });
 
 test("a user module whose top-level code never returns: the supervisor kills its child a few seconds past the limit and the start fails, saying so", async (t) => {
-  const s = await supervise({ databaseUrl: await dbUrl(), modules: ["test/fixtures/workflows/spins-at-load.ts"], env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "300", WAYMARK_WORKER_COUNT: "1" }, ready: false });
+  const s = await supervise({
+    databaseUrl: await dbUrl(),
+    modules: ["test/fixtures/workflows/spins-at-load.ts"],
+    env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "300", WAYMARK_WORKER_COUNT: "1" },
+    ready: false,
+  });
   const { exitCode } = await s.exited;
   t.is(exitCode, 1, s.output());
-  t.regex(s.output(), /a worker did not finish loading the user modules \(test\/fixtures\/workflows\/spins-at-load\.ts\) within 300 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\) and was killed/);
+  t.regex(
+    s.output(),
+    /a worker did not finish loading the user modules \(test\/fixtures\/workflows\/spins-at-load\.ts\) within 300 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\) and was killed/,
+  );
   t.notRegex(s.output(), /waymark supervise is running/);
 });
 
@@ -34,6 +45,9 @@ test("waymark run and visualize load their module within the same limit", async 
       reject: false,
     });
     t.is(r.exitCode, 1, command);
-    t.is(r.stderr.trim(), `waymark: ${HANGS} did not finish loading within 300 ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS): a top-level await that never settles, or a connection opened at import that never answers?`);
+    t.is(
+      r.stderr.trim(),
+      `waymark: ${HANGS} did not finish loading within 300 ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS): a top-level await that never settles, or a connection opened at import that never answers?`,
+    );
   }
 });

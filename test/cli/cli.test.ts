@@ -48,7 +48,10 @@ test("waymark run explains bad arguments and unknown workflows", async (t) => {
 });
 
 test("WAYMARK_SKIP_WAIT_FOR_INSTANCE makes run() return right after queueing", async (t) => {
-  const r = await waymark(["run", FIXTURE, "GreetWorkflow", "--args", '["skip"]'], { WAYMARK_DATABASE_URL: await dbUrl(), WAYMARK_SKIP_WAIT_FOR_INSTANCE: "true" });
+  const r = await waymark(["run", FIXTURE, "GreetWorkflow", "--args", '["skip"]'], {
+    WAYMARK_DATABASE_URL: await dbUrl(),
+    WAYMARK_SKIP_WAIT_FOR_INSTANCE: "true",
+  });
   t.is(r.exitCode, 0, r.stderr);
   t.is(r.stdout.trim(), "null");
   const list = await waymark(["instances", "list", "--workflow", "GreetWorkflow", "--json"], { WAYMARK_DATABASE_URL: await dbUrl() });
@@ -113,8 +116,19 @@ function usageError(t: import("ava").ExecutionContext, r: { exitCode?: number; s
 
 test("instances show|cancel with a malformed id is a one-line usage error (exit 2), not a database error", async (t) => {
   const env = { WAYMARK_DATABASE_URL: await dbUrl() };
-  const ids = ["abc", "1", "00000000-0000-0000-0000-00000000000", "00000000-0000-0000-0000-0000000000000", "0190a8e2-7c1d-7b3e-9f10-2a4b6c8d0e1fz", "' OR 1=1 --", "x".repeat(300), ""];
-  const runs = ids.flatMap((id) => (["show", "cancel"] as const).map(async (cmd) => ({ what: `${cmd} ${JSON.stringify(id.slice(0, 40))}`, r: await waymark(["instances", cmd, id], env) })));
+  const ids = [
+    "abc",
+    "1",
+    "00000000-0000-0000-0000-00000000000",
+    "00000000-0000-0000-0000-0000000000000",
+    "0190a8e2-7c1d-7b3e-9f10-2a4b6c8d0e1fz",
+    "' OR 1=1 --",
+    "x".repeat(300),
+    "",
+  ];
+  const runs = ids.flatMap((id) =>
+    (["show", "cancel"] as const).map(async (cmd) => ({ what: `${cmd} ${JSON.stringify(id.slice(0, 40))}`, r: await waymark(["instances", cmd, id], env) })),
+  );
   for (const { what, r } of await Promise.all(runs)) usageError(t, r, /^waymark: ".*" is not an instance id: give a UUID such as [0-9a-f-]{36}/, what);
   // A well-formed id that names nothing is still "not found" (exit 1).
   const missing = await waymark(["instances", "cancel", "00000000-0000-0000-0000-000000000000"], env);
@@ -137,7 +151,12 @@ test("schedules with a blank workflow or schedule name is a one-line usage error
   const env = { WAYMARK_DATABASE_URL: await dbUrl() };
   for (const verb of ["pause", "resume", "delete"]) {
     usageError(t, await waymark(["schedules", verb, "", "nightly"], env), /^waymark: the workflow name is empty: give a name$/m, `${verb} blank workflow`);
-    usageError(t, await waymark(["schedules", verb, "GreetWorkflow", " "], env), /^waymark: the schedule name is empty: give a name$/m, `${verb} blank schedule`);
+    usageError(
+      t,
+      await waymark(["schedules", verb, "GreetWorkflow", " "], env),
+      /^waymark: the schedule name is empty: give a name$/m,
+      `${verb} blank schedule`,
+    );
   }
   usageError(t, await waymark(["schedules", "list", "--workflow", ""], env), /^waymark: --workflow is empty: give a name$/m, "list --workflow blank");
   // Unusual but well-formed names reach the database and are simply not found.

@@ -47,7 +47,15 @@ async function check(t: import("ava").ExecutionContext, args: string[], target: 
 test("nothing listens at WAYMARK_DATABASE_URL: every command says so in one line (the URL, its password hidden, and ECONNREFUSED) and exits 1", async (t) => {
   const target = await unreachable((u) => (u.port = "1"));
   const cause = /connection refused at 127\.0\.0\.1:1 \(ECONNREFUSED\)/;
-  for (const args of [["supervise"], ["migrate"], ["status"], ["instances", "list"], ["schedules", "list"], ["run", "test/fixtures/workflows/basic.ts", "GreetWorkflow", "--args", '["x"]'], ["web"]]) {
+  for (const args of [
+    ["supervise"],
+    ["migrate"],
+    ["status"],
+    ["instances", "list"],
+    ["schedules", "list"],
+    ["run", "test/fixtures/workflows/basic.ts", "GreetWorkflow", "--args", '["x"]'],
+    ["web"],
+  ]) {
     await check(t, args, target, cause);
   }
 });

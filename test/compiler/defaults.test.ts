@@ -111,7 +111,10 @@ test("a bad default is an error at decoration that names the field, the problem 
       },
     ),
   );
-  t.regex(retry.message, /^workflow BadRetry: its `retry` property \(the default for every action call\) is invalid: retry\.attempts must be a number >= 1, got 0 \(at .*defaults\.test\.ts:\d+:9\)$/);
+  t.regex(
+    retry.message,
+    /^workflow BadRetry: its `retry` property \(the default for every action call\) is invalid: retry\.attempts must be a number >= 1, got 0 \(at .*defaults\.test\.ts:\d+:9\)$/,
+  );
 
   const timeout = decorate(() =>
     workflow(
@@ -135,7 +138,10 @@ test("a bad default is an error at decoration that names the field, the problem 
       },
     ),
   );
-  t.regex(backoff.message, /workflow BadBackoff: its `backoff` property .* unknown backoff option "factor" \(allowed: baseDelayMs, multiplier, maxDelayMs, jitter\)/);
+  t.regex(
+    backoff.message,
+    /workflow BadBackoff: its `backoff` property .* unknown backoff option "factor" \(allowed: baseDelayMs, multiplier, maxDelayMs, jitter\)/,
+  );
 
   const ctor = decorate(() =>
     workflow(

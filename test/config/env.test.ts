@@ -20,7 +20,12 @@ test("defaults follow the seed's table", (t) => {
 });
 
 test("values are parsed and the batch size follows the instance cap", (t) => {
-  const { config } = loadConfig({ WAYMARK_MAX_CONCURRENT_INSTANCES: "40", WAYMARK_USER_MODULE: " ./a.ts, pkg ", WAYMARK_WEBAPP_ENABLED: "yes", WAYMARK_LOG_LEVEL: "DEBUG" });
+  const { config } = loadConfig({
+    WAYMARK_MAX_CONCURRENT_INSTANCES: "40",
+    WAYMARK_USER_MODULE: " ./a.ts, pkg ",
+    WAYMARK_WEBAPP_ENABLED: "yes",
+    WAYMARK_LOG_LEVEL: "DEBUG",
+  });
   t.is(config.instanceDoneBatchSize, 40);
   t.deepEqual(config.userModules, ["./a.ts", "pkg"]);
   t.true(config.webappEnabled);
@@ -28,9 +33,14 @@ test("values are parsed and the batch size follows the instance cap", (t) => {
 });
 
 test("a bad value names the variable, the value and what is allowed", (t) => {
-  t.throws(() => loadConfig({ WAYMARK_WORKER_COUNT: "0" }), { instanceOf: ConfigError, message: /WAYMARK_WORKER_COUNT=0 is out of range: allowed is 1 to 1024/ });
+  t.throws(() => loadConfig({ WAYMARK_WORKER_COUNT: "0" }), {
+    instanceOf: ConfigError,
+    message: /WAYMARK_WORKER_COUNT=0 is out of range: allowed is 1 to 1024/,
+  });
   t.throws(() => loadConfig({ WAYMARK_POLL_INTERVAL_MS: "fast" }), { message: /WAYMARK_POLL_INTERVAL_MS="fast" is not a whole number/ });
-  t.throws(() => loadConfig({ WAYMARK_LOG_LEVEL: "verbose" }), { message: /WAYMARK_LOG_LEVEL="verbose" is not allowed: use one of debug, info, warn, error, silent/ });
+  t.throws(() => loadConfig({ WAYMARK_LOG_LEVEL: "verbose" }), {
+    message: /WAYMARK_LOG_LEVEL="verbose" is not allowed: use one of debug, info, warn, error, silent/,
+  });
   t.throws(() => loadConfig({ WAYMARK_LOG_LEVEL: "inf" }), { message: /did you mean info\?/ });
   t.throws(() => loadConfig({ WAYMARK_DATABASE_URL: "mysql://x" }), { message: /must be a postgres:\/\/ or postgresql:\/\/ connection string/ });
   t.throws(() => loadConfig({ WAYMARK_WEBAPP_ADDR: "localhost" }), { message: /not a host:port address/ });
@@ -38,14 +48,20 @@ test("a bad value names the variable, the value and what is allowed", (t) => {
 });
 
 test("an unknown WAYMARK_ variable suggests the nearest name; the Python original's bridge variables only warn", (t) => {
-  t.throws(() => loadConfig({ WAYMARK_MAX_ACTION_LIFECYLE: "10" }), { message: /unknown variable WAYMARK_MAX_ACTION_LIFECYLE: did you mean WAYMARK_MAX_ACTION_LIFECYCLE\?/ });
+  t.throws(() => loadConfig({ WAYMARK_MAX_ACTION_LIFECYLE: "10" }), {
+    message: /unknown variable WAYMARK_MAX_ACTION_LIFECYLE: did you mean WAYMARK_MAX_ACTION_LIFECYCLE\?/,
+  });
   const { warnings } = loadConfig({ WAYMARK_BRIDGE_GRPC_ADDR: "x" });
   t.is(warnings.length, 1);
   t.regex(warnings[0]!, /no meaning in waymark for TypeScript/);
 });
 
 test("reclaimer and profile intervals are clamped to at least 1, as the seed says", (t) => {
-  const { config } = loadConfig({ WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "0", WAYMARK_RUNNER_PROFILE_INTERVAL_MS: "0", WAYMARK_EXPIRED_LOCK_RECLAIMER_BATCH_SIZE: "0" });
+  const { config } = loadConfig({
+    WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: "0",
+    WAYMARK_RUNNER_PROFILE_INTERVAL_MS: "0",
+    WAYMARK_EXPIRED_LOCK_RECLAIMER_BATCH_SIZE: "0",
+  });
   t.is(config.expiredLockReclaimerIntervalMs, 1);
   t.is(config.runnerProfileIntervalMs, 1);
   t.is(config.expiredLockReclaimerBatchSize, 1);
@@ -55,7 +71,10 @@ test("the web app's token: surrounding whitespace dropped, blank refused", (t) =
   t.is(loadConfig({ WAYMARK_WEBAPP_TOKEN: "  a-long-random-secret-value \n" }).config.webappToken, "a-long-random-secret-value");
   t.is(loadConfig({}).config.webappToken, undefined);
   for (const blank of ["", " ", "\t\n"]) {
-    t.throws(() => loadConfig({ WAYMARK_WEBAPP_TOKEN: blank }), { instanceOf: ConfigError, message: /WAYMARK_WEBAPP_TOKEN is set but blank: set it to a long random secret/ });
+    t.throws(() => loadConfig({ WAYMARK_WEBAPP_TOKEN: blank }), {
+      instanceOf: ConfigError,
+      message: /WAYMARK_WEBAPP_TOKEN is set but blank: set it to a long random secret/,
+    });
   }
 });
 
@@ -74,10 +93,14 @@ test("WAYMARK_WEBAPP_ALLOWED_HOSTS: comma-separated names and addresses, normali
     "::2",
   ]);
   for (const bad of ["https://waymark.example.com", "waymark.example.com:8080", "10.0.0.5:8080", "[::1]:80", "a b", "*", "a..b", "-x.example"]) {
-    t.throws(() => loadConfig({ WAYMARK_WEBAPP_ALLOWED_HOSTS: `ok.example,${bad}` }), {
-      instanceOf: ConfigError,
-      message: /WAYMARK_WEBAPP_ALLOWED_HOSTS: ".*" is not a host name: list names or addresses, comma-separated, without scheme or port/,
-    }, bad);
+    t.throws(
+      () => loadConfig({ WAYMARK_WEBAPP_ALLOWED_HOSTS: `ok.example,${bad}` }),
+      {
+        instanceOf: ConfigError,
+        message: /WAYMARK_WEBAPP_ALLOWED_HOSTS: ".*" is not a host name: list names or addresses, comma-separated, without scheme or port/,
+      },
+      bad,
+    );
   }
 });
 
@@ -97,7 +120,8 @@ test("every duration variable refuses more than 2,147,483,647 ms (Node would fir
 test("the longest timer Node can hold is accepted, for every duration variable", (t) => {
   for (const name of DURATIONS) {
     // The heartbeat must stay below the lease TTL.
-    const env: Record<string, string> = name === "WAYMARK_LOCK_HEARTBEAT_MS" ? { [name]: "2147483646", WAYMARK_LOCK_TTL_MS: "2147483647" } : { [name]: "2147483647" };
+    const env: Record<string, string> =
+      name === "WAYMARK_LOCK_HEARTBEAT_MS" ? { [name]: "2147483646", WAYMARK_LOCK_TTL_MS: "2147483647" } : { [name]: "2147483647" };
     const { config } = loadConfig(env);
     t.true(Object.values(config).includes(Number(env[name])), name);
   }
@@ -114,7 +138,9 @@ test("the retention period is bounded too: a value Postgres's interval arithmeti
 test("WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: 30 s by default, a whole number of ms otherwise", (t) => {
   t.is(loadConfig({}).config.userModuleLoadTimeoutMs, 30_000);
   t.is(loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "500" }).config.userModuleLoadTimeoutMs, 500);
-  t.throws(() => loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "0" }), { message: /WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS=0 is out of range: allowed is 1 to 2147483647 ms/ });
+  t.throws(() => loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "0" }), {
+    message: /WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS=0 is out of range: allowed is 1 to 2147483647 ms/,
+  });
   t.throws(() => loadConfig({ WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "soon" }), { message: /WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS="soon" is not a whole number/ });
 });
 
@@ -127,7 +153,11 @@ test("a database URL that pg could not parse is refused at start-up with the fix
   const scheme = t.throws(() => loadConfig({ WAYMARK_DATABASE_URL: "app:secret@db.internal/app" }), { instanceOf: ConfigError });
   t.notRegex(scheme?.message ?? "", /secret/);
   // Encoded, or with a raw @ (the last @ ends the user part), it is accepted as it is.
-  for (const ok of ["postgres://app:p%40ss%3Aw%2Frd@db.internal:5432/app", "postgres://app:p@ss@db.internal/app?sslmode=require", "postgresql://db.internal/app"]) {
+  for (const ok of [
+    "postgres://app:p%40ss%3Aw%2Frd@db.internal:5432/app",
+    "postgres://app:p@ss@db.internal/app?sslmode=require",
+    "postgresql://db.internal/app",
+  ]) {
     t.is(loadConfig({ WAYMARK_DATABASE_URL: ok }).config.databaseUrl, ok);
   }
 });
@@ -136,6 +166,7 @@ test("the README's configuration table lists every variable, with its default", 
   const { readFile } = await import("node:fs/promises");
   const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
   const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## How it works"));
-  for (const { name } of ENV_DOCS) t.regex(table, new RegExp(`^\\| \`${name}\` \\| [^|]+ \\|`, "m"), `${name} is missing from the README's configuration table`);
+  for (const { name } of ENV_DOCS)
+    t.regex(table, new RegExp(`^\\| \`${name}\` \\| [^|]+ \\|`, "m"), `${name} is missing from the README's configuration table`);
   t.regex(table, /^\| `WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS` \| 30000 \|/m);
 });

@@ -23,8 +23,14 @@ export class ArrayCallbackMethods extends Workflow {
       sortedNums: [...nums].sort((a, b) => b - a),
       defaultSortNums: [10, 9, 1, 100].sort(),
       toSorted: nums.toSorted((a, b) => a - b),
-      chained: nums.filter((n) => n > 1).map((n) => n * 10).reduce((a, b) => a + b, 0),
-      byKey: words.map((w) => ({ w, len: w.length })).filter(({ len }) => len > 3).map(({ w }) => w),
+      chained: nums
+        .filter((n) => n > 1)
+        .map((n) => n * 10)
+        .reduce((a, b) => a + b, 0),
+      byKey: words
+        .map((w) => ({ w, len: w.length }))
+        .filter(({ len }) => len > 3)
+        .map(({ w }) => w),
       fromEntries: Object.fromEntries(words.map((w, i) => [w, i])),
     };
   }
@@ -48,15 +54,25 @@ export class ArrayMutationMethods extends Workflow {
     const filled = new Array(3).fill(0);
     const arr = Array.from({ length: 4 }, (_, i) => i * i);
     return {
-      list, pushed, popped, shifted, unshifted, reversed, spliced,
-      flat: nested.flat(), flatDeep: nested.flat(Infinity), flat2: nested.flat(2),
+      list,
+      pushed,
+      popped,
+      shifted,
+      unshifted,
+      reversed,
+      spliced,
+      flat: nested.flat(),
+      flatDeep: nested.flat(Infinity),
+      flat2: nested.flat(2),
       includes: [list.includes(99), list.includes(-1), [NaN].includes(NaN)],
       indexOf: [list.indexOf(99), list.indexOf(-1), list.lastIndexOf(0)],
       join: [list.join(), list.join("-"), [1, null, undefined, 2].join("/")],
       slice: [list.slice(1), list.slice(-2), list.slice(1, 2)],
       concat: (list as unknown[]).concat([7], 8, [[9]]),
       at: [list.at(0), list.at(-1), list.at(100)],
-      ownArray, filled, arr,
+      ownArray,
+      filled,
+      arr,
       fromSet: Array.from(new Set([1, 2, 2])),
       fromString: Array.from("abc"),
       isArray: [Array.isArray(list), Array.isArray("no"), Array.isArray({ length: 0 })],
@@ -74,18 +90,38 @@ export class StringMethods extends Workflow {
   async run(text: string) {
     const s = await echo(text);
     return {
-      upper: s.toUpperCase(), lower: s.toLowerCase(), trim: s.trim(), trimStart: s.trimStart(), trimEnd: s.trimEnd(),
-      split: s.split(" "), splitLimit: s.split("", 3), splitRe: s.split(/\s+/),
-      replace: s.replace("o", "0"), replaceAll: s.replaceAll("o", "0"), replaceRe: s.replace(/(\w+)/g, "<$1>"),
-      includes: s.includes("lo"), starts: s.startsWith(" He"), ends: s.endsWith("d "),
+      upper: s.toUpperCase(),
+      lower: s.toLowerCase(),
+      trim: s.trim(),
+      trimStart: s.trimStart(),
+      trimEnd: s.trimEnd(),
+      split: s.split(" "),
+      splitLimit: s.split("", 3),
+      splitRe: s.split(/\s+/),
+      replace: s.replace("o", "0"),
+      replaceAll: s.replaceAll("o", "0"),
+      replaceRe: s.replace(/(\w+)/g, "<$1>"),
+      includes: s.includes("lo"),
+      starts: s.startsWith(" He"),
+      ends: s.endsWith("d "),
       index: [s.indexOf("o"), s.lastIndexOf("o"), s.search(/W/)],
       slices: [s.slice(1, 4), s.substring(4, 1), s.slice(-3), s.at(-2), s.charAt(2), s.charCodeAt(2), s.codePointAt(0)],
-      pad: ["7".padStart(3, "0"), "7".padEnd(3, "*")], repeat: "ab".repeat(3),
-      match: s.match(/l+/g), matchGroups: "k=v".match(/(?<key>\w)=(?<value>\w)/)?.groups?.key,
-      concat: s.concat("!", "?"), localeCompare: "a".localeCompare("b"), normalize: "é".normalize("NFD").length,
-      fromCharCode: String.fromCharCode(72, 105), str: [String(12), String(null), String([1, 2]), String(true)],
-      template: `${s.trim().split(" ").map((w) => w[0]).join("")}`,
-      regexTest: /^\s/.test(s), length: s.length,
+      pad: ["7".padStart(3, "0"), "7".padEnd(3, "*")],
+      repeat: "ab".repeat(3),
+      match: s.match(/l+/g),
+      matchGroups: "k=v".match(/(?<key>\w)=(?<value>\w)/)?.groups?.key,
+      concat: s.concat("!", "?"),
+      localeCompare: "a".localeCompare("b"),
+      normalize: "é".normalize("NFD").length,
+      fromCharCode: String.fromCharCode(72, 105),
+      str: [String(12), String(null), String([1, 2]), String(true)],
+      template: `${s
+        .trim()
+        .split(" ")
+        .map((w) => w[0])
+        .join("")}`,
+      regexTest: /^\s/.test(s),
+      length: s.length,
     };
   }
 }
@@ -94,9 +130,33 @@ export class StringMethods extends Workflow {
 export class MathNumberConversions extends Workflow {
   async run(x: number, s: string) {
     return {
-      math: [Math.max(x, 3, -1), Math.min(), Math.abs(-x), Math.floor(x / 3), Math.ceil(x / 3), Math.round(2.5), Math.round(-2.5), Math.trunc(-x / 4), Math.sign(-x), Math.sqrt(16), Math.pow(2, 10), Math.hypot(3, 4), Math.cbrt(27), Math.log2(8), Math.PI.toFixed(4), Math.E > 2],
+      math: [
+        Math.max(x, 3, -1),
+        Math.min(),
+        Math.abs(-x),
+        Math.floor(x / 3),
+        Math.ceil(x / 3),
+        Math.round(2.5),
+        Math.round(-2.5),
+        Math.trunc(-x / 4),
+        Math.sign(-x),
+        Math.sqrt(16),
+        Math.pow(2, 10),
+        Math.hypot(3, 4),
+        Math.cbrt(27),
+        Math.log2(8),
+        Math.PI.toFixed(4),
+        Math.E > 2,
+      ],
       number: [Number(s), Number(""), Number(null), Number("0x10"), Number(undefined), Number([5]), Number(true)],
-      checks: [Number.isInteger(x), Number.isFinite(x / 0), Number.isNaN(Number(s)), Number.isSafeInteger(2 ** 53), Number.MAX_SAFE_INTEGER, Number.EPSILON > 0],
+      checks: [
+        Number.isInteger(x),
+        Number.isFinite(x / 0),
+        Number.isNaN(Number(s)),
+        Number.isSafeInteger(2 ** 53),
+        Number.MAX_SAFE_INTEGER,
+        Number.EPSILON > 0,
+      ],
       parse: [parseInt(s), parseInt("ff", 16), parseInt("12px"), parseFloat("3.14abc"), parseFloat(".5"), Number.parseFloat("1e3")],
       format: [x.toFixed(2), (1234.5678).toPrecision(6), (255).toString(16), (0.000001234).toExponential(2), String(0.1 + 0.2)],
       booleans: [Boolean(""), Boolean("0"), Boolean(0), Boolean([]), Boolean(null), !!x],
@@ -122,13 +182,32 @@ export class ObjectAndJson extends Workflow {
     set.add(3);
     set.delete(1);
     return {
-      keys: Object.keys(user), values: Object.values(user), entries: Object.entries(user),
-      copy, parsed, same: parsed.id === user.id, text, pretty, withReplacer, reviver, dropped,
-      hasOwn: [Object.hasOwn(user, "id"), Object.hasOwn(user, "nope")], is: [Object.is(NaN, NaN), Object.is(0, -0)],
-      map, mapGet: map.get("b"), mapHas: map.has("z"), mapSize: map.size, mapKeys: [...map.keys()],
-      set, setHas: set.has(2), setSize: set.size, setValues: Array.from(set.values()),
-      date: new Date(Date.UTC(2024, 0, 31, 12)).toISOString(), dateParse: Date.parse("2024-02-01T00:00:00Z"),
-      dateFromString: new Date("2024-03-01T10:00:00Z").getUTCHours(), dateValue: new Date(86_400_000),
+      keys: Object.keys(user),
+      values: Object.values(user),
+      entries: Object.entries(user),
+      copy,
+      parsed,
+      same: parsed.id === user.id,
+      text,
+      pretty,
+      withReplacer,
+      reviver,
+      dropped,
+      hasOwn: [Object.hasOwn(user, "id"), Object.hasOwn(user, "nope")],
+      is: [Object.is(NaN, NaN), Object.is(0, -0)],
+      map,
+      mapGet: map.get("b"),
+      mapHas: map.has("z"),
+      mapSize: map.size,
+      mapKeys: [...map.keys()],
+      set,
+      setHas: set.has(2),
+      setSize: set.size,
+      setValues: Array.from(set.values()),
+      date: new Date(Date.UTC(2024, 0, 31, 12)).toISOString(),
+      dateParse: Date.parse("2024-02-01T00:00:00Z"),
+      dateFromString: new Date("2024-03-01T10:00:00Z").getUTCHours(),
+      dateValue: new Date(86_400_000),
       structured: structuredClone({ a: [1, { b: new Map([[1, 2]]) }] }),
       uri: [encodeURIComponent("a b&c"), decodeURIComponent("%F0%9F%98%80")],
     };
@@ -143,7 +222,7 @@ export class MethodsOnValues extends Workflow {
     return {
       hasOwn: [obj.hasOwnProperty("a"), obj.hasOwnProperty("z"), obj.nested.b.hasOwnProperty(1)],
       enumerable: obj.propertyIsEnumerable("a"),
-      toStrings: [obj.toString(), true.toString(), (n > 0).valueOf(), n.toString(2), [1, [2]].toString(), (10n).toString()],
+      toStrings: [obj.toString(), true.toString(), (n > 0).valueOf(), n.toString(2), [1, [2]].toString(), 10n.toString()],
       fromTable: [table.max(n, 10), table.num("7"), table.join([1, 2, n])],
       dateMethods: [new Date(0).getUTCFullYear(), new Date(Date.UTC(2020, 5, 15)).getUTCDay(), new Date(0).toJSON()],
       regex: [/a+/.test("caat"), /(\d+)-(\d+)/.exec("10-20")?.slice(1), "a1b2".replace(/\d/g, (d) => String(Number(d) * 2))],

@@ -244,7 +244,13 @@ export const cases = [
   ...casesOf(AwaitInCondition, [[1, 2, 7, 8]], [[3]]),
   ...casesOf(SwitchFallthrough, [["a", "b", 1, 2, "q", "z"]], [[]]),
   ...casesOf(LoopsAndCounters, [5], [0]),
-  ...casesOf(ForOfShapes, [[["a", 1], ["b", 2]], { k: 3, j: 4 }]),
+  ...casesOf(ForOfShapes, [
+    [
+      ["a", 1],
+      ["b", 2],
+    ],
+    { k: 3, j: 4 },
+  ]),
   ...casesOf(BreakContinueLabels, [[[1, 0, 2], [-1, 5], [3, 60, 4], [7]]], [[[7]]]),
   ...casesOf(EarlyReturns, [null], [10], [["a", "stop", "b"]], [["a"]], ["text"], [{}]),
   ...casesOf(VariablesAndAssignment, [3], [-8]),

@@ -45,7 +45,11 @@ export class ObjectDestructuring extends Workflow {
 export class DestructuringInLoopsAndParams extends Workflow {
   async run(rows: Array<{ k: string; v: number[] }>) {
     const out: string[] = [];
-    for (const { k, v: [head = -1, ...tail] } of rows) out.push(`${k}:${head}:${tail.join("|")}`);
+    for (const {
+      k,
+      v: [head = -1, ...tail],
+    } of rows)
+      out.push(`${k}:${head}:${tail.join("|")}`);
     const mapped = rows.map(({ k, v }, i) => `${i}${k}${v.length}`);
     const sums = rows.map(({ v: [a = 0, b = 0] }) => a + b);
     const pairs = Object.entries({ p: 1, q: 2 }).map(([key, value]) => key.repeat(value));
@@ -76,7 +80,9 @@ export class DestructuringErrors extends Workflow {
         return a;
       }
       if (which === 2) {
-        const { x: { y } } = { x: nothing };
+        const {
+          x: { y },
+        } = { x: nothing };
         return y;
       }
       if (which === 3) {
@@ -140,6 +146,11 @@ export class DestructuringErrors extends Workflow {
 export const cases = [
   ...casesOf(ArrayDestructuring, [[1, 2, 3, 4, 5, 6]], [[1]], [[]]),
   ...casesOf(ObjectDestructuring, [{ id: "u7", meta: { tags: ["t"], score: 3 }, extra: 1 }], [{ id: "u2" }]),
-  ...casesOf(DestructuringInLoopsAndParams, [[{ k: "a", v: [1, 2, 3] }, { k: "b", v: [] }]]),
+  ...casesOf(DestructuringInLoopsAndParams, [
+    [
+      { k: "a", v: [1, 2, 3] },
+      { k: "b", v: [] },
+    ],
+  ]),
   ...Array.from({ length: 18 }, (_, i) => ({ workflow: DestructuringErrors, args: [i] })),
 ];

@@ -5,7 +5,7 @@ import { casesOf } from "./case.js";
 @workflow
 export class LiteralsAndTemplates extends Workflow {
   async run(name: string, n: number) {
-    const values = [0, -0, 1.5, 1e21, 0x1f, 0o17, 0b101, 1_000_000, NaN, Infinity, -Infinity, "s", 'q', true, false, null, undefined];
+    const values = [0, -0, 1.5, 1e21, 0x1f, 0o17, 0b101, 1_000_000, NaN, Infinity, -Infinity, "s", "q", true, false, null, undefined];
     const big = 12345678901234567890n;
     const tpl = `Hi ${name}, n=${n}, n*2=${await double(n)}, nested=${`<${name.toUpperCase()}>`} ${[1, 2]} ${{}} ${null} ${undefined}`;
     const multiline = `line1
@@ -68,14 +68,65 @@ export class MemberAndOptional extends Workflow {
 @workflow
 export class OperatorsAndComparisons extends Workflow {
   async run(a: number, b: number, s: string) {
-    const arithmetic = [a + b, a - b, a * b, a / b, a % b, a ** b, -a, +s, a + s, s + a, (s as unknown as number) * 1, -(-a), 2 ** 3 ** 2, (a + b) * 2 - b / 2];
-    const comparisons = [a < b, a <= b, a > b, a >= b, a == b, a != b, a === b, a !== b, "10" < "9", 10 < 9, s == (a as unknown), null == undefined, null === undefined, Number.NaN === Number("x"), 0 === -0, Object.is(0, -0)];
+    const arithmetic = [
+      a + b,
+      a - b,
+      a * b,
+      a / b,
+      a % b,
+      a ** b,
+      -a,
+      +s,
+      a + s,
+      s + a,
+      (s as unknown as number) * 1,
+      -(-a),
+      2 ** (3 ** 2),
+      (a + b) * 2 - b / 2,
+    ];
+    const comparisons = [
+      a < b,
+      a <= b,
+      a > b,
+      a >= b,
+      a == b,
+      a != b,
+      a === b,
+      a !== b,
+      "10" < "9",
+      10 < 9,
+      s == (a as unknown),
+      null == undefined,
+      null === undefined,
+      Number.NaN === Number("x"),
+      0 === -0,
+      Object.is(0, -0),
+    ];
     const looseEq = [1 == ("1" as unknown), 0 == ("" as unknown), null == (0 as unknown), ([1] as unknown) == 1, true == (1 as unknown)];
-    const types = [typeof a, typeof s, typeof null, typeof undefined, typeof {}, typeof [], typeof (() => 1), typeof 1n, typeof true, typeof (undefined as unknown)];
+    const types = [
+      typeof a,
+      typeof s,
+      typeof null,
+      typeof undefined,
+      typeof {},
+      typeof [],
+      typeof (() => 1),
+      typeof 1n,
+      typeof true,
+      typeof (undefined as unknown),
+    ];
     const bitwise = [a & b, a | b, a ^ b, ~a, a << 2, a >> 1, -a >>> 28];
     const obj = { x: 1, arr: [1, 2] };
     const membership = ["x" in obj, "y" in obj, 0 in obj.arr, 5 in obj.arr, "length" in obj.arr];
-    const instances = [obj.arr instanceof Array, obj instanceof Array, obj instanceof Object, new Date(0) instanceof Date, new Map() instanceof Map, new Error("x") instanceof Error, new TypeError("t") instanceof Error];
+    const instances = [
+      obj.arr instanceof Array,
+      obj instanceof Array,
+      obj instanceof Object,
+      new Date(0) instanceof Date,
+      new Map() instanceof Map,
+      new Error("x") instanceof Error,
+      new TypeError("t") instanceof Error,
+    ];
     const sum = (await add(a, b)) * (await double(b));
     return { arithmetic, comparisons, looseEq, types, bitwise, membership, instances, sum };
   }
@@ -168,7 +219,8 @@ export class CompoundAssignAcrossAwaits extends Workflow {
 @workflow
 export class ParenthesisedOptionalChain extends Workflow {
   async run(pick: number) {
-    const a: any = pick === 0 ? null : pick === 1 ? {} : { b: { c: "c", f: (x?: string) => `f(${x})` }, f: (x: number) => x * 10, g: () => (x: number) => x + 1 };
+    const a: any =
+      pick === 0 ? null : pick === 1 ? {} : { b: { c: "c", f: (x?: string) => `f(${x})` }, f: (x: number) => x * 10, g: () => (x: number) => x + 1 };
     const list: any = pick === 0 ? null : [1, 2, 3];
     const out: unknown[] = [];
     const attempt = (f: () => unknown) => {
@@ -180,18 +232,18 @@ export class ParenthesisedOptionalChain extends Workflow {
     };
     attempt(() => (a?.b).c);
     attempt(() => (a?.b)[0]);
-    attempt(() => (a?.b)?.c);
+    attempt(() => a?.b?.c);
     attempt(() => a?.b.c);
     attempt(() => a?.b!.c);
-    attempt(() => ((a?.b)).c);
+    attempt(() => (a?.b).c);
     attempt(() => (a?.b as any).c);
     attempt(() => (a?.f)(2));
-    attempt(() => (a?.f)?.(3));
+    attempt(() => a?.f?.(3));
     attempt(() => (a?.b.f)(String(out.push("argument evaluated"))));
     attempt(() => (a?.g())(1));
     attempt(() => (list?.at)(-1));
     attempt(() => (list?.map)((x: number) => x * 2));
-    attempt(() => typeof (a?.b));
+    attempt(() => typeof a?.b);
     try {
       out.push((a?.f)(await double(2)));
     } catch (e: any) {
@@ -230,21 +282,21 @@ export class OptionalChainMessages extends Workflow {
         out.push(`${e.name}: ${e.message}`);
       }
     };
-    attempt(() => [...(a?.b)]);
+    attempt(() => [...a?.b]);
     attempt(() => [...o?.b.c]);
-    attempt(() => Math.max(...(a?.b)));
+    attempt(() => Math.max(...a?.b));
     attempt(() => {
       for (const x of a?.b) out.push(x);
     });
     attempt(() => {
-      for (const x of (o?.b.c)) out.push(x);
+      for (const x of o?.b.c) out.push(x);
     });
     attempt(() => {
-      const [x] = (a?.b);
+      const [x] = a?.b;
       return x;
     });
     attempt(() => {
-      const { y } = (a?.b);
+      const { y } = a?.b;
       return y;
     });
     attempt(() => {
@@ -267,7 +319,13 @@ export class OptionalChainMessages extends Workflow {
 export const cases = [
   ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
   ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
-  ...casesOf(MemberAndOptional, [{ user: { profile: { name: "x", tags: ["t1", "t2"] } }, list: [1, 2] }], [{ user: { profile: null } }], [{}], [{ fn: null, user: {} }]),
+  ...casesOf(
+    MemberAndOptional,
+    [{ user: { profile: { name: "x", tags: ["t1", "t2"] } }, list: [1, 2] }],
+    [{ user: { profile: null } }],
+    [{}],
+    [{ fn: null, user: {} }],
+  ),
   ...casesOf(OperatorsAndComparisons, [7, 3, "12"], [-2, 0.5, "x"], [0, 0, ""]),
   ...casesOf(LogicalAndTernary, [[0, null, "", "s", 1, undefined, false, true, NaN]], [[null]], [[]]),
   ...casesOf(EvaluationOrder, [1]),

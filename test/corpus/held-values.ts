@@ -64,7 +64,12 @@ export class MatchesAcrossAwaits extends Workflow {
     } catch (e) {
       bad = (e as Error).message;
     }
-    return { first: first && [first[0], first.index, first.groups?.word, first.input], rest, exec: exec && { all: [...exec], index: exec.index, b: exec.groups?.b, input: exec.input }, bad };
+    return {
+      first: first && [first[0], first.index, first.groups?.word, first.input],
+      rest,
+      exec: exec && { all: [...exec], index: exec.index, b: exec.groups?.b, input: exec.input },
+      bad,
+    };
   }
 }
 
@@ -81,7 +86,17 @@ export class MethodsAsValues extends Workflow {
 
 export const cases = [
   ...casesOf(IteratorsAcrossAwaits, [[1, 2, 3]], [[]]),
-  ...casesOf(IteratorLoops, [[["a", 1], ["b", 2], ["c", 3]]], [[]]),
+  ...casesOf(
+    IteratorLoops,
+    [
+      [
+        ["a", 1],
+        ["b", 2],
+        ["c", 3],
+      ],
+    ],
+    [[]],
+  ),
   ...casesOf(MatchesAcrossAwaits, ["ab1 cd2 ef3"], ["none"]),
   ...casesOf(MethodsAsValues, [["a", "abc", "ab"]]),
 ];

@@ -33,11 +33,7 @@ export class AllOverMap extends Workflow {
       }),
     );
     const nested = await Promise.all(items.map(async (x) => Promise.all([double(x), echo(`n${x}`)])));
-    const grouped = await Promise.all([
-      Promise.all(items.map((x) => double(x))),
-      Promise.allSettled(items.map((x) => evenOnly(x))),
-      echo("single"),
-    ]);
+    const grouped = await Promise.all([Promise.all(items.map((x) => double(x))), Promise.allSettled(items.map((x) => evenOnly(x))), echo("single")]);
     return { doubled, withIndex, active, pipelines, nested, grouped };
   }
 }
@@ -54,7 +50,12 @@ export class AllSettledShapes extends Workflow {
         return v;
       }),
     );
-    return { summary, mixed: mixed.map((m) => m.status), reasons: mixed.map((m) => (m.status === "rejected" ? (m.reason as Error).message : m.value)), asyncSettled };
+    return {
+      summary,
+      mixed: mixed.map((m) => m.status),
+      reasons: mixed.map((m) => (m.status === "rejected" ? (m.reason as Error).message : m.value)),
+      asyncSettled,
+    };
   }
 }
 

@@ -69,9 +69,10 @@ export class ThrownValuesOfAnyKind extends Workflow {
       if (kind === "object") throw { code: 42, message: "object thrown" };
       if (kind === "number") throw 7;
       if (kind === "null") throw null;
-      if (kind === "sort") [3, 1, 2].sort(() => {
-        throw new RangeError("from a comparator");
-      });
+      if (kind === "sort")
+        [3, 1, 2].sort(() => {
+          throw new RangeError("from a comparator");
+        });
       if (kind === "map") ["a"].map((s) => (s as unknown as { x: { y: number } }).x.y);
       if (kind === "action") await fail("Custom", "from an action");
       return "nothing thrown";
@@ -145,7 +146,11 @@ export class LiveCollectionsAndBuiltinRefs extends Workflow {
       if (v < limit) queue.add(await double(v));
       out.push(v);
     }
-    const graph = new Map<string, string[]>([["a", ["b"]], ["b", ["c"]], ["c", []]]);
+    const graph = new Map<string, string[]>([
+      ["a", ["b"]],
+      ["b", ["c"]],
+      ["c", []],
+    ]);
     const order = new Map<string, number>([["a", 0]]);
     for (const [node, depth] of order) {
       for (const next of graph.get(node)!) if (!order.has(next)) order.set(next, (await echo(depth)) + 1);

@@ -24,8 +24,10 @@ export const computeSquare = action("corpus.computeSquare", async function compu
 export const computeCube = action("corpus.computeCube", async function computeCube(n: number): Promise<number> {
   return n * n * n;
 });
-export const loadRecords = action("corpus.loadRecords", async function loadRecords(source: string): Promise<Array<{ id: number; value: number; source: string }>> {
-  return [1, 2, 3, 4, 5].map((id) => ({ id, value: id * 7 % 5, source }));
+export const loadRecords = action("corpus.loadRecords", async function loadRecords(source: string): Promise<
+  Array<{ id: number; value: number; source: string }>
+> {
+  return [1, 2, 3, 4, 5].map((id) => ({ id, value: (id * 7) % 5, source }));
 });
 export const saveSummary = action("corpus.saveSummary", async function saveSummary(summary: { count: number; total: number }): Promise<string> {
   return `saved ${summary.count} records, total ${summary.total}`;

@@ -39,12 +39,14 @@ async function query<R = Record<string, unknown>>(text: string, params: unknown[
   }
 }
 
-
-const statusIs = (id: string, status: string) => async () => ((await query<{ status: string }>("SELECT status FROM waymark.instances WHERE id = $1", [id]))[0]?.status === status ? true : undefined);
+const statusIs = (id: string, status: string) => async () =>
+  (await query<{ status: string }>("SELECT status FROM waymark.instances WHERE id = $1", [id]))[0]?.status === status ? true : undefined;
 
 function waymark(args: string[]) {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  return dbUrl().then((url) => execa(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...inherited, WAYMARK_DATABASE_URL: url }, extendEnv: false, reject: false }));
+  return dbUrl().then((url) =>
+    execa(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...inherited, WAYMARK_DATABASE_URL: url }, extendEnv: false, reject: false }),
+  );
 }
 
 test("a queued instance is cancelled at once: result() rejects with WorkflowCancelledError and nothing ever runs", async (t) => {
@@ -59,7 +61,9 @@ test("a queued instance is cancelled at once: result() rejects with WorkflowCanc
   t.is(e!.code, "WAYMARK_WORKFLOW_CANCELLED");
   t.regex(e!.message, /workflow MarkWorkflow \(instance [0-9a-f-]{36}\) was cancelled/);
   t.true(Date.now() - started < 5_000);
-  const [row] = await query("SELECT finished_at IS NOT NULL AS finished, state, error->>'name' AS error FROM waymark.instances WHERE id = $1", [handle.instanceId]);
+  const [row] = await query("SELECT finished_at IS NOT NULL AS finished, state, error->>'name' AS error FROM waymark.instances WHERE id = $1", [
+    handle.instanceId,
+  ]);
   t.deepEqual(row, { finished: true, state: null, error: "WorkflowCancelledError" });
   t.deepEqual(notes.lines("queued.txt"), []);
 });
@@ -70,14 +74,19 @@ test("a sleeping instance is cancelled at once and never wakes", async (t) => {
   await handle.cancel();
   t.is(await handle.status(), "cancelled");
   await t.throwsAsync(handle.result(), { instanceOf: WorkflowCancelledError });
-  t.deepEqual(notes.lines("sleeping.txt").map((l) => l.replace(/ \d+$/, "")), ["before the sleep"]);
+  t.deepEqual(
+    notes.lines("sleeping.txt").map((l) => l.replace(/ \d+$/, "")),
+    ["before the sleep"],
+  );
 });
 
 test("a running instance: its action sees the abort, nothing new is dispatched, it ends cancelled and run() rejects", async (t) => {
   const running = new C.CancellableWorkflow().run("running");
   const rejected = t.throwsAsync(running, { instanceOf: WorkflowCancelledError });
   await until("the action to start", () => (notes.lines("running.txt").includes("started") ? true : undefined));
-  const [{ id }] = await query<{ id: string }>("SELECT id::text AS id FROM waymark.instances WHERE workflow_name = 'CancellableWorkflow' AND args->>0 = 'running'");
+  const [{ id }] = await query<{ id: string }>(
+    "SELECT id::text AS id FROM waymark.instances WHERE workflow_name = 'CancellableWorkflow' AND args->>0 = 'running'",
+  );
   const handle = new WorkflowHandle(id!, "CancellableWorkflow");
   t.is(await handle.status(), "running");
   await handle.cancel();

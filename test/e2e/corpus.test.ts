@@ -81,8 +81,16 @@ const ORDER_DEPENDENT: Record<string, (value: unknown, args: unknown[]) => unkno
   CompoundAssignAcrossAwaits(value, args) {
     const v = value as { total: number; counts: { a: number } };
     const items = args[0] as number[];
-    const last = (x: number, options: number[]) => (options.includes(x) ? "the last writer's value" : `${x}, which no completion order gives (one of ${options.join(", ")})`);
-    return { ...v, total: last(v.total, items.map((n) => n * 2)), counts: { a: last(v.counts.a, items) } };
+    const last = (x: number, options: number[]) =>
+      options.includes(x) ? "the last writer's value" : `${x}, which no completion order gives (one of ${options.join(", ")})`;
+    return {
+      ...v,
+      total: last(
+        v.total,
+        items.map((n) => n * 2),
+      ),
+      counts: { a: last(v.counts.a, items) },
+    };
   },
 };
 

@@ -34,7 +34,15 @@ async function attempts(instanceId: string) {
       `SELECT action_seq, action_name, attempt, status, error->>'name' AS error, started_at, finished_at FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt`,
       [instanceId],
     );
-    return rows as Array<{ action_seq: number; action_name: string; attempt: number; status: string; error: string | null; started_at: Date; finished_at: Date }>;
+    return rows as Array<{
+      action_seq: number;
+      action_name: string;
+      attempt: number;
+      status: string;
+      error: string | null;
+      started_at: Date;
+      finished_at: Date;
+    }>;
   } finally {
     await c.end();
   }

@@ -36,7 +36,12 @@ test("without WAYMARK_DATABASE_URL, supervise runs an embedded PostgreSQL under 
 
   // The SDK (here through `waymark run`) finds the server from the same directory.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const run = await execa(process.execPath, [CLI, "run", FIXTURE, "GreetWorkflow", "--args", '["embedded"]'], { cwd: dir, env: inherited, extendEnv: false, reject: false });
+  const run = await execa(process.execPath, [CLI, "run", FIXTURE, "GreetWorkflow", "--args", '["embedded"]'], {
+    cwd: dir,
+    env: inherited,
+    extendEnv: false,
+    reject: false,
+  });
   t.is(run.exitCode, 0, run.stderr);
   t.is(JSON.parse(run.stdout), "hello embedded");
 
@@ -52,7 +57,12 @@ test("the SDK without a database says how to get one", async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "waymark-nodb-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const run = await execa(process.execPath, [CLI, "run", FIXTURE, "GreetWorkflow", "--args", '["x"]'], { cwd: dir, env: inherited, extendEnv: false, reject: false });
+  const run = await execa(process.execPath, [CLI, "run", FIXTURE, "GreetWorkflow", "--args", '["x"]'], {
+    cwd: dir,
+    env: inherited,
+    extendEnv: false,
+    reject: false,
+  });
   t.is(run.exitCode, 1);
   t.regex(run.stderr, /no database: set WAYMARK_DATABASE_URL, or start `waymark supervise` in this directory/);
 });

@@ -25,7 +25,15 @@ test("higher-priority instances run first, older first within a priority", async
   const C = await import("../fixtures/workflows/control.js");
   const queued: Array<{ id: string; label: string }> = [];
   // Low ones first, so age alone would run them first.
-  for (const [label, priority] of [["low-1", 0], ["low-2", 0], ["high-1", 10], ["low-3", 0], ["high-2", 10], ["mid-1", 5], ["high-3", 10]] as const) {
+  for (const [label, priority] of [
+    ["low-1", 0],
+    ["low-2", 0],
+    ["high-1", 10],
+    ["low-3", 0],
+    ["high-2", 10],
+    ["mid-1", 5],
+    ["high-3", 10],
+  ] as const) {
     const h = await new C.MarkWorkflow().start(["priority", label], { priority });
     queued.push({ id: h.instanceId, label });
   }
@@ -35,7 +43,13 @@ test("higher-priority instances run first, older first within a priority", async
   sup = await supervise({
     databaseUrl: await dbUrl(),
     modules: ["test/fixtures/workflows/control.ts"],
-    env: { TEST_DIR: notes.dir, WAYMARK_WORKER_COUNT: "1", WAYMARK_CONCURRENT_PER_WORKER: "1", WAYMARK_EXECUTOR_SHARDS: "1", WAYMARK_MAX_CONCURRENT_INSTANCES: "1" },
+    env: {
+      TEST_DIR: notes.dir,
+      WAYMARK_WORKER_COUNT: "1",
+      WAYMARK_CONCURRENT_PER_WORKER: "1",
+      WAYMARK_EXECUTOR_SHARDS: "1",
+      WAYMARK_MAX_CONCURRENT_INSTANCES: "1",
+    },
   });
   const { WorkflowHandle } = await import("waymark");
   await Promise.all(queued.map((q) => new WorkflowHandle(q.id, "MarkWorkflow").result()));
@@ -48,6 +62,12 @@ test("higher-priority instances run first, older first within a priority", async
     [queued.map((q) => q.id)],
   );
   await c.end();
-  t.deepEqual(rows.map((r) => r.label), ["bulk-high", "high-1", "high-2", "high-3", "mid-1", "low-1", "low-2", "low-3"]);
-  t.deepEqual(notes.lines("priority.txt").map((l) => l.split(" ")[0]), ["bulk-high", "high-1", "high-2", "high-3", "mid-1", "low-1", "low-2", "low-3"]);
+  t.deepEqual(
+    rows.map((r) => r.label),
+    ["bulk-high", "high-1", "high-2", "high-3", "mid-1", "low-1", "low-2", "low-3"],
+  );
+  t.deepEqual(
+    notes.lines("priority.txt").map((l) => l.split(" ")[0]),
+    ["bulk-high", "high-1", "high-2", "high-3", "mid-1", "low-1", "low-2", "low-3"],
+  );
 });

@@ -39,7 +39,14 @@ test("a RetryPolicy retries the listed error names; attempts count executions; e
   const handle = await new D.RetryWorkflow().start(["net", 3, "NetworkError", 5]);
   t.is(await handle.result(), "ok after 3");
   const rows = await attempts(handle.instanceId);
-  t.deepEqual(rows.map((r) => [r.attempt, r.status, r.error]), [[1, "failed", "NetworkError"], [2, "failed", "NetworkError"], [3, "completed", null]]);
+  t.deepEqual(
+    rows.map((r) => [r.attempt, r.status, r.error]),
+    [
+      [1, "failed", "NetworkError"],
+      [2, "failed", "NetworkError"],
+      [3, "completed", null],
+    ],
+  );
   // actionId is the same across attempts.
   const ids = new Set(notes.lines("net.txt").map((l) => l.split(" ")[1]));
   t.is(ids.size, 1);

@@ -15,7 +15,12 @@ let db: pg.Pool;
 
 async function waymark(args: string[]) {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  return execa(process.execPath, [CLI, "schedules", ...args], { cwd: ROOT, env: { ...inherited, WAYMARK_DATABASE_URL: await dbUrl() }, extendEnv: false, reject: false });
+  return execa(process.execPath, [CLI, "schedules", ...args], {
+    cwd: ROOT,
+    env: { ...inherited, WAYMARK_DATABASE_URL: await dbUrl() },
+    extendEnv: false,
+    reject: false,
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,7 +61,13 @@ test.serial("list, pause, resume and delete a schedule from the command line", a
   t.is((await waymark(["list"])).stdout, "no schedules");
 
   const { TickWorkflow, SlowWorkflow } = await import("../fixtures/workflows/scheduled.js");
-  await scheduleWorkflow(TickWorkflow, { scheduleName: "cli-every", schedule: { everyMs: 500 }, jitterMs: 100, priority: 2, args: ["cli", new Date(Date.UTC(2030, 0, 1))] });
+  await scheduleWorkflow(TickWorkflow, {
+    scheduleName: "cli-every",
+    schedule: { everyMs: 500 },
+    jitterMs: 100,
+    priority: 2,
+    args: ["cli", new Date(Date.UTC(2030, 0, 1))],
+  });
   await scheduleWorkflow(SlowWorkflow, { scheduleName: "cli-cron", schedule: "0 9 * * 1-5", timezone: "Europe/Berlin", allowDuplicate: true, args: [1] });
   await waitForMoreFires(0);
 
@@ -70,7 +81,18 @@ test.serial("list, pause, resume and delete a schedule from the command line", a
 
   const json = (await waymark(["list", "--json", "--workflow", "TickWorkflow"])).stdout.split("\n").map((l) => JSON.parse(l));
   t.is(json.length, 1);
-  t.like(json[0], { workflowName: "TickWorkflow", scheduleName: "cli-every", schedule: { everyMs: 500 }, cron: null, intervalMs: 500, jitterMs: 100, timezone: "UTC", priority: 2, allowDuplicate: false, status: "active" });
+  t.like(json[0], {
+    workflowName: "TickWorkflow",
+    scheduleName: "cli-every",
+    schedule: { everyMs: 500 },
+    cron: null,
+    intervalMs: 500,
+    jitterMs: 100,
+    timezone: "UTC",
+    priority: 2,
+    allowDuplicate: false,
+    status: "active",
+  });
   t.regex(json[0].lastInstanceId, /^[0-9a-f-]{36}$/);
   t.true(Date.parse(json[0].nextRunAt) > Date.parse(json[0].lastRunAt));
 

@@ -45,12 +45,19 @@ test("three supervisors, 1-second schedules for 10 seconds: one instance per due
       t.true(mine.length >= 7 && mine.length <= Math.ceil(elapsed / 1000) + 1, `${name}: ${mine.length} instances in ${elapsed} ms`);
       // A double fire shows as two instances of one schedule moments apart.
       const gaps = mine.slice(1).map((r, i) => r.created_at.getTime() - mine[i]!.created_at.getTime());
-      t.true(gaps.every((g) => g >= 1000), `${name}: gaps ${gaps.join(", ")}`);
+      t.true(
+        gaps.every((g) => g >= 1000),
+        `${name}: gaps ${gaps.join(", ")}`,
+      );
     }
 
     // Every fire is in one scheduler's log, and all the fired instances complete, each action once.
     const fired = sups.map((s) => (s.output().match(/schedule fired/g) ?? []).length);
-    t.is(fired.reduce((a, b) => a + b, 0), rows.length, `fires per supervisor: ${fired.join(", ")}`);
+    t.is(
+      fired.reduce((a, b) => a + b, 0),
+      rows.length,
+      `fires per supervisor: ${fired.join(", ")}`,
+    );
     t.log(`fires per supervisor: ${fired.join(", ")}; instances per schedule: ${NAMES.map((n) => rows.filter((r) => r.name === n).length).join(", ")}`);
     const ids = rows.map((r) => r.id);
     for (const deadline = Date.now() + 20_000; ; ) {
@@ -60,7 +67,10 @@ test("three supervisors, 1-second schedules for 10 seconds: one instance per due
       if (open[0].n === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const attempts = await db.query(`SELECT count(*)::int AS n, count(DISTINCT instance_id)::int AS i FROM waymark.action_attempts WHERE instance_id = ANY($1::uuid[])`, [ids]);
+    const attempts = await db.query(
+      `SELECT count(*)::int AS n, count(DISTINCT instance_id)::int AS i FROM waymark.action_attempts WHERE instance_id = ANY($1::uuid[])`,
+      [ids],
+    );
     t.deepEqual(attempts.rows[0], { n: ids.length, i: ids.length });
   } finally {
     await close();

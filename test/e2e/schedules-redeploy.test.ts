@@ -42,7 +42,11 @@ test("a redeploy with a changed body: the next fire runs the new version", async
     const { DeployedWorkflow } = (await import(pathToFileURL(v1).href)) as typeof import("../fixtures/workflows/scheduled-deploy.js");
     await scheduleWorkflow(DeployedWorkflow, { scheduleName: "deploy", schedule: { everyMs: 500 }, args: [41] });
     const versions = async () =>
-      (await db.query<{ id: number; registered_at: Date }>(`SELECT id::int, registered_at FROM waymark.workflow_versions WHERE workflow_name = 'DeployedWorkflow' ORDER BY registered_at`)).rows;
+      (
+        await db.query<{ id: number; registered_at: Date }>(
+          `SELECT id::int, registered_at FROM waymark.workflow_versions WHERE workflow_name = 'DeployedWorkflow' ORDER BY registered_at`,
+        )
+      ).rows;
     const [first] = await versions();
     t.truthy(first, "scheduleWorkflow registered the caller's version");
     /** The fired instances that completed, with their results. */
@@ -81,7 +85,9 @@ test("a redeploy with a changed body: the next fire runs the new version", async
       }
       t.true(after.length >= 2, `${after.length} fires after the redeploy`);
       const firstAfterStart = (await results()).find((r) => r.created_at > before.at(-1)!.created_at);
-      t.log(`first fire after the redeploy: ${firstAfterStart?.result} at ${firstAfterStart?.created_at.toISOString()}; v2 registered at ${registered.registered_at.toISOString()}`);
+      t.log(
+        `first fire after the redeploy: ${firstAfterStart?.result} at ${firstAfterStart?.created_at.toISOString()}; v2 registered at ${registered.registered_at.toISOString()}`,
+      );
       // Every fire after the new version was registered ran the new body.
       for (const r of after) t.like(r, { version_id: registered.id, result: "v2 42" });
       await deleteSchedule("DeployedWorkflow", { scheduleName: "deploy" });

@@ -33,12 +33,17 @@ function logger(): { log: Logger; lines: string[] } {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function row(name: string) {
-  const { rows } = await db.query(`SELECT id, status, next_run_at, last_run_at, last_instance_id::text FROM waymark.schedules WHERE schedule_name = $1`, [name]);
+  const { rows } = await db.query(`SELECT id, status, next_run_at, last_run_at, last_instance_id::text FROM waymark.schedules WHERE schedule_name = $1`, [
+    name,
+  ]);
   return rows[0];
 }
 
 async function instancesOf(name: string): Promise<number> {
-  const { rows } = await db.query(`SELECT count(*)::int AS n FROM waymark.instances i JOIN waymark.schedules s ON s.id = i.schedule_id WHERE s.schedule_name = $1`, [name]);
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS n FROM waymark.instances i JOIN waymark.schedules s ON s.id = i.schedule_id WHERE s.schedule_name = $1`,
+    [name],
+  );
   return rows[0].n;
 }
 
@@ -62,11 +67,17 @@ test.serial("a schedule whose next run cannot be computed stops with an error; t
   const bad = await row("feb-30");
   t.is(bad.next_run_at, null);
   t.is(bad.status, "active");
-  t.true(lines.some((l) => /ERROR .*cannot compute a schedule's next run.* workflow=TickWorkflow schedule=feb-30 error="Invalid explicit day of month definition"/.test(l)), lines.join("\n"));
+  t.true(
+    lines.some((l) =>
+      /ERROR .*cannot compute a schedule's next run.* workflow=TickWorkflow schedule=feb-30 error="Invalid explicit day of month definition"/.test(l),
+    ),
+    lines.join("\n"),
+  );
   t.is((await listSchedules()).find((s) => s.scheduleName === "feb-30")!.nextRunAt, null);
   await t.throwsAsync(resumeSchedule("TickWorkflow", { scheduleName: "feb-30" }), {
     instanceOf: ScheduleError,
-    message: 'schedule "feb-30" of workflow TickWorkflow cannot compute its next run (Invalid explicit day of month definition): give it a new cadence with scheduleWorkflow',
+    message:
+      'schedule "feb-30" of workflow TickWorkflow cannot compute its next run (Invalid explicit day of month definition): give it a new cadence with scheduleWorkflow',
   });
   await db.query(`DELETE FROM waymark.schedules`);
 });
@@ -81,7 +92,10 @@ test.serial("a schedule of a workflow with no registered version skips the fire 
   t.true(r.next_run_at.getTime() > Date.now() + 50_000);
   t.is(r.last_run_at, null);
   t.is(s.fired, 0);
-  t.true(lines.some((l) => /WARN .*no registered version; skipping this fire workflow=GhostWorkflow schedule=ghost/.test(l)), lines.join("\n"));
+  t.true(
+    lines.some((l) => /WARN .*no registered version; skipping this fire workflow=GhostWorkflow schedule=ghost/.test(l)),
+    lines.join("\n"),
+  );
   await db.query(`DELETE FROM waymark.schedules`);
 });
 
@@ -139,7 +153,8 @@ test.serial("when the database is unreachable it retries every poll interval, no
 });
 
 test.serial("two schedulers racing over 60 due schedules in small batches queue exactly one instance each", async (t) => {
-  for (let i = 0; i < 60; i++) await scheduleWorkflow(S.TickWorkflow, { scheduleName: `race-${i}`, schedule: { everyMs: 60_000 }, args: [`r${i}`, new Date()] });
+  for (let i = 0; i < 60; i++)
+    await scheduleWorkflow(S.TickWorkflow, { scheduleName: `race-${i}`, schedule: { everyMs: 60_000 }, args: [`r${i}`, new Date()] });
   await db.query(`UPDATE waymark.schedules SET next_run_at = now() - interval '1 second'`);
   const a = new Scheduler({ db, intervalMs: 60_000, batchSize: 4, log: logger().log });
   const b = new Scheduler({ db, intervalMs: 60_000, batchSize: 4, log: logger().log });
@@ -149,6 +164,9 @@ test.serial("two schedulers racing over 60 due schedules in small batches queue 
     `SELECT s.schedule_name, count(i.id)::int AS n, bool_and(s.last_instance_id = i.id OR i.id IS NULL) AS last FROM waymark.schedules s LEFT JOIN waymark.instances i ON i.schedule_id = s.id GROUP BY s.schedule_name`,
   );
   t.is(rows.length, 60);
-  t.true(rows.every((r) => r.n === 1 && r.last), JSON.stringify(rows.filter((r) => r.n !== 1)));
+  t.true(
+    rows.every((r) => r.n === 1 && r.last),
+    JSON.stringify(rows.filter((r) => r.n !== 1)),
+  );
   await db.query(`DELETE FROM waymark.schedules`);
 });

@@ -53,7 +53,6 @@ test.after.always(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 interface Fire {
   id: string;
   status: string;
@@ -77,7 +76,8 @@ async function fires(id: number): Promise<Fire[]> {
   return rows;
 }
 
-const waitForFires = (id: number, n: number, timeoutMs: number) => waitUntil(`${n} fires of schedule ${id}`, timeoutMs, async () => ((await fires(id)).length >= n ? fires(id) : undefined));
+const waitForFires = (id: number, n: number, timeoutMs: number) =>
+  waitUntil(`${n} fires of schedule ${id}`, timeoutMs, async () => ((await fires(id)).length >= n ? fires(id) : undefined));
 
 async function nextRunAt(id: number): Promise<number> {
   const { rows } = await db.query(`SELECT next_run_at FROM waymark.schedules WHERE id = $1`, [id]);
@@ -105,7 +105,10 @@ test.serial("scheduleWorkflow refuses invalid input before anything is stored, s
     [{ ...base, schedule: { everyMs: 1000 }, priority: 1.5 }, /^priority must be a whole number \(a 32-bit integer\), got 1\.5$/],
     [{ ...base, schedule: { everyMs: 1000 }, allowDuplicate: "yes" }, /^allowDuplicate must be true or false, got "yes"$/],
     [{ ...base, schedule: { everyMs: 1000 }, args: "x" }, /^args must be an array of the workflow's arguments, got "x"$/],
-    [{ ...base, schedule: { everyMs: 1000 }, inputs: ["x"] }, /^scheduleWorkflow has no option "inputs" \(did you mean args\?\); the options are scheduleName, schedule, args/],
+    [
+      { ...base, schedule: { everyMs: 1000 }, inputs: ["x"] },
+      /^scheduleWorkflow has no option "inputs" \(did you mean args\?\); the options are scheduleName, schedule, args/,
+    ],
     [{ ...base, schedule: { everyMs: 1000 }, jiterMs: 5 }, /no option "jiterMs" \(did you mean jitterMs\?\)/],
     [{ ...base, scheduleName: "", schedule: { everyMs: 1000 } }, /^scheduleWorkflow needs \{ scheduleName \} \(a non-empty string\), got ""$/],
   ];
@@ -122,7 +125,10 @@ test.serial("scheduleWorkflow refuses invalid input before anything is stored, s
       return 1;
     }
   }
-  await t.throwsAsync(scheduleWorkflow(NotDecorated, { scheduleName: "bad", schedule: "0 * * * *" }), { instanceOf: RegistrationError, message: /NotDecorated is not a workflow/ });
+  await t.throwsAsync(scheduleWorkflow(NotDecorated, { scheduleName: "bad", schedule: "0 * * * *" }), {
+    instanceOf: RegistrationError,
+    message: /NotDecorated is not a workflow/,
+  });
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM waymark.schedules`);
   t.is(rows[0].n, 0);
   t.deepEqual(await listSchedules(), []);
@@ -157,7 +163,9 @@ test.serial("an interval schedule fires first at now + interval, then at each la
   // The first fire is at the first run, not at once; then one per interval, never faster.
   t.true(rows[0]!.created_at.getTime() >= info.nextRunAt!.getTime(), "fired before its first run");
   for (const g of gaps(rows)) t.true(g >= 1000 && g < 2000, `gap between fires ${g} ms`);
-  const latest = (await db.query(`SELECT id::int FROM waymark.workflow_versions WHERE workflow_name = 'TickWorkflow' ORDER BY registered_at DESC, id DESC LIMIT 1`)).rows[0].id;
+  const latest = (
+    await db.query(`SELECT id::int FROM waymark.workflow_versions WHERE workflow_name = 'TickWorkflow' ORDER BY registered_at DESC, id DESC LIMIT 1`)
+  ).rows[0].id;
   for (const r of rows) t.like(r, { priority: 3, version_id: latest });
   for (const r of rows) t.deepEqual(await new WorkflowHandle(r.id, "TickWorkflow").result(), { label: "tick", year: 2030, seen: new Map([["label", "tick"]]) });
 
@@ -172,11 +180,21 @@ test.serial("an interval schedule fires first at now + interval, then at each la
 
 test.serial("cron runs in the schedule's timezone; 5 fields are normalised, 6 fields fire on their seconds", async (t) => {
   // 5 fields, Europe/Berlin: the next run is at 9:00 on Berlin's clock.
-  const berlin = await scheduleWorkflow(S.TickWorkflow, { scheduleName: "berlin-9am", schedule: "0 9 * * *", timezone: "Europe/Berlin", args: ["b", new Date()] });
+  const berlin = await scheduleWorkflow(S.TickWorkflow, {
+    scheduleName: "berlin-9am",
+    schedule: "0 9 * * *",
+    timezone: "Europe/Berlin",
+    args: ["b", new Date()],
+  });
   t.is(berlin.cron, "0 0 9 * * *");
   t.is(berlin.schedule, "0 0 9 * * *");
   t.is(berlin.timezone, "Europe/Berlin");
-  t.is(new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(berlin.nextRunAt!), "09:00:00");
+  t.is(
+    new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(
+      berlin.nextRunAt!,
+    ),
+    "09:00:00",
+  );
   t.true(berlin.nextRunAt!.getTime() > Date.now() && berlin.nextRunAt!.getTime() <= Date.now() + 25 * 3600_000);
   await deleteSchedule(S.TickWorkflow, { scheduleName: "berlin-9am" });
 
@@ -257,7 +275,10 @@ for (const [what, W, status] of [
     await deleteSchedule(W, { scheduleName: `overlap-${status}` });
     t.is(rows[0]!.id, first!.id);
     // The second fire came only after the first instance had finished.
-    t.true(rows[1]!.created_at.getTime() >= rows[0]!.finished_at!.getTime(), `second fire ${rows[1]!.created_at.toISOString()} before the first finished ${rows[0]!.finished_at!.toISOString()}`);
+    t.true(
+      rows[1]!.created_at.getTime() >= rows[0]!.finished_at!.getTime(),
+      `second fire ${rows[1]!.created_at.toISOString()} before the first finished ${rows[0]!.finished_at!.toISOString()}`,
+    );
   });
 }
 
@@ -280,7 +301,10 @@ test.serial("pause keeps the row and stops firing; resume counts from now withou
   await waitForFires(id, 1, 5000);
   await pauseSchedule(S.TickWorkflow, { scheduleName: name });
   const atPause = (await fires(id)).length;
-  t.like((await listSchedules({ status: "paused" })).find((s) => s.scheduleName === name), { status: "paused" });
+  t.like(
+    (await listSchedules({ status: "paused" })).find((s) => s.scheduleName === name),
+    { status: "paused" },
+  );
   t.falsy((await listSchedules({ status: "active" })).find((s) => s.scheduleName === name));
   await sleep(2000); // four intervals
   t.is((await fires(id)).length, atPause, "a paused schedule fired");
@@ -309,7 +333,10 @@ test.serial("pause keeps the row and stops firing; resume counts from now withou
     t.is((e as { code?: string }).code, "WAYMARK_NOT_FOUND");
   }
   await t.throwsAsync(pauseSchedule(S.TickWorkflow, { scheduleName: "" }), { instanceOf: ScheduleError, message: /^pauseSchedule needs \{ scheduleName \}/ });
-  await t.throwsAsync(listSchedules({ status: "stopped" as never }), { instanceOf: ScheduleError, message: 'status must be "active" or "paused", got "stopped"' });
+  await t.throwsAsync(listSchedules({ status: "stopped" as never }), {
+    instanceOf: ScheduleError,
+    message: 'status must be "active" or "paused", got "stopped"',
+  });
 });
 
 test.serial("calling scheduleWorkflow again updates in place: new cadence, args and jitter, next run recomputed, active again", async (t) => {
@@ -317,9 +344,23 @@ test.serial("calling scheduleWorkflow again updates in place: new cadence, args 
   const created = await scheduleWorkflow(S.TickWorkflow, { scheduleName: name, schedule: "0 0 1 1 *", args: ["old", new Date()] });
   await pauseSchedule(S.TickWorkflow, { scheduleName: name });
   const before = Date.now();
-  const updated = await scheduleWorkflow(S.TickWorkflow, { scheduleName: name, schedule: { everyMs: 800 }, jitterMs: 400, args: ["new", new Date(Date.UTC(2031, 5, 1))], priority: -2 });
+  const updated = await scheduleWorkflow(S.TickWorkflow, {
+    scheduleName: name,
+    schedule: { everyMs: 800 },
+    jitterMs: 400,
+    args: ["new", new Date(Date.UTC(2031, 5, 1))],
+    priority: -2,
+  });
   const after = Date.now();
-  t.like(updated, { status: "active", schedule: { everyMs: 800 }, cron: null, intervalMs: 800, jitterMs: 400, priority: -2, args: ["new", new Date(Date.UTC(2031, 5, 1))] });
+  t.like(updated, {
+    status: "active",
+    schedule: { everyMs: 800 },
+    cron: null,
+    intervalMs: 800,
+    jitterMs: 400,
+    priority: -2,
+    args: ["new", new Date(Date.UTC(2031, 5, 1))],
+  });
   t.deepEqual(updated.createdAt, created.createdAt);
   t.true(updated.nextRunAt!.getTime() >= before + 800 && updated.nextRunAt!.getTime() <= after + 1200, `next run ${updated.nextRunAt!.toISOString()}`);
   t.is((await db.query(`SELECT count(*)::int AS n FROM waymark.schedules WHERE schedule_name = $1`, [name])).rows[0].n, 1);
@@ -335,18 +376,25 @@ test.serial("calling scheduleWorkflow again updates in place: new cadence, args 
 
 test.serial("with a 60 s poll the scheduler waits for a NOTIFY, then fires every due schedule in batches of WAYMARK_SCHEDULER_BATCH_SIZE", async (t) => {
   await db.query(`DELETE FROM waymark.schedules`);
-  for (let i = 0; i < 5; i++) await scheduleWorkflow(S.TickWorkflow, { scheduleName: `batch-${i}`, schedule: { everyMs: 3_600_000 }, args: [`b${i}`, new Date()] });
+  for (let i = 0; i < 5; i++)
+    await scheduleWorkflow(S.TickWorkflow, { scheduleName: `batch-${i}`, schedule: { everyMs: 3_600_000 }, args: [`b${i}`, new Date()] });
   await sleep(300); // the NOTIFYs of those upserts have woken it; it now sleeps (60 s, the poll interval)
   // Due now, but changed behind the scheduler's back (no NOTIFY): it does not look for 60 s.
   await db.query(`UPDATE waymark.schedules SET next_run_at = now() - interval '1 second'`);
   const mark = sup.output().length;
   await sleep(2000);
   const ids = (await db.query(`SELECT id FROM waymark.schedules WHERE schedule_name LIKE 'batch-%'`)).rows.map((r) => r.id);
-  const count = async () => (await db.query(`SELECT count(*)::int AS n FROM waymark.instances WHERE schedule_id = ANY($1::bigint[])`, [ids])).rows[0].n as number;
+  const count = async () =>
+    (await db.query(`SELECT count(*)::int AS n FROM waymark.instances WHERE schedule_id = ANY($1::bigint[])`, [ids])).rows[0].n as number;
   t.is(await count(), 0, "fired without a NOTIFY: the poll interval is not 60 s");
   await db.query(`SELECT pg_notify('waymark_work', 'schedule')`);
   await waitUntil("five fires", 3000, async () => (await count()) === 5);
-  const batches = [...sup.output().slice(mark).matchAll(/scheduler batch claimed=(\d+)/g)].map((m) => Number(m[1]));
+  const batches = [
+    ...sup
+      .output()
+      .slice(mark)
+      .matchAll(/scheduler batch claimed=(\d+)/g),
+  ].map((m) => Number(m[1]));
   t.deepEqual(batches, [2, 2, 1]);
   for (const s of await listSchedules()) t.true(s.nextRunAt!.getTime() > Date.now() + 3_500_000);
   await db.query(`DELETE FROM waymark.schedules`);

@@ -128,7 +128,13 @@ test("bad start options fail before anything is queued", async (t) => {
   await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { priority: 1.5 }), { instanceOf: TypeError, message: /priority must be an integer, got 1.5/ });
   await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { delayMs: -1 }), { instanceOf: TypeError, message: /delayMs must be a number >= 0, got -1/ });
   // Postgres cannot store a NUL in text: said before it is asked.
-  await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { idempotencyKey: "a\u0000b" }), { instanceOf: TypeError, message: /idempotencyKey must be a non-empty string of at most 1000 characters without NUL/ });
-  await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { idempotencyKey: "" }), { instanceOf: TypeError, message: /idempotencyKey must be a non-empty string/ });
+  await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { idempotencyKey: "a\u0000b" }), {
+    instanceOf: TypeError,
+    message: /idempotencyKey must be a non-empty string of at most 1000 characters without NUL/,
+  });
+  await t.throwsAsync(new C.MarkWorkflow().start(["bad", "x"], { idempotencyKey: "" }), {
+    instanceOf: TypeError,
+    message: /idempotencyKey must be a non-empty string/,
+  });
   t.deepEqual(await query("SELECT id FROM waymark.instances WHERE args->>0 = 'bad'"), []);
 });

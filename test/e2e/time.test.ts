@@ -64,7 +64,10 @@ test.serial("by default a timed-out attempt is retried, and the next attempt com
   const handle = await new D.TimeoutRetriedWorkflow().start(["retried"]);
   t.is(await handle.result(), "finished on attempt 2");
   const rows = await query("SELECT attempt, status FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY attempt", [handle.instanceId]);
-  t.deepEqual(rows, [{ attempt: 1, status: "timed_out" }, { attempt: 2, status: "completed" }]);
+  t.deepEqual(rows, [
+    { attempt: 1, status: "timed_out" },
+    { attempt: 2, status: "completed" },
+  ]);
 });
 
 test.serial("a child that ignores its abort is killed after the grace period, and its late result is discarded", async (t) => {
@@ -92,7 +95,10 @@ test.serial("kill -9 of a child mid-action: the attempt fails at once and the ne
   t.is(await handle.result(), "step one for crash / survived: attempt 2");
   // Well before the action's 120 s timeout: the death is noticed at once.
   t.true(Date.now() - started < 20_000);
-  const rows = await query("SELECT action_seq, attempt, status, error->>'name' AS error FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt", [handle.instanceId]);
+  const rows = await query(
+    "SELECT action_seq, attempt, status, error->>'name' AS error FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt",
+    [handle.instanceId],
+  );
   t.deepEqual(rows, [
     { action_seq: 1, attempt: 1, status: "completed", error: null },
     { action_seq: 2, attempt: 1, status: "timed_out", error: "ActionTimeout" },

@@ -24,7 +24,10 @@ test("two supervisors on one database run 200 instances, each exactly once", asy
     t.is(ids.length, 200);
     const { WorkflowHandle } = await import("waymark");
     const results = await Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "RecordWorkflow").result()));
-    t.deepEqual(results, Array.from({ length: 200 }, (_, i) => i * 2 + 1));
+    t.deepEqual(
+      results,
+      Array.from({ length: 200 }, (_, i) => i * 2 + 1),
+    );
 
     // Every instance's action ran once, in one of the two supervisors' children.
     const lines = readFileSync(record, "utf8").trim().split("\n");

@@ -26,10 +26,12 @@ test.after.always(async () => {
 });
 
 test("NUL characters and unpaired surrogates round-trip unchanged through arguments, results, attempts and state", async (t) => {
-  const values = ["a\u0000b", "ab😀".slice(0, 3), "\uDE00 low first", { ["key\u0000"]: ["\uD800", "ok 😀"] }, new Map([["\u0000", "\uDFFF"]])];
+  const values = ["a\u0000b", "ab😀".slice(0, 3), "\uDE00 low first", { "key\u0000": ["\uD800", "ok 😀"] }, new Map([["\u0000", "\uDFFF"]])];
   const handle = await new S.OddStrings().start([values]);
   t.deepEqual(await handle.result(), [...values, "held \u0000 across awaits"]);
-  const rows = await query(await dbUrl(), "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed' AND instance_id = $1", [handle.instanceId]);
+  const rows = await query(await dbUrl(), "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed' AND instance_id = $1", [
+    handle.instanceId,
+  ]);
   t.deepEqual(rows, [{ n: 6 }]);
 });
 
@@ -38,7 +40,11 @@ test("errors made to break their reader are failed attempts (not retried, not ti
   const handle = await new S.CatchesStrange().start([kinds]);
   const out = (await handle.result()) as unknown[];
   const caught = out.filter((_, i) => i % 2 === 0);
-  t.deepEqual(out.filter((_, i) => i % 2 === 1), kinds, "the innocent action between each ran");
+  t.deepEqual(
+    out.filter((_, i) => i % 2 === 1),
+    kinds,
+    "the innocent action between each ran",
+  );
   t.like(caught[0], { error: "Error" });
   t.regex((caught[0] as { message: string }).message, /its message could not be read/);
   t.like(caught[1], { error: "Error", message: "looping cause" });
@@ -46,10 +52,20 @@ test("errors made to break their reader are failed attempts (not retried, not ti
   t.is(typeof (caught[3] as { message?: unknown }).message, "string");
   t.deepEqual(caught.slice(4, 8), [{ thrown: "undefined" }, { thrown: null }, { thrown: "boom" }, { thrown: { code: 42, why: "quota" } }]);
   t.deepEqual(caught[8], { error: "QuotaError", message: "m", keys: ["name", "limit"] });
-  const attempts = await query(await dbUrl(), "SELECT status, attempt, error->>'name' AS name FROM waymark.action_attempts WHERE action_name = 'strangeThrow' AND instance_id = $1 ORDER BY action_seq", [handle.instanceId]);
+  const attempts = await query(
+    await dbUrl(),
+    "SELECT status, attempt, error->>'name' AS name FROM waymark.action_attempts WHERE action_name = 'strangeThrow' AND instance_id = $1 ORDER BY action_seq",
+    [handle.instanceId],
+  );
   t.is(attempts.length, kinds.length, "each failed once: not retried");
-  t.true(attempts.every((a) => a.status === "failed" && a.attempt === 1), JSON.stringify(attempts));
-  t.deepEqual(attempts.slice(4, 8).map((a) => a.name), ["NonError", "NonError", "NonError", "NonError"]);
+  t.true(
+    attempts.every((a) => a.status === "failed" && a.attempt === 1),
+    JSON.stringify(attempts),
+  );
+  t.deepEqual(
+    attempts.slice(4, 8).map((a) => a.name),
+    ["NonError", "NonError", "NonError", "NonError"],
+  );
   t.notRegex(sup.output(), /worker process died|died/);
 });
 

@@ -70,7 +70,6 @@ async function query<R>(text: string, params: unknown[] = []): Promise<R[]> {
   }
 }
 
-
 test.serial("the same source gives the same hash; moving the class down does not change it; a changed body does", (t) => {
   writeFileSync(path.join(project, "same.ts"), V1);
   writeFileSync(path.join(project, "moved.ts"), source({ label: "v1", sleepMs: 2500, above: "\n// a comment\n\nconst unrelated = 1;\nvoid unrelated;\n" }));
@@ -89,13 +88,20 @@ test.serial("an instance finishes on the version it started on; a new instance r
 
   // The supervisor's child compiled the module and registered its version; this process
   // compiles the same file to the same hash, so queueing adds no second row.
-  const registered = await until("the supervisor to register the version", async () => (await query<{ ir_hash: string }>("SELECT ir_hash FROM waymark.workflow_versions WHERE workflow_name = 'VersionedWorkflow'"))[0]);
+  const registered = await until(
+    "the supervisor to register the version",
+    async () => (await query<{ ir_hash: string }>("SELECT ir_hash FROM waymark.workflow_versions WHERE workflow_name = 'VersionedWorkflow'"))[0],
+  );
   const { VersionedWorkflow } = (await import(pathToFileURL(MODULE).href)) as { VersionedWorkflow: new () => Workflow };
   const v1Hash = definitionOf(VersionedWorkflow).compiled.hash;
   t.is(registered.ir_hash, v1Hash);
 
   const old = await new VersionedWorkflow().start(["old"]);
-  await until("the old instance to sleep (evicted)", async () => (await query<{ status: string }>("SELECT status FROM waymark.instances WHERE id = $1", [old.instanceId]))[0]?.status === "sleeping" || undefined);
+  await until(
+    "the old instance to sleep (evicted)",
+    async () =>
+      (await query<{ status: string }>("SELECT status FROM waymark.instances WHERE id = $1", [old.instanceId]))[0]?.status === "sleeping" || undefined,
+  );
   t.deepEqual(await query("SELECT count(*)::int AS n FROM waymark.workflow_versions"), [{ n: 1 }]);
 
   // A deploy: the module changes on disk and the supervisors restart with the new code.
@@ -105,7 +111,12 @@ test.serial("an instance finishes on the version it started on; a new instance r
 
   // A new instance, queued by a process that loads the new module, runs the new body.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const cli = await execa(process.execPath, [CLI, "run", MODULE, "VersionedWorkflow", "--args", '["new"]'], { cwd: ROOT, env: { ...inherited, WAYMARK_DATABASE_URL: await dbUrl() }, extendEnv: false, reject: false });
+  const cli = await execa(process.execPath, [CLI, "run", MODULE, "VersionedWorkflow", "--args", '["new"]'], {
+    cwd: ROOT,
+    env: { ...inherited, WAYMARK_DATABASE_URL: await dbUrl() },
+    extendEnv: false,
+    reject: false,
+  });
   t.is(cli.exitCode, 0, cli.stderr);
   t.is(JSON.parse(cli.stdout), "v2 before new / v2 after new / v2 extra step");
 
@@ -119,7 +130,13 @@ test.serial("an instance finishes on the version it started on; a new instance r
   t.is(rows.length, 2);
   t.is(rows[0]!.hash, v1Hash, "the old instance kept its version");
   t.not(rows[1]!.hash, v1Hash, "the new instance is on the new version");
-  t.deepEqual(rows.map((r) => r.n), [2, 3]);
+  t.deepEqual(
+    rows.map((r) => r.n),
+    [2, 3],
+  );
   const versions = await query<{ ir_hash: string }>("SELECT ir_hash FROM waymark.workflow_versions WHERE workflow_name = 'VersionedWorkflow' ORDER BY id");
-  t.deepEqual(versions.map((v) => v.ir_hash), [v1Hash, rows[1]!.hash]);
+  t.deepEqual(
+    versions.map((v) => v.ir_hash),
+    [v1Hash, rows[1]!.hash],
+  );
 });

@@ -14,9 +14,7 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-const MISSING =
-  "WAYMARK_TEST_DATABASE_URL is not set: run the tests with `npm test` (it starts the test database), " +
-  "or set WAYMARK_TEST_DATABASE_URL";
+const MISSING = "WAYMARK_TEST_DATABASE_URL is not set: run the tests with `npm test` (it starts the test database), " + "or set WAYMARK_TEST_DATABASE_URL";
 
 function adminUrl(): string {
   const url = process.env.WAYMARK_TEST_DATABASE_URL;

@@ -9,12 +9,21 @@ import { snapshotRead as snapshotReadRaw, snapshotWrite } from "../../interprete
  * called in-process and a snapshot/restore between every step (so every piece of state must
  * survive a trip through Postgres). Sleeps are skipped by advancing a virtual clock.
  */
-export async function runMachine(cls: unknown, args: unknown[], options: { restoreEveryStep?: boolean; machine?: MachineOptions; onYield?: () => void } = {}): Promise<unknown> {
+export async function runMachine(
+  cls: unknown,
+  args: unknown[],
+  options: { restoreEveryStep?: boolean; machine?: MachineOptions; onYield?: () => void } = {},
+): Promise<unknown> {
   const def = definitionOf(cls);
   const ir = JSON.parse(JSON.stringify(def.compiled.ir));
   const machineOptions: MachineOptions = { source: def.compiled.source, ...options.machine };
   let now = 1_000_000;
-  let m = Machine.start(ir, args.map((a) => decode(encode(a))), now, machineOptions);
+  let m = Machine.start(
+    ir,
+    args.map((a) => decode(encode(a))),
+    now,
+    machineOptions,
+  );
   const restore = options.restoreEveryStep ?? true;
   const snapshotRead = (ir: Parameters<typeof snapshotReadRaw>[0], text: string) => snapshotReadRaw(ir, text, machineOptions);
   for (let steps = 0; steps < 100_000; steps++) {
@@ -34,7 +43,9 @@ export async function runMachine(cls: unknown, args: unknown[], options: { resto
     if (batch.length === 0) {
       const wake = m.nextWakeAt();
       if (wake === undefined) {
-        const fibers = [...m.fibers.values()].map((f) => `fiber ${f.id} fn ${f.fn} pc ${f.pc} waits ${f.wait ? `${f.wait.kind}#${f.wait.id} ${f.wait.state}` : "-"} resume ${JSON.stringify(f.resume)}`);
+        const fibers = [...m.fibers.values()].map(
+          (f) => `fiber ${f.id} fn ${f.fn} pc ${f.pc} waits ${f.wait ? `${f.wait.kind}#${f.wait.id} ${f.wait.state}` : "-"} resume ${JSON.stringify(f.resume)}`,
+        );
         throw new Error(`workflow is stuck: nothing to run, nothing in flight\n${fibers.join("\n")}`);
       }
       now = Math.max(now, wake);
@@ -46,7 +57,11 @@ export async function runMachine(cls: unknown, args: unknown[], options: { resto
         const entry = actionRegistry().get(call.name);
         if (!entry) throw new Error(`action ${call.name} is not registered`);
         try {
-          const value = await actionInvoke(entry, call.args.map((a) => decode(a)), { instanceId: "test", actionId: String(call.seq), attempt: call.attempt, signal: new AbortController().signal });
+          const value = await actionInvoke(
+            entry,
+            call.args.map((a) => decode(a)),
+            { instanceId: "test", actionId: String(call.seq), attempt: call.attempt, signal: new AbortController().signal },
+          );
           return { seq: call.seq, attempt: call.attempt, ok: true as const, value: JSON.parse(JSON.stringify(encode(value))) as Encoded };
         } catch (e) {
           return { seq: call.seq, attempt: call.attempt, ok: false as const, error: JSON.parse(JSON.stringify(errorToData(e))) };
@@ -62,7 +77,10 @@ export async function runMachine(cls: unknown, args: unknown[], options: { resto
         const more = m.takeDispatches();
         if (more.length) {
           // keep it simple: re-queue by failing nothing; these run next round
-          for (const h of more) { h.call!.status = "new"; h.call!.attempt -= 1; }
+          for (const h of more) {
+            h.call!.status = "new";
+            h.call!.attempt -= 1;
+          }
         }
         m = snapshotRead(ir, snapshotWrite(m));
       }

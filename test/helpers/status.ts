@@ -1,7 +1,7 @@
 import pg from "pg";
 
 /** A supervisor's published status row (waymark.worker_status), by its pid. */
-export async function statusOf(url: string, pid: number): Promise<Record<string, any> | undefined> {
+async function statusOf(url: string, pid: number): Promise<Record<string, any> | undefined> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -23,7 +23,12 @@ export async function query(url: string, text: string, params: unknown[] = []): 
 }
 
 /** Waits (bounded) until the supervisor's status row satisfies `ready`; returns the row's stats. */
-export async function waitForStatus(url: string, pid: number, ready: (stats: Record<string, any>) => boolean, timeoutMs = 15_000): Promise<Record<string, any>> {
+export async function waitForStatus(
+  url: string,
+  pid: number,
+  ready: (stats: Record<string, any>) => boolean,
+  timeoutMs = 15_000,
+): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const stats = await statusOf(url, pid);

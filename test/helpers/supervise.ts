@@ -25,7 +25,13 @@ export interface SupervisorProcess {
   exited: Promise<{ exitCode?: number; signal?: string }>;
 }
 
-export async function supervise(params: { databaseUrl?: string; modules: string[]; env?: Record<string, string>; cwd?: string; ready?: boolean }): Promise<SupervisorProcess> {
+export async function supervise(params: {
+  databaseUrl?: string;
+  modules: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  ready?: boolean;
+}): Promise<SupervisorProcess> {
   const env: Record<string, string> = {
     WAYMARK_USER_MODULE: params.modules.join(","),
     WAYMARK_WORKER_COUNT: "2",

@@ -65,7 +65,10 @@ test("a format-1 snapshot (promises stored as raw handles) resumes sealed: held 
   const def = definitionOf(HeldPromises);
   t.is(def.compiled.hash, fixture.hash, "the fixture's workflow compiles to the IR the snapshot was written for");
   const m = snapshotRead(def.compiled.ir, fixture.snapshot);
-  t.deepEqual(m.running().map((h) => h.call!.args), [[5], [6], [0]]);
+  t.deepEqual(
+    m.running().map((h) => h.call!.args),
+    [[5], [6], [0]],
+  );
   for (const h of m.running()) m.actionSucceeded(h.call!.seq, h.call!.attempt, (h.call!.args[0] as number) * 2);
   m.run(0);
   t.deepEqual(m.outcome, { status: "completed", value: [10, 12, 0, "Object.assign cannot change a promise or an iterator in a workflow"] });

@@ -51,7 +51,12 @@ for (const [input, shown] of CASES) {
 }
 
 test("redactText leaves text without credentials alone", (t) => {
-  for (const text of ["web app listening url=http://127.0.0.1:24119", "instance 0191-... failed: Error: boom", "user@example.com wrote", "the password policy"]) {
+  for (const text of [
+    "web app listening url=http://127.0.0.1:24119",
+    "instance 0191-... failed: Error: boom",
+    "user@example.com wrote",
+    "the password policy",
+  ]) {
     t.is(redactText(text), text);
   }
 });

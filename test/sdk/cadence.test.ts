@@ -1,5 +1,15 @@
 import test from "ava";
-import { cadenceNext, cadenceOf, cadenceParse, cronNormalize, jitterCheck, MAX_INTERVAL_MS, ScheduleError, timezoneCheck, type Cadence } from "../../sdk/cadence.js";
+import {
+  cadenceNext,
+  cadenceOf,
+  cadenceParse,
+  cronNormalize,
+  jitterCheck,
+  MAX_INTERVAL_MS,
+  ScheduleError,
+  timezoneCheck,
+  type Cadence,
+} from "../../sdk/cadence.js";
 import { isWaymarkError } from "../../core/errors.js";
 
 const at = (iso: string) => new Date(iso);
@@ -23,7 +33,11 @@ test("a 5-field cron expression is normalised to 6 fields, seconds first", (t) =
 
 test("a 6-field expression keeps its seconds", (t) => {
   t.is(cronNormalize("*/10 * * * * *"), "*/10 * * * * *");
-  t.deepEqual(next(cadenceParse("*/10 * * * * *"), "2025-01-01T00:00:03.250Z", 3), ["2025-01-01T00:00:10.000Z", "2025-01-01T00:00:20.000Z", "2025-01-01T00:00:30.000Z"]);
+  t.deepEqual(next(cadenceParse("*/10 * * * * *"), "2025-01-01T00:00:03.250Z", 3), [
+    "2025-01-01T00:00:10.000Z",
+    "2025-01-01T00:00:20.000Z",
+    "2025-01-01T00:00:30.000Z",
+  ]);
   t.deepEqual(next(cadenceParse("30 15 10 * * *"), "2025-01-01T00:00:00Z", 2), ["2025-01-01T10:15:30.000Z", "2025-01-02T10:15:30.000Z"]);
 });
 
@@ -100,17 +114,29 @@ test("jitter adds a uniform random delay in [0, jitterMs]", (t) => {
 });
 
 test("cadenceOf reads a stored row back", (t) => {
-  t.deepEqual(cadenceOf({ kind: "cron", cron: "0 0 9 * * *", intervalMs: null, timezone: "Europe/Berlin" }), { kind: "cron", cron: "0 0 9 * * *", timezone: "Europe/Berlin" });
+  t.deepEqual(cadenceOf({ kind: "cron", cron: "0 0 9 * * *", intervalMs: null, timezone: "Europe/Berlin" }), {
+    kind: "cron",
+    cron: "0 0 9 * * *",
+    timezone: "Europe/Berlin",
+  });
   t.deepEqual(cadenceOf({ kind: "interval", cron: null, intervalMs: 1000, timezone: "UTC" }), { kind: "interval", intervalMs: 1000, timezone: "UTC" });
 });
 
 /** Each invalid input, and the message that says what is wrong. */
 const invalid: Array<[string, () => unknown, RegExp]> = [
-  ["too few fields", () => cadenceParse("* * * *"), /^cron expression "\* \* \* \*" has 4 fields: use 5 \(minute hour day month weekday\) or 6 \(with seconds first\)$/],
+  [
+    "too few fields",
+    () => cadenceParse("* * * *"),
+    /^cron expression "\* \* \* \*" has 4 fields: use 5 \(minute hour day month weekday\) or 6 \(with seconds first\)$/,
+  ],
   ["too many fields", () => cadenceParse("0 0 0 * * * *"), /has 7 fields: use 5/],
   ["one word", () => cadenceParse("hourly"), /^cron expression "hourly" has 1 field: use 5/],
   ["empty", () => cadenceParse("   "), /^the cron expression is empty: use 5 fields/],
-  ["a value out of range", () => cadenceParse("61 * * * *"), /^cron expression "61 \* \* \* \*" is invalid: Constraint error, got value 61 expected range 0-59$/],
+  [
+    "a value out of range",
+    () => cadenceParse("61 * * * *"),
+    /^cron expression "61 \* \* \* \*" is invalid: Constraint error, got value 61 expected range 0-59$/,
+  ],
   ["an hour out of range", () => cadenceParse("0 24 * * *"), /is invalid: Constraint error, got value 24 expected range 0-23/],
   ["a range out of bounds", () => cadenceParse("1-70 * * * *"), /is invalid: Constraint error, got range 1-70 expected range 0-59/],
   ["a zero step", () => cadenceParse("*/0 * * * *"), /is invalid: Constraint error, cannot repeat at every 0 time/],
@@ -118,21 +144,37 @@ const invalid: Array<[string, () => unknown, RegExp]> = [
   ["an impossible date", () => cadenceParse("0 0 30 2 *"), /^cron expression "0 0 30 2 \*" is invalid: Invalid explicit day of month definition$/],
   ["a weekday out of range", () => cadenceParse("0 9 * * 8"), /got value 8 expected range 0-7/],
   ["an unknown nickname", () => cadenceParse("@fortnightly"), /^cron expression "@fortnightly" is not a known nickname: use one of @yearly, .*@weekends$/],
-  ["a hashed value", () => cadenceParse("H * * * *"), /^cron expression "H \* \* \* \*" uses H \(a hashed value\), which waymark does not support: write the exact minute or hour$/],
+  [
+    "a hashed value",
+    () => cadenceParse("H * * * *"),
+    /^cron expression "H \* \* \* \*" uses H \(a hashed value\), which waymark does not support: write the exact minute or hour$/,
+  ],
   ["a hashed range", () => cadenceParse("0 H(0-5) * * *"), /uses H \(a hashed value\)/],
   ["a cron that is not a string", () => cronNormalize(5), /^a cron expression must be a string, got 5$/],
-  ["an unknown time zone", () => cadenceParse("0 9 * * *", "Europe/Nowhere"), /^timezone "Europe\/Nowhere" is not a valid IANA time zone: use a name such as "UTC", "Europe\/Berlin" or "America\/New_York"$/],
+  [
+    "an unknown time zone",
+    () => cadenceParse("0 9 * * *", "Europe/Nowhere"),
+    /^timezone "Europe\/Nowhere" is not a valid IANA time zone: use a name such as "UTC", "Europe\/Berlin" or "America\/New_York"$/,
+  ],
   ["an offset instead of a zone", () => cadenceParse("0 9 * * *", "+02:00"), /^timezone "\+02:00" is not a valid IANA time zone/],
   ["an empty time zone", () => cadenceParse({ everyMs: 1000 }, ""), /^timezone "" is not a valid IANA time zone/],
   ["a time zone that is not a string", () => cadenceParse({ everyMs: 1000 }, 2), /^timezone 2 is not a valid IANA time zone/],
-  ["a zero interval", () => cadenceParse({ everyMs: 0 }), new RegExp(`^an interval schedule needs everyMs as a whole number of milliseconds from 1 to ${MAX_INTERVAL_MS} \\(100 years\\), got 0$`)],
+  [
+    "a zero interval",
+    () => cadenceParse({ everyMs: 0 }),
+    new RegExp(`^an interval schedule needs everyMs as a whole number of milliseconds from 1 to ${MAX_INTERVAL_MS} \\(100 years\\), got 0$`),
+  ],
   ["a negative interval", () => cadenceParse({ everyMs: -5 }), /needs everyMs as a whole number .* got -5$/],
   ["a fractional interval", () => cadenceParse({ everyMs: 1.5 }), /got 1\.5$/],
   ["an interval as a string", () => cadenceParse({ everyMs: "1000" }), /got "1000"$/],
   ["an infinite interval", () => cadenceParse({ everyMs: Infinity }), /got Infinity$/],
   ["a NaN interval", () => cadenceParse({ everyMs: NaN }), /got NaN$/],
   ["an interval too long for a Date", () => cadenceParse({ everyMs: MAX_INTERVAL_MS + 1 }), /from 1 to \d+ \(100 years\), got \d+$/],
-  ["neither cron nor interval", () => cadenceParse({ every: 1000 }), /^schedule must be a cron expression \("0 \* \* \* \*"\) or an interval \(\{ everyMs: 300000 \}\), got \{"every":1000\}$/],
+  [
+    "neither cron nor interval",
+    () => cadenceParse({ every: 1000 }),
+    /^schedule must be a cron expression \("0 \* \* \* \*"\) or an interval \(\{ everyMs: 300000 \}\), got \{"every":1000\}$/,
+  ],
   ["a number as the schedule", () => cadenceParse(60_000), /^schedule must be a cron expression .* got 60000$/],
   ["no schedule", () => cadenceParse(undefined), /^schedule must be a cron expression .* got undefined$/],
   ["negative jitter", () => jitterCheck(-1), /^jitterMs must be a whole number of milliseconds from 0 to 2147483647, got -1$/],

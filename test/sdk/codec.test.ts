@@ -29,7 +29,7 @@ test("undefined survives as a value, as an object key and in arrays", (t) => {
 });
 
 test("a sparse array comes back hole-free, holes as undefined", (t) => {
-  // eslint-disable-next-line no-sparse-arrays
+  // biome-ignore lint/suspicious/noSparseArray: a hole is what this test stores
   const arr = viaJson([1, , 3]) as unknown[];
   t.deepEqual(arr, [1, undefined, 3]);
   t.true(1 in arr);
@@ -52,7 +52,11 @@ test("BigInt, Date (valid and invalid), Map, Set, bytes", (t) => {
   t.is((date as Date).toISOString(), "2024-02-29T12:34:56.789Z");
   const invalid = viaJson(new Date(NaN));
   t.true(invalid instanceof Date && Number.isNaN(invalid.getTime()));
-  const map = new Map<unknown, unknown>([["a", 1], [2, { b: undefined }], [3n, new Set([1, 2])]]);
+  const map = new Map<unknown, unknown>([
+    ["a", 1],
+    [2, { b: undefined }],
+    [3n, new Set([1, 2])],
+  ]);
   t.deepEqual(viaJson(map), map);
   const set = new Set([1, "x", new Date(0), [1, 2]]);
   t.deepEqual(viaJson(set), set);
@@ -156,8 +160,17 @@ test("a thrown value that is not an error reads naturally and comes back as itse
 
 test("an error made to break its reader is described, never an exception: throwing getters, a looping cause, a throwing toJSON, a hostile Proxy", (t) => {
   const getters = new Error("base");
-  Object.defineProperty(getters, "message", { get() { throw new Error("no message for you"); } });
-  Object.defineProperty(getters, "detail", { enumerable: true, get() { throw new TypeError("no detail"); } });
+  Object.defineProperty(getters, "message", {
+    get() {
+      throw new Error("no message for you");
+    },
+  });
+  Object.defineProperty(getters, "detail", {
+    enumerable: true,
+    get() {
+      throw new TypeError("no detail");
+    },
+  });
   const d1 = errorToData(getters);
   t.regex(d1.message, /^\(its message could not be read: .*no message for you/);
   t.regex(String(d1.fields?.detail), /^\[unreadable: .*no detail/);
@@ -168,17 +181,47 @@ test("an error made to break its reader is described, never an exception: throwi
   t.is(d2.message, "loop");
   t.regex(String(d2.cause), /^\[unserializable: a circular reference/);
 
-  const withToJSON = Object.assign(new Error("json"), { toJSON() { throw new Error("no JSON"); }, toString() { throw new Error("no string"); } });
+  const withToJSON = Object.assign(new Error("json"), {
+    toJSON() {
+      throw new Error("no JSON");
+    },
+    toString() {
+      throw new Error("no string");
+    },
+  });
   const d3 = JSON.parse(JSON.stringify(errorToData(withToJSON)));
   t.is(d3.message, "json");
 
-  const hostile = new Proxy(new Error("proxied"), { get() { throw new Error("trap"); }, ownKeys() { throw new Error("trap"); }, getPrototypeOf() { throw new Error("trap"); }, has() { throw new Error("trap"); } });
+  const hostile = new Proxy(new Error("proxied"), {
+    get() {
+      throw new Error("trap");
+    },
+    ownKeys() {
+      throw new Error("trap");
+    },
+    getPrototypeOf() {
+      throw new Error("trap");
+    },
+    has() {
+      throw new Error("trap");
+    },
+  });
   const d4 = errorToData(hostile);
   t.is(typeof d4.name, "string");
   t.is(typeof d4.message, "string");
   t.notThrows(() => JSON.stringify(d4));
 
-  const plainHostile = { toJSON() { throw new Error("no"); }, toString() { throw new Error("no"); }, get x() { throw new Error("no"); } };
+  const plainHostile = {
+    toJSON() {
+      throw new Error("no");
+    },
+    toString() {
+      throw new Error("no");
+    },
+    get x() {
+      throw new Error("no");
+    },
+  };
   const d5 = errorToData(plainHostile);
   t.is(d5.name, "NonError");
   t.notThrows(() => JSON.stringify(d5));
@@ -223,7 +266,12 @@ test("nesting deeper than the codec's limit is a SerializationError naming the p
   let deep: unknown = "bottom";
   for (let i = 0; i < MAX_DEPTH + 5; i++) deep = [deep];
   const e = t.throws(() => encode(deep, "argument 1 of action a"), { instanceOf: SerializationError });
-  t.regex(e!.message, new RegExp(`^argument 1 of action a cannot be stored: it is nested more than ${MAX_DEPTH} levels deep, the most a stored value may be \\(at argument 1 of action a\\[0\\]\\[0\\].*<\\.\\.\\.>`));
+  t.regex(
+    e!.message,
+    new RegExp(
+      `^argument 1 of action a cannot be stored: it is nested more than ${MAX_DEPTH} levels deep, the most a stored value may be \\(at argument 1 of action a\\[0\\]\\[0\\].*<\\.\\.\\.>`,
+    ),
+  );
   let ok: unknown = 1;
   for (let i = 0; i < MAX_DEPTH - 1; i++) ok = { a: ok };
   t.deepEqual(decode(JSON.parse(JSON.stringify(encode(ok)))), ok);
@@ -294,6 +342,7 @@ test("graph mode keeps cycles: objects, arrays, maps, sets", (t) => {
 });
 
 test("graph mode keeps the other tagged values", (t) => {
+  // biome-ignore lint/suspicious/noSparseArray: a hole is one of the values this test stores
   const value = { u: undefined, z: -0, big: 5n, sparse: [1, , 3], m: new Map([[1, new Set([2])]]) };
   t.deepEqual(viaJsonGraph(value), { ...value, sparse: [1, undefined, 3] });
 });
@@ -308,7 +357,10 @@ test("a cycle without graph mode is refused, naming the path", (t) => {
 test("a function cannot be stored: the error names the value and its path", (t) => {
   const e = t.throws(() => encode({ user: { callbacks: [1, function onDone() {}] } }, "argument 1 of action greet"), { instanceOf: SerializationError });
   t.is(e?.code, "WAYMARK_SERIALIZATION");
-  t.is(e?.message, "argument 1 of action greet cannot be stored: a function (onDone) cannot be stored: pass data, not code (at argument 1 of action greet.user.callbacks[1])");
+  t.is(
+    e?.message,
+    "argument 1 of action greet cannot be stored: a function (onDone) cannot be stored: pass data, not code (at argument 1 of action greet.user.callbacks[1])",
+  );
   const top = t.throws(() => encode(() => 1, "argument 2 of action greet"), { instanceOf: SerializationError });
   t.is(top?.message, "argument 2 of action greet cannot be stored: a function (anonymous) cannot be stored: pass data, not code");
 });
@@ -318,7 +370,10 @@ test("a class instance cannot be stored: it would come back without its class", 
     constructor(readonly cents: number) {}
   }
   const e = t.throws(() => encode({ price: new Money(5) }), { instanceOf: SerializationError });
-  t.is(e?.message, "value cannot be stored: an instance of Money cannot round-trip (it would come back without its class): pass a plain object (at value.price)");
+  t.is(
+    e?.message,
+    "value cannot be stored: an instance of Money cannot round-trip (it would come back without its class): pass a plain object (at value.price)",
+  );
   class Items extends Array {}
   t.throws(() => encode({ list: new Items() }), { instanceOf: SerializationError, message: /an instance of Items \(an Array subclass\).*\(at value\.list\)/ });
 });

@@ -83,7 +83,14 @@ test("connectFailure names why a real connection attempt failed; a failed statem
   } finally {
     await client.end();
   }
-  const e = databaseUnreachable({ url: at((u) => ((u.port = "1"), (u.password = "s3cr%40t"))), source: "WAYMARK_DATABASE_URL", error: await connectError(at((u) => (u.port = "1"))) });
+  const e = databaseUnreachable({
+    url: at((u) => {
+      u.port = "1";
+      u.password = "s3cr%40t";
+    }),
+    source: "WAYMARK_DATABASE_URL",
+    error: await connectError(at((u) => (u.port = "1"))),
+  });
   t.is(e?.code, "WAYMARK_CONNECTION");
   t.regex(e?.message ?? "", /^cannot connect to the database \(WAYMARK_DATABASE_URL=postgres:\/\/\w+:\*\*\*@127\.0\.0\.1:1\/\w+\): connection refused/);
 });

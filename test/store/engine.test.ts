@@ -50,9 +50,17 @@ test("a write guarded by a stale lease changes nothing and reports the instance 
   const [claimB] = await instanceClaim(pool, { owner: "b", limit: 1, leaseMs: 10_000 });
   t.is(claimB!.epoch, claimA!.epoch + 1);
   // The old owner's write is refused, the new owner's lands.
-  const stale = await instancesPersist(pool, { owner: "a", instances: [{ id: id!, epoch: claimA!.epoch, status: "completed", state: null, result: "stale" }], attempts: [] });
+  const stale = await instancesPersist(pool, {
+    owner: "a",
+    instances: [{ id: id!, epoch: claimA!.epoch, status: "completed", state: null, result: "stale" }],
+    attempts: [],
+  });
   t.is(stale.size, 0);
-  const fresh = await instancesPersist(pool, { owner: "b", instances: [{ id: id!, epoch: claimB!.epoch, status: "completed", state: null, result: "fresh" }], attempts: [] });
+  const fresh = await instancesPersist(pool, {
+    owner: "b",
+    instances: [{ id: id!, epoch: claimB!.epoch, status: "completed", state: null, result: "fresh" }],
+    attempts: [],
+  });
   t.deepEqual([...fresh], [id]);
   const row = await instanceGet(pool, { id: id! });
   t.is(row!.status, "completed");
@@ -158,10 +166,13 @@ test("the garbage collector deletes instances finished before the retention wind
   const left = await pool.query(`SELECT id::text FROM waymark.instances ORDER BY id`);
   t.deepEqual(left.rows.map((r) => r.id).sort(), [recent, running].sort());
   const attempts = await pool.query(`SELECT instance_id::text AS id FROM waymark.action_attempts`);
-  t.deepEqual(attempts.rows.map((r) => r.id), [recent]);
+  t.deepEqual(
+    attempts.rows.map((r) => r.id),
+    [recent],
+  );
 });
 
-test("crash-loop quarantine: each expired lease counts a death in a row, written progress clears them, and the third death fails the instance with CrashLoopError", async (t) => {
+test("crash-loop quarantine: each expired lease counts a death in a row, written progress clears them, one death before the limit isolates, and the last fails the instance with CrashLoopError", async (t) => {
   const { pool, queue } = await setup(t);
   const [killer] = await queue(1);
   const [innocent] = await queue(1, { priority: 5 });
@@ -169,36 +180,46 @@ test("crash-loop quarantine: each expired lease counts a death in a row, written
     await pool.query("UPDATE waymark.instances SET lease_expires_at = now() - interval '1 second' WHERE status = 'running'");
     return instanceReclaimExpired(pool, { limit: 10, crashLoopLimit: 3 });
   };
-  const losses = async (id: string) => (await pool.query("SELECT lease_losses FROM waymark.instances WHERE id = $1", [id])).rows[0].lease_losses as number;
-  // First death: both were held.
+  const row = async (id: string) =>
+    (await pool.query("SELECT lease_losses, isolated FROM waymark.instances WHERE id = $1", [id])).rows[0] as { lease_losses: number; isolated: boolean };
+  // First death (both held): counted, not isolated; a first death is recovered in parallel.
   await instanceClaim(pool, { owner: "a", limit: 2, leaseMs: 60_000 });
   t.deepEqual(await expire(), { requeued: 2, failed: [] });
-  t.is(await losses(killer!), 1);
-  // Suspects are taken one at a time, and not at all when the claimer says so.
-  t.deepEqual(await instanceClaim(pool, { owner: "b", limit: 10, leaseMs: 60_000, suspects: 0 }), []);
-  const [inn, ...more] = await instanceClaim(pool, { owner: "b", limit: 10, leaseMs: 60_000, suspects: 1 });
+  t.deepEqual(await row(killer!), { lease_losses: 1, isolated: false });
+  const both = await instanceClaim(pool, { owner: "b", limit: 10, leaseMs: 60_000, isolated: 0 });
+  t.is(both.length, 2);
+  // Second death (both held again): one more would fail them, so they are isolated.
+  t.deepEqual(await expire(), { requeued: 2, failed: [] });
+  t.deepEqual(await row(innocent!), { lease_losses: 2, isolated: true });
+  // Isolated ones are taken one at a time, and not at all when the claimer says so.
+  t.deepEqual(await instanceClaim(pool, { owner: "c", limit: 10, leaseMs: 60_000, isolated: 0 }), []);
+  const [inn, ...more] = await instanceClaim(pool, { owner: "c", limit: 10, leaseMs: 60_000, isolated: 1 });
   t.deepEqual(more, []);
-  t.like(inn, { id: innocent, leaseLosses: 1 });
-  // A write with no progress in it (a bare heartbeat-like write) keeps the count; progress clears it.
-  await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running" }], attempts: [] });
-  t.is(await losses(innocent!), 1);
-  t.deepEqual([...(await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running", state: "{}" }], attempts: [] }))], [innocent]);
-  t.is(await losses(innocent!), 0);
-  t.deepEqual([...(await instancesPersist(pool, { owner: "b", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "completed", state: null }], attempts: [] }))], [innocent]);
-  // The killer dies with every supervisor that takes it, without writing progress.
-  for (;;) {
-    const [c] = await instanceClaim(pool, { owner: "c", limit: 10, leaseMs: 60_000, suspects: 1 });
-    if (!c) break;
-    t.is(c.id, killer);
-    const r = await expire();
-    if (r.failed.length) {
-      t.deepEqual(r, { requeued: 0, failed: [killer] });
-      break;
-    }
-  }
-  const row = (await pool.query("SELECT status, lease_losses, state, finished_at IS NOT NULL AS finished, error->>'name' AS name, error->>'message' AS message FROM waymark.instances WHERE id = $1", [killer])).rows[0];
-  t.like(row, { status: "failed", lease_losses: 3, state: null, finished: true, name: "CrashLoopError" });
-  t.regex(row.message, /^its supervisor died 3 times in a row while running it \(the limit, WAYMARK_CRASH_LOOP_LIMIT\)/);
+  t.like(inn, { id: innocent, leaseLosses: 2, isolated: true });
+  // A write with no progress in it keeps the count; progress clears it, and the isolation.
+  await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running" }], attempts: [] });
+  t.deepEqual(await row(innocent!), { lease_losses: 2, isolated: true });
+  t.deepEqual(
+    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running", state: "{}" }], attempts: [] }))],
+    [innocent],
+  );
+  t.deepEqual(await row(innocent!), { lease_losses: 0, isolated: false });
+  t.deepEqual(
+    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "completed", state: null }], attempts: [] }))],
+    [innocent],
+  );
+  // The killer, alone, kills its supervisor a third time: it fails.
+  const [k] = await instanceClaim(pool, { owner: "d", limit: 10, leaseMs: 60_000, isolated: 1 });
+  t.like(k, { id: killer, leaseLosses: 2, isolated: true });
+  t.deepEqual(await expire(), { requeued: 0, failed: [killer] });
+  const failed = (
+    await pool.query(
+      "SELECT status, lease_losses, isolated, state, finished_at IS NOT NULL AS finished, error->>'name' AS name, error->>'message' AS message FROM waymark.instances WHERE id = $1",
+      [killer],
+    )
+  ).rows[0];
+  t.like(failed, { status: "failed", lease_losses: 3, isolated: false, state: null, finished: true, name: "CrashLoopError" });
+  t.regex(failed.message, /^its supervisor died 3 times in a row while running it \(the limit, WAYMARK_CRASH_LOOP_LIMIT\)/);
 });
 
 test("with WAYMARK_CRASH_LOOP_LIMIT 0 an instance is requeued however often its supervisor dies", async (t) => {

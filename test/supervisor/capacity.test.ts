@@ -18,13 +18,22 @@ test("back-pressure: a supervisor holds at most WAYMARK_MAX_CONCURRENT_INSTANCES
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
     const ids = await FiveSteps.startMany(Array.from({ length: 40 }, (_, i) => [i, 20]));
     const values = await sup.alive(Promise.all(ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result())));
-    t.deepEqual(values, Array.from({ length: 40 }, (_, i) => i + 5));
+    t.deepEqual(
+      values,
+      Array.from({ length: 40 }, (_, i) => i + 5),
+    );
     const stats = await waitForStatus(url, sup.pid, (s) => s.completed >= 40);
     t.true(stats.peakInstances >= 1 && stats.peakInstances <= 5, `held ${stats.peakInstances} instances at once`);
     // Partitioned by instance id: each shard ran some of them to completion.
     t.is(stats.shards.length, 2);
-    t.true(stats.shards.every((s: { completed: number }) => s.completed > 0), JSON.stringify(stats.shards));
-    t.is(stats.shards.reduce((n: number, s: { completed: number }) => n + s.completed, 0), 40);
+    t.true(
+      stats.shards.every((s: { completed: number }) => s.completed > 0),
+      JSON.stringify(stats.shards),
+    );
+    t.is(
+      stats.shards.reduce((n: number, s: { completed: number }) => n + s.completed, 0),
+      40,
+    );
   } finally {
     await close();
     t.is(await sup.stop(), 0);

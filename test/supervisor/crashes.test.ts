@@ -28,7 +28,11 @@ for (const how of ["exit", "oom"]) {
   test.serial(`a child that dies (${how}) fails its attempt at once as ActionTimeout; the retry completes and the pool stays at full strength`, async (t) => {
     const handle = await new P.CrashKinds().start([how]);
     t.regex(String(await handle.result()), new RegExp(`^${how}: recovered on attempt 2 in \\d+$`));
-    const rows = await query(await dbUrl(), "SELECT attempt, status, child_pid, error->>'name' AS name, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY attempt", [handle.instanceId]);
+    const rows = await query(
+      await dbUrl(),
+      "SELECT attempt, status, child_pid, error->>'name' AS name, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY attempt",
+      [handle.instanceId],
+    );
     t.is(rows.length, 2);
     t.like(rows[0], { attempt: 1, status: "timed_out", name: "ActionTimeout" });
     t.regex(rows[0].message, /the worker process running crash \(pid \d+\) died/);
@@ -50,7 +54,12 @@ test.serial("waymark status prints the supervisor and its children", async (t) =
   const { CLI, ROOT } = await import("../helpers/supervise.js");
   await waitForStatus(await dbUrl(), sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
-  const r = await execa(process.execPath, [CLI, "status"], { cwd: ROOT, env: { ...env, WAYMARK_DATABASE_URL: await dbUrl() }, extendEnv: false, reject: false });
+  const r = await execa(process.execPath, [CLI, "status"], {
+    cwd: ROOT,
+    env: { ...env, WAYMARK_DATABASE_URL: await dbUrl() },
+    extendEnv: false,
+    reject: false,
+  });
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, new RegExp(`pid ${sup.pid}`));
   t.regex(r.stdout, /child pid \d+ {2}slot 0 {2}ready/);

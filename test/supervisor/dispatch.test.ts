@@ -17,7 +17,10 @@ test("slow actions are not queued behind one another in a busy child while anoth
   try {
     const { OneSlowSixFast } = await import("../fixtures/workflows/pool.js");
     t.is(await new OneSlowSixFast().run("mix"), 7);
-    const starts = notes.lines("slow.txt").filter((l) => l.startsWith("start mix")).map((l) => l.split(" "));
+    const starts = notes
+      .lines("slow.txt")
+      .filter((l) => l.startsWith("start mix"))
+      .map((l) => l.split(" "));
     const slowPid = starts.find(([, key]) => key === "mix-slow")![2];
     const fastOnSlowChild = starts.filter(([, key, pid]) => key !== "mix-slow" && pid === slowPid).length;
     // The busy child holds at most one task beyond its slot; the free child runs the rest.

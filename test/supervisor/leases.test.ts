@@ -31,23 +31,33 @@ test("kill -9 of one of two supervisors mid-run: every instance completes once, 
     // Kill one supervisor once both hold running instances.
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const [row] = await query(url, "SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(DISTINCT lease_owner)::int AS owners FROM waymark.instances");
+      const [row] = await query(
+        url,
+        "SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(DISTINCT lease_owner)::int AS owners FROM waymark.instances",
+      );
       if (row.owners >= 2) break;
       if (row.done === 300 || Date.now() > deadline) throw new Error(`the two supervisors never both held instances (completed: ${row.done})`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const heldByA = (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'running' AND lease_owner LIKE $1", [`%:${a.pid}:%`]))[0].n;
+    const heldByA = (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'running' AND lease_owner LIKE $1", [`%:${a.pid}:%`]))[0]
+      .n;
     t.true(heldByA > 0, "the killed supervisor held running instances");
     await a.kill();
     const killedAt = Date.now();
     const values = await Promise.all(results);
     const took = Date.now() - killedAt;
-    t.deepEqual(values, Array.from({ length: 300 }, (_, i) => i * 10 + 5));
+    t.deepEqual(
+      values,
+      Array.from({ length: 300 }, (_, i) => i * 10 + 5),
+    );
     t.true(took < ttl + 10_000, `recovery took ${took} ms`);
     const rows = await query(url, "SELECT status, count(*)::int AS n FROM waymark.instances GROUP BY status");
     t.deepEqual(rows, [{ status: "completed", n: 300 }]);
     // Each instance's five steps completed once in the record (a step in flight at the kill may have run twice: at least once).
-    const steps = await query(url, "SELECT count(*)::int AS n, count(DISTINCT (instance_id, action_seq))::int AS calls FROM waymark.action_attempts WHERE status = 'completed'");
+    const steps = await query(
+      url,
+      "SELECT count(*)::int AS n, count(DISTINCT (instance_id, action_seq))::int AS calls FROM waymark.action_attempts WHERE status = 'completed'",
+    );
     t.is(steps[0].calls, 1500);
     const executions = notes.lines("steps.txt").length;
     t.true(executions >= 1500 && executions <= 1500 + 100, `${executions} executions`);

@@ -44,7 +44,11 @@ test.serial("without any NOTIFY, the WAYMARK_POLL_INTERVAL_MS poll finds a queue
     const first = await new FiveSteps().start([0, 0]);
     t.is(await first.result(), 5);
     // A row queued by plain SQL, as a migration or a hand-written INSERT might: no NOTIFY.
-    const [row] = await query(url, `INSERT INTO waymark.instances (id, workflow_name, version_id, status, args) SELECT gen_random_uuid(), workflow_name, version_id, 'queued', '[10, 0]' FROM waymark.instances WHERE id = $1 RETURNING id::text`, [first.instanceId]);
+    const [row] = await query(
+      url,
+      `INSERT INTO waymark.instances (id, workflow_name, version_id, status, args) SELECT gen_random_uuid(), workflow_name, version_id, 'queued', '[10, 0]' FROM waymark.instances WHERE id = $1 RETURNING id::text`,
+      [first.instanceId],
+    );
     t.is(await sup.alive(new WorkflowHandle<number>(row.id, "FiveSteps").result()), 15);
   } finally {
     await close();

@@ -56,7 +56,14 @@ async function setup(t: ExecutionContext) {
 test("a write Postgres refuses for its content fails that instance alone; the rest of the batch is written and nothing is retried for ever", async (t) => {
   const { pool, ids, epoch } = await setup(t);
   const lost: string[] = [];
-  const persister = new Persister({ db: pool, owner: "me", batchSize: 100, intervalMs: 10, log: silentLogger, onLost: (l) => lost.push(...l.map((x) => x.id)) });
+  const persister = new Persister({
+    db: pool,
+    owner: "me",
+    batchSize: 100,
+    intervalMs: 10,
+    log: silentLogger,
+    onLost: (l) => lost.push(...l.map((x) => x.id)),
+  });
   // A raw NUL in a text column: Postgres refuses it (22021), however often it is asked.
   const poison = ["state with a raw \u0000 inside", "fine"];
   const instances = ids.map((id, i) => new Instance(id, epoch.get(id)!, i === 1 || i === 3 ? poison[0]! : `state ${i}`));
@@ -83,7 +90,18 @@ test("a write Postgres refuses for its content fails that instance alone; the re
 test("an attempt row that Postgres refuses fails its instance alone too", async (t) => {
   const { pool, ids, epoch } = await setup(t);
   const persister = new Persister({ db: pool, owner: "me", batchSize: 100, intervalMs: 10, log: silentLogger, onLost: () => undefined });
-  const row = (id: string, name: string): AttemptWrite => ({ instanceId: id, actionSeq: 1, attempt: 1, nodeId: "n", actionName: name, status: "completed", args: [1], result: 2, startedAt: new Date(), finishedAt: new Date() });
+  const row = (id: string, name: string): AttemptWrite => ({
+    instanceId: id,
+    actionSeq: 1,
+    attempt: 1,
+    nodeId: "n",
+    actionName: name,
+    status: "completed",
+    args: [1],
+    result: 2,
+    startedAt: new Date(),
+    finishedAt: new Date(),
+  });
   const good = new Instance(ids[0]!, epoch.get(ids[0]!)!, "a", [row(ids[0]!, "fine")]);
   const bad = new Instance(ids[1]!, epoch.get(ids[1]!)!, "b", [row(ids[1]!, "bad\u0000name")]);
   persister.mark(good, true);

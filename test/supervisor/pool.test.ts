@@ -193,6 +193,14 @@ test("a task sent to a child that was just killed (write EPIPE) is logged below 
 });
 
 test("only errors of a channel that is gone count as expected: any other child process error stays an error", (t) => {
-  for (const code of ["EPIPE", "ECONNRESET", "ERR_IPC_CHANNEL_CLOSED", "ERR_IPC_DISCONNECTED"]) t.true(channelGone(Object.assign(new Error(code), { code })), code);
-  for (const e of [new Error("spawn failed"), Object.assign(new Error("x"), { code: "ENOENT" }), Object.assign(new Error("x"), { code: "EAGAIN" }), null, "EPIPE"]) t.false(channelGone(e), String(e));
+  for (const code of ["EPIPE", "ECONNRESET", "ERR_IPC_CHANNEL_CLOSED", "ERR_IPC_DISCONNECTED"])
+    t.true(channelGone(Object.assign(new Error(code), { code })), code);
+  for (const e of [
+    new Error("spawn failed"),
+    Object.assign(new Error("x"), { code: "ENOENT" }),
+    Object.assign(new Error("x"), { code: "EAGAIN" }),
+    null,
+    "EPIPE",
+  ])
+    t.false(channelGone(e), String(e));
 });

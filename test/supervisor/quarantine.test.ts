@@ -46,7 +46,10 @@ test("an instance that kills its supervisor every time fails after 3 deaths with
       continue;
     }
     // Quarantined: this supervisor lives on and finishes the others.
-    t.deepEqual(await Promise.all(innocents.map((h) => h.result())), Array.from({ length: 20 }, (_, i) => 3 * i + 3));
+    t.deepEqual(
+      await Promise.all(innocents.map((h) => h.result())),
+      Array.from({ length: 20 }, (_, i) => 3 * i + 3),
+    );
     const late = await new H.Innocent().run(100);
     t.is(late, 303);
     t.is(await sup.stop(), 0);
@@ -63,7 +66,10 @@ test("an instance that kills its supervisor every time fails after 3 deaths with
   const quarantined = await query(await dbUrl(), "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'failed'");
   t.deepEqual(quarantined, [{ n: 1 }], "only the hog failed");
   // The CLI says why.
-  const shown = await execa(process.execPath, [CLI, "instances", "show", hog.instanceId], { env: { ...cleanEnv(), WAYMARK_DATABASE_URL: await dbUrl() }, reject: false });
+  const shown = await execa(process.execPath, [CLI, "instances", "show", hog.instanceId], {
+    env: { ...cleanEnv(), WAYMARK_DATABASE_URL: await dbUrl() },
+    reject: false,
+  });
   t.regex(shown.stdout, /error {5}CrashLoopError: its supervisor died 3 times in a row while running it/);
   t.regex(shown.stdout, /deaths {4}its supervisor died 3 time\(s\) in a row while running it/);
 });

@@ -19,10 +19,17 @@ test("recycling: 2 workers, lifecycle 10, 1,000 actions: each runs once, no chil
     const results = await Promise.all(Array.from({ length: 10 }, () => new PidFanOut().run(100)));
     const all = results.flat();
     t.is(all.length, 1000);
-    for (const r of results) t.deepEqual(r.map((x) => x.i), Array.from({ length: 100 }, (_, i) => i));
+    for (const r of results)
+      t.deepEqual(
+        r.map((x) => x.i),
+        Array.from({ length: 100 }, (_, i) => i),
+      );
     // Each action ran once: one attempt per call, every one completed (a result lost when its
     // child retired would show as a failed attempt and a second one).
-    const [attempts] = await query(url, "SELECT count(*)::int AS n, max(attempt)::int AS most, count(*) FILTER (WHERE status <> 'completed')::int AS other FROM waymark.action_attempts");
+    const [attempts] = await query(
+      url,
+      "SELECT count(*)::int AS n, max(attempt)::int AS most, count(*) FILTER (WHERE status <> 'completed')::int AS other FROM waymark.action_attempts",
+    );
     t.deepEqual(attempts, { n: 1000, most: 1, other: 0 });
     const perPid = new Map<number, number>();
     for (const { pid } of all) perPid.set(pid, (perPid.get(pid) ?? 0) + 1);

@@ -13,7 +13,11 @@ let P: typeof import("../fixtures/workflows/pool.js");
 
 test.before(async () => {
   process.env.WAYMARK_DATABASE_URL = await dbUrl();
-  sup = await supervise({ databaseUrl: await dbUrl(), modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir, WAYMARK_ABORT_GRACE_MS: "300" } });
+  sup = await supervise({
+    databaseUrl: await dbUrl(),
+    modules: ["test/fixtures/workflows/pool.ts"],
+    env: { TEST_DIR: notes.dir, WAYMARK_ABORT_GRACE_MS: "300" },
+  });
   P = await import("../fixtures/workflows/pool.js");
 });
 

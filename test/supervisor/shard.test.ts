@@ -37,8 +37,7 @@ async function setup(t: ExecutionContext) {
   const def = definitionOf(FiveSteps);
   const versionId = await versionUpsert(pool, { name: def.name, hash: def.compiled.hash, ir: def.compiled.ir });
   const queue = async (args: Encoded[]) => (await instanceInsert(pool, { id: uuidv7(), workflowName: def.name, versionId, args })).id;
-  const finished = (id: string) =>
-    new Promise<string>((resolve) => events.on("instance.finished", (e) => e.id === id && resolve(e.status)));
+  const finished = (id: string) => new Promise<string>((resolve) => events.on("instance.finished", (e) => e.id === id && resolve(e.status)));
   return { pool, shard, children, events, queue, finished };
 }
 

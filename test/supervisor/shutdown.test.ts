@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import test from "ava";
 import { close } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
@@ -28,36 +27,57 @@ function untilNote(notes: ReturnType<typeof notesDir>, file: string, pattern: Re
   return until(`${pattern} in ${file}`, () => notes.lines(file).find((l) => pattern.test(l)));
 }
 
-test.serial("SIGTERM lets in-flight actions finish, writes their results, releases the instance and exits 0; another supervisor finishes it without re-running the action", async (t) => {
-  const url = await dbUrl();
-  process.env.WAYMARK_DATABASE_URL = url;
-  const notes = notesDir();
-  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "10000" } });
-  const { SlowThenFast } = await import("../fixtures/workflows/pool.js");
-  const handle = await new SlowThenFast().start(["drain", 1500]);
-  await untilNote(notes, "slow.txt", /^start drain/);
-  t.is(await sup.stop("SIGTERM"), 0);
-  t.deepEqual(notes.lines("slow.txt").map((l) => l.split(" ").slice(0, 2).join(" ")), ["start drain", "end drain"]);
-  const [row] = await query(url, "SELECT status, lease_owner FROM waymark.instances WHERE id = $1", [handle.instanceId]);
-  t.is(row.lease_owner, null);
-  t.true(["queued", "sleeping"].includes(row.status), row.status);
-  const next = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir } });
-  try {
-    t.is(await handle.result(), "drain done then 2");
-    t.is(notes.lines("slow.txt").filter((l) => l.startsWith("start drain")).length, 1);
-    // The next call, computed but never sent before the shutdown, is simply sent: no lost attempt.
-    const attempts = await query(url, "SELECT action_name, attempt, status FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt", [handle.instanceId]);
-    t.deepEqual(attempts, [{ action_name: "slow", attempt: 1, status: "completed" }, { action_name: "step", attempt: 1, status: "completed" }]);
-  } finally {
-    await close();
-    await next.stop();
-  }
-});
+test.serial(
+  "SIGTERM lets in-flight actions finish, writes their results, releases the instance and exits 0; another supervisor finishes it without re-running the action",
+  async (t) => {
+    const url = await dbUrl();
+    process.env.WAYMARK_DATABASE_URL = url;
+    const notes = notesDir();
+    const sup = await supervise({
+      databaseUrl: url,
+      modules: ["test/fixtures/workflows/pool.ts"],
+      env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "10000" },
+    });
+    const { SlowThenFast } = await import("../fixtures/workflows/pool.js");
+    const handle = await new SlowThenFast().start(["drain", 1500]);
+    await untilNote(notes, "slow.txt", /^start drain/);
+    t.is(await sup.stop("SIGTERM"), 0);
+    t.deepEqual(
+      notes.lines("slow.txt").map((l) => l.split(" ").slice(0, 2).join(" ")),
+      ["start drain", "end drain"],
+    );
+    const [row] = await query(url, "SELECT status, lease_owner FROM waymark.instances WHERE id = $1", [handle.instanceId]);
+    t.is(row.lease_owner, null);
+    t.true(["queued", "sleeping"].includes(row.status), row.status);
+    const next = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir } });
+    try {
+      t.is(await handle.result(), "drain done then 2");
+      t.is(notes.lines("slow.txt").filter((l) => l.startsWith("start drain")).length, 1);
+      // The next call, computed but never sent before the shutdown, is simply sent: no lost attempt.
+      const attempts = await query(
+        url,
+        "SELECT action_name, attempt, status FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt",
+        [handle.instanceId],
+      );
+      t.deepEqual(attempts, [
+        { action_name: "slow", attempt: 1, status: "completed" },
+        { action_name: "step", attempt: 1, status: "completed" },
+      ]);
+    } finally {
+      await close();
+      await next.stop();
+    }
+  },
+);
 
 test.serial("a second signal exits at once, and no child process is left behind", async (t) => {
   const url = await dbUrl();
   const notes = notesDir();
-  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "60000" } });
+  const sup = await supervise({
+    databaseUrl: url,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "60000" },
+  });
   const { SlowThenFast } = await import("../fixtures/workflows/pool.js");
   process.env.WAYMARK_DATABASE_URL = url;
   await new SlowThenFast().start(["hard", 30_000]);
@@ -83,7 +103,10 @@ test.serial("group commit: with a 60 s persist interval, a sequential workflow s
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
     // Five dependent steps: each waits for a durable write. Were any write to wait out the
     // interval, this would take minutes; the bound only catches that.
-    const result = await Promise.race([new FiveSteps().run(0, 0), new Promise((_, reject) => setTimeout(() => reject(new Error("a step waited for the persist interval")), 30_000))]);
+    const result = await Promise.race([
+      new FiveSteps().run(0, 0),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("a step waited for the persist interval")), 30_000)),
+    ]);
     t.is(result, 5);
   } finally {
     await close();
@@ -91,23 +114,30 @@ test.serial("group commit: with a 60 s persist interval, a sequential workflow s
   }
 });
 
-test.serial("past the grace period, running actions get their abort signal (their clean-ups run) and count as lost, not failed: the next supervisor runs them again", async (t) => {
-  const url = await dbUrl();
-  process.env.WAYMARK_DATABASE_URL = url;
-  const notes = notesDir();
-  const sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "300" } });
-  const { Abortable } = await import("../fixtures/workflows/pool.js");
-  const handle = await new Abortable().start(["grace"]);
-  await untilNote(notes, "abortable.txt", /^start grace 1/);
-  t.is(await sup.stop("SIGTERM"), 0);
-  t.deepEqual(notes.lines("abortable.txt"), ["start grace 1", "aborted grace 1", "cleanup grace 1"]);
-  const [row] = await query(url, "SELECT status FROM waymark.instances WHERE id = $1", [handle.instanceId]);
-  t.is(row.status, "queued");
-  const next = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir } });
-  try {
-    t.is(await handle.result(), "grace finished on attempt 2");
-  } finally {
-    await close();
-    await next.stop();
-  }
-});
+test.serial(
+  "past the grace period, running actions get their abort signal (their clean-ups run) and count as lost, not failed: the next supervisor runs them again",
+  async (t) => {
+    const url = await dbUrl();
+    process.env.WAYMARK_DATABASE_URL = url;
+    const notes = notesDir();
+    const sup = await supervise({
+      databaseUrl: url,
+      modules: ["test/fixtures/workflows/pool.ts"],
+      env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "300" },
+    });
+    const { Abortable } = await import("../fixtures/workflows/pool.js");
+    const handle = await new Abortable().start(["grace"]);
+    await untilNote(notes, "abortable.txt", /^start grace 1/);
+    t.is(await sup.stop("SIGTERM"), 0);
+    t.deepEqual(notes.lines("abortable.txt"), ["start grace 1", "aborted grace 1", "cleanup grace 1"]);
+    const [row] = await query(url, "SELECT status FROM waymark.instances WHERE id = $1", [handle.instanceId]);
+    t.is(row.status, "queued");
+    const next = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env: { TEST_DIR: notes.dir } });
+    try {
+      t.is(await handle.result(), "grace finished on attempt 2");
+    } finally {
+      await close();
+      await next.stop();
+    }
+  },
+);

@@ -31,8 +31,20 @@ test("an action's timeout counts from when its child starts it, not while it wai
   const handle = await new P.QueuedSteps().start([]);
   // 4 x 400 ms one after another: the last waits 1.2 s for its turn, past its 1 s timeout.
   t.deepEqual(await handle.result(), [1, 2, 3, 4]);
-  const rows = await query(await dbUrl(), "SELECT action_seq, attempt, status, child_pid, started_at FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY started_at", [handle.instanceId]);
-  t.deepEqual(rows.map((r) => [r.attempt, r.status]), [[1, "completed"], [1, "completed"], [1, "completed"], [1, "completed"]]);
+  const rows = await query(
+    await dbUrl(),
+    "SELECT action_seq, attempt, status, child_pid, started_at FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY started_at",
+    [handle.instanceId],
+  );
+  t.deepEqual(
+    rows.map((r) => [r.attempt, r.status]),
+    [
+      [1, "completed"],
+      [1, "completed"],
+      [1, "completed"],
+      [1, "completed"],
+    ],
+  );
   // The recorded start is the start in the child: one after another, about 400 ms apart.
   const starts = rows.map((r) => (r.started_at as Date).getTime());
   t.true(starts[3]! - starts[0]! >= 1100, `started at +${starts.map((s) => s - starts[0]!).join(", +")} ms`);
@@ -48,8 +60,21 @@ test("cancelling an instance whose second action still waits for a slot: that ac
   await until("the first action's clean-up", () => notes.lines("abortable.txt").includes("cleanup queued-behind 1"));
   t.is(await new P.FiveSteps().run(0, 0), 5);
   t.notRegex(sup.output(), /killing a worker|worker process died/, "the child was not killed for the queued action");
-  t.false(notes.lines("slow.txt").some((l) => l.startsWith("start queued-behind")), "the queued action never started");
-  const rows = await query(await dbUrl(), "SELECT action_name, status, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq", [handle.instanceId]);
-  t.deepEqual(rows.map((r) => [r.action_name, r.status]), [["abortable", "cancelled"], ["slow", "cancelled"]]);
+  t.false(
+    notes.lines("slow.txt").some((l) => l.startsWith("start queued-behind")),
+    "the queued action never started",
+  );
+  const rows = await query(
+    await dbUrl(),
+    "SELECT action_name, status, error->>'message' AS message FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq",
+    [handle.instanceId],
+  );
+  t.deepEqual(
+    rows.map((r) => [r.action_name, r.status]),
+    [
+      ["abortable", "cancelled"],
+      ["slow", "cancelled"],
+    ],
+  );
   t.regex(rows[1]!.message, /waited to start/);
 });

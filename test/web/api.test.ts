@@ -18,7 +18,10 @@ let W: typeof import("../fixtures/web/workflows.js");
 test.before(async () => {
   process.env.WAYMARK_DATABASE_URL = await dbUrl();
   sup = await supervise({ databaseUrl: await dbUrl(), modules: [FIXTURE], env: { TEST_DIR: dir } });
-  web = await webStart({ databaseUrl: await dbUrl(), stats: () => ({ owner: "in-test", inflight: 3, actions: 7, children: [{ pid: 42, slot: 0, state: "ready", inflight: 3, dispatched: 9 }] }) });
+  web = await webStart({
+    databaseUrl: await dbUrl(),
+    stats: () => ({ owner: "in-test", inflight: 3, actions: 7, children: [{ pid: 42, slot: 0, state: "ready", inflight: 3, dispatched: 9 }] }),
+  });
   W = await import("../fixtures/web/workflows.js");
 });
 
@@ -131,8 +134,17 @@ test("a form post redirects to its next page (or the requeued instance)", async 
 test("schedules: list, pause, resume (next run from now), delete", async (t) => {
   const { scheduleUpsert } = await import("../../store/schedules.js");
   await scheduleUpsert(web.pool, {
-    workflowName: "HtmlWorkflow", scheduleName: "api-sched", kind: "interval", cron: null, intervalMs: 3_600_000, timezone: "UTC",
-    jitterMs: 0, args: ["s"], priority: 0, allowDuplicate: false, nextRunAt: new Date(Date.now() + 5 * 3_600_000),
+    workflowName: "HtmlWorkflow",
+    scheduleName: "api-sched",
+    kind: "interval",
+    cron: null,
+    intervalMs: 3_600_000,
+    timezone: "UTC",
+    jitterMs: 0,
+    args: ["s"],
+    priority: 0,
+    allowDuplicate: false,
+    nextRunAt: new Date(Date.now() + 5 * 3_600_000),
   });
   const base = `${web.url}/api/schedules/HtmlWorkflow/api-sched`;
   const list = await getJson<Json>(`${web.url}/api/schedules`);
@@ -152,7 +164,15 @@ test("schedules: list, pause, resume (next run from now), delete", async (t) => 
 test("workers: the published rows and this process's live counters", async (t) => {
   await web.pool.query(
     `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, updated_at, stats) VALUES ('host-b:7:abc', 'host-b', 7, now() - interval '1 minute', now(), $1)`,
-    [JSON.stringify({ owner: "host-b:7:abc", inflight: 2, actions: 600, recycled: 1, children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600, startedAt: Date.now() - 60_000 }] })],
+    [
+      JSON.stringify({
+        owner: "host-b:7:abc",
+        inflight: 2,
+        actions: 600,
+        recycled: 1,
+        children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600, startedAt: Date.now() - 60_000 }],
+      }),
+    ],
   );
   const { body } = await getJson<Json>(`${web.url}/api/workers`);
   t.true(body.workers.some((w: Json) => w.owner === "host-b:7:abc" && w.stats.recycled === 1));

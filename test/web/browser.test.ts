@@ -145,8 +145,17 @@ test.serial("an action result holding <script> renders as text, and no script ru
 
 test.serial("pauses, resumes and deletes a schedule", async (t) => {
   await scheduleUpsert(pool, {
-    workflowName: "HtmlWorkflow", scheduleName: "nightly", kind: "cron", cron: "0 0 3 * * *", intervalMs: null, timezone: "Europe/Berlin",
-    jitterMs: 0, args: ["n"], priority: 0, allowDuplicate: false, nextRunAt: new Date(Date.now() + 86_400_000),
+    workflowName: "HtmlWorkflow",
+    scheduleName: "nightly",
+    kind: "cron",
+    cron: "0 0 3 * * *",
+    intervalMs: null,
+    timezone: "Europe/Berlin",
+    jitterMs: 0,
+    args: ["n"],
+    priority: 0,
+    allowDuplicate: false,
+    nextRunAt: new Date(Date.now() + 86_400_000),
   });
   const { context, page, seen } = await signedIn();
   await page.goto(`${base}/schedules`);

@@ -13,7 +13,12 @@ function env(extra: Record<string, string>): Record<string, string> {
 
 /** Starts `waymark web`; resolves with its address once it says it is running. */
 async function webProcess(args: string[], extra: Record<string, string>) {
-  const proc = execa(process.execPath, [CLI, "web", ...args], { cwd: ROOT, env: env({ WAYMARK_DATABASE_URL: await dbUrl(), ...extra }), extendEnv: false, reject: false });
+  const proc = execa(process.execPath, [CLI, "web", ...args], {
+    cwd: ROOT,
+    env: env({ WAYMARK_DATABASE_URL: await dbUrl(), ...extra }),
+    extendEnv: false,
+    reject: false,
+  });
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`waymark web did not start:\n${out}`)), 30_000);
@@ -48,7 +53,12 @@ test("waymark web on a non-loopback address without a token refuses to start (ex
     [[], { WAYMARK_WEBAPP_ADDR: "0.0.0.0:0" }],
     [["--addr", "0.0.0.0:0", "--insecure=false"], { WAYMARK_WEBAPP_INSECURE: "true" }],
   ] as Array<[string[], Record<string, string>]>) {
-    const r = await execa(process.execPath, [CLI, "web", ...args], { cwd: ROOT, env: env({ WAYMARK_DATABASE_URL: await dbUrl(), ...extra }), extendEnv: false, reject: false });
+    const r = await execa(process.execPath, [CLI, "web", ...args], {
+      cwd: ROOT,
+      env: env({ WAYMARK_DATABASE_URL: await dbUrl(), ...extra }),
+      extendEnv: false,
+      reject: false,
+    });
     t.is(r.exitCode, 2, r.stderr);
     t.regex(r.stderr, /^waymark: configuration error: the web app would serve 0\.0\.0\.0:0, a non-loopback address, without a token/);
     t.regex(r.stderr, /Set WAYMARK_WEBAPP_TOKEN .* or accept the risk with WAYMARK_WEBAPP_INSECURE=true \(`waymark web --insecure`\)/);
@@ -64,7 +74,12 @@ test("waymark web on a non-loopback address without a token refuses to start (ex
   t.is(sup.exitCode, 2, sup.stderr);
   t.regex(sup.stderr, /the web app would serve 0\.0\.0\.0:0, a non-loopback address, without a token/);
   // A blank token is refused.
-  const blank = await execa(process.execPath, [CLI, "web"], { cwd: ROOT, env: env({ WAYMARK_DATABASE_URL: await dbUrl(), WAYMARK_WEBAPP_TOKEN: "  " }), extendEnv: false, reject: false });
+  const blank = await execa(process.execPath, [CLI, "web"], {
+    cwd: ROOT,
+    env: env({ WAYMARK_DATABASE_URL: await dbUrl(), WAYMARK_WEBAPP_TOKEN: "  " }),
+    extendEnv: false,
+    reject: false,
+  });
   t.is(blank.exitCode, 2);
   t.regex(blank.stderr, /WAYMARK_WEBAPP_TOKEN is set but blank/);
 });
@@ -84,7 +99,12 @@ test("waymark web --insecure serves a non-loopback address without a token, with
 test("waymark --help lists web; a bad --addr is a configuration error", async (t) => {
   const help = await execa(process.execPath, [CLI, "--help"], { cwd: ROOT, env: env({}), extendEnv: false, reject: false });
   t.regex(help.stdout, /waymark web/);
-  const bad = await execa(process.execPath, [CLI, "web", "--addr", "nowhere"], { cwd: ROOT, env: env({ WAYMARK_DATABASE_URL: await dbUrl() }), extendEnv: false, reject: false });
+  const bad = await execa(process.execPath, [CLI, "web", "--addr", "nowhere"], {
+    cwd: ROOT,
+    env: env({ WAYMARK_DATABASE_URL: await dbUrl() }),
+    extendEnv: false,
+    reject: false,
+  });
   t.is(bad.exitCode, 2);
   t.regex(bad.stderr, /--addr "nowhere" is not a host:port address/);
 });

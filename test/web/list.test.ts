@@ -10,7 +10,9 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 test.before(async () => {
   web = await webStart({ databaseUrl: await dbUrl() });
-  await web.pool.query(`INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir) VALUES ('Alpha', 'a', '{"format":1,"name":"Alpha","fns":[]}'), ('Beta', 'b', '{"format":1,"name":"Beta","fns":[]}')`);
+  await web.pool.query(
+    `INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir) VALUES ('Alpha', 'a', '{"format":1,"name":"Alpha","fns":[]}'), ('Beta', 'b', '{"format":1,"name":"Beta","fns":[]}')`,
+  );
   // 130 instances; every 10 share one created_at to the microsecond (keyset ties broken by id).
   await web.pool.query(
     `INSERT INTO waymark.instances (id, workflow_name, version_id, status, args, created_at)
@@ -42,7 +44,10 @@ test("keyset pages walk every instance once, newest first, across equal timestam
   t.is(ids.length, 130);
   t.is(new Set(ids).size, 130);
   const { rows } = await web.pool.query(`SELECT id::text FROM waymark.instances ORDER BY created_at DESC, id DESC`);
-  t.deepEqual(ids, rows.map((r) => r.id));
+  t.deepEqual(
+    ids,
+    rows.map((r) => r.id),
+  );
 });
 
 test("newer pages lead back to the first page", async (t) => {
@@ -51,7 +56,10 @@ test("newer pages lead back to the first page", async (t) => {
   const second = (await getJson<Json>(`${web.url}/api/instances?limit=10&before=${first.older}`)).body;
   t.truthy(second.newer);
   const back = (await getJson<Json>(`${web.url}/api/instances?limit=10&after=${second.newer}`)).body;
-  t.deepEqual(back.instances.map((r: Json) => r.id), first.instances.map((r: Json) => r.id));
+  t.deepEqual(
+    back.instances.map((r: Json) => r.id),
+    first.instances.map((r: Json) => r.id),
+  );
   t.truthy(back.older);
 });
 

@@ -24,7 +24,10 @@ test.after.always(async () => {
 /** A running instance: its live view streams until it ends or the client leaves. */
 async function runningInstance(): Promise<string> {
   const id = randomUUID();
-  await web.pool.query(`INSERT INTO waymark.instances (id, workflow_name, version_id, status, args, started_at) VALUES ($1, 'Live', 1, 'running', '[]', now())`, [id]);
+  await web.pool.query(
+    `INSERT INTO waymark.instances (id, workflow_name, version_id, status, args, started_at) VALUES ($1, 'Live', 1, 'running', '[]', now())`,
+    [id],
+  );
   return id;
 }
 

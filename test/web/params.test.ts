@@ -15,7 +15,10 @@ const LONG = "x".repeat(5000);
 test.before(async () => {
   web = await webStart({ databaseUrl: await dbUrl() });
   await web.pool.query(`INSERT INTO waymark.workflow_versions (workflow_name, ir_hash, ir) VALUES ('Params', 'p', '{"format":1,"name":"Params","fns":[]}')`);
-  await web.pool.query(`INSERT INTO waymark.instances (id, workflow_name, version_id, status, args, result, finished_at) VALUES ($1, 'Params', 1, 'completed', '[]', '1', now())`, [UUID]);
+  await web.pool.query(
+    `INSERT INTO waymark.instances (id, workflow_name, version_id, status, args, result, finished_at) VALUES ($1, 'Params', 1, 'completed', '[]', '1', now())`,
+    [UUID],
+  );
 });
 
 test.after.always(async () => {
@@ -106,10 +109,12 @@ function cases(): Case[] {
     for (const path of [`/versions/${id}`, `/api/versions/${id}`]) out.push({ method: "GET", path, expect: id.includes("%00") ? 400 : 404 });
   }
   for (const [k, v] of BAD_LIST_PARAMS) {
-    for (const path of [`/instances?${k}=${v}`, `/api/instances?${k}=${v}`, `/api/instances?status=completed&${k}=${v}`]) out.push({ method: "GET", path, expect: 400 });
+    for (const path of [`/instances?${k}=${v}`, `/api/instances?${k}=${v}`, `/api/instances?status=completed&${k}=${v}`])
+      out.push({ method: "GET", path, expect: 400 });
   }
   // A query string that does not decode, on any route; paths that are not paths.
-  for (const path of ["/healthz?x=%E0%A4%A", "/schedules?%", "/api/workers?a=%ED%A0%80", "/instances?workflow=%E0%A4%A"]) out.push({ method: "GET", path, expect: 400 });
+  for (const path of ["/healthz?x=%E0%A4%A", "/schedules?%", "/api/workers?a=%ED%A0%80", "/instances?workflow=%E0%A4%A"])
+    out.push({ method: "GET", path, expect: 400 });
   for (const path of ["/nothing%00", "/instances/", "/instances//x", "/api/instances/%00/nothing", `/api/instances/${UUID}/events/%00`]) {
     out.push({ method: "GET", path, expect: 404 });
   }
@@ -149,7 +154,16 @@ test("the instances page answers 400 for what it ignored, and still shows the li
 });
 
 test("good values still work: times with zones and fractions, limits at the edges, a whole cursor", async (t) => {
-  for (const q of ["limit=1", "limit=500", "limit=%20%2050%20", "from=2024-02-29", "from=0001-01-01", "to=9999-12-31T23:59:59.999Z", "from=2024-01-01T00:00:00.5%2B02:00", "to=2024-01-01%2010:00"]) {
+  for (const q of [
+    "limit=1",
+    "limit=500",
+    "limit=%20%2050%20",
+    "from=2024-02-29",
+    "from=0001-01-01",
+    "to=9999-12-31T23:59:59.999Z",
+    "from=2024-01-01T00:00:00.5%2B02:00",
+    "to=2024-01-01%2010:00",
+  ]) {
     const r = await rawRequest(web.url, { path: `/api/instances?${q}` });
     t.is(r.status, 200, `${q}: ${r.body.slice(0, 200)}`);
   }

@@ -8,7 +8,10 @@ import { errorView, text } from "../../web/values.js";
 
 test("html`` escapes every interpolated value, in text and attributes", (t) => {
   const evil = `<script>alert("x")</script>' onload='y`;
-  t.is(html`<p title="${evil}">${evil}</p>`.text, `<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39; onload=&#39;y">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39; onload=&#39;y</p>`);
+  t.is(
+    html`<p title="${evil}">${evil}</p>`.text,
+    `<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39; onload=&#39;y">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39; onload=&#39;y</p>`,
+  );
   t.is(html`<i>${[evil, raw("<b>ok</b>"), null, undefined, false, 0]}</i>`.text, `<i>${escapeHtml(evil)}<b>ok</b>0</i>`);
   t.is(href("/instances", "a b/c", { status: "failed", q: undefined }), "/instances/a%20b%2Fc?status=failed");
 });
@@ -53,12 +56,26 @@ test("the layout puts branches side by side and sends loops back on the right", 
   t.true(y.f0_0! < y.f0_1! && y.f0_1! < y.f0_2! && y.f0_2! < y.f0_4!);
   t.is(y.f0_2, y.f0_3);
   t.not(x.f0_2, x.f0_3);
-  t.deepEqual(l.edges.filter((e) => e.back).map((e) => `${e.from.node.id}>${e.to.node.id}`), ["f0_4>f0_0"]);
+  t.deepEqual(
+    l.edges.filter((e) => e.back).map((e) => `${e.from.node.id}>${e.to.node.id}`),
+    ["f0_4>f0_0"],
+  );
 });
 
 test("node states come from the attempts and the pending calls", (t) => {
-  const at = (seq: number, attempt: number, node: string, status: string) =>
-    ({ actionSeq: seq, attempt, nodeId: node, actionName: "x", status, args: null, result: null, error: null, childPid: 1, startedAt: new Date(), finishedAt: new Date() });
+  const at = (seq: number, attempt: number, node: string, status: string) => ({
+    actionSeq: seq,
+    attempt,
+    nodeId: node,
+    actionName: "x",
+    status,
+    args: null,
+    result: null,
+    error: null,
+    childPid: 1,
+    startedAt: new Date(),
+    finishedAt: new Date(),
+  });
   const progress = nodeProgress({
     attempts: [at(1, 1, "n1", "failed"), at(1, 2, "n1", "completed"), at(2, 1, "n2", "completed"), at(3, 1, "n2", "failed")],
     pending: [{ seq: 4, name: "x", node: "n3", attempt: 1, status: "running", args: [], retryAt: null }],

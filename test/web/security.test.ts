@@ -31,7 +31,17 @@ test.after.always(async () => {
 const auth = { Authorization: `Bearer ${TOKEN}` };
 
 test("with a token, every route needs it (pages, API, assets, /healthz)", async (t) => {
-  for (const p of ["/healthz", "/instances", `/instances/${instanceId}`, "/api/instances", "/api/schedules", "/assets/app.js", "/workers", "/versions", "/nothing"]) {
+  for (const p of [
+    "/healthz",
+    "/instances",
+    `/instances/${instanceId}`,
+    "/api/instances",
+    "/api/schedules",
+    "/assets/app.js",
+    "/workers",
+    "/versions",
+    "/nothing",
+  ]) {
     const r = await call(`${web.url}${p}`);
     t.is(r.status, 401, p);
     t.notRegex(await r.text(), /Evil/);
@@ -87,7 +97,8 @@ test("a non-loopback bind keeps the Host check: loopback names, its own address 
   const exposed = await webStart({ databaseUrl: await dbUrl(), addr: "0.0.0.0:0", insecure: true, allowedHosts: ["waymark.example", "10.9.8.7"] });
   t.teardown(() => exposed.stop());
   const port = new URL(exposed.url).port;
-  for (const ok of ["waymark.example", "WayMark.Example", "10.9.8.7", "127.0.0.1", "localhost", "[::1]"]) t.is(await statusWithHost(exposed.url, `${ok}:${port}`), 200, ok);
+  for (const ok of ["waymark.example", "WayMark.Example", "10.9.8.7", "127.0.0.1", "localhost", "[::1]"])
+    t.is(await statusWithHost(exposed.url, `${ok}:${port}`), 200, ok);
   for (const bad of ["evil.example", "waymark.example.evil.example", "10.9.8.6", ""]) t.is(await statusWithHost(exposed.url, `${bad}:${port}`), 421, bad);
   // Bound to one address, that address is allowed as well.
   const bound = await webStart({ databaseUrl: await dbUrl(), addr: "127.0.0.2:0", allowedHosts: ["waymark.example"] });
@@ -134,11 +145,17 @@ test("a non-loopback address without a token refuses to start, saying how to set
   const r = await call(`${exposed.url}/healthz`);
   await exposed.stop();
   t.is(r.status, 200);
-  t.true(exposed.logs.some((l) => /WARN/.test(l) && /non-loopback address without WAYMARK_WEBAPP_TOKEN \(WAYMARK_WEBAPP_INSECURE\)/.test(l)), exposed.logs.join("\n"));
+  t.true(
+    exposed.logs.some((l) => /WARN/.test(l) && /non-loopback address without WAYMARK_WEBAPP_TOKEN \(WAYMARK_WEBAPP_INSECURE\)/.test(l)),
+    exposed.logs.join("\n"),
+  );
   // With a token it starts quietly; loopback needs neither.
   const guarded = await webStart({ databaseUrl: await dbUrl(), addr: "0.0.0.0:0", token: TOKEN });
   await guarded.stop();
-  t.false(guarded.logs.some((l) => /WARN/.test(l)), guarded.logs.join("\n"));
+  t.false(
+    guarded.logs.some((l) => /WARN/.test(l)),
+    guarded.logs.join("\n"),
+  );
   t.false(open.logs.some((l) => /WARN/.test(l)));
 });
 
@@ -146,7 +163,10 @@ test("a blank token is an error at start-up; a short one a warning", async (t) =
   await t.throwsAsync(webStart({ databaseUrl: await dbUrl(), token: " \t " }), { instanceOf: ConfigError, message: /WAYMARK_WEBAPP_TOKEN is set but blank/ });
   const short = await webStart({ databaseUrl: await dbUrl(), token: "short" });
   await short.stop();
-  t.true(short.logs.some((l) => /WARN/.test(l) && /WAYMARK_WEBAPP_TOKEN is only 5 characters long: use at least 16/.test(l)), short.logs.join("\n"));
+  t.true(
+    short.logs.some((l) => /WARN/.test(l) && /WAYMARK_WEBAPP_TOKEN is only 5 characters long: use at least 16/.test(l)),
+    short.logs.join("\n"),
+  );
   t.false(web.logs.some((l) => /characters long/.test(l)));
 });
 

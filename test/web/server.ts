@@ -3,7 +3,7 @@
  * the test database, and a fetch that keeps nothing between calls.
  */
 import http from "node:http";
-import pg from "pg";
+import type pg from "pg";
 import { createLogger, type Logger } from "../../log/logger.js";
 import { poolCreate } from "../../store/db.js";
 import { WebServer } from "../../web/server.js";
@@ -30,7 +30,13 @@ export async function webStart(p: {
   const log: Logger = createLogger({ level: "info", component: "web", write: (line) => logs.push(line) });
   const server = new WebServer({
     db: pool,
-    config: { webappAddr: p.addr ?? "127.0.0.1:0", webappToken: p.token, webappInsecure: p.insecure, webappAllowedHosts: p.allowedHosts, runnerProfileIntervalMs: 5000 },
+    config: {
+      webappAddr: p.addr ?? "127.0.0.1:0",
+      webappToken: p.token,
+      webappInsecure: p.insecure,
+      webappAllowedHosts: p.allowedHosts,
+      runnerProfileIntervalMs: 5000,
+    },
     log,
     stats: p.stats,
     liveIntervalMs: p.liveIntervalMs ?? 100,

@@ -13,7 +13,14 @@ function summary(v: InstanceView): Html {
   const path = href("/instances", i.id);
   const buttons = [
     !FINISHED.includes(i.status)
-      ? postButton({ action: `/api${path}/cancel`, label: i.cancelRequested ? "Cancelling…" : "Cancel", next: path, confirm: "Cancel this instance?", kind: "danger", name: "cancel" })
+      ? postButton({
+          action: `/api${path}/cancel`,
+          label: i.cancelRequested ? "Cancelling…" : "Cancel",
+          next: path,
+          confirm: "Cancel this instance?",
+          kind: "danger",
+          name: "cancel",
+        })
       : "",
     i.status === "failed" || i.status === "cancelled" ? postButton({ action: `/api${path}/requeue`, label: "Requeue", kind: "primary", name: "requeue" }) : "",
   ];
@@ -81,7 +88,8 @@ function attempts(v: InstanceView): Html {
 function graphs(v: InstanceView): Html {
   if (!v.graphs.length) return html`<p class="muted">The workflow's graph is not available.</p>`;
   return html`${v.graphs.map(
-    (g, i) => html`<figure class="graph-box">${v.graphs.length > 1 ? html`<figcaption>${g.name}</figcaption>` : ""}${graphSvg(g, { progress: v.progress, id: `g${i}` })}</figure>`,
+    (g, i) =>
+      html`<figure class="graph-box">${v.graphs.length > 1 ? html`<figcaption>${g.name}</figcaption>` : ""}${graphSvg(g, { progress: v.progress, id: `g${i}` })}</figure>`,
   )}<p class="legend"><span class="dot pending"></span>not run <span class="dot running"></span>running <span class="dot retrying"></span>retrying <span class="dot completed"></span>completed <span class="dot failed"></span>failed</p>`;
 }
 

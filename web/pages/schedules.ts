@@ -3,15 +3,21 @@ import { badge, href, html, layout, postButton, time } from "../html.js";
 import { argsText } from "../values.js";
 
 /** Schedules: cadence, next and last run, and pause / resume / delete. */
-export function cadenceText(s: ScheduleRow): string {
+function cadenceText(s: ScheduleRow): string {
   if (s.kind === "interval") {
     const ms = s.intervalMs ?? 0;
-    return ms % 3_600_000 === 0 ? `every ${ms / 3_600_000} h` : ms % 60_000 === 0 ? `every ${ms / 60_000} min` : ms % 1000 === 0 ? `every ${ms / 1000} s` : `every ${ms} ms`;
+    return ms % 3_600_000 === 0
+      ? `every ${ms / 3_600_000} h`
+      : ms % 60_000 === 0
+        ? `every ${ms / 60_000} min`
+        : ms % 1000 === 0
+          ? `every ${ms / 1000} s`
+          : `every ${ms} ms`;
   }
   return `${s.cron ?? ""}${s.timezone !== "UTC" ? ` (${s.timezone})` : ""}`;
 }
 
-export function schedulePath(s: { workflowName: string; scheduleName: string }): string {
+function schedulePath(s: { workflowName: string; scheduleName: string }): string {
   return href("/api/schedules", s.workflowName, s.scheduleName);
 }
 

@@ -13,7 +13,10 @@ export function versionsPage(rows: Array<Omit<VersionRow, "ir">>): string {
 <h2>${name} <a class="small" href="${href("/instances", { workflow: name })}">instances</a></h2>
 <table class="list"><thead><tr><th>Version</th><th>IR hash</th><th>Source</th><th>First registered (UTC)</th><th>Last registered (UTC)</th></tr></thead><tbody>
 ${versions.map(
-  (v, i) => html`<tr data-version="${v.id}"><td><a href="${href("/versions", v.id)}">#${v.id}</a>${i === 0 ? html` <span class="badge status-completed">latest</span>` : ""}</td>
+  (
+    v,
+    i,
+  ) => html`<tr data-version="${v.id}"><td><a href="${href("/versions", v.id)}">#${v.id}</a>${i === 0 ? html` <span class="badge status-completed">latest</span>` : ""}</td>
 <td class="mono">${v.hash.slice(0, 12)}</td><td class="mono">${v.sourceFile ?? "-"}</td><td>${v.createdAt.toISOString().slice(0, 19).replace("T", " ")}</td><td>${v.registeredAt.toISOString().slice(0, 19).replace("T", " ")}</td></tr>`,
 )}</tbody></table>
 </section>`,

@@ -27,7 +27,7 @@ function num(v: unknown): number | undefined {
 }
 
 /** Actions per second: the writer's recent rate when it publishes one, else the average since start. */
-export function throughput(w: WorkerStatus): { value: number; recent: boolean } {
+function throughput(w: WorkerStatus): { value: number; recent: boolean } {
   const recent = num(w.stats.actionsPerSecond);
   if (recent !== undefined) return { value: recent, recent: true };
   const secs = Math.max(1, (w.updatedAt.getTime() - w.startedAt.getTime()) / 1000);
@@ -72,7 +72,10 @@ export function workersPage(p: { rows: WorkerStatus[]; local?: WorkerStatus; sta
   // The serving supervisor: its published row (start time, rate, memory) under its live counters.
   const mine = p.rows.find((r) => r.owner === p.local?.owner);
   const local = p.local && mine ? { ...p.local, startedAt: mine.startedAt, stats: { ...mine.stats, ...p.local.stats } } : p.local;
-  const cards = [...(local ? [card(local, { staleMs: p.staleMs, local: true, now })] : []), ...rows.map((r) => card(r, { staleMs: p.staleMs, local: false, now }))];
+  const cards = [
+    ...(local ? [card(local, { staleMs: p.staleMs, local: true, now })] : []),
+    ...rows.map((r) => card(r, { staleMs: p.staleMs, local: false, now })),
+  ];
   const body = cards.length ? cards : html`<p class="empty">No supervisor has published its status. Start one with <code>waymark supervise</code>.</p>`;
   return layout({ title: "Workers", nav: "/workers", body: html`<h1>Workers</h1>${body}` });
 }
