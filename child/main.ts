@@ -9,7 +9,7 @@ import { actionRegistry } from "../sdk/action.js";
 import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../core/codec.js";
 import { compileLazily, workflowRegistry } from "../sdk/definition.js";
 import { userModulesLoad } from "./modules.js";
-import { CHILD_COMPILE_ENV, CHILD_CONCURRENCY_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
+import { CHILD_CONCURRENCY_ENV, CHILD_INSPECT_ENV, CHILD_ENV, CHILD_MAX_VALUE_BYTES_ENV, CHILD_MODULES_ENV, type FromChild, type ToChild } from "./protocol.js";
 import { TaskRunner } from "./runner.js";
 
 if (typeof process.send !== "function" || process.env[CHILD_ENV] !== "1") {
@@ -31,9 +31,9 @@ const sendThenExit = (msg: FromChild, code: number) => {
 
 async function main(): Promise<void> {
   const modules = JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[];
-  // A replacement child only runs actions: the first children compiled and checked the workflows.
-  const compile = process.env[CHILD_COMPILE_ENV] !== "0";
-  compileLazily(!compile);
+  // Action children only run actions: the inspecting process compiles (and so checks) the workflows.
+  const inspect = process.env[CHILD_INSPECT_ENV] === "1";
+  compileLazily(!inspect);
   // The module hooks cost a worker thread and ~70 ms per child: only TypeScript needs them.
   if (modules.some((m) => /\.(c|m)?tsx?$/.test(m))) registerTypeScriptLoader();
   try {
@@ -42,6 +42,24 @@ async function main(): Promise<void> {
   } catch (e) {
     // Exit even if the module left a timer or a socket open.
     sendThenExit({ t: "load-error", module: (e as { waymarkModule?: string }).waymarkModule ?? "?", error: errorToData(e) }, 1);
+    return;
+  }
+  if (inspect) {
+    sendThenExit(
+      {
+        t: "ready",
+        pid: process.pid,
+        actions: [...actionRegistry().keys()],
+        workflows: [...workflowRegistry().values()].map((d) => ({
+          name: d.name,
+          hash: d.compiled.hash,
+          ir: d.compiled.ir,
+          file: d.compiled.source.file,
+          line: d.compiled.source.line,
+        })),
+      },
+      0,
+    );
     return;
   }
   const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");
@@ -64,20 +82,7 @@ async function main(): Promise<void> {
   });
   // The supervisor is gone: nobody will read our results.
   process.on("disconnect", () => process.exit(0));
-  send({
-    t: "ready",
-    pid: process.pid,
-    actions: [...actionRegistry().keys()],
-    workflows: compile
-      ? [...workflowRegistry().values()].map((d) => ({
-          name: d.name,
-          hash: d.compiled.hash,
-          ir: d.compiled.ir,
-          file: d.compiled.source.file,
-          line: d.compiled.source.line,
-        }))
-      : [],
-  });
+  send({ t: "ready", pid: process.pid, actions: [...actionRegistry().keys()], workflows: [] });
 }
 
 void main();

@@ -51,5 +51,9 @@ export const CHILD_MODULES_ENV = "WAYMARK_CHILD_MODULES";
 export const CHILD_CONCURRENCY_ENV = "WAYMARK_CHILD_CONCURRENCY";
 /** WAYMARK_MAX_VALUE_BYTES: a larger result fails its attempt in the child, before it is sent. */
 export const CHILD_MAX_VALUE_BYTES_ENV = "WAYMARK_CHILD_MAX_VALUE_BYTES";
-/** "0" for a replacement child: it defers compiling the user modules' workflows (see compileLazily). */
-export const CHILD_COMPILE_ENV = "WAYMARK_CHILD_COMPILE";
+/**
+ * "1" for the one process that compiles the user modules' workflows at start-up, reports them
+ * ("ready" with their IR) and exits. Action children never compile: they load neither the
+ * compiler nor swc.
+ */
+export const CHILD_INSPECT_ENV = "WAYMARK_CHILD_INSPECT";

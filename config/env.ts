@@ -360,7 +360,7 @@ const OTHER_KNOWN: Record<string, string | null> = {
   WAYMARK_CHILD: null,
   WAYMARK_CHILD_MODULES: null,
   WAYMARK_CHILD_CONCURRENCY: null,
-  WAYMARK_CHILD_COMPILE: null,
+  WAYMARK_CHILD_INSPECT: null,
   WAYMARK_CHILD_MAX_VALUE_BYTES: null,
   WAYMARK_BENCH: null,
   WAYMARK_WORKER_GRPC_ADDR: "has no meaning in waymark for TypeScript (there is no gRPC bridge)",

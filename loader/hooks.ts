@@ -8,7 +8,9 @@
  *   specifier; bare package specifiers go straight to `nextResolve`.
  * - `load` compiles `.ts`, `.mts`, `.cts` and `.tsx` files (never `.d.ts`) with swc: types are
  *   stripped, TypeScript 5 standard decorators are lowered, and an inline source map points
- *   stack traces at the `.ts` lines. `.cts` becomes CommonJS; everything else an ES module.
+ *   stack traces at the `.ts` lines. `.cts` becomes CommonJS; everything else an ES module. The
+ *   output is cached on disk (./cache.ts): a file transformed once is never transformed again,
+ *   and a process that finds all its files there never loads swc.
  */
 import { readFile } from "node:fs/promises";
 import { statSync } from "node:fs";
@@ -16,6 +18,7 @@ import { createRequire } from "node:module";
 import type { LoadHook, ResolveHook } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Options as SwcOptions } from "@swc/core";
+import { cachedTransform } from "./cache.js";
 
 type SwcModule = typeof import("@swc/core");
 
@@ -52,7 +55,7 @@ export const load: LoadHook = async (url, context, nextLoad) => {
   if (format === undefined) return nextLoad(url, context);
   const filename = fileURLToPath(url);
   const code = await readFile(filename, "utf8");
-  return { format, source: transformTypeScript(code, filename), shortCircuit: true };
+  return { format, source: cachedTransform(code, filename, () => transformTypeScript(code, filename)), shortCircuit: true };
 };
 
 function isPathSpecifier(specifier: string): boolean {

@@ -1,5 +1,7 @@
-import { visualize, type VisualizeFormat } from "../compiler/visualize.js";
-import { compileWorkflow } from "../compiler/workflow.js";
+import { createRequire } from "node:module";
+import type * as VisualizeModule from "../compiler/visualize.js";
+import type { VisualizeFormat } from "../compiler/visualize.js";
+import type * as CompilerModule from "../compiler/workflow.js";
 import { actionRegistry } from "./action.js";
 import { sdkConfig, sharedClient, type StartOptions } from "./client.js";
 import { compilesLazily, DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
@@ -93,6 +95,14 @@ export interface WorkflowOptions {
 }
 
 type WorkflowClass = abstract new (...args: never[]) => Workflow;
+
+/**
+ * The compiler, loaded on first use and synchronously (a decorator compiles at once): an action
+ * child, which never compiles, loads neither it nor swc.
+ */
+const load = createRequire(import.meta.url);
+const compileWorkflow: typeof CompilerModule.compileWorkflow = (input) => (load("../compiler/workflow.js") as typeof CompilerModule).compileWorkflow(input);
+const visualize: typeof VisualizeModule.visualize = (ir, format) => (load("../compiler/visualize.js") as typeof VisualizeModule).visualize(ir, format);
 
 function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
   if (typeof cls !== "function" || !(cls.prototype instanceof Workflow)) {

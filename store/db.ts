@@ -200,8 +200,3 @@ export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<
     throw e;
   }
 }
-
-/** Subscribes this client to a channel (its notifications arrive as the client's "notification" events). */
-export async function listen(client: pg.ClientBase, channel: string): Promise<void> {
-  await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
-}

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
 import { instanceHeartbeat, instanceReclaimExpired } from "../store/engine.js";
 
@@ -26,21 +27,30 @@ export interface LeaseOptions {
 }
 
 export class Leases {
-  private heartbeat: NodeJS.Timeout | null = null;
-  private reclaimer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
+  private readonly heartbeat: Loop;
+  private readonly reclaimer: Loop;
 
-  constructor(private readonly o: LeaseOptions) {}
-
-  start(): void {
-    this.heartbeat = setInterval(() => this.serial(() => this.beat()), this.o.heartbeatMs);
-    this.reclaimer = setInterval(() => this.serial(() => this.reclaim()), this.o.reclaimIntervalMs);
-    // A sweep at start-up picks up the work of a supervisor that died before we started.
-    this.serial(() => this.reclaim());
+  constructor(private readonly o: LeaseOptions) {
+    const failed = (what: string) => (e: unknown, retryInMs: number) => o.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
+    // A failed heartbeat is tried again soon (the leases are running out), at most a beat apart.
+    this.heartbeat = new Loop({ pass: () => this.beat(), intervalMs: o.heartbeatMs, maxBackoffMs: o.heartbeatMs, onError: failed("the lease heartbeat") });
+    this.reclaimer = new Loop({
+      pass: () => this.reclaim(),
+      intervalMs: o.reclaimIntervalMs,
+      maxBackoffMs: o.reclaimIntervalMs,
+      onError: failed("reclaiming expired leases"),
+    });
   }
 
-  private serial(fn: () => Promise<void>): void {
-    this.running = this.running.then(fn).catch((e: unknown) => this.o.log.warn("lease maintenance failed", { error: (e as Error).message }));
+  /** Starts both; the first reclaim runs at once (the work of a supervisor that died before this one started). */
+  start(): void {
+    this.heartbeat.start();
+    this.reclaimer.start();
+  }
+
+  /** Resolves after the next heartbeat and the next reclaim (tests). */
+  passed(): Promise<void> {
+    return Promise.all([this.heartbeat.passed(), this.reclaimer.passed()]).then(() => undefined);
   }
 
   async beat(): Promise<void> {
@@ -75,9 +85,6 @@ export class Leases {
   }
 
   async stop(): Promise<void> {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.reclaimer) clearInterval(this.reclaimer);
-    this.heartbeat = this.reclaimer = null;
-    await this.running;
+    await Promise.all([this.heartbeat.stop(), this.reclaimer.stop()]);
   }
 }

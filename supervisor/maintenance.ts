@@ -1,5 +1,6 @@
 import os from "node:os";
 import type pg from "pg";
+import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
 import { instancesCollect, workerStatusDelete, workerStatusPrune, workerStatusUpsert } from "../store/engine.js";
 
@@ -23,26 +24,27 @@ export interface MaintenanceOptions {
 
 export class Maintenance {
   private readonly startedAt = new Date();
-  private profile: NodeJS.Timeout | null = null;
-  private gc: NodeJS.Timeout | null = null;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly profile: Loop;
+  private readonly gc: Loop;
   private lastActions = 0;
   private lastAt = Date.now();
   collected = 0;
 
-  constructor(private readonly o: MaintenanceOptions) {}
-
-  start(): void {
-    this.serial(() => this.publish());
-    this.profile = setInterval(() => this.serial(() => this.publish()), this.o.profileIntervalMs);
+  constructor(private readonly o: MaintenanceOptions) {
+    const failed = (what: string) => (e: unknown, retryInMs: number, failures: number) => {
+      if (failures === 1) o.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
+    };
+    // A failed pass waits out the interval, as a pass does.
+    const every = (ms: number) => ({ intervalMs: ms, backoffMs: ms, maxBackoffMs: ms });
+    this.profile = new Loop({ pass: () => this.publish(), ...every(o.profileIntervalMs), onError: failed("publishing the status row") });
     // At least 24 passes per retention period, between once a second and once a minute.
-    const gcEvery = this.o.gcIntervalMs ?? Math.min(60_000, Math.max(1000, (this.o.retentionHours * 3_600_000) / 24));
-    this.gc = setInterval(() => this.serial(() => this.collect()), gcEvery);
-    this.serial(() => this.collect());
+    const gcEvery = o.gcIntervalMs ?? Math.min(60_000, Math.max(1000, (o.retentionHours * 3_600_000) / 24));
+    this.gc = new Loop({ pass: () => this.collect(), ...every(gcEvery), onError: failed("garbage collection") });
   }
 
-  private serial(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn).catch((e: unknown) => this.o.log.warn("housekeeping failed", { error: (e as Error).message }));
+  start(): void {
+    this.profile.start();
+    this.gc.start();
   }
 
   async publish(): Promise<void> {
@@ -76,10 +78,7 @@ export class Maintenance {
   }
 
   async stop(): Promise<void> {
-    if (this.profile) clearInterval(this.profile);
-    if (this.gc) clearInterval(this.gc);
-    this.profile = this.gc = null;
-    await this.chain;
+    await Promise.all([this.profile.stop(), this.gc.stop()]);
     await workerStatusDelete(this.o.db, { owner: this.o.owner }).catch(() => undefined);
   }
 }

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Logger } from "../log/logger.js";
+import { Loop } from "../core/loop.js";
 import { contentRefused } from "../store/db.js";
 import { instancesPersist, type AttemptWrite, type InstanceWrite } from "../store/engine.js";
 
@@ -32,9 +33,8 @@ export interface PersisterOptions {
 export class Persister {
   private readonly dirty = new Map<string, Writable>();
   private urgent = false;
-  private flushing: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private failures = 0;
+  /** Flushes: woken by an urgent mark, within `intervalMs` of another, backing off while the database is away. */
+  private readonly loop: Loop;
   private stopped = false;
   /** Instances whose write Postgres refused for its content, once: failing them is the next write. */
   private readonly refused = new Set<string>();
@@ -42,33 +42,33 @@ export class Persister {
   batches = 0;
   rows = 0;
 
-  constructor(private readonly opts: PersisterOptions) {}
-
-  mark(w: Writable, urgent: boolean): void {
-    this.dirty.set(w.id, w);
-    if (urgent) this.urgent = true;
-    this.schedule();
+  constructor(private readonly opts: PersisterOptions) {
+    this.loop = new Loop({
+      pass: async () => {
+        // After the current microtasks: changes made together (one IPC message's results) share
+        // the batch; later ones join the next (group commit).
+        await new Promise((resolve) => process.nextTick(resolve));
+        await this.flushOnce();
+        if (!this.dirty.size) return undefined;
+        return this.urgent || this.dirty.size >= this.opts.batchSize ? 0 : this.opts.intervalMs;
+      },
+      // The database is unreachable or restarting: everything stays in memory and is tried again.
+      backoffMs: 200,
+      maxBackoffMs: 10_000,
+      onError: (e, retryInMs, failures) => {
+        this.urgent = true;
+        this.opts.log.warn("persisting instance state failed; retrying", { error: (e as Error).message, retryInMs, failuresInARow: failures });
+      },
+    });
+    this.loop.start();
   }
 
-  private schedule(): void {
-    if (this.flushing || this.stopped || !this.dirty.size) return;
-    if (this.urgent || this.dirty.size >= this.opts.batchSize) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      // After the current microtasks: changes made together (one IPC message's results) share
-      // the batch; later ones join the next (group commit).
-      this.flushing = new Promise<void>((resolve) => process.nextTick(() => void this.flushOnce().finally(resolve)));
-      void this.flushing.finally(() => {
-        this.flushing = null;
-        this.schedule();
-      });
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.urgent = true;
-        this.schedule();
-      }, this.opts.intervalMs);
-    }
+  mark(w: Writable, urgent: boolean): void {
+    if (this.stopped) return;
+    this.dirty.set(w.id, w);
+    if (urgent) this.urgent = true;
+    if (this.urgent || this.dirty.size >= this.opts.batchSize) this.loop.wake();
+    else this.loop.wakeIn(this.opts.intervalMs);
   }
 
   private async flushOnce(): Promise<void> {
@@ -96,19 +96,15 @@ export class Persister {
     if (!collected.length) return;
     try {
       await this.write(collected);
-      this.failures = 0;
     } catch (e) {
-      // The database is unreachable or restarting: keep what was not written in memory and try again.
-      this.failures++;
+      // The database is unreachable or restarting: what was not written stays in memory, and the
+      // loop tries again after its backoff.
       for (const c of collected) {
         if (c.settled) continue;
         c.undo();
         if (!this.dirty.has(c.w.id)) this.dirty.set(c.w.id, c.w);
       }
-      const delay = Math.min(100 * 2 ** Math.min(this.failures, 7), 10_000);
-      this.opts.log.warn("persisting instance state failed; retrying", { error: (e as Error).message, retryInMs: delay, instances: collected.length });
-      await new Promise((r) => setTimeout(r, delay));
-      this.urgent = true;
+      throw e;
     }
   }
 
@@ -171,12 +167,12 @@ export class Persister {
    * supervisor resumes them from their last durable state).
    */
   async drain(deadline: number): Promise<number> {
-    while ((this.dirty.size || this.flushing) && Date.now() < deadline) {
+    while (this.dirty.size && Date.now() < deadline) {
       this.urgent = true;
-      this.schedule();
-      if (!this.flushing) break;
+      const pass = this.loop.passed();
+      this.loop.wake();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.flushing, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      await Promise.race([pass, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
       clearTimeout(timer);
     }
     return this.dirty.size;
@@ -191,9 +187,9 @@ export class Persister {
     return this.dirty.size;
   }
 
-  stop(): void {
+  /** No more writes: resolves when the one in progress, if any, has finished. */
+  stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    return this.loop.stop();
   }
 }

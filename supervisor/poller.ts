@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
 import { instanceClaim, type ClaimedInstance } from "../store/engine.js";
 
@@ -23,66 +24,55 @@ export interface PollerOptions {
 const MAX_CLAIM = 200;
 
 export class Poller {
-  private timer: NodeJS.Timeout | null = null;
-  private loop: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
-  private failures = 0;
+  private readonly loop: Loop;
   claimed = 0;
 
-  constructor(private readonly o: PollerOptions) {}
+  constructor(private readonly options: PollerOptions) {
+    this.loop = new Loop({
+      pass: () => this.claim(),
+      intervalMs: options.intervalMs,
+      backoffMs: 200,
+      onError: (e, retryInMs, failures) => {
+        if (failures === 1 || failures % 50 === 0) options.log.warn("claiming instances failed; retrying", { error: (e as Error).message, retryInMs });
+      },
+    });
+  }
 
   start(): void {
-    this.stopped = false;
-    this.wake();
+    this.loop.start();
   }
 
   /** Look for work now (coalesces while a claim runs). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.loop) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.loop = this.run().finally(() => {
-      this.loop = null;
-      if (this.stopped) return;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      } else this.timer = setTimeout(() => this.wake(), this.o.intervalMs);
-    });
+    this.loop.wake();
   }
 
-  private async run(): Promise<void> {
+  /** Resolves after the next claim pass (tests). */
+  passed(): Promise<void> {
+    return this.loop.passed();
+  }
+
+  /** Claims batches while there is room and work, handing each to the shards. */
+  private async claim(): Promise<void> {
     for (;;) {
-      if (this.stopped) return;
-      const limit = Math.min(MAX_CLAIM, this.o.room());
+      if (!this.loop.active) return;
+      const limit = Math.min(MAX_CLAIM, this.options.room());
       if (limit <= 0) return;
-      let batch: ClaimedInstance[];
-      try {
-        batch = await instanceClaim(this.o.db, { owner: this.o.owner, limit, leaseMs: this.o.leaseMs, isolated: this.o.isolated() });
-        this.failures = 0;
-      } catch (e) {
-        this.failures++;
-        if (this.failures === 1 || this.failures % 50 === 0) this.o.log.warn("claiming instances failed; retrying", { error: (e as Error).message });
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** this.failures, 5000)));
-        continue;
-      }
+      const batch = await instanceClaim(this.options.db, {
+        owner: this.options.owner,
+        limit,
+        leaseMs: this.options.leaseMs,
+        isolated: this.options.isolated(),
+      });
       if (batch.length) {
         this.claimed += batch.length;
-        this.o.adopt(batch);
+        this.options.adopt(batch);
       }
       if (batch.length < limit) return;
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { DEFAULT_MAX_VALUE_BYTES, errorFromData } from "../core/codec.js";
 import type { Logger } from "../log/logger.js";
 import {
-  CHILD_COMPILE_ENV,
+  CHILD_INSPECT_ENV,
   CHILD_CONCURRENCY_ENV,
   CHILD_ENV,
   CHILD_MAX_VALUE_BYTES_ENV,
@@ -152,6 +152,21 @@ class Fifo<T> {
   }
 }
 
+/** A child's report that a user module failed to load, as the error the start fails with. */
+function loadError(msg: Extract<FromChild, { t: "load-error" }>): Error {
+  const wrapped = new Error(`user module ${msg.module} failed to load in the worker: ${msg.error.name}: ${msg.error.message}`, {
+    cause: errorFromData(msg.error),
+  });
+  wrapped.stack = `${wrapped.message}\n${msg.error.stack ?? ""}`;
+  return wrapped;
+}
+
+function loadTimedOut(modules: string[], limitMs: number): Error {
+  return new Error(
+    `a worker did not finish loading the user modules (${modules.join(", ")}) within ${limitMs} ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS) and was killed: does a module run an endless loop, or block, at its top level?`,
+  );
+}
+
 export class ChildPool extends EventEmitter<PoolEvents> {
   private readonly slots: Slot[];
   private readonly queue = new Fifo<Task>();
@@ -188,23 +203,66 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     return this.slots.reduce((n, s) => n + s.size(), 0);
   }
 
-  private spawn(slot: Slot, startup?: { resolve(): void; reject(e: Error): void }): Child {
+  /** Forks the child entry with the pool's settings on top of the supervisor's environment. */
+  private fork(extra: Record<string, string> = {}): ChildProcess {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env };
     for (const [k, v] of Object.entries(this.opts.env ?? {})) if (v === undefined) delete env[k];
-    const proc = fork(CHILD_ENTRY, [], {
+    return fork(CHILD_ENTRY, [], {
       env: {
         ...env,
         [CHILD_ENV]: "1",
         [CHILD_MODULES_ENV]: JSON.stringify(this.opts.modules),
         [CHILD_CONCURRENCY_ENV]: String(this.opts.concurrency),
         [CHILD_MAX_VALUE_BYTES_ENV]: String(this.opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES),
-        // The children of the first start compile (and so check) the workflows; replacements need not.
-        [CHILD_COMPILE_ENV]: startup ? "1" : "0",
+        ...extra,
       },
       execArgv: ["--enable-source-maps", ...process.execArgv.filter((a) => !a.startsWith("--inspect"))],
       serialization: "json",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+  }
+
+  /**
+   * Loads the user modules once, in a process of its own that compiles (and so checks) their
+   * workflows, reports them and exits: the action children never compile, so they never load
+   * the compiler or swc. Rejects as the children's start-up does when a module cannot load.
+   */
+  inspect(): Promise<CompiledWorkflowInfo[]> {
+    const proc = this.fork({ [CHILD_INSPECT_ENV]: "1" });
+    return new Promise((resolve, reject) => {
+      let workflows: CompiledWorkflowInfo[] | undefined;
+      let failure: Error | undefined;
+      const limit = this.opts.loadTimeoutMs;
+      const timer =
+        limit === undefined
+          ? undefined
+          : setTimeout(() => {
+              failure = loadTimedOut(this.opts.modules, limit);
+              proc.kill("SIGKILL");
+            }, limit + LOAD_KILL_GRACE_MS);
+      proc.on("message", (msg: FromChild) => {
+        if (msg.t === "ready") workflows = msg.workflows;
+        else if (msg.t === "load-error") failure = loadError(msg);
+      });
+      proc.on("error", (err) => {
+        if (!channelGone(err)) failure ??= err;
+      });
+      proc.once("close", (code, signal) => {
+        clearTimeout(timer);
+        if (workflows && !failure) resolve(workflows);
+        else
+          reject(
+            failure ??
+              new Error(
+                `the process that compiles the user modules' workflows exited (${signal ? `signal ${signal}` : `exit code ${code}`}) before reporting them`,
+              ),
+          );
+      });
+    });
+  }
+
+  private spawn(slot: Slot, startup?: { resolve(): void; reject(e: Error): void }): Child {
+    const proc = this.fork();
     const child = new Child(proc, slot);
     if (proc.pid) this.pidsSeen.add(proc.pid);
     if (this.opts.loadTimeoutMs !== undefined) {
@@ -259,11 +317,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
         return;
       }
       case "load-error": {
-        const err = errorFromData(msg.error);
-        const wrapped = new Error(`user module ${msg.module} failed to load in the worker: ${msg.error.name}: ${msg.error.message}`, { cause: err });
-        wrapped.stack = `${wrapped.message}\n${msg.error.stack ?? ""}`;
         child.state = "dead";
-        if (startup) startup.reject(wrapped);
+        if (startup) startup.reject(loadError(msg));
         else {
           this.opts.log.error("a replacement worker could not load the user modules; retrying with backoff", {
             pid: child.pid,
@@ -346,11 +401,9 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     for (const id of all) this.started.delete(id);
     if (startup && wasState === "starting") {
       startup.reject(
-        new Error(
-          child.loadTimedOut !== undefined
-            ? `a worker did not finish loading the user modules (${this.opts.modules.join(", ")}) within ${child.loadTimedOut} ms (WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS) and was killed: does a module run an endless loop, or block, at its top level?`
-            : `a worker process exited during start-up (${reason}) before loading the user modules`,
-        ),
+        child.loadTimedOut !== undefined
+          ? loadTimedOut(this.opts.modules, child.loadTimedOut)
+          : new Error(`a worker process exited during start-up (${reason}) before loading the user modules`),
       );
       return;
     }

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
 import { cadenceNext, cadenceOf } from "../sdk/cadence.js";
 import { uuidv7 } from "../core/ids.js";
@@ -28,52 +29,40 @@ export interface SchedulerOptions {
 const BUSY_RETRY_MS = 50;
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  /** Timers run only between start() and stop(); a pass may also be run directly (tests). */
-  private started = false;
+  /** Runs between start() and stop(); a pass may also be run directly (tests). */
+  private readonly loop: Loop;
   private stopped = false;
   /** Instances queued, and fires suppressed because the previous instance was still live. */
   fired = 0;
   suppressed = 0;
 
-  constructor(private readonly o: SchedulerOptions) {}
+  constructor(private readonly o: SchedulerOptions) {
+    this.loop = new Loop({
+      pass: async () => {
+        await this.pass();
+        return this.nextDelay();
+      },
+      // The database is unreachable or the pass failed: try again after the poll interval, not
+      // in a hot loop.
+      backoffMs: o.intervalMs,
+      maxBackoffMs: o.intervalMs,
+      onError: (e, retryInMs) => o.log.warn("scheduler pass failed; retrying", { error: (e as Error).message, retryInMs }),
+    });
+  }
 
   start(): void {
-    if (this.started) return;
-    this.started = true;
     this.o.log.debug("scheduler started", { pollIntervalMs: this.o.intervalMs, batchSize: this.o.batchSize });
-    this.wake();
+    this.loop.start();
   }
 
   /** Runs a pass now (or right after the current one): a schedule changed. */
   wake(): void {
-    if (!this.started || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.running = this.pass()
-      .then(
-        () => this.nextDelay(),
-        (e: unknown) => {
-          // The database is unreachable or the pass failed: try again after the poll interval,
-          // not in a hot loop.
-          this.o.log.warn("scheduler pass failed; retrying", { error: (e as Error).message, retryInMs: this.o.intervalMs });
-          return this.o.intervalMs;
-        },
-      )
-      .then((delay) => {
-        this.running = null;
-        if (this.stopped) return;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        } else this.timer = setTimeout(() => this.wake(), delay);
-      });
+    this.loop.wake();
+  }
+
+  /** Resolves after the next pass of the loop (tests). */
+  passed(): Promise<void> {
+    return this.loop.passed();
   }
 
   private async nextDelay(): Promise<number> {
@@ -159,12 +148,8 @@ export class Scheduler {
 
   /** Returns when the pass under way (if any) has committed or rolled back. Safe before start() and twice. */
   async stop(): Promise<void> {
-    if (!this.started) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-    this.started = false;
+    await this.loop.stop();
     this.stopped = false;
   }
 }

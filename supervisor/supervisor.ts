@@ -99,15 +99,11 @@ export class Supervisor {
         loadTimeoutMs: config.userModuleLoadTimeoutMs,
       });
       this.pool = pool;
-      let registering: Promise<void> | undefined;
-      pool.on("ready", ({ workflows }) => {
-        // The first child to load the user modules registers their workflows' versions, so a
-        // schedule fires the version this deploy runs (the scheduler starts after this).
-        if (registering || !workflows.length) return;
-        registering = this.registerVersions(workflows);
-      });
-      await pool.start();
-      await registering;
+      // The workflows of the user modules, compiled once in a process of their own, are registered
+      // as the latest versions, so a schedule fires the version this deploy runs (the scheduler
+      // starts after this); the action children start meanwhile.
+      const [workflows] = await Promise.all([pool.inspect(), pool.start()]);
+      if (workflows.length) await this.registerVersions(workflows);
 
       this.shards = Array.from(
         { length: config.executorShards },

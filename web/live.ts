@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type pg from "pg";
+import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
 import { instanceLiveMarks } from "../store/web.js";
 
@@ -21,10 +22,10 @@ interface Watch {
 
 export class LiveHub {
   private readonly watches = new Map<string, Watch>();
-  private timer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | undefined;
-  private again = false;
+  /** Polls the watched instances' marks. */
+  private readonly poll: Loop;
+  /** A comment line now and then keeps proxies from closing an idle stream. */
+  private readonly keepAlive: Loop;
   private stopped = false;
   /** Subscriptions between their request and their first view. */
   private starting = 0;
@@ -37,13 +38,25 @@ export class LiveHub {
       /** @default 500 */
       intervalMs?: number;
     },
-  ) {}
+  ) {
+    const interval = o.intervalMs ?? 500;
+    this.poll = new Loop({
+      pass: () => this.tick(),
+      intervalMs: interval,
+      backoffMs: interval,
+      maxBackoffMs: interval,
+      onError: (e) => o.log.warn("live update failed", { error: (e as Error).message }),
+    });
+    this.keepAlive = new Loop({
+      pass: async () => this.each((res) => res.write(": keep-alive\n\n")),
+      intervalMs: 15_000,
+    });
+  }
 
   start(): void {
     this.stopped = false;
-    this.timer ??= setInterval(() => this.wake(), this.o.intervalMs ?? 500);
-    // A comment line now and then keeps proxies from closing an idle stream.
-    this.heartbeat ??= setInterval(() => this.each((res) => res.write(": keep-alive\n\n")), 15_000);
+    this.poll.start();
+    this.keepAlive.start();
   }
 
   /** Instances watched now: each is polled until it ends or its last client leaves. */
@@ -116,25 +129,13 @@ export class LiveHub {
     watch.clients.add(res);
   }
 
-  /** Looks for news now (a lifecycle event, or the timer). */
+  /** Looks for news now (a lifecycle event). */
   wake(): void {
-    if (this.stopped || !this.watches.size) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = this.tick()
-      .catch((e: unknown) => this.o.log.warn("live update failed", { error: (e as Error).message }))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    if (this.watches.size) this.poll.wake();
   }
 
   private async tick(): Promise<void> {
+    if (!this.watches.size) return;
     const ids = [...this.watches.keys()];
     const marks = await instanceLiveMarks(this.o.db, { ids });
     for (const id of ids) {
@@ -154,10 +155,7 @@ export class LiveHub {
   /** Ends every stream; returns when no tick is running. Safe before start() and twice. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.timer = this.heartbeat = null;
-    await this.ticking;
+    await Promise.all([this.poll.stop(), this.keepAlive.stop()]);
     this.each((res) => res.end());
     this.watches.clear();
   }

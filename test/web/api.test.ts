@@ -162,16 +162,20 @@ test("schedules: list, pause, resume (next run from now), delete", async (t) => 
 });
 
 test("workers: the published rows and this process's live counters", async (t) => {
+  // The child started exactly a minute before the row was published: its rate is 600 / 60 s
+  // however long the test takes to get here.
+  const published = new Date();
   await web.pool.query(
-    `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, updated_at, stats) VALUES ('host-b:7:abc', 'host-b', 7, now() - interval '1 minute', now(), $1)`,
+    `INSERT INTO waymark.worker_status (owner, hostname, pid, started_at, updated_at, stats) VALUES ('host-b:7:abc', 'host-b', 7, $2::timestamptz - interval '1 minute', $2, $1)`,
     [
       JSON.stringify({
         owner: "host-b:7:abc",
         inflight: 2,
         actions: 600,
         recycled: 1,
-        children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600, startedAt: Date.now() - 60_000 }],
+        children: [{ pid: 70, slot: 0, state: "ready", inflight: 2, dispatched: 600, startedAt: published.getTime() - 60_000 }],
       }),
+      published,
     ],
   );
   const { body } = await getJson<Json>(`${web.url}/api/workers`);
