@@ -23,8 +23,6 @@ export interface LoopOptions {
   maxBackoffMs?: number;
   /** Told of each failed pass, and when the next try comes. */
   onError?(error: unknown, retryInMs: number, failuresInARow: number): void;
-  /** Its timers do not keep the process alive (a client library's loop). @default false */
-  unref?: boolean;
 }
 
 export class Loop {
@@ -108,7 +106,6 @@ export class Loop {
       },
       Math.max(0, ms),
     );
-    if (this.options.unref) this.timer.unref();
   }
 
   /** Resolves when a pass that starts after this call has finished (at once if the loop is not running). */

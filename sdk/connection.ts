@@ -209,7 +209,14 @@ export class WaymarkClient {
   }
 
   async close(): Promise<void> {
-    await this.listener.close();
-    await this.pool.end();
+    // The pool's idle connections are unref'd (allowExitOnIdle): without a handle of its own,
+    // the process could exit with their goodbyes pending (exit code 13, an unsettled await).
+    const keep = setInterval(() => undefined, 60_000);
+    try {
+      await this.listener.close();
+      await this.pool.end();
+    } finally {
+      clearInterval(keep);
+    }
   }
 }

@@ -38,7 +38,9 @@ export class DoneListener {
       // Anything that finished while the connection was down: look now.
       onReconnected: () => this.poll.wake(),
     });
-    this.poll = new Loop({ pass: () => this.fetch([...this.waiters.keys()]), intervalMs: pollMs, unref: true });
+    // The poll runs only while someone waits, and then keeps the process alive (as a pending
+    // result should), whatever the connection's state.
+    this.poll = new Loop({ pass: () => this.fetch([...this.waiters.keys()]), intervalMs: pollMs });
   }
 
   /**
