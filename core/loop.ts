@@ -32,6 +32,7 @@ export class Loop {
   private running: Promise<void> | null = null;
   private again = false;
   private started = false;
+  private stopped = false;
   private failures = 0;
   private waiting: Array<() => void> = [];
   /** Passes completed (failed ones included). */
@@ -43,6 +44,7 @@ export class Loop {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.stopped = false;
     this.failures = 0;
     this.wake();
   }
@@ -108,15 +110,19 @@ export class Loop {
     );
   }
 
-  /** Resolves when a pass that starts after this call has finished (at once if the loop is not running). */
+  /**
+   * Resolves when a pass that starts after this call has finished: before start(), the first
+   * pass; once stopped, at once (stop() also resolves those still waiting).
+   */
   passed(): Promise<void> {
-    if (!this.active) return Promise.resolve();
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** Stops the loop; resolves once the pass in progress, if any, has finished. */
   async stop(): Promise<void> {
     this.started = false;
+    this.stopped = true;
     this.again = false;
     this.clearTimer();
     await this.running;

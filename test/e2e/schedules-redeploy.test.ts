@@ -11,6 +11,7 @@ import pg from "pg";
 import { close, deleteSchedule, listSchedules, scheduleWorkflow, WorkflowHandle } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
 import { ROOT, supervise } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 const ENV = { WAYMARK_WORKER_COUNT: "1", WAYMARK_EXECUTOR_SHARDS: "1", WAYMARK_SCHEDULER_POLL_INTERVAL_MS: "200" };
@@ -28,8 +29,6 @@ function deploy(version: string): string {
   writeFileSync(file, source.replace("`BODY ${m}`", `\`${version} \${m}\``));
   return file;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("a redeploy with a changed body: the next fire runs the new version", async (t) => {
   const url = await dbUrl();
@@ -60,7 +59,7 @@ test("a redeploy with a changed body: the next fire runs the new version", async
       );
 
     const a = await supervise({ databaseUrl: url, modules: [v1], env: ENV });
-    for (const deadline = Date.now() + 10_000; (await results()).length < 2 && Date.now() < deadline; ) await sleep(100);
+    await until("two fires of v1", async () => (await results()).length >= 2, 10_000, 100);
     t.is(await a.stop(), 0);
     const before = await results();
     t.true(before.length >= 2);
@@ -69,21 +68,26 @@ test("a redeploy with a changed body: the next fire runs the new version", async
     // Deploy v2: a new supervisor loads the changed module and registers its version.
     const b = await supervise({ databaseUrl: url, modules: [v2], env: ENV });
     try {
-      const { registered, seenAt } = await (async () => {
-        for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
+      // Read after the registration committed: a fire that starts later must see it.
+      const { registered, seenAt } = await until(
+        "the redeployed supervisor's version",
+        async () => {
           const vs = await versions();
-          // Read after the registration committed: a fire that starts later must see it.
-          if (vs.length === 2) return { registered: vs[1]!, seenAt: new Date() };
-        }
-        throw new Error("the redeployed supervisor did not register its version");
-      })();
+          return vs.length === 2 && { registered: vs[1]!, seenAt: new Date() };
+        },
+        10_000,
+        50,
+      );
       t.not(registered.id, first!.id);
-      let after: Awaited<ReturnType<typeof results>> = [];
-      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
-        after = (await results()).filter((r) => r.created_at > seenAt);
-        if (after.length >= 2) break;
-      }
-      t.true(after.length >= 2, `${after.length} fires after the redeploy`);
+      const after = await until(
+        "two fires after the redeploy",
+        async () => {
+          const fired = (await results()).filter((r) => r.created_at > seenAt);
+          return fired.length >= 2 && fired;
+        },
+        10_000,
+        100,
+      );
       const firstAfterStart = (await results()).find((r) => r.created_at > before.at(-1)!.created_at);
       t.log(
         `first fire after the redeploy: ${firstAfterStart?.result} at ${firstAfterStart?.created_at.toISOString()}; v2 registered at ${registered.registered_at.toISOString()}`,

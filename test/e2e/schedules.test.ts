@@ -306,8 +306,8 @@ test.serial("pause keeps the row and stops firing; resume counts from now withou
     { status: "paused" },
   );
   t.falsy((await listSchedules({ status: "active" })).find((s) => s.scheduleName === name));
-  await sleep(2000); // four intervals
-  t.is((await fires(id)).length, atPause, "a paused schedule fired");
+  // That a paused schedule never fires, however overdue, is the scheduler's own test
+  // (test/supervisor/scheduler.test.ts); here, what the SDK and a running supervisor do.
 
   // Resume: the next run is now + interval; the four missed fires are not replayed.
   const before = Date.now();
@@ -322,10 +322,7 @@ test.serial("pause keeps the row and stops firing; resume counts from now withou
   for (const g of gaps(rows.slice(atPause))) t.true(g >= 500, `gap ${g} after the resume`);
 
   t.falsy((await listSchedules()).find((s) => s.scheduleName === name));
-  const count = (await fires(id)).length;
-  await sleep(1500);
-  t.is((await fires(id)).length, count, "a deleted schedule fired");
-  t.true(count >= atPause + 1, "the instances it queued stay");
+  t.true((await fires(id)).length >= atPause + 1, "the instances it queued stay");
 
   for (const fn of [pauseSchedule, resumeSchedule, deleteSchedule]) {
     const e = await t.throwsAsync(fn(S.TickWorkflow, { scheduleName: name }), { message: `no schedule "${name}" for workflow TickWorkflow` });

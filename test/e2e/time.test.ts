@@ -83,14 +83,13 @@ test.serial("kill -9 of a child mid-action: the attempt fails at once and the ne
   const started = Date.now();
   const handle = await new D.CrashWorkflow().start(["crash"]);
   const pidFile = path.join(notes.dir, "crash.pid");
-  let pid = 0;
-  while (!pid) {
+  const pid = await until("the action's pid file", () => {
     try {
-      pid = Number(readFileSync(pidFile, "utf8"));
+      return Number(readFileSync(pidFile, "utf8")) || undefined;
     } catch {
-      await new Promise((r) => setTimeout(r, 25));
+      return undefined;
     }
-  }
+  });
   process.kill(pid, "SIGKILL");
   t.is(await handle.result(), "step one for crash / survived: attempt 2");
   // Well before the action's 120 s timeout: the death is noticed at once.

@@ -5,15 +5,12 @@ import { useTestDatabase } from "../helpers/db.js";
 import { ownServer } from "../helpers/server.js";
 import { query } from "../helpers/status.js";
 import { supervise } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 
 async function completed(url: string): Promise<number> {
   return (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'completed'"))[0].n;
-}
-
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 25));
 }
 
 test.serial("pg_terminate_backend of every waymark connection mid-run: the supervisor reconnects and every instance completes", async (t) => {
@@ -23,7 +20,7 @@ test.serial("pg_terminate_backend of every waymark connection mid-run: the super
   try {
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
     const ids = await FiveSteps.startMany(Array.from({ length: 100 }, (_, i) => [i, 30]));
-    await until(async () => (await completed(url)) >= 10);
+    await until("10 completed instances", async () => (await completed(url)) >= 10);
     const killed = await query(
       url,
       "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'waymark%' AND pid <> pg_backend_pid() AND datname = current_database()",
@@ -55,13 +52,17 @@ async function terminateMidStatement<T>(url: string, call: () => Promise<T>): Pr
     await locker.query("LOCK TABLE waymark.instances IN ACCESS EXCLUSIVE MODE");
     const pending = call();
     pending.catch(() => undefined);
-    let terminated = 0;
-    while (!terminated) {
-      const { rows } = await locker.query(
-        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'waymark-sdk' AND wait_event_type = 'Lock' AND datname = current_database()",
-      );
-      terminated = rows[0].n;
-    }
+    const terminated = await until(
+      "the SDK's statement waiting on the lock",
+      async () => {
+        const { rows } = await locker.query(
+          "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'waymark-sdk' AND wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        return rows[0].n || undefined;
+      },
+      20_000,
+      10,
+    );
     await locker.query("COMMIT");
     return { value: await pending, terminated };
   } finally {
@@ -118,7 +119,7 @@ test.serial(
     try {
       const { FiveSteps } = await import("../fixtures/workflows/pool.js");
       const ids = await FiveSteps.startMany(Array.from({ length: 60 }, (_, i) => [i, 40]));
-      await until(async () => (await completed(url)) >= 5);
+      await until("5 completed instances", async () => (await completed(url)) >= 5);
       await close();
       await server.stop();
       t.is(await server.restart(), url, "the server came back on the same address");
@@ -151,7 +152,10 @@ test.serial("stopping while Postgres is down: supervise gives up writing after t
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
     // Steps of 1 s: when the server goes, every instance has steps left and one in flight.
     const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 1000]));
-    await until(async () => (await query(url, "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed'"))[0].n >= 1);
+    await until(
+      "a completed attempt",
+      async () => (await query(url, "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed'"))[0].n >= 1,
+    );
     await close();
     await server.stop();
     // The steps in flight finish within the grace period, but their results cannot be written.
@@ -191,18 +195,21 @@ test.serial(
       const handle = await new PidFanOut().start([2], { delayMs: 1000 });
       await locker.query("BEGIN");
       await locker.query("LOCK TABLE waymark.workflow_versions IN ACCESS EXCLUSIVE MODE");
-      let terminated = 0;
-      for (const deadline = Date.now() + 20_000; !terminated && Date.now() < deadline; ) {
-        const { rows } = await locker.query(
-          // pg_locks, not pg_stat_activity.query: a statement waiting on a lock while it is parsed
-          // still shows the previous statement's text.
-          `SELECT count(pg_terminate_backend(a.pid))::int AS n FROM pg_stat_activity a
+      const terminated = await until(
+        "the supervisor's read of the version waiting on the lock",
+        async () => {
+          const { rows } = await locker.query(
+            // pg_locks, not pg_stat_activity.query: a statement waiting on a lock while it is parsed
+            // still shows the previous statement's text.
+            `SELECT count(pg_terminate_backend(a.pid))::int AS n FROM pg_stat_activity a
           WHERE a.application_name = 'waymark-supervise' AND a.datname = current_database()
             AND a.pid IN (SELECT pid FROM pg_locks WHERE relation = 'waymark.workflow_versions'::regclass AND NOT granted)`,
-        );
-        terminated = rows[0].n;
-        if (!terminated) await new Promise((r) => setTimeout(r, 20));
-      }
+          );
+          return rows[0].n || undefined;
+        },
+        20_000,
+        20,
+      );
       t.is(terminated, 1, "the supervisor's read of the version was waiting on the lock");
       await locker.query("COMMIT");
       t.is((await sup.alive(handle.result())).length, 2);

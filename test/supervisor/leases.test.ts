@@ -4,6 +4,7 @@ import { useTestDatabase } from "../helpers/db.js";
 import { notesDir } from "../helpers/files.js";
 import { query } from "../helpers/status.js";
 import { supervise } from "../helpers/supervise.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 
@@ -29,16 +30,19 @@ test("kill -9 of one of two supervisors mid-run: every instance completes once, 
     const ids = await FiveSteps.startMany(Array.from({ length: 300 }, (_, i) => [i * 10, 100]));
     const results = ids.map((id) => new WorkflowHandle<number>(id, "FiveSteps").result());
     // Kill one supervisor once both hold running instances.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [row] = await query(
-        url,
-        "SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(DISTINCT lease_owner)::int AS owners FROM waymark.instances",
-      );
-      if (row.owners >= 2) break;
-      if (row.done === 300 || Date.now() > deadline) throw new Error(`the two supervisors never both held instances (completed: ${row.done})`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(
+      "both supervisors holding instances",
+      async () => {
+        const [row] = await query(
+          url,
+          "SELECT count(*) FILTER (WHERE status = 'completed')::int AS done, count(DISTINCT lease_owner)::int AS owners FROM waymark.instances",
+        );
+        if (row.done === 300) throw new Error("the two supervisors never both held instances: all completed first");
+        return row.owners >= 2;
+      },
+      20_000,
+      20,
+    );
     const heldByA = (await query(url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'running' AND lease_owner LIKE $1", [`%:${a.pid}:%`]))[0]
       .n;
     t.true(heldByA > 0, "the killed supervisor held running instances");

@@ -6,7 +6,7 @@ import { supervise } from "../helpers/supervise.js";
 
 const dbUrl = useTestDatabase(test);
 
-test("recycling: 2 workers, lifecycle 10, 1,000 actions: each runs once, no child runs more than 10, ~100 children, never more than 4 alive", async (t) => {
+test("recycling: 2 workers, lifecycle 10, 300 actions: each runs once, no child runs more than 10, ~30 children, never more than 4 alive", async (t) => {
   const url = await dbUrl();
   process.env.WAYMARK_DATABASE_URL = url;
   const sup = await supervise({
@@ -16,9 +16,9 @@ test("recycling: 2 workers, lifecycle 10, 1,000 actions: each runs once, no chil
   });
   try {
     const { PidFanOut } = await import("../fixtures/workflows/pool.js");
-    const results = await Promise.all(Array.from({ length: 10 }, () => new PidFanOut().run(100)));
+    const results = await Promise.all(Array.from({ length: 3 }, () => new PidFanOut().run(100)));
     const all = results.flat();
-    t.is(all.length, 1000);
+    t.is(all.length, 300);
     for (const r of results)
       t.deepEqual(
         r.map((x) => x.i),
@@ -30,16 +30,16 @@ test("recycling: 2 workers, lifecycle 10, 1,000 actions: each runs once, no chil
       url,
       "SELECT count(*)::int AS n, max(attempt)::int AS most, count(*) FILTER (WHERE status <> 'completed')::int AS other FROM waymark.action_attempts",
     );
-    t.deepEqual(attempts, { n: 1000, most: 1, other: 0 });
+    t.deepEqual(attempts, { n: 300, most: 1, other: 0 });
     const perPid = new Map<number, number>();
     for (const { pid } of all) perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
     const most = Math.max(...perPid.values());
     t.true(most <= 10, `a child ran ${most} actions`);
-    t.true(perPid.size >= 100 && perPid.size <= 110, `${perPid.size} distinct children ran actions`);
+    t.true(perPid.size >= 30 && perPid.size <= 35, `${perPid.size} distinct children ran actions`);
     // The status row is refreshed every 200 ms: wait for the one that counts every action.
-    const stats = await waitForStatus(url, sup.pid, (s) => s.actions >= 1000);
+    const stats = await waitForStatus(url, sup.pid, (s) => s.actions >= 300);
     t.true(stats!.peakChildren <= 4, `peak ${stats!.peakChildren} children alive at once`);
-    t.true(stats!.recycled >= 98, `${stats!.recycled} retirements`);
+    t.true(stats!.recycled >= 28, `${stats!.recycled} retirements`);
     // The pool is back to full strength once the last successors have loaded.
     const settled = await waitForStatus(url, sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
     t.true(settled.children.length <= 4);

@@ -7,6 +7,7 @@ import { close, WorkflowFailedError } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
 import { call, getJson, webStart, type TestWeb } from "./server.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 const FIXTURE = "test/fixtures/web/workflows.ts";
@@ -70,12 +71,15 @@ test("an instance's JSON: status, decoded-able values, attempts with timings and
 
 test("a running instance shows its call in flight from the snapshot", async (t) => {
   const h = await new W.GatedWorkflow().start(["api-live"]);
-  let body: Json = {};
-  for (let i = 0; i < 200; i++) {
-    body = (await getJson<Json>(`${web.url}/api/instances/${h.instanceId}`)).body;
-    if (body.pending?.some((c: Json) => c.name === "waitForGate")) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const body = await until(
+    "the call in flight on the instance's page",
+    async () => {
+      const b = (await getJson<Json>(`${web.url}/api/instances/${h.instanceId}`)).body;
+      return b.pending?.some((c: Json) => c.name === "waitForGate") && b;
+    },
+    10_000,
+    50,
+  );
   const gate = body.pending.find((c: Json) => c.name === "waitForGate");
   t.truthy(gate, JSON.stringify(body.pending));
   t.is(gate.status, "running");

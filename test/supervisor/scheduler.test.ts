@@ -1,11 +1,12 @@
 /**
  * The scheduler service that `waymark supervise` runs, driven in-process against a real
  * Postgres, for the cases a whole supervisor makes hard to reach: bad rows, a database that is
- * down, the timer, and two schedulers racing over many due rows.
+ * down, the timer, and two schedulers racing over many due rows. Tests await the loop's passes
+ * (`passed()`) rather than sleeping.
  */
 import test from "ava";
 import pg from "pg";
-import { close, listSchedules, resumeSchedule, ScheduleError, scheduleWorkflow } from "waymark";
+import { close, deleteSchedule, listSchedules, pauseSchedule, resumeSchedule, ScheduleError, scheduleWorkflow } from "waymark";
 import { createLogger, type Logger } from "../../log/logger.js";
 import { Scheduler } from "../../supervisor/scheduler.js";
 import { useTestDatabase } from "../helpers/db.js";
@@ -29,8 +30,6 @@ function logger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   return { log: createLogger({ level: "debug", component: "scheduler", write: (l) => lines.push(l) }), lines };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function row(name: string) {
   const { rows } = await db.query(`SELECT id, status, next_run_at, last_run_at, last_instance_id::text FROM waymark.schedules WHERE schedule_name = $1`, [
@@ -121,15 +120,16 @@ test.serial("the scheduler sleeps until the next due time, not the whole poll in
   await db.query(`UPDATE waymark.schedules SET next_run_at = now() + interval '700 milliseconds' WHERE schedule_name = 'soon'`);
   const s = new Scheduler({ db, intervalMs: 60_000, batchSize: 10, log: logger().log });
   const started = Date.now();
+  const first = s.passed();
   s.start();
   try {
-    while ((await instancesOf("soon")) === 0) {
-      t.true(Date.now() - started < 3000, "not fired within 3 s");
-      if (Date.now() - started >= 3000) return;
-      await sleep(20);
-    }
+    // The first pass finds nothing due and sleeps until the schedule's time, not for 60 s.
+    await first;
+    t.is(await instancesOf("soon"), 0);
+    await s.passed();
+    t.is(await instancesOf("soon"), 1);
     const took = Date.now() - started;
-    t.true(took >= 650 && took < 1500, `fired after ${took} ms`);
+    t.true(took >= 650 && took < 30_000, `fired after ${took} ms`);
   } finally {
     await s.stop();
     await s.stop(); // twice is fine
@@ -143,13 +143,36 @@ test.serial("when the database is unreachable it retries every poll interval, no
   const { log, lines } = logger();
   const s = new Scheduler({ db: down, intervalMs: 300, batchSize: 10, log });
   await s.stop(); // before start: fine
+  const first = s.passed();
+  const started = Date.now();
   s.start();
-  await sleep(1000);
+  await first;
+  await s.passed();
+  await s.passed();
+  const took = Date.now() - started;
   await s.stop();
   await down.end();
   const failures = lines.filter((l) => /WARN .*scheduler pass failed; retrying/.test(l));
-  t.true(failures.length >= 2 && failures.length <= 5, `${failures.length} failed passes in 1 s:\n${lines.join("\n")}`);
-  t.regex(failures[0]!, /retryInMs=300/);
+  t.is(failures.length, 3, lines.join("\n"));
+  t.true(failures.every((l) => /retryInMs=300/.test(l)));
+  t.true(took >= 2 * 300 - 20, `three failed passes in ${took} ms`);
+});
+
+test.serial("a paused schedule never fires, however overdue; resumed, it fires from now on", async (t) => {
+  await scheduleWorkflow(S.TickWorkflow, { scheduleName: "paused", schedule: { everyMs: 500 }, args: ["p", new Date()] });
+  await pauseSchedule(S.TickWorkflow, { scheduleName: "paused" });
+  await db.query(`UPDATE waymark.schedules SET next_run_at = now() - interval '10 seconds' WHERE schedule_name = 'paused'`);
+  const s = new Scheduler({ db, intervalMs: 60_000, batchSize: 10, log: logger().log });
+  await s.pass();
+  t.is(s.fired, 0);
+  t.is(await instancesOf("paused"), 0);
+  await resumeSchedule("TickWorkflow", { scheduleName: "paused" });
+  await db.query(`UPDATE waymark.schedules SET next_run_at = now() - interval '1 second' WHERE schedule_name = 'paused'`);
+  await s.pass();
+  t.is(await instancesOf("paused"), 1);
+  await deleteSchedule(S.TickWorkflow, { scheduleName: "paused" });
+  await s.pass();
+  t.is(s.fired, 1);
 });
 
 test.serial("two schedulers racing over 60 due schedules in small batches queue exactly one instance each", async (t) => {
