@@ -75,15 +75,21 @@ export class Fleet {
   readonly started: Array<{ pid: number; log: string }> = [];
   private count = 0;
 
-  constructor(private readonly o: { url: string; env: Record<string, string>; logDir: string }) {}
+  constructor(private readonly options: { url: string; env: Record<string, string>; logDir: string }) {}
 
   /** Starts one more; a start that fails (the database restarting) is tried again, up to 3 times. */
   async add(): Promise<Supervised> {
     const n = ++this.count; // taken before the first await: supervisors started together get their own logs
     for (let attempt = 1; ; attempt++) {
-      const log = path.join(this.o.logDir, `supervise-${n}${attempt > 1 ? `-try${attempt}` : ""}.log`);
+      const log = path.join(this.options.logDir, `supervise-${n}${attempt > 1 ? `-try${attempt}` : ""}.log`);
       try {
-        const sup = await startSupervisor({ url: this.o.url, env: this.o.env, modules: [CHAOS_WORKFLOWS], logFile: log, forceKillAfterDelay: false });
+        const sup = await startSupervisor({
+          url: this.options.url,
+          env: this.options.env,
+          modules: [CHAOS_WORKFLOWS],
+          logFile: log,
+          forceKillAfterDelay: false,
+        });
         this.live.set(sup.pid, sup);
         this.started.push({ pid: sup.pid, log });
         return sup;

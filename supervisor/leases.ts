@@ -30,14 +30,20 @@ export class Leases {
   private readonly heartbeat: Loop;
   private readonly reclaimer: Loop;
 
-  constructor(private readonly o: LeaseOptions) {
-    const failed = (what: string) => (e: unknown, retryInMs: number) => o.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
+  constructor(private readonly options: LeaseOptions) {
+    const failed = (what: string) => (e: unknown, retryInMs: number) =>
+      options.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
     // A failed heartbeat is tried again soon (the leases are running out), at most a beat apart.
-    this.heartbeat = new Loop({ pass: () => this.beat(), intervalMs: o.heartbeatMs, maxBackoffMs: o.heartbeatMs, onError: failed("the lease heartbeat") });
+    this.heartbeat = new Loop({
+      pass: () => this.beat(),
+      intervalMs: options.heartbeatMs,
+      maxBackoffMs: options.heartbeatMs,
+      onError: failed("the lease heartbeat"),
+    });
     this.reclaimer = new Loop({
       pass: () => this.reclaim(),
-      intervalMs: o.reclaimIntervalMs,
-      maxBackoffMs: o.reclaimIntervalMs,
+      intervalMs: options.reclaimIntervalMs,
+      maxBackoffMs: options.reclaimIntervalMs,
       onError: failed("reclaiming expired leases"),
     });
   }
@@ -55,32 +61,32 @@ export class Leases {
 
   async beat(): Promise<void> {
     // Instances adopted after this snapshot of ids may not be in the result yet: only judge these.
-    const before = new Map(this.o.held());
+    const before = new Map(this.options.held());
     if (!before.size) return;
-    const { owned, cancel } = await instanceHeartbeat(this.o.db, { owner: this.o.owner, leaseMs: this.o.ttlMs, ids: [...before.keys()] });
+    const { owned, cancel } = await instanceHeartbeat(this.options.db, { owner: this.options.owner, leaseMs: this.options.ttlMs, ids: [...before.keys()] });
     const lost = [...before].filter(([id]) => !owned.has(id)).map(([id, epoch]) => ({ id, epoch }));
-    if (lost.length) this.o.lost(lost);
-    if (cancel.length) this.o.cancel(cancel);
+    if (lost.length) this.options.lost(lost);
+    if (cancel.length) this.options.cancel(cancel);
   }
 
   async reclaim(): Promise<void> {
     let n = 0;
     const failed: string[] = [];
     for (;;) {
-      const got = await instanceReclaimExpired(this.o.db, { limit: this.o.reclaimBatchSize, crashLoopLimit: this.o.crashLoopLimit });
+      const got = await instanceReclaimExpired(this.options.db, { limit: this.options.reclaimBatchSize, crashLoopLimit: this.options.crashLoopLimit });
       n += got.requeued;
       failed.push(...got.failed);
-      if (got.requeued + got.failed.length < this.o.reclaimBatchSize) break;
+      if (got.requeued + got.failed.length < this.options.reclaimBatchSize) break;
     }
     if (failed.length) {
-      this.o.log.error("failed instances whose supervisor died WAYMARK_CRASH_LOOP_LIMIT times in a row while running them (a crash loop)", {
+      this.options.log.error("failed instances whose supervisor died WAYMARK_CRASH_LOOP_LIMIT times in a row while running them (a crash loop)", {
         count: failed.length,
         instances: failed.join(","),
       });
     }
     if (n) {
-      this.o.log.info("reclaimed instances whose supervisor stopped", { count: n });
-      this.o.reclaimed(n);
+      this.options.log.info("reclaimed instances whose supervisor stopped", { count: n });
+      this.options.reclaimed(n);
     }
   }
 

@@ -30,15 +30,15 @@ export class Maintenance {
   private lastAt = Date.now();
   collected = 0;
 
-  constructor(private readonly o: MaintenanceOptions) {
+  constructor(private readonly options: MaintenanceOptions) {
     const failed = (what: string) => (e: unknown, retryInMs: number, failures: number) => {
-      if (failures === 1) o.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
+      if (failures === 1) options.log.warn(`${what} failed; retrying`, { error: (e as Error).message, retryInMs });
     };
     // A failed pass waits out the interval, as a pass does.
     const every = (ms: number) => ({ intervalMs: ms, backoffMs: ms, maxBackoffMs: ms });
-    this.profile = new Loop({ pass: () => this.publish(), ...every(o.profileIntervalMs), onError: failed("publishing the status row") });
+    this.profile = new Loop({ pass: () => this.publish(), ...every(options.profileIntervalMs), onError: failed("publishing the status row") });
     // At least 24 passes per retention period, between once a second and once a minute.
-    const gcEvery = o.gcIntervalMs ?? Math.min(60_000, Math.max(1000, (o.retentionHours * 3_600_000) / 24));
+    const gcEvery = options.gcIntervalMs ?? Math.min(60_000, Math.max(1000, (options.retentionHours * 3_600_000) / 24));
     this.gc = new Loop({ pass: () => this.collect(), ...every(gcEvery), onError: failed("garbage collection") });
   }
 
@@ -48,30 +48,30 @@ export class Maintenance {
   }
 
   async publish(): Promise<void> {
-    const stats = this.o.stats();
+    const stats = this.options.stats();
     const now = Date.now();
     const actions = Number(stats.actions ?? 0);
     const throughput = +(((actions - this.lastActions) * 1000) / Math.max(1, now - this.lastAt)).toFixed(1);
     this.lastActions = actions;
     this.lastAt = now;
-    await workerStatusUpsert(this.o.db, {
-      owner: this.o.owner,
+    await workerStatusUpsert(this.options.db, {
+      owner: this.options.owner,
       hostname: os.hostname(),
       pid: process.pid,
       startedAt: this.startedAt,
       stats: { ...stats, actionsPerSecond: throughput, rssMb: +(process.memoryUsage().rss / 2 ** 20).toFixed(1) },
     });
     // A row not refreshed for ten intervals (and at least a minute) belongs to a dead supervisor.
-    await workerStatusPrune(this.o.db, { staleMs: Math.max(60_000, this.o.profileIntervalMs * 10) });
+    await workerStatusPrune(this.options.db, { staleMs: Math.max(60_000, this.options.profileIntervalMs * 10) });
   }
 
   async collect(): Promise<void> {
-    const batch = this.o.gcBatchSize ?? 1000;
+    const batch = this.options.gcBatchSize ?? 1000;
     for (;;) {
-      const n = await instancesCollect(this.o.db, { retentionHours: this.o.retentionHours, limit: batch });
+      const n = await instancesCollect(this.options.db, { retentionHours: this.options.retentionHours, limit: batch });
       if (n > 0) {
         this.collected += n;
-        this.o.log.info("garbage-collected finished instances", { count: n, retentionHours: this.o.retentionHours });
+        this.options.log.info("garbage-collected finished instances", { count: n, retentionHours: this.options.retentionHours });
       }
       if (n < batch) return;
     }
@@ -79,6 +79,6 @@ export class Maintenance {
 
   async stop(): Promise<void> {
     await Promise.all([this.profile.stop(), this.gc.stop()]);
-    await workerStatusDelete(this.o.db, { owner: this.o.owner }).catch(() => undefined);
+    await workerStatusDelete(this.options.db, { owner: this.options.owner }).catch(() => undefined);
   }
 }

@@ -36,7 +36,7 @@ export class Scheduler {
   fired = 0;
   suppressed = 0;
 
-  constructor(private readonly o: SchedulerOptions) {
+  constructor(private readonly options: SchedulerOptions) {
     this.loop = new Loop({
       pass: async () => {
         await this.pass();
@@ -44,14 +44,14 @@ export class Scheduler {
       },
       // The database is unreachable or the pass failed: try again after the poll interval, not
       // in a hot loop.
-      backoffMs: o.intervalMs,
-      maxBackoffMs: o.intervalMs,
-      onError: (e, retryInMs) => o.log.warn("scheduler pass failed; retrying", { error: (e as Error).message, retryInMs }),
+      backoffMs: options.intervalMs,
+      maxBackoffMs: options.intervalMs,
+      onError: (e, retryInMs) => options.log.warn("scheduler pass failed; retrying", { error: (e as Error).message, retryInMs }),
     });
   }
 
   start(): void {
-    this.o.log.debug("scheduler started", { pollIntervalMs: this.o.intervalMs, batchSize: this.o.batchSize });
+    this.options.log.debug("scheduler started", { pollIntervalMs: this.options.intervalMs, batchSize: this.options.batchSize });
     this.loop.start();
   }
 
@@ -68,30 +68,30 @@ export class Scheduler {
   private async nextDelay(): Promise<number> {
     let ms: number | undefined;
     try {
-      ms = await scheduleNextDue(this.o.db);
+      ms = await scheduleNextDue(this.options.db);
     } catch {
-      return this.o.intervalMs;
+      return this.options.intervalMs;
     }
-    if (ms === undefined) return this.o.intervalMs;
+    if (ms === undefined) return this.options.intervalMs;
     // Due, yet this pass could not claim it: another scheduler holds it and is about to commit.
-    if (ms <= 0) return Math.min(this.o.intervalMs, BUSY_RETRY_MS);
+    if (ms <= 0) return Math.min(this.options.intervalMs, BUSY_RETRY_MS);
     // A little past the due time, so the pass does not arrive a hair early and find nothing.
-    return Math.min(this.o.intervalMs, Math.ceil(ms) + 2);
+    return Math.min(this.options.intervalMs, Math.ceil(ms) + 2);
   }
 
   /** Fires every due schedule, a batch per transaction. */
   async pass(): Promise<void> {
     for (;;) {
       const n = await this.batch();
-      if (n < this.o.batchSize || this.stopped) return;
+      if (n < this.options.batchSize || this.stopped) return;
     }
   }
 
   private batch(): Promise<number> {
-    return withClient(this.o.db, (client) =>
+    return withClient(this.options.db, (client) =>
       inTransaction(client, async () => {
-        const { now, due } = await schedulesClaimDue(client, { limit: this.o.batchSize });
-        if (due.length) this.o.log.debug("scheduler batch", { claimed: due.length });
+        const { now, due } = await schedulesClaimDue(client, { limit: this.options.batchSize });
+        if (due.length) this.options.log.debug("scheduler batch", { claimed: due.length });
         const latest = new Map<string, VersionRow | undefined>();
         for (const row of due) await this.fire(client, row, now, latest);
         return due.length;
@@ -114,7 +114,7 @@ export class Scheduler {
       nextRunAt = cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
     } catch (e) {
       nextRunAt = null;
-      this.o.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", {
+      this.options.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", {
         ...where,
         error: (e as Error).message,
       });
@@ -124,7 +124,7 @@ export class Scheduler {
       if (!latest.has(row.workflowName)) latest.set(row.workflowName, await versionLatest(client, { name: row.workflowName }));
       const version = latest.get(row.workflowName);
       if (!version) {
-        this.o.log.warn("a schedule's workflow has no registered version; skipping this fire", where);
+        this.options.log.warn("a schedule's workflow has no registered version; skipping this fire", where);
       } else {
         const instanceId = uuidv7();
         await instanceInsert(client, {
@@ -137,11 +137,11 @@ export class Scheduler {
         });
         fired = { instanceId, at: now };
         this.fired++;
-        this.o.log.debug("schedule fired", { ...where, instance: instanceId, version: version.hash });
+        this.options.log.debug("schedule fired", { ...where, instance: instanceId, version: version.hash });
       }
     } else {
       this.suppressed++;
-      this.o.log.debug("previous instance still active; suppressing this fire", { ...where, instance: row.lastInstanceId });
+      this.options.log.debug("previous instance still active; suppressing this fire", { ...where, instance: row.lastInstanceId });
     }
     await scheduleAdvance(client, { id: row.id, nextRunAt, fired });
   }

@@ -50,13 +50,13 @@ export class Shard {
   failed = 0;
   actions = 0;
 
-  constructor(private readonly o: ShardOptions) {
+  constructor(private readonly options: ShardOptions) {
     this.persister = new Persister({
-      db: o.db,
-      owner: o.owner,
-      batchSize: o.config.instanceDoneBatchSize,
-      intervalMs: o.config.persistIntervalMs,
-      log: o.log.scope("persist"),
+      db: options.db,
+      owner: options.owner,
+      batchSize: options.config.instanceDoneBatchSize,
+      intervalMs: options.config.persistIntervalMs,
+      log: options.log.scope("persist"),
       onLost: (lost) => {
         for (const { id, epoch } of lost) this.drop(id, "its lease was taken over (the write was refused)", epoch);
       },
@@ -72,7 +72,7 @@ export class Shard {
       machine,
       (l, s) => this.afterWrite(l, s),
       c.state === null,
-      this.o.config.maxStateBytes,
+      this.options.config.maxStateBytes,
     );
     live.suspect = c.isolated;
     return live;
@@ -94,11 +94,11 @@ export class Shard {
     let machine: Machine;
     let version: LoadedVersion;
     try {
-      version = await this.o.versions.get(c.versionId);
+      version = await this.options.versions.get(c.versionId);
     } catch (e) {
       if (!databaseError(e)) throw e;
       // The database, not the instance: it goes back to the queue as it was.
-      this.o.log.warn("reading a claimed instance's workflow version failed; the instance goes back to the queue", {
+      this.options.log.warn("reading a claimed instance's workflow version failed; the instance goes back to the queue", {
         instance: c.id,
         error: (e as Error).message,
       });
@@ -110,10 +110,10 @@ export class Shard {
     }
     try {
       const { ir, source } = version;
-      const options: MachineOptions = { source, stepLimit: this.o.config.workflowStepLimit, maxValueBytes: this.o.config.maxValueBytes };
+      const options: MachineOptions = { source, stepLimit: this.options.config.workflowStepLimit, maxValueBytes: this.options.config.maxValueBytes };
       machine = c.state ? snapshotRead(ir, c.state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
     } catch (e) {
-      this.o.log.error("cannot resume instance", { instance: c.id, error: e });
+      this.options.log.error("cannot resume instance", { instance: c.id, error: e });
       const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
       live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
       this.live.set(c.id, live);
@@ -123,14 +123,14 @@ export class Shard {
     const live = this.newLive(c, machine);
     this.live.set(c.id, live);
     if (c.cancelRequested) return this.cancel(c.id);
-    this.o.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null || c.epoch > 1 });
+    this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null || c.epoch > 1 });
     // A claim that is not the first: results may have been recorded after the last snapshot (or,
     // with no snapshot, for the first calls). Apply them instead of running those calls again.
     if (c.state !== null || c.epoch > 1) {
       try {
         await this.resume(live, c.state !== null, now);
       } catch (e) {
-        this.o.log.warn("reading recorded attempts failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
+        this.options.log.warn("reading recorded attempts failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
         live.exit = { kind: "released" };
         this.persister.mark(live, true);
         return;
@@ -148,7 +148,7 @@ export class Shard {
       pending = m.takeDispatches();
     }
     if (!pending.length) return;
-    const outcomes = await attemptOutcomes(this.o.db, {
+    const outcomes = await attemptOutcomes(this.options.db, {
       keys: pending.map((h) => ({ instanceId: live.id, actionSeq: h.call!.seq, attempt: h.call!.attempt })),
     });
     const bySeq = new Map(outcomes.map((o) => [o.actionSeq, o]));
@@ -205,8 +205,8 @@ export class Shard {
     try {
       m.run(now);
     } catch (e) {
-      if ((e as Error).name === "WorkflowLimitError") this.o.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
-      else this.o.log.error("interpreter fault", { instance: live.id, error: e });
+      if ((e as Error).name === "WorkflowLimitError") this.options.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
+      else this.options.log.error("interpreter fault", { instance: live.id, error: e });
       return this.finish(live, { status: "failed", error: encodedError(e) });
     }
     if (m.yielded()) this.continueSoon(live);
@@ -215,7 +215,7 @@ export class Shard {
         let result: Encoded;
         try {
           result = encode(m.outcome.value, `the result of workflow ${live.workflowName}`);
-          checkSize(result, `the result of workflow ${live.workflowName}`, this.o.config.maxValueBytes);
+          checkSize(result, `the result of workflow ${live.workflowName}`, this.options.config.maxValueBytes);
         } catch (e) {
           return this.finish(live, { status: "failed", error: encodedError(e) });
         }
@@ -242,7 +242,7 @@ export class Shard {
         error: encodedError(new Error("the workflow waits on nothing that can finish (an interpreter bug): please report it")),
       });
     }
-    if (wake - now >= this.o.config.evictSleepThresholdMs) {
+    if (wake - now >= this.options.config.evictSleepThresholdMs) {
       // A long sleep or backoff: leave memory and release the lease; the claim query wakes it.
       live.exit = { kind: "sleeping", wakeAt: wake };
       return this.persister.mark(live, true);
@@ -289,7 +289,7 @@ export class Shard {
       if (e.kind === "finished") {
         if (e.status === "completed") this.completed++;
         else this.failed++;
-        this.o.events.emit("instance.finished", { id: live.id, workflow: live.workflowName, status: e.status });
+        this.options.events.emit("instance.finished", { id: live.id, workflow: live.workflowName, status: e.status });
       }
       return;
     }
@@ -306,7 +306,7 @@ export class Shard {
         dispatchedAt: now,
         timeoutMs,
       });
-      this.o.pool.submit(task);
+      this.options.pool.submit(task);
     }
   }
 
@@ -315,7 +315,7 @@ export class Shard {
     if (live.wakeTimer) clearTimeout(live.wakeTimer);
     live.wakeTimer = null;
     this.live.delete(live.id);
-    for (const token of live.inflight.keys()) this.o.pool.forget(token);
+    for (const token of live.inflight.keys()) this.options.pool.forget(token);
   }
 
   private attemptRow(
@@ -360,7 +360,7 @@ export class Shard {
     } else {
       live.attempts.push(this.attemptRow(live, entry, status, { error: outcome.error, childPid, startedAt, finishedAt }));
       live.machine.actionFailed(entry.seq, entry.attempt, outcome.error, now);
-      this.o.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: outcome.error });
+      this.options.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: outcome.error });
     }
   }
 
@@ -391,7 +391,7 @@ export class Shard {
         entry,
         { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) },
         "timed_out",
-        { pid, startedAt: this.o.pool.startedAt(token) },
+        { pid, startedAt: this.options.pool.startedAt(token) },
         Date.now(),
       );
       touched.add(live);
@@ -404,19 +404,19 @@ export class Shard {
     for (const [token, killAt] of this.abandoned) {
       if (now >= killAt) {
         this.abandoned.delete(token);
-        this.o.pool.kill(token);
+        this.options.pool.kill(token);
       }
     }
     for (const live of this.live.values()) {
       let touched = false;
       for (const [token, entry] of live.inflight) {
         // The clock starts when the child starts the attempt, not while it waits in its queue.
-        const startedAt = this.o.pool.startedAt(token);
+        const startedAt = this.options.pool.startedAt(token);
         if (startedAt === undefined || now < startedAt + entry.timeoutMs) continue;
         live.inflight.delete(token);
-        const pid = this.o.pool.pidOf(token);
-        this.o.pool.abort([token], "timeout");
-        this.abandoned.set(token, now + this.o.config.abortGraceMs);
+        const pid = this.options.pool.pidOf(token);
+        this.options.pool.abort([token], "timeout");
+        this.abandoned.set(token, now + this.options.config.abortGraceMs);
         const error = timeoutError(`${entry.name} did not finish within ${entry.timeoutMs} ms (attempt ${entry.attempt})`);
         this.settle(live, entry, { ok: false, error }, "timed_out", { pid, startedAt }, now);
         touched = true;
@@ -436,8 +436,8 @@ export class Shard {
     const now = Date.now();
     const waiting: string[] = [];
     for (const [token, entry] of live.inflight) {
-      const startedAt = this.o.pool.startedAt(token);
-      const childPid = this.o.pool.pidOf(token);
+      const startedAt = this.options.pool.startedAt(token);
+      const childPid = this.options.pool.pidOf(token);
       live.attempts.push(
         this.attemptRow(live, entry, "cancelled", {
           error: {
@@ -451,13 +451,13 @@ export class Shard {
       );
       // A running one that ignores the abort gets its child killed after the grace period; one
       // still waiting in its child's queue settles at once when its turn comes (and is ignored).
-      if (startedAt !== undefined) this.abandoned.set(token, now + this.o.config.abortGraceMs);
+      if (startedAt !== undefined) this.abandoned.set(token, now + this.options.config.abortGraceMs);
       else waiting.push(token);
     }
-    if (tokens.length) this.o.pool.abort(tokens, "cancelled");
-    for (const token of waiting) this.o.pool.forget(token);
+    if (tokens.length) this.options.pool.abort(tokens, "cancelled");
+    for (const token of waiting) this.options.pool.forget(token);
     live.inflight.clear();
-    this.o.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
+    this.options.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
     this.finish(live, { status: "cancelled", error: live.cancelError() });
   }
 
@@ -470,15 +470,15 @@ export class Shard {
     const live = this.live.get(id);
     if (!live || (epoch !== undefined && live.epoch !== epoch)) return;
     if (o.unlessLeaving && live.exit) return;
-    this.o.log.warn("dropping instance", { instance: id, why });
+    this.options.log.warn("dropping instance", { instance: id, why });
     this.remove(live);
   }
 
   /** Retires an old copy of an instance before a new claim of it runs: nothing of it goes on. */
   private retire(old: LiveInstance, why: string): void {
-    this.o.log.warn("retiring an old copy of an instance", { instance: old.id, why });
+    this.options.log.warn("retiring an old copy of an instance", { instance: old.id, why });
     const tokens = [...old.inflight.keys()];
-    if (tokens.length) this.o.pool.abort(tokens, "cancelled");
+    if (tokens.length) this.options.pool.abort(tokens, "cancelled");
     this.remove(old);
     this.persister.forget(old);
   }

@@ -67,18 +67,18 @@ export class Supervisor {
   private peakInstances = 0;
   connectionString = "";
 
-  constructor(private readonly o: SupervisorOptions) {}
+  constructor(private readonly options: SupervisorOptions) {}
 
   private get log(): Logger {
-    return this.o.log;
+    return this.options.log;
   }
 
   async start(): Promise<void> {
-    const { config } = this.o;
+    const { config } = this.options;
     try {
       if (config.databaseUrl) this.connectionString = config.databaseUrl;
       else {
-        this.embedded = await embeddedStart({ dir: path.join(this.o.cwd ?? process.cwd(), EMBEDDED_DIR), log: this.log.scope("postgres") });
+        this.embedded = await embeddedStart({ dir: path.join(this.options.cwd ?? process.cwd(), EMBEDDED_DIR), log: this.log.scope("postgres") });
         this.connectionString = this.embedded.url;
         this.log.info(this.embedded.owned ? "started the embedded PostgreSQL" : "joined the embedded PostgreSQL already running here", {
           url: redact(this.embedded.url),
@@ -94,7 +94,7 @@ export class Supervisor {
         maxLifecycle: config.maxActionLifecycle,
         modules: config.userModules,
         log: this.log.scope("pool"),
-        env: this.o.childEnv,
+        env: this.options.childEnv,
         maxValueBytes: config.maxValueBytes,
         loadTimeoutMs: config.userModuleLoadTimeoutMs,
       });
@@ -245,7 +245,7 @@ export class Supervisor {
     const pool = this.pool;
     if (!pool || this.stopping) return 0;
     if (pool.queued > pool.totalSlots) return 0;
-    return this.o.config.maxConcurrentInstances - this.liveCount();
+    return this.options.config.maxConcurrentInstances - this.liveCount();
   }
 
   private adopt(batch: ClaimedInstance[]): void {
@@ -298,7 +298,7 @@ export class Supervisor {
    * instance back and releases its lease, stops the children, and closes the connections.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    this.stopping ??= this.shutdown(options.graceMs ?? this.o.config.shutdownGraceMs);
+    this.stopping ??= this.shutdown(options.graceMs ?? this.options.config.shutdownGraceMs);
     return this.stopping;
   }
 
@@ -310,7 +310,7 @@ export class Supervisor {
     await this.scheduler?.stop();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    await this.pool?.stop(graceMs, Math.min(this.o.config.abortGraceMs, 5000));
+    await this.pool?.stop(graceMs, Math.min(this.options.config.abortGraceMs, 5000));
     const unsent = this.pool?.unsent() ?? new Set<string>();
     for (const s of this.shards) s.releaseAll(unsent);
     // Bounded: with the database away, give up after another grace period rather than hang.

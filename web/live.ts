@@ -31,7 +31,7 @@ export class LiveHub {
   private starting = 0;
 
   constructor(
-    private readonly o: {
+    private readonly options: {
       db: pg.Pool;
       log: Logger;
       load(id: string): Promise<LiveUpdate | undefined>;
@@ -39,13 +39,13 @@ export class LiveHub {
       intervalMs?: number;
     },
   ) {
-    const interval = o.intervalMs ?? 500;
+    const interval = options.intervalMs ?? 500;
     this.poll = new Loop({
       pass: () => this.tick(),
       intervalMs: interval,
       backoffMs: interval,
       maxBackoffMs: interval,
-      onError: (e) => o.log.warn("live update failed", { error: (e as Error).message }),
+      onError: (e) => options.log.warn("live update failed", { error: (e as Error).message }),
     });
     this.keepAlive = new Loop({
       pass: async () => this.each((res) => res.write(": keep-alive\n\n")),
@@ -103,9 +103,9 @@ export class LiveHub {
     let first: LiveUpdate | undefined;
     try {
       // The mark before the view: a change in between is sent again rather than missed.
-      mark = (await instanceLiveMarks(this.o.db, { ids: [id] })).get(id);
+      mark = (await instanceLiveMarks(this.options.db, { ids: [id] })).get(id);
       if (gone) return;
-      first = await this.o.load(id);
+      first = await this.options.load(id);
       if (gone) return;
     } finally {
       started();
@@ -137,13 +137,13 @@ export class LiveHub {
   private async tick(): Promise<void> {
     if (!this.watches.size) return;
     const ids = [...this.watches.keys()];
-    const marks = await instanceLiveMarks(this.o.db, { ids });
+    const marks = await instanceLiveMarks(this.options.db, { ids });
     for (const id of ids) {
       const watch = this.watches.get(id);
       const mark = marks.get(id) ?? "gone";
       if (!watch || watch.mark === mark) continue;
       watch.mark = mark;
-      const update = await this.o.load(id);
+      const update = await this.options.load(id);
       for (const res of watch.clients) {
         if (update) send(res, update.payload);
         if (!update || update.finished) res.end();

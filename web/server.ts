@@ -59,12 +59,12 @@ export class WebServer {
   /** http://host:port once listening. */
   url = "";
 
-  constructor(private readonly o: WebServerOptions) {
-    this.data = webData({ db: o.db, log: o.log });
+  constructor(private readonly options: WebServerOptions) {
+    this.data = webData({ db: options.db, log: options.log });
     this.live = new LiveHub({
-      db: o.db,
-      log: o.log,
-      intervalMs: o.liveIntervalMs,
+      db: options.db,
+      log: options.log,
+      intervalMs: options.liveIntervalMs,
       load: async (id) => {
         const v = await instanceView(this.data, id);
         return v ? instanceUpdate(v) : undefined;
@@ -79,7 +79,7 @@ export class WebServer {
 
   async start(): Promise<void> {
     if (this.server) return;
-    const { webappAddr: addr, webappToken: token, webappInsecure: insecure, webappAllowedHosts: allowedHosts } = this.o.config;
+    const { webappAddr: addr, webappToken: token, webappInsecure: insecure, webappAllowedHosts: allowedHosts } = this.options.config;
     const { warnings } = exposureCheck({ addr, token, insecure });
     const host = addrHost(addr);
     this.hosts = hostPolicy({ bindHost: host, token, allowedHosts });
@@ -93,17 +93,17 @@ export class WebServer {
         resolve();
       });
     });
-    server.on("error", (e) => this.o.log.error("web server error", { error: e }));
+    server.on("error", (e) => this.options.log.error("web server error", { error: e }));
     this.server = server;
     const a = server.address() as AddressInfo;
     const shown = a.family === "IPv6" ? `[${a.address}]` : a.address;
     this.url = `http://${isWildcard(host) ? "127.0.0.1" : shown}:${a.port}`;
     this.live.start();
-    this.o.events?.on("instance.finished", this.wake);
-    this.o.events?.on("action.failed", this.wake);
-    this.o.events?.on("instance.started", this.wake);
-    for (const w of warnings) this.o.log.warn(w, { addr });
-    this.o.log.info("web app listening", {
+    this.options.events?.on("instance.finished", this.wake);
+    this.options.events?.on("action.failed", this.wake);
+    this.options.events?.on("instance.started", this.wake);
+    for (const w of warnings) this.options.log.warn(w, { addr });
+    this.options.log.info("web app listening", {
       url: `http://${shown}:${a.port}`,
       token: token ? "required" : "none",
       hosts: this.hosts ? [...this.hosts].join(",") || "loopback only" : "any",
@@ -116,9 +116,9 @@ export class WebServer {
   }
 
   private async shutdown(): Promise<void> {
-    this.o.events?.off("instance.finished", this.wake);
-    this.o.events?.off("action.failed", this.wake);
-    this.o.events?.off("instance.started", this.wake);
+    this.options.events?.off("instance.finished", this.wake);
+    this.options.events?.off("action.failed", this.wake);
+    this.options.events?.off("instance.started", this.wake);
     await this.live.stop();
     const server = this.server;
     if (!server) return;
@@ -131,8 +131,8 @@ export class WebServer {
   }
 
   private local(): WorkerStatus | undefined {
-    if (!this.o.stats) return undefined;
-    const stats = this.o.stats();
+    if (!this.options.stats) return undefined;
+    const stats = this.options.stats();
     return { owner: String(stats.owner ?? "this process"), hostname: os.hostname(), pid: process.pid, startedAt: this.startedAt, updatedAt: new Date(), stats };
   }
 
@@ -148,7 +148,7 @@ export class WebServer {
           `this server does not answer to the name ${JSON.stringify(host.name.slice(0, 100))} (a guard against DNS rebinding): add it to WAYMARK_WEBAPP_ALLOWED_HOSTS, or use the server's own address`,
         );
       }
-      const token = this.o.config.webappToken;
+      const token = this.options.config.webappToken;
       if (token) {
         const given = url.searchParams.get("token");
         if (given !== null && req.method === "GET" && tokenMatches(given, token)) {
@@ -186,7 +186,7 @@ export class WebServer {
         url,
         params,
         local: () => this.local(),
-        staleMs: Math.max(15_000, this.o.config.runnerProfileIntervalMs * 3),
+        staleMs: Math.max(15_000, this.options.config.runnerProfileIntervalMs * 3),
       });
       if (reply.kind === "mutation" && form) {
         const next = form.get("next");
@@ -195,7 +195,7 @@ export class WebServer {
       this.send(res, req, reply.kind === "mutation" ? { kind: "json", body: reply.result.body } : reply);
     } catch (e) {
       const status = e instanceof ApiError ? e.status : 500;
-      if (status === 500) this.o.log.error("web request failed", { method: req.method, url: req.url, error: e });
+      if (status === 500) this.options.log.error("web request failed", { method: req.method, url: req.url, error: e });
       const message = e instanceof ApiError ? e.message : "internal error (see the server's log)";
       if (res.headersSent) return void res.end();
       const wantsHtml = !isApi && (req.headers.accept ?? "").includes("text/html");
