@@ -37,7 +37,10 @@ export type ToChild =
 export type FromChild =
   /** The user modules loaded: the actions and workflows they registered. */
   | { t: "ready"; pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }
-  /** A user module failed to load: the supervisor reports it and stops (no crash loop). */
+  /**
+   * A user module failed to load (the child then exits): at start-up the supervisor fails to
+   * start with this error; a replacement child's is logged and retried with backoff.
+   */
   | { t: "load-error"; module: string; error: ErrorData }
   | { t: "results"; results: TaskResult[] }
   /** After `retire`: every result is sent; the child exits. */

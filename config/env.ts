@@ -8,8 +8,10 @@ import { nearest } from "./nearest.js";
 export { redact };
 
 /**
- * Every environment variable waymark reads, defined once, with its default, and validated at
- * start-up. Nothing else in the code base reads `process.env.WAYMARK_*`.
+ * Every environment variable a user sets for waymark, defined once, with its default, and
+ * validated at start-up. The only other `WAYMARK_*` variables are the private ones a supervisor
+ * passes to its children (child/protocol.ts: WAYMARK_CHILD, WAYMARK_CHILD_MODULES, ...), read
+ * by child/main.ts alone.
  */
 export interface WaymarkConfig {
   /** PostgreSQL connection string. @default the embedded server under `.waymark/` */
@@ -373,6 +375,7 @@ const OTHER_KNOWN: Record<string, string | null> = {
   WAYMARK_BOOT_BINARY: "has no meaning in waymark for TypeScript (there is no bridge to boot)",
 };
 
+/** Every variable waymark reads: the README's configuration table is checked against it (test/config/env.test.ts). */
 export const ENV_DOCS: ReadonlyArray<{ name: string; doc: string }> = Object.entries(SPECS).map(([name, s]) => ({ name, doc: s.doc }));
 
 export interface LoadedConfig {

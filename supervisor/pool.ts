@@ -342,7 +342,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
           child.inflight.delete(r.id);
           // An action that failed because shutdown aborted it did not fail on its own: it is
           // lost (and retried by the next owner), not an error of the workflow.
-          if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "aborted by the supervisor's shutdown" });
+          if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "the supervisor's shutdown aborted it past the grace period" });
           else this.emit("result", { ...r, pid: child.pid, startedAt } as PoolResult);
         }
         this.pump();
@@ -397,7 +397,7 @@ export class ChildPool extends EventEmitter<PoolEvents> {
     if (slot.successor === child) slot.successor = null;
     slot.retiring = slot.retiring.filter((c) => c !== child);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
-    if (ids.length) this.emit("lost", { ids, pid: child.pid, reason });
+    if (ids.length) this.emit("lost", { ids, pid: child.pid, reason: `its worker process died (${reason})` });
     for (const id of all) this.started.delete(id);
     if (startup && wasState === "starting") {
       startup.reject(

@@ -377,7 +377,10 @@ export class Shard {
     this.step(live);
   }
 
-  /** Attempts whose child died: they fail at once as ActionTimeout. */
+  /**
+   * Attempts that will report no result (their child died, or the shutdown aborted them past its
+   * grace period): each fails at once as ActionTimeout, which the retry policy retries.
+   */
   onLost(tokens: string[], pid: number, reason: string): void {
     const touched = new Set<LiveInstance>();
     for (const token of tokens) {
@@ -389,7 +392,7 @@ export class Shard {
       this.settle(
         live,
         entry,
-        { ok: false, error: timeoutError(`the worker process running ${entry.name} (pid ${pid}) died: ${reason}`) },
+        { ok: false, error: timeoutError(`attempt ${entry.attempt} of ${entry.name} (pid ${pid}) was lost: ${reason}`) },
         "timed_out",
         { pid, startedAt: this.options.pool.startedAt(token) },
         Date.now(),

@@ -35,7 +35,7 @@ for (const how of ["exit", "oom"]) {
     );
     t.is(rows.length, 2);
     t.like(rows[0], { attempt: 1, status: "timed_out", name: "ActionTimeout" });
-    t.regex(rows[0].message, /the worker process running crash \(pid \d+\) died/);
+    t.regex(rows[0].message, /attempt 1 of crash \(pid \d+\) was lost: its worker process died \((signal SIG[A-Z]+|exit code \d+)\)/);
     t.like(rows[1], { attempt: 2, status: "completed" });
     await sup.waitFor(/worker process died; replacing it/);
     // A row published after the death was handled: the dead child is gone, two are ready.
