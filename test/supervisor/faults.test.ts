@@ -150,8 +150,8 @@ test.serial("stopping while Postgres is down: supervise gives up writing after t
   let sup = await supervise({ databaseUrl: url, modules: ["test/fixtures/workflows/pool.ts"], env });
   try {
     const { FiveSteps } = await import("../fixtures/workflows/pool.js");
-    // Steps of 1 s: when the server goes, every instance has steps left and one in flight.
-    const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 1000]));
+    // Steps of 600 ms: when the server goes, every instance has steps left and one in flight.
+    const ids = await FiveSteps.startMany(Array.from({ length: 20 }, (_, i) => [i, 600]));
     await until(
       "a completed attempt",
       async () => (await query(url, "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE status = 'completed'"))[0].n >= 1,

@@ -48,38 +48,33 @@ test("waymark web serves the app on its own against the database, and stops on S
 });
 
 test("waymark web on a non-loopback address without a token refuses to start (exit 2), saying what to do", async (t) => {
-  for (const [args, extra] of [
-    [["--addr", "0.0.0.0:0"], {}],
-    [[], { WAYMARK_WEBAPP_ADDR: "0.0.0.0:0" }],
-    [["--addr", "0.0.0.0:0", "--insecure=false"], { WAYMARK_WEBAPP_INSECURE: "true" }],
-  ] as Array<[string[], Record<string, string>]>) {
-    const r = await execa(process.execPath, [CLI, "web", ...args], {
-      cwd: ROOT,
-      env: env({ WAYMARK_DATABASE_URL: await dbUrl(), ...extra }),
-      extendEnv: false,
-      reject: false,
-    });
+  const url = await dbUrl();
+  const cli = (args: string[], extra: Record<string, string>) =>
+    execa(process.execPath, [CLI, ...args], { cwd: ROOT, env: env({ WAYMARK_DATABASE_URL: url, ...extra }), extendEnv: false, reject: false });
+  // Five processes, at once.
+  const [refusals, sup, blank] = await Promise.all([
+    Promise.all(
+      (
+        [
+          [["--addr", "0.0.0.0:0"], {}],
+          [[], { WAYMARK_WEBAPP_ADDR: "0.0.0.0:0" }],
+          [["--addr", "0.0.0.0:0", "--insecure=false"], { WAYMARK_WEBAPP_INSECURE: "true" }],
+        ] as Array<[string[], Record<string, string>]>
+      ).map(([args, extra]) => cli(["web", ...args], extra)),
+    ),
+    // So does the web app of `waymark supervise`, before anything starts.
+    cli(["supervise"], { WAYMARK_WEBAPP_ENABLED: "true", WAYMARK_WEBAPP_ADDR: "0.0.0.0:0" }),
+    // A blank token is refused.
+    cli(["web"], { WAYMARK_WEBAPP_TOKEN: "  " }),
+  ]);
+  for (const r of refusals) {
     t.is(r.exitCode, 2, r.stderr);
     t.regex(r.stderr, /^waymark: configuration error: the web app would serve 0\.0\.0\.0:0, a non-loopback address, without a token/);
     t.regex(r.stderr, /Set WAYMARK_WEBAPP_TOKEN .* or accept the risk with WAYMARK_WEBAPP_INSECURE=true \(`waymark web --insecure`\)/);
     t.notRegex(r.stderr, /web app listening/);
   }
-  // So does the web app of `waymark supervise`, before anything starts.
-  const sup = await execa(process.execPath, [CLI, "supervise"], {
-    cwd: ROOT,
-    env: env({ WAYMARK_DATABASE_URL: await dbUrl(), WAYMARK_WEBAPP_ENABLED: "true", WAYMARK_WEBAPP_ADDR: "0.0.0.0:0" }),
-    extendEnv: false,
-    reject: false,
-  });
   t.is(sup.exitCode, 2, sup.stderr);
   t.regex(sup.stderr, /the web app would serve 0\.0\.0\.0:0, a non-loopback address, without a token/);
-  // A blank token is refused.
-  const blank = await execa(process.execPath, [CLI, "web"], {
-    cwd: ROOT,
-    env: env({ WAYMARK_DATABASE_URL: await dbUrl(), WAYMARK_WEBAPP_TOKEN: "  " }),
-    extendEnv: false,
-    reject: false,
-  });
   t.is(blank.exitCode, 2);
   t.regex(blank.stderr, /WAYMARK_WEBAPP_TOKEN is set but blank/);
 });
