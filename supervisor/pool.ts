@@ -342,7 +342,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
           child.inflight.delete(r.id);
           // An action that failed because shutdown aborted it did not fail on its own: it is
           // lost (and retried by the next owner), not an error of the workflow.
-          if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "the supervisor's shutdown aborted it past the grace period" });
+          if (!r.ok && this.shutdownAborted.has(r.id))
+            this.emit("lost", { ids: [r.id], pid: child.pid, reason: "the supervisor's shutdown aborted it past the grace period" });
           else this.emit("result", { ...r, pid: child.pid, startedAt } as PoolResult);
         }
         this.pump();
