@@ -40,8 +40,13 @@ test("recycling: 2 workers, lifecycle 10, 300 actions: each runs once, no child 
     const stats = await waitForStatus(url, sup.pid, (s) => s.actions >= 300);
     t.true(stats!.peakChildren <= 4, `peak ${stats!.peakChildren} children alive at once`);
     t.true(stats!.recycled >= 28, `${stats!.recycled} retirements`);
-    // The pool is back to full strength once the last successors have loaded.
-    const settled = await waitForStatus(url, sup.pid, (s) => s.children.filter((c: { state: string }) => c.state === "ready").length === 2);
+    // The pool is back to full strength once the last successors have loaded: a ready child in
+    // each slot (a child short of its lifecycle may still wait beside its loaded successor).
+    const settled = await waitForStatus(
+      url,
+      sup.pid,
+      (s) => new Set(s.children.filter((c: { state: string }) => c.state === "ready").map((c: { slot: number }) => c.slot)).size === 2,
+    );
     t.true(settled.children.length <= 4);
   } finally {
     await close();
