@@ -1,3 +1,10 @@
+/**
+ * The supervisor's children: ChildPool forks WAYMARK_WORKER_COUNT of them, sends each attempt to
+ * the least-loaded ready child, turns results and deaths into events for the shards (a child's
+ * death reports its in-flight attempts lost at once), and replaces each child at its lifecycle
+ * limit, spawn-before-retire. It never touches Postgres: a shard submits an attempt only after
+ * writing it, so nothing runs that is not on record.
+ */
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
@@ -342,7 +349,8 @@ export class ChildPool extends EventEmitter<PoolEvents> {
           child.inflight.delete(r.id);
           // An action that failed because shutdown aborted it did not fail on its own: it is
           // lost (and retried by the next owner), not an error of the workflow.
-          if (!r.ok && this.shutdownAborted.has(r.id)) this.emit("lost", { ids: [r.id], pid: child.pid, reason: "the supervisor's shutdown aborted it past the grace period" });
+          if (!r.ok && this.shutdownAborted.has(r.id))
+            this.emit("lost", { ids: [r.id], pid: child.pid, reason: "the supervisor's shutdown aborted it past the grace period" });
           else this.emit("result", { ...r, pid: child.pid, startedAt } as PoolResult);
         }
         this.pump();
