@@ -1,3 +1,7 @@
+/**
+ * The chaos soak's cluster: its own PostgreSQL (which it crashes), the `waymark supervise`
+ * processes (which it kills and replaces), and the /proc views of both.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,10 +11,6 @@ import { migrate } from "../store/migrate.js";
 import { startSupervisor, type Supervised } from "./harness.js";
 import { privateServer, type PrivateServer } from "./server.js";
 
-/**
- * The chaos soak's cluster: its own PostgreSQL (which it crashes), the `waymark supervise`
- * processes (which it kills and replaces), and the /proc views of both.
- */
 const CHAOS_WORKFLOWS = fileURLToPath(new URL("./chaos-workflows.js", import.meta.url));
 /** The action child's entry: what the orphan scan looks for in command lines. */
 const CHILD_ENTRY = fileURLToPath(new URL("../child/main.js", import.meta.url));

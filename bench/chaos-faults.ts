@@ -1,3 +1,10 @@
+/**
+ * The chaos soak's faults, injected when the plan says: kill -9 of an action child or of a
+ * supervisor (replaced at once), a PostgreSQL crash and restart, pg_terminate_backend of every
+ * waymark connection. The target is chosen at injection time from the plan's `pick` and the live
+ * status rows, so it is not replayable. Each returns a FaultRecord (what it touched, and from when
+ * recovery counts); a fault that cannot be injected is recorded with its error, not thrown.
+ */
 import { childPids } from "./harness.js";
 import { isChildOf, procOf, query, type Fleet } from "./chaos-cluster.js";
 import type { FaultKind, PlannedFault } from "./chaos-plan.js";

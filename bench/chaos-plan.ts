@@ -1,11 +1,11 @@
-import { parseArgs } from "node:util";
-import type { ChaosArgs } from "./chaos-workflows.js";
-
 /**
  * What the chaos soak does, decided up front from its seed: the instances (their arguments and
  * when each is started) and the faults (their kinds and times). The same seed gives the same
  * plan; the run around it (which pids exist, how the machine's load moves) is not replayable.
  */
+import { parseArgs } from "node:util";
+import type { ChaosArgs } from "./chaos-workflows.js";
+
 export type FaultKind = "child-kill" | "supervisor-kill" | "postgres-crash" | "terminate";
 export const FAULT_KINDS: FaultKind[] = ["child-kill", "supervisor-kill", "postgres-crash", "terminate"];
 

@@ -1,3 +1,9 @@
+/**
+ * The chaos soak's verdict, judged after the run from what was committed (the instance and
+ * attempt rows, the step trigger's chaos.steps) and what the children logged: right results, none
+ * lost, none completed twice, no process left behind, and every fault recovered from within the
+ * limit. `report` prints it as tables, with a digest of the supervisors' warnings as a lead.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";

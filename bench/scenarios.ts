@@ -1,3 +1,8 @@
+/**
+ * waymark's side of `npm run bench`: one function per scenario (SCENARIOS). Each runs against a
+ * fresh schema and a fresh `waymark supervise` process and reports its own headline numbers;
+ * the caller (bench/main.ts) takes medians over runs.
+ */
 import pg from "pg";
 import { closeClient, sharedClient } from "../sdk/client.js";
 import { cpuSampler, freshSchema, median, percentile, rssSampler, sql, startSupervisor, type CpuShares, type RssStats } from "./harness.js";
@@ -6,10 +11,6 @@ import os from "node:os";
 import path from "node:path";
 import { FanOut, FirstAction, LongHistory, LongLoop, Sleeper, Tiny, wallClock } from "./workflows.js";
 
-/**
- * The scenarios. Each runs against a fresh schema and a fresh `waymark supervise` process and
- * reports its own headline numbers; the caller takes medians over runs.
- */
 export interface Sizes {
   fanoutActions: number;
   fanoutWidth: number;

@@ -1,3 +1,9 @@
+/**
+ * Imports the user's modules (WAYMARK_USER_MODULE entries: paths, `.ts` included, or package
+ * names resolved from the working directory), for a child at start-up and for `waymark run`.
+ * Both callers bound each import by WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: an import that never
+ * finishes fails, naming the module, instead of hanging the start without a word.
+ */
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";

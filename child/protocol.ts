@@ -1,10 +1,10 @@
-import type { Encoded, ErrorData } from "../core/codec.js";
-
 /**
  * The supervisor-child protocol: every message that crosses the IPC channel, in one place.
  * Messages batch (one `run` carries many tasks, one `results` many results) so a busy pool
- * makes one IPC round trip per tick, not per action. Errors cross as data.
+ * makes one IPC round trip per tick, not per action. Errors cross as data. The private
+ * WAYMARK_CHILD_* variables a supervisor sets for its children are named here too.
  */
+import type { Encoded, ErrorData } from "../core/codec.js";
 
 /** One action attempt to run. `id` is the attempt token: a late result for a stale token is discarded. */
 export interface Task {

@@ -1,3 +1,10 @@
+/**
+ * The child's side of running actions: each task's action is looked up in this process's
+ * registry and run under its context (attempt, abort signal) with bounded concurrency, and the
+ * results go back encoded, size-checked and batched per tick. Every task ends in exactly one
+ * result: a failure of any kind (an unknown action, an oversized result) is sent as error data,
+ * never thrown out of the runner.
+ */
 import PQueue from "p-queue";
 import { actionInvoke, actionRegistry } from "../sdk/action.js";
 import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../core/codec.js";

@@ -1,3 +1,8 @@
+/**
+ * What the commands that read the database share: `withDatabase` gives a command the SDK's pool
+ * for its run and closes it however the command ends, so the process can exit; `printJson` is
+ * their JSON output, which keeps values JSON.stringify refuses (BigInt) or empties (Map, Set).
+ */
 import type pg from "pg";
 import { closeClient, sharedClient } from "../sdk/client.js";
 

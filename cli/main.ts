@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `waymark` command line.
+ * The `waymark` executable: every command registered with yargs, and `fail`, the one place an
+ * error becomes what the user sees: one paragraph on stderr with passwords redacted (the stack
+ * only for an unexpected error), exit code 2 for configuration and usage errors, 1 otherwise.
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";

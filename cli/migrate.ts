@@ -1,3 +1,8 @@
+/**
+ * `waymark migrate`: applies the numbered migrations (store/migrate.ts) to the configured
+ * database and exits. `waymark supervise` and `waymark web` also migrate at start-up, so this is
+ * for deploys that migrate first; runs at the same time queue on an advisory lock.
+ */
 import type { CommandModule } from "yargs";
 import { loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";

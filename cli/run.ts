@@ -1,3 +1,9 @@
+/**
+ * `waymark run` and `waymark visualize`: both import the user's module in this process (the
+ * TypeScript loader registered first, the import bounded by WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS)
+ * and find the workflow by export name or workflow name. `run` then queues one instance through
+ * the SDK and waits for its result, so it finishes only if a supervisor is running.
+ */
 import type { CommandModule } from "yargs";
 import { userModuleImport } from "../child/modules.js";
 import { loadConfig } from "../config/env.js";

@@ -1,3 +1,9 @@
+/**
+ * `waymark supervise`: one Supervisor from the WAYMARK_* configuration, stopped gracefully on
+ * SIGINT/SIGTERM (a second signal exits at once). Workflow code runs in this process, so TZ is
+ * set to UTC before the supervisor is made (a Date's local fields then agree on every
+ * supervisor); the children keep the host's zone.
+ */
 import type { CommandModule } from "yargs";
 import { loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";

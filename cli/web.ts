@@ -1,3 +1,9 @@
+/**
+ * `waymark web`: the web app on its own, against the same database as the supervisors
+ * (WAYMARK_DATABASE_URL, or the embedded server of this directory). Migrates first, serves
+ * until SIGINT/SIGTERM. A non-loopback address without a token is refused before anything
+ * connects, unless --insecure (or WAYMARK_WEBAPP_INSECURE) accepts the risk.
+ */
 import type { CommandModule } from "yargs";
 import { ConfigError, loadConfig } from "../config/env.js";
 import { createLogger } from "../log/logger.js";
@@ -5,12 +11,6 @@ import { closeClient, sharedClient } from "../sdk/client.js";
 import { exposureCheck } from "../web/security.js";
 import { WebServer } from "../web/server.js";
 
-/**
- * `waymark web`: the web app on its own, against the same database as the supervisors
- * (WAYMARK_DATABASE_URL, or the embedded server of this directory). Migrates first, serves
- * until SIGINT/SIGTERM. A non-loopback address without a token is refused before anything
- * connects, unless --insecure (or WAYMARK_WEBAPP_INSECURE) accepts the risk.
- */
 export const webCommand: CommandModule<object, { addr?: string; insecure?: boolean }> = {
   command: "web",
   describe: "Serve the web app (instances, schedules, workers, workflow graphs) on WAYMARK_WEBAPP_ADDR, against the database",

@@ -1,3 +1,8 @@
+/**
+ * Calls: of actions (which start an action call and evaluate to its handle), helper methods,
+ * `sleep`, `Promise.all`/`allSettled`, `this.runAction`, whitelisted built-ins, and values (closures
+ * and methods, checked by the interpreter); and `new` of the built-in classes.
+ */
 import type { CallExpression, Expression, ExprOrSpread, MemberExpression, NewExpression, Node, OptionalChainingExpression, Span } from "@swc/core";
 import { CONSTRUCTORS, GLOBALS } from "../core/builtins.js";
 import { callSiteText, closedChain, operandText } from "./callsite.js";
@@ -8,12 +13,6 @@ import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal } 
 import { moduleBinding, namespaceMember } from "./resolve.js";
 import { RULES } from "./rules.js";
 import { compileHelper } from "./workflow.js";
-
-/**
- * Calls: of actions (which start an action call and evaluate to its handle), helper methods,
- * `sleep`, `Promise.all`/`allSettled`, `this.runAction`, whitelisted built-ins, and values (closures
- * and methods, checked by the interpreter); and `new` of the built-in classes.
- */
 
 type Located = Node & { span: Span };
 

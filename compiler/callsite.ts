@@ -1,5 +1,3 @@
-import type { Expression } from "@swc/core";
-
 /**
  * How V8 renders an expression in its TypeErrors ("o.list.at(...) is not a function",
  * "data.items is not iterable", "Cannot destructure property 'a' of 'res.body' ..."): its
@@ -7,6 +5,8 @@ import type { Expression } from "@swc/core";
  * "(intermediate value)" for anything it does not print. The interpreter raises the same
  * messages from these texts, so a workflow's failures read exactly as they would natively.
  */
+import type { Expression } from "@swc/core";
+
 const INTERMEDIATE = "(intermediate value)";
 
 const WRAPPERS = new Set([

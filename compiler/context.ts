@@ -1,3 +1,9 @@
+/**
+ * What one workflow class's compilation shares across its functions: the IR's function list,
+ * the helpers compiled so far (and those in progress, so recursion is refused), and `fail`, the
+ * one way the compiler refuses code, naming the rule, quoting the source and giving a code frame.
+ * Positions are relative to the class's line, so edits above the class leave the hash alone.
+ */
 import type { Class, ClassMethod, Span } from "@swc/core";
 import { UnsupportedPatternError } from "../core/errors.js";
 import type { FnIR, Pos } from "../core/ir.js";

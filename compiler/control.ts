@@ -1,3 +1,8 @@
+/**
+ * Lowering of loops, switch and try to jumps. A loop whose `let`/`const` bindings a closure
+ * captures gets an environment per iteration (`enter`/`exit`, and `renew` for a `for (let ...)`
+ * head); break and continue are `leave`s when they cross try regions or block environments.
+ */
 import type { DoWhileStatement, ForInStatement, ForOfStatement, ForStatement, Pattern, SwitchStatement, TryStatement, WhileStatement } from "@swc/core";
 import { callSiteText } from "./callsite.js";
 import { compileExpr, unwrapTs } from "./expression.js";
@@ -7,11 +12,6 @@ import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from 
 import { RULES } from "./rules.js";
 import { capturedByArrow, type BindingKind } from "./scope.js";
 
-/**
- * Lowering of loops, switch and try to jumps. A loop whose `let`/`const` bindings a closure
- * captures gets an environment per iteration (`enter`/`exit`, and `renew` for a `for (let ...)`
- * head); break and continue are `leave`s when they cross try regions or block environments.
- */
 export function compileWhile(fc: FnCompiler, s: WhileStatement): void {
   fc.withTarget("loop", (t) => {
     const top = fc.here();

@@ -1,6 +1,3 @@
-import { RegistrationError } from "../core/errors.js";
-import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../core/policy.js";
-
 /**
  * Workflow-wide action defaults, as the original allowed: instance properties of the workflow
  * class,
@@ -16,6 +13,14 @@ import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../core/pol
  * are read once, at decoration, by instantiating the class (so inherited fields and imported
  * constants work), validated, and stored in the IR (so they are part of the version's hash, and
  * every supervisor that runs the version applies the same ones).
+ */
+import { RegistrationError } from "../core/errors.js";
+import { actionDefaults, DEFAULT_FIELDS, type ActionDefaults } from "../core/policy.js";
+
+/**
+ * Reads a workflow class's defaults by constructing it once, and validates them (core/policy.ts).
+ * Returns undefined when it sets none; an invalid one is a RegistrationError naming the field and
+ * where the class sets it.
  */
 export function workflowDefaults(
   cls: abstract new (...args: never[]) => unknown,

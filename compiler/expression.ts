@@ -1,3 +1,10 @@
+/**
+ * Expressions to IR expression trees. An `await` never stays inside an expression: it becomes an
+ * `await` instruction before it and a temporary in its place, and the parts evaluated before it
+ * are spilled to temporaries first (`ordered`), so JavaScript's evaluation order holds. `&&`,
+ * `||`, `??` and `?:` whose later part awaits become jumps. What a workflow may await at all is
+ * decided here too (`awaitArgument`).
+ */
 import type { Statement, ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral } from "@swc/core";
 import { STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { call, newExpr } from "./call.js";

@@ -1,3 +1,10 @@
+/**
+ * The compiler of one function: FnCompiler holds what is being built (code, scopes, temporaries,
+ * jump targets) and compiles statements; expressions, patterns and loops are compiled in their own
+ * modules, each taking the FnCompiler as its first argument. A jump records the handler,
+ * completion and environment depths of its target, so code that opens or closes a try region or a
+ * block environment must keep those counters in step with what it emits.
+ */
 import type { BlockStatement, Expression, Node, Pattern, Span, Statement, VariableDeclaration } from "@swc/core";
 import { arrayPatternText, callSiteText, operandText } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";

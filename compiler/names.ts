@@ -1,3 +1,7 @@
+/**
+ * Names in a workflow body: its variables, the module's actions and literal constants, and the
+ * whitelisted globals; any other name, and the forbidden globals of the rules table, fail.
+ */
 import type { Expression, MemberExpression, Node, ObjectPatternProperty, Pattern, Span } from "@swc/core";
 import { GLOBALS, GLOBAL_ROOTS } from "../core/builtins.js";
 import { unwrapTs } from "./expression.js";
@@ -5,11 +9,6 @@ import type { FnCompiler } from "./function.js";
 import type { Expr } from "../core/ir.js";
 import { moduleBinding, type ModuleBinding } from "./resolve.js";
 import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
-
-/**
- * Names in a workflow body: its variables, the module's actions and literal constants, and the
- * whitelisted globals; any other name, and the forbidden globals of the rules table, fail.
- */
 
 type Located = Node & { span: Span };
 

@@ -1,3 +1,8 @@
+/**
+ * Binding and assignment patterns (destructuring, defaults, rest, member targets) to IR patterns,
+ * and the names a pattern or a statement list declares, for hoisting. A root pattern carries the
+ * source texts V8 quotes in its TypeErrors, so a failed destructuring reads as it would natively.
+ */
 import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span, Statement } from "@swc/core";
 import { GLOBAL_ROOTS, STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { callSiteText } from "./callsite.js";

@@ -1,15 +1,16 @@
+/**
+ * Module-level names of a workflow's module: JavaScript gives a decorator no access to the
+ * module's scope, so names are resolved from the module's source: its import declarations and
+ * its local `action(...)` declarations, following imports into the modules they name to find an
+ * action's registered name.
+ */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { CallExpression, Expression, ModuleItem } from "@swc/core";
 import { sourceLoad, type SourceFile } from "./source.js";
 
-/**
- * What a module-level name in the workflow's module refers to. JavaScript gives a decorator no
- * access to the module's scope, so names are resolved from the module's source: its import
- * declarations and its local `action(...)` declarations, following imports into the modules
- * they name to find the action's registered name.
- */
+/** What a module-level name in the workflow's module refers to. */
 export type ModuleBinding =
   | { kind: "waymark"; name: string }
   | { kind: "timers"; name: string }

@@ -1,3 +1,9 @@
+/**
+ * Source files for the compiler: parsed with swc, cached by path and modification time, with
+ * spans turned into line/column and code frames for diagnostics; and `callerFile`, the user
+ * module that called into waymark (how a decorator learns which file to compile). swc is loaded
+ * on first parse, so a process that never compiles never loads its native binding.
+ */
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

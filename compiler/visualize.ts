@@ -1,10 +1,10 @@
-import type { Arg, Expr, FnIR, Instr, Pat, WorkflowIR } from "../core/ir.js";
-
 /**
  * Renders a compiled workflow as a graph: one node per step (instructions, with jumps as edges),
  * one subgraph per function. Action calls are drawn as action nodes named by their node id, so a
  * viewer can colour them by the state of their attempts.
  */
+import type { Arg, Expr, FnIR, Instr, Pat, WorkflowIR } from "../core/ir.js";
+
 export type VisualizeFormat = "mermaid" | "dot";
 
 const MAX = 60;

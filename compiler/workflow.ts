@@ -1,3 +1,10 @@
+/**
+ * The compiler's entry: finds the workflow class in its module's source (or, with no readable
+ * file, in the class's own text), compiles `run()` and each helper method it calls once (looked up
+ * through the superclass chain, across modules), reads the action defaults, and names the IR by
+ * its hash, which is the version. Whatever goes into the IR changes the version: the source file
+ * and absolute lines stay out of it.
+ */
 import { createHash } from "node:crypto";
 import type { Class, ClassMethod, Node, Span } from "@swc/core";
 import { UnsupportedPatternError } from "../core/errors.js";

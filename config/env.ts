@@ -1,3 +1,9 @@
+/**
+ * Every environment variable a user sets for waymark, defined once, with its default, and
+ * validated at start-up. The only other `WAYMARK_*` variables are the private ones a supervisor
+ * passes to its children (child/protocol.ts: WAYMARK_CHILD, WAYMARK_CHILD_MODULES, ...), read
+ * by child/main.ts alone.
+ */
 import { isIP } from "node:net";
 import os from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
@@ -7,12 +13,6 @@ import { nearest } from "./nearest.js";
 
 export { redact };
 
-/**
- * Every environment variable a user sets for waymark, defined once, with its default, and
- * validated at start-up. The only other `WAYMARK_*` variables are the private ones a supervisor
- * passes to its children (child/protocol.ts: WAYMARK_CHILD, WAYMARK_CHILD_MODULES, ...), read
- * by child/main.ts alone.
- */
 export interface WaymarkConfig {
   /** PostgreSQL connection string. @default the embedded server under `.waymark/` */
   databaseUrl: string | undefined;

@@ -1,6 +1,3 @@
-import { inspect, types } from "node:util";
-import { SerializationError } from "./errors.js";
-
 /**
  * The value codec: how arguments, results, errors and interpreter state cross processes and
  * live in Postgres. Plain JSON stays plain JSON (and is not copied); everything else JSON cannot
@@ -32,6 +29,9 @@ import { SerializationError } from "./errors.js";
  * referred to as {"$w":"ref","i":n}, so two variables holding one array still hold one array
  * after a restore. An extension stores the interpreter's own objects (closures, handles).
  */
+import { inspect, types } from "node:util";
+import { SerializationError } from "./errors.js";
+
 export type Encoded = null | boolean | number | string | Encoded[] | { [key: string]: Encoded };
 
 const TAG = "$w";

@@ -1,10 +1,11 @@
+/**
+ * Lifecycle events of a supervisor, emitted by its shards. In process only: the supervisor
+ * subscribes to claim again when a finished instance frees room, and its embedded web app to
+ * wake the live view early; a `waymark web` of its own hears none of them and polls.
+ */
 import { EventEmitter } from "node:events";
 import type { ErrorData } from "./codec.js";
 
-/**
- * Lifecycle events of a supervisor. The logger, the status row and the web app subscribe;
- * the executor only emits.
- */
 export interface SupervisorEventMap {
   "instance.started": [{ id: string; workflow: string; resumed: boolean }];
   "instance.finished": [{ id: string; workflow: string; status: string }];

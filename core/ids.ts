@@ -1,6 +1,10 @@
+/**
+ * The ids waymark makes for new instances (started by the SDK, fired by the scheduler, requeued
+ * from the web app): UUIDv7, time-ordered, so new rows land at the right edge of the primary key
+ * index.
+ */
 import { randomBytes } from "node:crypto";
 
-/** UUIDv7: time-ordered, so new rows land at the right edge of the primary key index. */
 export function uuidv7(): string {
   const bytes = randomBytes(16);
   const ms = BigInt(Date.now());

@@ -1,6 +1,3 @@
-import type { Encoded } from "./codec.js";
-import type { ActionDefaults } from "./policy.js";
-
 /**
  * The workflow IR: plain JSON, hashed and stored with the workflow version.
  *
@@ -14,7 +11,7 @@ import type { ActionDefaults } from "./policy.js";
  *
  * Expressions are pure trees evaluated by the interpreter with JavaScript's own operators, so
  * their semantics are the native ones. Calls are restricted to what the compiler resolved:
- * actions, helper methods, closures, and the whitelisted built-ins of compiler/builtins.ts.
+ * actions, helper methods, closures, and the whitelisted built-ins of core/builtins.ts.
  *
  * Environments: each function activation has one environment. A block whose `let`/`const`
  * bindings are captured by an arrow function gets its own, entered and left with
@@ -27,6 +24,9 @@ import type { ActionDefaults } from "./policy.js";
  * function", "Cannot destructure property 'a' of 'x' as it is undefined."), so failures read as
  * they would natively.
  */
+import type { Encoded } from "./codec.js";
+import type { ActionDefaults } from "./policy.js";
+
 export const IR_FORMAT = 2;
 
 export interface WorkflowIR {

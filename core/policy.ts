@@ -1,5 +1,3 @@
-import type { ErrorData } from "./codec.js";
-
 /**
  * Retry, backoff and timeout semantics of an action call, decided in one place:
  *
@@ -11,6 +9,8 @@ import type { ErrorData } from "./codec.js";
  *   included). Its waits use the call's `backoff`, or none.
  * - Each attempt times out after `timeoutMs` (default 5 minutes).
  */
+import type { ErrorData } from "./codec.js";
+
 export interface RetryOptions {
   attempts: number;
   exceptionTypes?: string[];

@@ -1,12 +1,12 @@
-import type { Pat } from "../core/ir.js";
-import { checkKey, evaluate, getProp, lookup, setProp, type Runtime } from "./evaluate.js";
-import type { Env } from "./values.js";
-
 /**
  * Destructuring and iteration, with V8's TypeErrors: the texts the compiler recorded name the
  * value ("data.items is not iterable", "Cannot destructure property 'a' of 'res' as it is
  * undefined."), and without one the value itself is described, as V8 does.
  */
+import type { Pat } from "../core/ir.js";
+import { checkKey, evaluate, getProp, lookup, setProp, type Runtime } from "./evaluate.js";
+import type { Env } from "./values.js";
+
 export function isIterable(v: unknown): v is Iterable<unknown> {
   return v !== null && v !== undefined && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
 }

@@ -1,3 +1,8 @@
+/**
+ * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
+ * The only functions a workflow can call are its closures, its actions, its helpers and the
+ * whitelisted built-ins; method calls on values are checked against the per-type whitelist.
+ */
 import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../core/builtins.js";
 import type { Arg, AssignOp, Expr, Pat } from "../core/ir.js";
 import { decode, type Encoded } from "../core/codec.js";
@@ -8,11 +13,6 @@ import { MAX_ARRAY_LENGTH } from "../core/limits.js";
 import { isOpaque } from "../core/builtins.js";
 import { ACTION_REFS, CLOSURES, type Env, IteratorFace, ITERATOR_SOURCES, PromiseFace, StoredIter } from "./values.js";
 
-/**
- * Expression evaluation with JavaScript's own operators, so the semantics are the native ones.
- * The only functions a workflow can call are its closures, its actions, its helpers and the
- * whitelisted built-ins; method calls on values are checked against the per-type whitelist.
- */
 export interface Runtime {
   /** Gives an error made by the workflow (`new Error(...)`) the stack of the workflow's code. */
   located(e: Error): void;

@@ -1,3 +1,9 @@
+/**
+ * The interpreter's driver, and all a shard talks to: a Machine holds one instance's state
+ * (fibers, handles, action calls, timers), is started or restored, runs until every fiber waits,
+ * hands over the action calls to dispatch, and takes their results and failures (deciding
+ * retries by the call's policy). It does no I/O and reads no clock: the caller passes `now`.
+ */
 import type { Pos, WorkflowIR } from "../core/ir.js";
 import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorData } from "../core/codec.js";
 import { bind, iterate } from "./bind.js";
@@ -37,8 +43,8 @@ export class WorkflowLimitError extends MachineFault {
 /**
  * Runs a compiled workflow as data: fibers (function activations) stepping through flat
  * instruction lists, waiting on handles (actions, sleeps, joins, other fibers). Everything it
- * holds is plain state that `snapshot()` writes and `Machine.restore()` reads back, so an
- * instance can stop after any step and continue on another supervisor.
+ * holds is plain state that `snapshotWrite` writes and `snapshotRead` reads back (snapshot.ts),
+ * so an instance can stop after any step and continue on another supervisor.
  *
  * The machine is deterministic given the results it is fed; time enters only through `now`.
  */

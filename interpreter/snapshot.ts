@@ -1,3 +1,10 @@
+/**
+ * Machine snapshots: the whole interpreter state as one object graph (fibers, their
+ * environments, handles, closures), encoded with shared references kept. Only what is
+ * reachable is written: settled handles nobody holds and finished fibers drop out, so a long
+ * instance's snapshot stays as small as its live state. Snapshots outlive releases: a change of
+ * layout bumps FORMAT, and a snapshot of an older format is upgraded as it is read.
+ */
 import { GLOBALS, PROTOTYPE_METHODS } from "../core/builtins.js";
 import type { WorkflowIR } from "../core/ir.js";
 import { decode, encodeGraph, type CodecExtension, type Encoded } from "../core/codec.js";
@@ -5,12 +12,6 @@ import { SLICE_STEPS } from "../core/limits.js";
 import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
 
-/**
- * Machine snapshots: the whole interpreter state as one object graph (fibers, their
- * environments, handles, closures), encoded with shared references kept. Only what is
- * reachable is written: settled handles nobody holds and finished fibers drop out, so a long
- * instance's snapshot stays as small as its live state.
- */
 const FORMAT = 2;
 
 interface SnapshotRoot {

@@ -1,3 +1,9 @@
+/**
+ * What each instruction does, for one fiber at a time (the Machine decides which fiber runs).
+ * A fiber that waits stays on its `await` with `pc` unchanged and finishes that instruction when
+ * it is resumed with the outcome in `f.resume`, so between two steps its whole position is data
+ * that a snapshot can hold.
+ */
 import type { Instr } from "../core/ir.js";
 import { bind, iterate } from "./bind.js";
 import { evaluate, lookup } from "./evaluate.js";

@@ -1,3 +1,10 @@
+/**
+ * The interpreter's state objects (environments, fibers, handles, stored iterators) and the sealed
+ * faces workflow code holds instead of them (PromiseFace, IteratorFace). Workflow code is input:
+ * nothing it can reach may lead to interpreter state, so that state sits in private fields or in
+ * WeakMaps beside the functions. These are the objects a snapshot stores, field by field: a field
+ * added here must be written and read in snapshot.ts too.
+ */
 import type { Encoded, ErrorData } from "../core/codec.js";
 import { interpreterMade } from "../core/builtins.js";
 import type { ActionOptions } from "../core/policy.js";

@@ -1,12 +1,12 @@
-import { redactText } from "./redact.js";
-
 /**
  * One structured logger, injected into every component and scoped per component.
  * Lines go to stderr as `time level component message {fields}`; with
- * `WAYMARK_LOG_FORMAT=json` (or a non-TTY stderr and `json` requested) as one JSON object per line.
+ * `WAYMARK_LOG_FORMAT=json`, as one JSON object per line.
  * Database passwords are hidden from every line (log/redact.ts), wherever a connection string
  * turns up in it: a message, a field, an error's message or stack.
  */
+import { redactText } from "./redact.js";
+
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];

@@ -1,12 +1,13 @@
+/**
+ * Actions: the distributed work of a workflow. `action()` registers an async function under a
+ * name; the workflow compiler refers to actions by that name, and the children look the name up
+ * in this registry after loading WAYMARK_USER_MODULE. Inside a running action, `actionContext()`
+ * and `depends()` give it its call's context and its dependencies.
+ */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { callerLocation } from "../compiler/source.js";
 import { RegistrationError, WaymarkError } from "../core/errors.js";
 
-/**
- * Actions: the distributed work of a workflow. `action()` registers an async function under a
- * name; the workflow compiler refers to actions by that name, and the worker children look the
- * name up in this registry after loading WAYMARK_USER_MODULE.
- */
 export interface ActionEntry {
   name: string;
   fn: (...args: never[]) => Promise<unknown>;

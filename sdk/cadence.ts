@@ -1,3 +1,8 @@
+/**
+ * Schedule cadences, in one place for the SDK (validating what scheduleWorkflow is given), the
+ * supervisor's scheduler and the web app (the next fire time). A bad value is a ScheduleError that
+ * shows it and says what is allowed.
+ */
 import { createRequire } from "node:module";
 import type { CronExpressionParser as Parser } from "cron-parser";
 

@@ -1,3 +1,9 @@
+/**
+ * The workflows a process has decorated, by name, each with its definition (the class as
+ * written, its module, its IR). The registry and the lazy-compile flag live on `globalThis` under
+ * `Symbol.for` keys, so every copy of the waymark module loaded in one process shares them. Two
+ * workflows of one name from different modules are refused at decoration.
+ */
 import type { CompiledWorkflow } from "../compiler/workflow.js";
 import { RegistrationError } from "../core/errors.js";
 

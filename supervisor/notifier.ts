@@ -1,13 +1,13 @@
-import type { Logger } from "../log/logger.js";
-import { CHANNELS } from "../store/db.js";
-import { Listener } from "../store/listen.js";
-
 /**
  * The supervisor's LISTEN connection: wakes the pollers on new and woken instances, and passes
  * cancellations and schedule changes on. It reconnects with backoff for as long as it takes;
  * after a reconnect every poller looks at once, since notifications sent while it was down are
  * lost.
  */
+import type { Logger } from "../log/logger.js";
+import { CHANNELS } from "../store/db.js";
+import { Listener } from "../store/listen.js";
+
 export interface NotifierHandlers {
   queued(): void;
   cancel(id: string): void;

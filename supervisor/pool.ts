@@ -1,3 +1,10 @@
+/**
+ * The supervisor's children: ChildPool forks WAYMARK_WORKER_COUNT of them, sends each attempt to
+ * the least-loaded ready child, turns results and deaths into events for the shards (a child's
+ * death reports its in-flight attempts lost at once), and replaces each child at its lifecycle
+ * limit, spawn-before-retire. It never touches Postgres: a shard submits an attempt only after
+ * writing it, so nothing runs that is not on record.
+ */
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";

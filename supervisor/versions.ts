@@ -1,3 +1,9 @@
+/**
+ * The shards' view of workflow versions: a version's IR is loaded from Postgres on first use and
+ * kept, since a version's IR never changes (its row is keyed by the IR's hash). A version
+ * compiled to another IR format is refused, naming both formats, and a failed load is not
+ * cached, so the next instance of that version tries again.
+ */
 import type pg from "pg";
 import type { WorkflowIR } from "../core/ir.js";
 import { IR_FORMAT } from "../core/ir.js";

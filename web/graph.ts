@@ -1,8 +1,3 @@
-import type { WorkflowIR } from "../core/ir.js";
-import type { FnGraph, GraphNode } from "../compiler/visualize.js";
-import { html, type Html } from "./html.js";
-import { progressLabel, type NodeProgress } from "./progress.js";
-
 /**
  * The workflow graph as SVG, laid out here (no client library): nodes in layers by their
  * longest path from the entry (loops' back edges ignored for that), each layer in program
@@ -10,6 +5,11 @@ import { progressLabel, type NodeProgress } from "./progress.js";
  * carries `data-node` (its id in the attempts table) and `data-state`, which the live view
  * updates in place.
  */
+import type { WorkflowIR } from "../core/ir.js";
+import type { FnGraph, GraphNode } from "../compiler/visualize.js";
+import { html, type Html } from "./html.js";
+import { progressLabel, type NodeProgress } from "./progress.js";
+
 const W = 270;
 const H = 34;
 const GAP_X = 28;

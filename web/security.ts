@@ -1,8 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
-import os from "node:os";
-import { ConfigError } from "../config/env.js";
-
 /**
  * Who may do what. With WAYMARK_WEBAPP_TOKEN set, every route needs it: as
  * `Authorization: Bearer <token>`, or the `waymark_token` cookie that visiting any page with
@@ -12,6 +7,11 @@ import { ConfigError } from "../config/env.js";
  * DNS-rebinding page cannot reach it. A non-loopback address without a token refuses to start
  * unless WAYMARK_WEBAPP_INSECURE says so.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import os from "node:os";
+import { ConfigError } from "../config/env.js";
+
 const COOKIE = "waymark_token";
 
 export const SECURITY_HEADERS: Record<string, string> = {

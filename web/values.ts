@@ -1,11 +1,11 @@
-import type { Encoded } from "../core/codec.js";
-
 /**
- * Readable text for values as sdk/codec.ts stores them (the JSON API returns the encoded form
+ * Readable text for values as core/codec.ts stores them (the JSON API returns the encoded form
  * itself; the pages show this): JSON, with the tagged values written the way JavaScript shows
  * them (`undefined`, `123n`, `Date(...)`, `Map(2) {...}`). The result is plain text: the pages
  * escape it like everything else.
  */
+import type { Encoded } from "../core/codec.js";
+
 const WIDTH = 72;
 /** Past this much JSON, the value is shown as raw JSON (no pretty-printing work). */
 const PRETTY_LIMIT = 200_000;

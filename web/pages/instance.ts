@@ -1,13 +1,13 @@
+/**
+ * The instance page: its arguments, status, result or error, its workflow's graph with each
+ * action node's state, and every attempt. While it runs, the page subscribes to
+ * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
+ */
 import { FINISHED, type InstanceView } from "../data.js";
 import { graphStates, graphSvg } from "../graph.js";
 import { badge, between, href, html, layout, postButton, time, type Html } from "../html.js";
 import { argsText, errorView, text } from "../values.js";
 
-/**
- * An instance: its arguments, status, result or error, its workflow's graph with each action
- * node's state, and every attempt. While it runs, the page subscribes to
- * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
- */
 function summary(v: InstanceView): Html {
   const i = v.instance;
   const path = href("/instances", i.id);

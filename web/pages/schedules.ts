@@ -1,8 +1,11 @@
+/**
+ * The Schedules page: each schedule's cadence, arguments, next and last run, and pause / resume /
+ * delete as plain POST forms to /api/schedules/... that come back to this page (`next`).
+ */
 import type { ScheduleRow } from "../../store/schedules.js";
 import { badge, href, html, layout, postButton, time } from "../html.js";
 import { argsText } from "../values.js";
 
-/** Schedules: cadence, next and last run, and pause / resume / delete. */
 function cadenceText(s: ScheduleRow): string {
   if (s.kind === "interval") {
     const ms = s.intervalMs ?? 0;

@@ -1,3 +1,8 @@
+/**
+ * The Workflows pages: each workflow with its versions (one per compiled body; the first listed
+ * is marked latest), and one version's facts and graph. A version's graph shows no progress: it
+ * is the workflow's shape, drawn from the stored IR.
+ */
 import { visualize, type FnGraph } from "../../compiler/visualize.js";
 import type { VersionRow } from "../../store/versions.js";
 import { graphSvg } from "../graph.js";
