@@ -142,7 +142,7 @@ test("the import patterns find what they are meant to (so the check above cannot
       `const m = await import("../g.js");`,
       `swc ??= createRequire(import.meta.url)("@swc/core");`,
       `const CHILD = fileURLToPath(new URL("../child/main.js", import.meta.url));`,
-      "const message = `use sleep from \"waymark\"`;",
+      'const message = `use sleep from "waymark"`;',
     ].join("\n"),
   );
   t.deepEqual(found.sort(), ["../b.js", "../child/main.js", "../g.js", "./a.js", "./d.js", "./e.js", "./f.js", "@swc/core"]);
