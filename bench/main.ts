@@ -7,7 +7,7 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { benchDatabase, median } from "./harness.js";
-import { ceiling, graphile, pgBoss } from "./peers.js";
+import { ceiling, graphile, peersAvailable, pgBoss, type PeerPackage } from "./peers.js";
 import { FULL, SCENARIOS, SMOKE, type Metrics, type Sizes } from "./scenarios.js";
 
 export interface BenchOptions {
@@ -58,21 +58,20 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
     }
     if (o.peers) {
       const jobs = o.smoke ? 200 : 20_000;
-      const peers: Array<[string, () => Promise<Metrics>]> = [
-        ["graphile-worker unbatched", () => graphile(db.url, jobs, false)],
-        ["graphile-worker batched", () => graphile(db.url, jobs, true)],
-        ["pg-boss", () => pgBoss(db.url, jobs)],
-        ["raw ceiling", () => ceiling(db.url, o.smoke ? 2000 : 100_000)],
+      // graphile-worker and pg-boss are devDependencies: a bench run from an installed waymark
+      // compares with those that are there (and says which it skipped: on stderr with --json).
+      const { available, skipped } = await peersAvailable();
+      for (const line of skipped) process[o.json ? "stderr" : "stdout"].write(`  ${line}\n`);
+      const peers: Array<[string, PeerPackage | undefined, () => Promise<Metrics>]> = [
+        ["graphile-worker unbatched", "graphile-worker", () => graphile(db.url, jobs, false)],
+        ["graphile-worker batched", "graphile-worker", () => graphile(db.url, jobs, true)],
+        ["pg-boss", "pg-boss", () => pgBoss(db.url, jobs)],
+        ["raw ceiling", undefined, () => ceiling(db.url, o.smoke ? 2000 : 100_000)],
       ];
-      for (const [name, run] of peers) {
+      for (const [name, pkg, run] of peers) {
+        if (pkg && !available.has(pkg)) continue;
         const runs: Metrics[] = [];
-        try {
-          for (let i = 0; i < o.runs; i++) runs.push(await run());
-        } catch (e) {
-          if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
-          say(`  ${name}: not installed (the peers are devDependencies: npm install graphile-worker@^0.17 pg-boss@^10, or pass --no-peers)`);
-          continue;
-        }
+        for (let i = 0; i < o.runs; i++) runs.push(await run());
         const m = medianOf(runs);
         results.push(m);
         if (o.json) process.stdout.write(JSON.stringify(m) + "\n");
@@ -211,6 +210,8 @@ export const USAGE = `usage: npm run bench -- [scenario ...] [--runs n] [--smoke
   --smoke           every scenario at a tiny size (what CI runs)
   --json            one JSON line per scenario instead of the table
   --no-peers        skip graphile-worker, pg-boss and the raw SKIP LOCKED ceiling
+                    (graphile-worker and pg-boss are devDependencies: when absent, as in an
+                    installed waymark, their runs are skipped, with a line saying how to add them)
   --size name=n     override a size: ${Object.keys(FULL).join(", ")}
   --database-url    a database the bench may reset (default: WAYMARK_DATABASE_URL, else an embedded server of its own)`;
 

@@ -7,6 +7,39 @@ import type { Metrics } from "./scenarios.js";
  * (bulk insert, work loops of batches), and the raw ceiling of any Postgres queue here
  * (SKIP LOCKED claim of B rows + one UPDATE to complete them, partial "ready" index).
  */
+/**
+ * The peers' packages and the ranges the bench is written for (package.json's devDependencies).
+ * An installed waymark has no devDependencies: its bench then skips the peers it cannot load.
+ */
+export const PEER_PACKAGES = { "graphile-worker": "^0.17", "pg-boss": "^10" } as const;
+export type PeerPackage = keyof typeof PEER_PACKAGES;
+
+/** Loads a module by name, as `import()` does (a test passes one that fails). */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+/**
+ * Which peer packages load here, and a line for each one that does not: "graphile-worker is not
+ * installed: skipping its peer runs (npm i -D graphile-worker@^0.17 to compare)". Only the
+ * package itself being absent is a skip: a package that is there but fails to load (one of its
+ * own dependencies missing, an error at import) is an error, reported as such.
+ */
+export async function peersAvailable(importer: Importer = (s) => import(s)): Promise<{ available: Set<PeerPackage>; skipped: string[] }> {
+  const available = new Set<PeerPackage>();
+  const skipped: string[] = [];
+  for (const pkg of Object.keys(PEER_PACKAGES) as PeerPackage[]) {
+    try {
+      await importer(pkg);
+      available.add(pkg);
+    } catch (e) {
+      const { code, message } = e as { code?: unknown; message?: unknown };
+      const absent = code === "ERR_MODULE_NOT_FOUND" && typeof message === "string" && message.includes(`'${pkg}'`);
+      if (!absent) throw e;
+      skipped.push(`${pkg} is not installed: skipping its peer runs (npm i -D ${pkg}@${PEER_PACKAGES[pkg]} to compare)`);
+    }
+  }
+  return { available, skipped };
+}
+
 async function withPool<T>(url: string, max: number, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const pool = new pg.Pool({ connectionString: url, max });
   pool.on("error", () => undefined);

@@ -13,7 +13,7 @@ export const benchCommand: CommandModule<
       .option("runs", { type: "number", default: 3, describe: "runs per scenario (the report shows medians)" })
       .option("smoke", { type: "boolean", default: false, describe: "tiny sizes: check the harness, not the numbers" })
       .option("json", { type: "boolean", default: false, describe: "one JSON line per scenario" })
-      .option("peers", { type: "boolean", default: true, describe: "also run the peers (--no-peers to skip)" })
+      .option("peers", { type: "boolean", default: true, describe: "also run the peers (--no-peers to skip; those not installed are skipped)" })
       .option("size", { type: "string", array: true, default: [], describe: "override a size, e.g. --size fanoutActions=50000" })
       .option("database-url", {
         type: "string",
