@@ -200,3 +200,9 @@ export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<
     throw e;
   }
 }
+
+/** True when the database answers (for /healthz). */
+export async function databasePing(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ ok: number }>(`SELECT 1 AS ok`);
+  return rows[0]?.ok === 1;
+}

@@ -74,3 +74,9 @@ export async function versionList(db: Queryable, p: { name?: string } = {}): Pro
     return rest;
   });
 }
+
+/** The workflow names that have a registered version (a small table: the filter's choices). */
+export async function versionWorkflowNames(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(`SELECT DISTINCT workflow_name AS name FROM waymark.workflow_versions ORDER BY 1`);
+  return rows.map((r) => r.name);
+}

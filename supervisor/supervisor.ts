@@ -6,7 +6,7 @@ import { redact, type WaymarkConfig } from "../config/env.js";
 import type { Logger } from "../log/logger.js";
 import { poolCreate } from "../store/db.js";
 import { embeddedStart, EMBEDDED_DIR, type EmbeddedServer } from "../embedded/server.js";
-import type { ClaimedInstance } from "../store/engine.js";
+import type { ClaimedInstance } from "../store/leases.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import type { WorkflowIR } from "../core/ir.js";

@@ -2,10 +2,10 @@ import { uuidv7 } from "../core/ids.js";
 import { cadenceNext, type Cadence } from "../sdk/cadence.js";
 import { encode } from "../core/codec.js";
 import { WorkflowCancelledError } from "../core/errors.js";
-import { instanceCancel } from "../store/instances.js";
+import { instanceCancel, instanceGetFull, instanceRequeue } from "../store/instances.js";
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, type ScheduleRow } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
-import { instanceGetFull, instanceRequeue, workerStatusRead, type WorkerStatus } from "../store/web.js";
+import { workerStatusList, type WorkerStatus } from "../store/workers.js";
 import { cursorText, instanceList, instanceView, isUuid, listQuery, versionWithGraph, type InstanceView, type WebData } from "./data.js";
 import { graphStates } from "./graph.js";
 
@@ -114,7 +114,7 @@ export async function apiSchedule(d: WebData, p: { workflow: string; schedule: s
 }
 
 export async function apiWorkers(d: WebData, local?: WorkerStatus) {
-  const rows = await workerStatusRead(d.db);
+  const rows = await workerStatusList(d.db, { order: "refreshed" });
   return { workers: rows, local: local ?? null };
 }
 
