@@ -1,3 +1,8 @@
+/**
+ * The connection to the database, no table of its own: the pool, Queryable (a pool or a client,
+ * maybe in the caller's transaction), transactions, the NOTIFY channels, and how connection
+ * errors are told apart, named and retried.
+ */
 import pg from "pg";
 import { redact, redactText } from "../log/redact.js";
 import { WaymarkError } from "../core/errors.js";

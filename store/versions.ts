@@ -1,7 +1,9 @@
+/**
+ * waymark.workflow_versions, one row per (workflow name, IR hash): registering a version, which
+ * one is the latest (what a schedule fires), reading their IR, and the names they register.
+ */
 import type { WorkflowIR } from "../core/ir.js";
 import type { Queryable } from "./db.js";
-
-/** Workflow versions: one row per (name, IR hash). */
 
 /**
  * Registers a version and returns its id. A new version is the latest at once. An existing one
