@@ -1,6 +1,6 @@
 /**
  * The layering of waymark, checked in `npm test` (test/layering.test.ts) and by hand with
- * `npx depcruise -c .dependency-cruiser.cjs core sdk store compiler interpreter child supervisor web cli config log loader bench`.
+ * `npx depcruise -c .dependency-cruiser.cjs core sdk store embedded compiler interpreter child supervisor web cli config log loader bench`.
  * Each rule names what it protects; a violation names the import and the rule.
  *
  *   core          the value model every layer speaks; imports nothing of the project
@@ -9,13 +9,14 @@
  *   compiler      source -> IR; no runtime
  *   interpreter   runs IR; no compiler, no SDK
  *   store         data access (core, config, log)
+ *   embedded      the embedded PostgreSQL: its process, cluster and users (core, log)
  *   sdk           what users import
- *   child         action processes: no store, no pg
+ *   child         action processes: no store, no embedded, no pg
  *   web           the web app: no supervisor
  *   supervisor    the worker pool
  *   cli, bench    entry points
  */
-const FOLDERS = ["core", "log", "loader", "config", "compiler", "interpreter", "store", "sdk", "child", "web", "supervisor", "cli", "bench"];
+const FOLDERS = ["core", "log", "loader", "config", "compiler", "interpreter", "store", "embedded", "sdk", "child", "web", "supervisor", "cli", "bench"];
 const only = (from, allowed, comment) => ({
   name: `${from}-imports-only-${allowed.join("-") || "node"}`,
   comment,
@@ -58,6 +59,11 @@ module.exports = {
     only("compiler", ["core", "log"], "compiler/ turns source into IR: it imports no runtime (store, supervisor, interpreter, child, web, sdk)."),
     only("interpreter", ["core"], "interpreter/ runs IR: it imports neither the compiler nor the SDK; the IR types and the codec come from core."),
     only("store", ["core", "config", "log"], "store/ is data access only: core, config and log."),
+    only(
+      "embedded",
+      ["core", "log"],
+      "embedded/ runs the embedded PostgreSQL (its process, cluster, lock and users): it is handed its directory and logger, so it needs neither config nor the store.",
+    ),
     {
       name: "sdk-not-runtime",
       comment: "The SDK is what users import: never the supervisor, the interpreter, the children or the web app.",
@@ -67,10 +73,10 @@ module.exports = {
     },
     {
       name: "child-no-store",
-      comment: "Action children never open a database connection: no store/, no pg.",
+      comment: "Action children never open a database connection: no store/, no embedded/, no pg.",
       severity: "error",
       from: { path: "^child/" },
-      to: { path: "^(store|supervisor|web|cli|bench|test)/|node_modules/(pg|pg-pool|pg-listen)/" },
+      to: { path: "^(store|embedded|supervisor|web|cli|bench|test)/|node_modules/(pg|pg-pool|pg-listen)/" },
     },
     {
       name: "web-not-supervisor",
@@ -90,7 +96,7 @@ module.exports = {
       name: "no-test-imports",
       comment: "Shipped code never imports the tests.",
       severity: "error",
-      from: { path: "^(core|log|loader|config|compiler|interpreter|store|sdk|child|web|supervisor|cli|bench)/" },
+      from: { path: "^(core|log|loader|config|compiler|interpreter|store|embedded|sdk|child|web|supervisor|cli|bench)/" },
       to: { path: "^test/" },
     },
   ],

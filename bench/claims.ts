@@ -11,7 +11,8 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { instanceClaim, instancesPersist } from "../store/engine.js";
+import { instanceClaim } from "../store/leases.js";
+import { instancesPersist } from "../store/progress.js";
 import { instanceInsertMany } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { embeddedCrash, embeddedStart, type EmbeddedServer } from "../store/embedded.js";
+import { embeddedCrash, embeddedStart, type EmbeddedServer } from "../embedded/server.js";
 
 /**
  * An embedded PostgreSQL of the caller's own, in a fresh temp dir: stopping or crashing it

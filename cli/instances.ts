@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
 import { decode, type Encoded } from "../core/codec.js";
 import { WaymarkError } from "../core/errors.js";
-import { attemptList, instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
+import { attemptList } from "../store/attempts.js";
+import { instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
 import { sharedClient } from "../sdk/client.js";
 import { countArg, instanceIdArg, nameArg } from "./args.js";
 import { printJson, withDatabase } from "./connect.js";

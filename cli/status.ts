@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { workerStatusList } from "../store/engine.js";
+import { workerStatusList } from "../store/workers.js";
 import { printJson, withDatabase } from "./connect.js";
 
 interface ChildStat {

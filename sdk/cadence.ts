@@ -151,3 +151,30 @@ export function cadenceOf(row: { kind: "cron" | "interval"; cron: string | null;
     ? { kind: "cron", cron: row.cron!, timezone: row.timezone }
     : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
 }
+
+/**
+ * When a resumed schedule fires next: its cadence computed from `now`, so missed runs are not
+ * replayed, plus its jitter. The one rule for resuming, used by resumeSchedule() and the web
+ * app's resume action. Throws a ScheduleError naming the schedule when its cadence gives no next
+ * run (a cron expression no date matches, such as February 30th).
+ */
+export function resumeNextRun(
+  row: {
+    workflowName: string;
+    scheduleName: string;
+    kind: "cron" | "interval";
+    cron: string | null;
+    intervalMs: number | null;
+    timezone: string;
+    jitterMs: number;
+  },
+  now = new Date(),
+): Date {
+  try {
+    return cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
+  } catch (e) {
+    throw new ScheduleError(
+      `schedule ${JSON.stringify(row.scheduleName)} of workflow ${row.workflowName} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`,
+    );
+  }
+}

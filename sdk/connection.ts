@@ -2,7 +2,7 @@ import path from "node:path";
 import type pg from "pg";
 import { redactText } from "../log/redact.js";
 import { databaseName, databaseUnreachable, poolCreate, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
-import { embeddedDiscover, EMBEDDED_DIR } from "../store/embedded.js";
+import { embeddedDiscover, EMBEDDED_DIR } from "../embedded/server.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";

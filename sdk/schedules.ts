@@ -1,6 +1,6 @@
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, scheduleUpsert, type ScheduleRow } from "../store/schedules.js";
 import { nearest } from "../config/nearest.js";
-import { cadenceNext, cadenceOf, cadenceParse, jitterCheck, ScheduleError, shown } from "./cadence.js";
+import { cadenceNext, cadenceParse, jitterCheck, resumeNextRun, ScheduleError, shown } from "./cadence.js";
 import { sdkConfig, sharedClient } from "./client.js";
 import { checkSize, decode, encode } from "../core/codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
@@ -172,14 +172,7 @@ export async function resumeSchedule(workflow: WorkflowRef, options: { scheduleN
   await client.ready();
   const row = await scheduleGet(client.pool, { workflowName: name, scheduleName });
   if (!row) notFound(name, scheduleName);
-  let nextRunAt: Date;
-  try {
-    nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
-  } catch (e) {
-    throw new ScheduleError(
-      `schedule ${JSON.stringify(scheduleName)} of workflow ${name} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`,
-    );
-  }
+  const nextRunAt = resumeNextRun(row);
   if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
 }
 

@@ -1,3 +1,8 @@
+/**
+ * The connection to the database, no table of its own: the pool, Queryable (a pool or a client,
+ * maybe in the caller's transaction), transactions, the NOTIFY channels, and how connection
+ * errors are told apart, named and retried.
+ */
 import pg from "pg";
 import { redact, redactText } from "../log/redact.js";
 import { WaymarkError } from "../core/errors.js";
@@ -199,4 +204,10 @@ export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<
     await client.query("ROLLBACK").catch(() => undefined);
     throw e;
   }
+}
+
+/** True when the database answers (for /healthz). */
+export async function databasePing(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ ok: number }>(`SELECT 1 AS ok`);
+  return rows[0]?.ok === 1;
 }

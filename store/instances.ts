@@ -1,13 +1,119 @@
+/**
+ * waymark.instances, one row per workflow run. This module owns the row: its types (the full row,
+ * the SDK's and the CLI's view without the snapshot, the list's summary, a caller's outcome),
+ * column lists and mappers; and the statements on instances as the SDK, the CLI and the web app
+ * see them: queueing, reading, listing, cancelling, requeueing, the live view's marks, and the
+ * retention collector. The web app's pages of the list are in instance-pages.ts; the
+ * supervisor's side is in leases.ts (claims, heartbeats, reclaims) and progress.ts (its batched
+ * state writes).
+ */
 import type { Encoded } from "../core/codec.js";
 import { CHANNELS, NOTIFY_QUEUED, notifyCancel, type Queryable } from "./db.js";
 
-/**
- * Instances as the SDK and the CLI see them: queueing, reading results, listing, cancelling.
- * The supervisor's side (claims, leases, batched state writes) is in store/engine.ts.
- */
 export type InstanceStatus = "queued" | "running" | "sleeping" | "completed" | "failed" | "cancelled";
 
+export const STATUSES: readonly InstanceStatus[] = ["queued", "running", "sleeping", "completed", "failed", "cancelled"];
+
 export const FINISHED: readonly InstanceStatus[] = ["completed", "failed", "cancelled"];
+
+/** An instance as stored: every column the views read. */
+export interface InstanceFull {
+  id: string;
+  workflowName: string;
+  versionId: number;
+  status: InstanceStatus;
+  priority: number;
+  args: Encoded;
+  result: Encoded | null;
+  error: Encoded | null;
+  state: string | null;
+  idempotencyKey: string | null;
+  leaseOwner: string | null;
+  /** Deaths in a row of the supervisor running it (crash-loop quarantine at WAYMARK_CRASH_LOOP_LIMIT). */
+  leaseLosses: number;
+  cancelRequested: boolean;
+  scheduleId: number | null;
+  scheduledAt: Date;
+  createdAt: Date;
+  startedAt: Date | null;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/**
+ * An instance without its snapshot (possibly large: left out of status polls and lists) and the
+ * bookkeeping: what the SDK and the CLI read.
+ */
+export type InstanceRow = Omit<InstanceFull, "state" | "cancelRequested" | "scheduleId" | "updatedAt">;
+
+/** A position in the list: created_at in microseconds since the epoch (as text), and the id. */
+export interface InstanceCursor {
+  us: string;
+  id: string;
+}
+
+/** An instance as the web app's list shows it, with its place in the list. */
+export type InstanceSummary = Pick<InstanceFull, "id" | "workflowName" | "versionId" | "status" | "scheduleId" | "createdAt" | "startedAt" | "finishedAt"> & {
+  cursor: InstanceCursor;
+};
+
+/** What a caller waiting on an instance learns. */
+export type InstanceOutcome = Pick<InstanceFull, "id" | "workflowName" | "status" | "result" | "error">;
+
+/** The columns of an InstanceRow. */
+const ROW_COLUMNS = `id::text, workflow_name, version_id, status, priority, args, result, error, idempotency_key,
+  lease_owner, lease_losses, scheduled_at, created_at, started_at, finished_at`;
+/** The columns of an InstanceFull: the row's, the snapshot and the bookkeeping. */
+const FULL_COLUMNS = `${ROW_COLUMNS}, state, cancel_requested, schedule_id, updated_at`;
+
+/** The columns of an InstanceSummary; created_at also in microseconds, for its cursor. */
+export const SUMMARY_COLUMNS = `id::text, workflow_name, version_id, status, schedule_id, created_at, started_at, finished_at,
+  (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us`;
+
+function instanceFull(r: Record<string, unknown>): InstanceFull {
+  return {
+    id: r.id as string,
+    workflowName: r.workflow_name as string,
+    versionId: Number(r.version_id),
+    status: r.status as InstanceStatus,
+    priority: r.priority as number,
+    args: r.args as Encoded,
+    result: r.result as Encoded | null,
+    error: r.error as Encoded | null,
+    state: r.state as string | null,
+    idempotencyKey: r.idempotency_key as string | null,
+    leaseOwner: r.lease_owner as string | null,
+    leaseLosses: r.lease_losses as number,
+    cancelRequested: r.cancel_requested as boolean,
+    scheduleId: r.schedule_id === null ? null : Number(r.schedule_id),
+    scheduledAt: r.scheduled_at as Date,
+    createdAt: r.created_at as Date,
+    startedAt: r.started_at as Date | null,
+    updatedAt: r.updated_at as Date,
+    finishedAt: r.finished_at as Date | null,
+  };
+}
+
+/** A row read with ROW_COLUMNS: the fields only FULL_COLUMNS carries come out undefined, and are dropped. */
+function instanceRow(r: Record<string, unknown>): InstanceRow {
+  const { state: _state, cancelRequested: _cancelRequested, scheduleId: _scheduleId, updatedAt: _updatedAt, ...row } = instanceFull(r);
+  return row;
+}
+
+/** Maps a row read with SUMMARY_COLUMNS. */
+export function summaryRow(r: Record<string, unknown>): InstanceSummary {
+  return {
+    id: r.id as string,
+    workflowName: r.workflow_name as string,
+    versionId: Number(r.version_id),
+    status: r.status as InstanceStatus,
+    scheduleId: r.schedule_id === null ? null : Number(r.schedule_id),
+    createdAt: r.created_at as Date,
+    startedAt: r.started_at as Date | null,
+    finishedAt: r.finished_at as Date | null,
+    cursor: { us: r.created_us as string, id: r.id as string },
+  };
+}
 
 export interface InstanceNew {
   id: string;
@@ -66,69 +172,15 @@ export async function instanceInsertMany(
   return p.ids.length;
 }
 
-export interface InstanceOutcome {
-  id: string;
-  workflowName: string;
-  status: InstanceStatus;
-  result: Encoded | null;
-  error: Encoded | null;
-}
-
-export async function instanceOutcomes(db: Queryable, p: { ids: string[]; finishedOnly?: boolean }): Promise<InstanceOutcome[]> {
-  const { rows } = await db.query<{ id: string; workflow_name: string; status: InstanceStatus; result: Encoded | null; error: Encoded | null }>({
-    name: p.finishedOnly ? "waymark_outcomes_finished" : "waymark_outcomes",
-    text: `SELECT id::text, workflow_name, status, result, error FROM waymark.instances
-      WHERE id = ANY($1::uuid[]) ${p.finishedOnly ? "AND status IN ('completed', 'failed', 'cancelled')" : ""}`,
-    values: [p.ids],
-  });
-  return rows.map((r) => ({ id: r.id, workflowName: r.workflow_name, status: r.status, result: r.result, error: r.error }));
-}
-
-export interface InstanceRow {
-  id: string;
-  workflowName: string;
-  versionId: number;
-  status: InstanceStatus;
-  priority: number;
-  args: Encoded;
-  result: Encoded | null;
-  error: Encoded | null;
-  idempotencyKey: string | null;
-  leaseOwner: string | null;
-  /** Deaths in a row of the supervisor running it (crash-loop quarantine at WAYMARK_CRASH_LOOP_LIMIT). */
-  leaseLosses: number;
-  scheduledAt: Date;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-}
-
-const INSTANCE_COLUMNS = `id::text, workflow_name, version_id, status, priority, args, result, error, idempotency_key,
-  lease_owner, lease_losses, scheduled_at, created_at, started_at, finished_at`;
-
-function instanceRow(r: Record<string, unknown>): InstanceRow {
-  return {
-    id: r.id as string,
-    workflowName: r.workflow_name as string,
-    versionId: Number(r.version_id),
-    status: r.status as InstanceStatus,
-    priority: r.priority as number,
-    args: r.args as Encoded,
-    result: r.result as Encoded | null,
-    error: r.error as Encoded | null,
-    idempotencyKey: r.idempotency_key as string | null,
-    leaseOwner: r.lease_owner as string | null,
-    leaseLosses: r.lease_losses as number,
-    scheduledAt: r.scheduled_at as Date,
-    createdAt: r.created_at as Date,
-    startedAt: r.started_at as Date | null,
-    finishedAt: r.finished_at as Date | null,
-  };
-}
-
 export async function instanceGet(db: Queryable, p: { id: string }): Promise<InstanceRow | undefined> {
-  const { rows } = await db.query(`SELECT ${INSTANCE_COLUMNS} FROM waymark.instances WHERE id = $1`, [p.id]);
+  const { rows } = await db.query(`SELECT ${ROW_COLUMNS} FROM waymark.instances WHERE id = $1`, [p.id]);
   return rows[0] ? instanceRow(rows[0]) : undefined;
+}
+
+/** An instance with its snapshot (the live view decodes it to show the calls in flight). */
+export async function instanceGetFull(db: Queryable, p: { id: string }): Promise<InstanceFull | undefined> {
+  const { rows } = await db.query(`SELECT ${FULL_COLUMNS} FROM waymark.instances WHERE id = $1`, [p.id]);
+  return rows[0] ? instanceFull(rows[0]) : undefined;
 }
 
 /** Newest first; `before` pages by (created_at, id) so deep pages stay fast. */
@@ -143,46 +195,21 @@ export async function instanceList(
   if (p.before) where.push(`(created_at, id) < ($${params.push(p.before.createdAt)}, $${params.push(p.before.id)}::uuid)`);
   const limit = params.push(p.limit ?? 50);
   const { rows } = await db.query(
-    `SELECT ${INSTANCE_COLUMNS} FROM waymark.instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    `SELECT ${ROW_COLUMNS} FROM waymark.instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY created_at DESC, id DESC LIMIT $${limit}`,
     params,
   );
   return rows.map(instanceRow);
 }
 
-export interface AttemptRow {
-  actionSeq: number;
-  attempt: number;
-  nodeId: string;
-  actionName: string;
-  status: string;
-  args: Encoded | null;
-  result: Encoded | null;
-  error: Encoded | null;
-  childPid: number | null;
-  startedAt: Date;
-  finishedAt: Date | null;
-}
-
-export async function attemptList(db: Queryable, p: { instanceId: string }): Promise<AttemptRow[]> {
-  const { rows } = await db.query(
-    `SELECT action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at
-       FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt`,
-    [p.instanceId],
-  );
-  return rows.map((r) => ({
-    actionSeq: r.action_seq,
-    attempt: r.attempt,
-    nodeId: r.node_id,
-    actionName: r.action_name,
-    status: r.status,
-    args: r.args,
-    result: r.result,
-    error: r.error,
-    childPid: r.child_pid,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-  }));
+export async function instanceOutcomes(db: Queryable, p: { ids: string[]; finishedOnly?: boolean }): Promise<InstanceOutcome[]> {
+  const { rows } = await db.query<{ id: string; workflow_name: string; status: InstanceStatus; result: Encoded | null; error: Encoded | null }>({
+    name: p.finishedOnly ? "waymark_outcomes_finished" : "waymark_outcomes",
+    text: `SELECT id::text, workflow_name, status, result, error FROM waymark.instances
+      WHERE id = ANY($1::uuid[]) ${p.finishedOnly ? "AND status IN ('completed', 'failed', 'cancelled')" : ""}`,
+    values: [p.ids],
+  });
+  return rows.map((r) => ({ id: r.id, workflowName: r.workflow_name, status: r.status, result: r.result, error: r.error }));
 }
 
 /**
@@ -211,4 +238,66 @@ export async function instanceCancel(db: Queryable, p: { id: string; error: Enco
     [p.id, JSON.stringify(p.error)],
   );
   return rows[0]?.before;
+}
+
+/**
+ * Queues a new instance of a failed or cancelled one's version with its arguments (and
+ * priority), and wakes the pollers, in one statement. Returns the status the source had and
+ * the new id (undefined when the source is missing or not failed/cancelled).
+ */
+export async function instanceRequeue(db: Queryable, p: { id: string; newId: string }): Promise<{ before?: InstanceStatus; id?: string }> {
+  const { rows } = await db.query<{ before: InstanceStatus; id: string | null }>(
+    `WITH src AS (SELECT workflow_name, version_id, priority, args, status FROM waymark.instances WHERE id = $1),
+     ins AS (
+       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args)
+       SELECT $2, workflow_name, version_id, 'queued', priority, args FROM src WHERE status IN ('failed', 'cancelled')
+       RETURNING id
+     )
+     SELECT src.status AS before, ins.id::text AS id, CASE WHEN ins.id IS NOT NULL THEN ${NOTIFY_QUEUED} END
+       FROM src LEFT JOIN ins ON true`,
+    [p.id, p.newId],
+  );
+  const r = rows[0];
+  return r ? { before: r.before, id: r.id ?? undefined } : {};
+}
+
+/**
+ * What the live view polls for every instance someone watches, in one statement: a change of
+ * status, of updated_at (every state write) or of the number of recorded attempts means news.
+ */
+export async function instanceLiveMarks(db: Queryable, p: { ids: string[] }): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ id: string; mark: string }>(
+    `SELECT i.id::text,
+            i.status || ':' || (extract(epoch FROM i.updated_at) * 1000000)::bigint || ':' ||
+            (SELECT count(*) FROM waymark.action_attempts a WHERE a.instance_id = i.id) AS mark
+       FROM waymark.instances i WHERE i.id = ANY($1::uuid[])`,
+    [p.ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.mark]));
+}
+
+// Any constant shared by every waymark process: one garbage collector at a time.
+const GC_LOCK = 0x7761796e; // "wayn"
+
+/**
+ * Deletes up to `limit` instances that finished more than `retentionHours` ago (their attempts
+ * go with them), if no other supervisor is collecting right now (a transaction-scoped advisory
+ * lock). Returns how many it deleted, or -1 if another collector holds the lock.
+ */
+export async function instancesCollect(db: Queryable, p: { retentionHours: number; limit: number }): Promise<number> {
+  const { rows } = await db.query<{ n: number | null }>(
+    `WITH lock AS (SELECT pg_try_advisory_xact_lock($3) AS got),
+     doomed AS (
+       SELECT id FROM waymark.instances
+        WHERE finished_at IS NOT NULL AND finished_at < now() - $1 * interval '1 hour' AND (SELECT got FROM lock)
+        ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), attempts AS (
+       DELETE FROM waymark.action_attempts a USING doomed WHERE a.instance_id = doomed.id
+     ), del AS (
+       DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
+     )
+     SELECT CASE WHEN (SELECT got FROM lock) THEN (SELECT count(*)::int FROM del) END AS n`,
+    [p.retentionHours, p.limit, GC_LOCK],
+  );
+  return rows[0]?.n ?? -1;
 }

@@ -1,3 +1,7 @@
+/**
+ * waymark.migrations and the schema itself: applies the numbered `.sql` files of
+ * migrations/ in order, one transaction each, one migrator at a time across processes.
+ */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";

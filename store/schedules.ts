@@ -1,8 +1,12 @@
+/**
+ * waymark.schedules, keyed by (workflow name, schedule name): creating, pausing, resuming and
+ * deleting them for the SDK and the web app, and the scheduler's claim of due ones. When a
+ * schedule fires next is computed by its callers (sdk/cadence.ts).
+ */
 import type pg from "pg";
 import type { Encoded } from "../core/codec.js";
 import { NOTIFY_SCHEDULE, type Queryable } from "./db.js";
 
-/** Schedules: keyed by (workflow name, schedule name). */
 export interface ScheduleRow {
   id: number;
   workflowName: string;

@@ -1,7 +1,9 @@
+/**
+ * waymark.workflow_versions, one row per (workflow name, IR hash): registering a version, which
+ * one is the latest (what a schedule fires), reading their IR, and the names they register.
+ */
 import type { WorkflowIR } from "../core/ir.js";
 import type { Queryable } from "./db.js";
-
-/** Workflow versions: one row per (name, IR hash). */
 
 /**
  * Registers a version and returns its id. A new version is the latest at once. An existing one
@@ -73,4 +75,10 @@ export async function versionList(db: Queryable, p: { name?: string } = {}): Pro
     void _ir;
     return rest;
   });
+}
+
+/** The workflow names that have a registered version (a small table: the filter's choices). */
+export async function versionWorkflowNames(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(`SELECT DISTINCT workflow_name AS name FROM waymark.workflow_versions ORDER BY 1`);
+  return rows.map((r) => r.name);
 }

@@ -2,7 +2,8 @@ import type { Machine } from "../interpreter/machine.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
 import { encode, encodeFailure, type Encoded } from "../core/codec.js";
 import { SerializationError, WorkflowCancelledError } from "../core/errors.js";
-import type { AttemptWrite, InstanceWrite } from "../store/engine.js";
+import type { AttemptWrite } from "../store/attempts.js";
+import type { InstanceWrite } from "../store/progress.js";
 import type { Task } from "../child/protocol.js";
 import type { Writable } from "./persister.js";
 

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
-import { instanceHeartbeat, instanceReclaimExpired } from "../store/engine.js";
+import { instanceHeartbeat, instanceReclaimExpired } from "../store/leases.js";
 
 /**
  * The heartbeat extends this supervisor's leases every WAYMARK_LOCK_HEARTBEAT_MS and reports any

@@ -2,7 +2,8 @@ import os from "node:os";
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
-import { instancesCollect, workerStatusDelete, workerStatusPrune, workerStatusUpsert } from "../store/engine.js";
+import { instancesCollect } from "../store/instances.js";
+import { workerStatusDelete, workerStatusPrune, workerStatusUpsert } from "../store/workers.js";
 
 /**
  * The supervisor's housekeeping: its status row in waymark.worker_status, refreshed every

@@ -2,7 +2,8 @@ import type pg from "pg";
 import type { Logger } from "../log/logger.js";
 import { Loop } from "../core/loop.js";
 import { contentRefused } from "../store/db.js";
-import { instancesPersist, type AttemptWrite, type InstanceWrite } from "../store/engine.js";
+import { instancesPersist, type InstanceWrite } from "../store/progress.js";
+import type { AttemptWrite } from "../store/attempts.js";
 
 /**
  * Batched, group-committed writes of instance state. Instances mark themselves dirty; an

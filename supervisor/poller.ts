@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
-import { instanceClaim, type ClaimedInstance } from "../store/engine.js";
+import { instanceClaim, type ClaimedInstance } from "../store/leases.js";
 
 /**
  * The claim loop. A NOTIFY (or the fallback interval) wakes it; it claims as many runnable

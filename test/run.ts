@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createLogger } from "../log/logger.js";
-import { embeddedStart, type EmbeddedServer } from "../store/embedded.js";
+import { embeddedStart, type EmbeddedServer } from "../embedded/server.js";
 import { migrate } from "../store/migrate.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)); // dist/test/run.js -> package root

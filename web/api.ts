@@ -1,11 +1,11 @@
 import { uuidv7 } from "../core/ids.js";
-import { cadenceNext, type Cadence } from "../sdk/cadence.js";
+import { resumeNextRun } from "../sdk/cadence.js";
 import { encode } from "../core/codec.js";
 import { WorkflowCancelledError } from "../core/errors.js";
-import { instanceCancel } from "../store/instances.js";
-import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, type ScheduleRow } from "../store/schedules.js";
+import { instanceCancel, instanceGetFull, instanceRequeue } from "../store/instances.js";
+import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
-import { instanceGetFull, instanceRequeue, workerStatusRead, type WorkerStatus } from "../store/web.js";
+import { workerStatusList, type WorkerStatus } from "../store/workers.js";
 import { cursorText, instanceList, instanceView, isUuid, listQuery, versionWithGraph, type InstanceView, type WebData } from "./data.js";
 import { graphStates } from "./graph.js";
 
@@ -85,27 +85,17 @@ export async function apiSchedules(d: WebData) {
   return { schedules: await scheduleList(d.db) };
 }
 
-function cadenceOf(row: ScheduleRow): Cadence {
-  return row.kind === "cron"
-    ? { kind: "cron", cron: row.cron!, timezone: row.timezone }
-    : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
-}
-
 export async function apiSchedule(d: WebData, p: { workflow: string; schedule: string; verb: string }): Promise<Mutation> {
   const key = { workflowName: p.workflow, scheduleName: p.schedule };
   const row = await scheduleGet(d.db, key);
   if (!row) throw new ApiError(404, `no schedule ${JSON.stringify(p.schedule)} for workflow ${p.workflow}`);
   if (p.verb === "pause") await scheduleSetStatus(d.db, { ...key, status: "paused" });
   else if (p.verb === "resume") {
-    // Fires again from now on: missed runs are not replayed (as resumeSchedule() does).
     let nextRunAt: Date;
     try {
-      nextRunAt = cadenceNext(cadenceOf(row), { after: new Date(), jitterMs: row.jitterMs });
+      nextRunAt = resumeNextRun(row);
     } catch (e) {
-      throw new ApiError(
-        409,
-        `schedule ${JSON.stringify(p.schedule)} cannot compute its next run (${(e as Error).message}): give it a new cadence with scheduleWorkflow`,
-      );
+      throw new ApiError(409, (e as Error).message);
     }
     await scheduleSetStatus(d.db, { ...key, status: "active", nextRunAt });
   } else if (p.verb === "delete") await scheduleDelete(d.db, key);
@@ -114,7 +104,7 @@ export async function apiSchedule(d: WebData, p: { workflow: string; schedule: s
 }
 
 export async function apiWorkers(d: WebData, local?: WorkerStatus) {
-  const rows = await workerStatusRead(d.db);
+  const rows = await workerStatusList(d.db, { order: "refreshed" });
   return { workers: rows, local: local ?? null };
 }
 

@@ -2,20 +2,10 @@ import type pg from "pg";
 import { workflowGraph, type FnGraph } from "../compiler/visualize.js";
 import type { WorkflowIR } from "../core/ir.js";
 import type { Logger } from "../log/logger.js";
-import { attemptList, type AttemptRow, type InstanceStatus } from "../store/instances.js";
-import { versionsGet, type VersionRow } from "../store/versions.js";
-import {
-  instanceGetFull,
-  instancePage,
-  instanceStatusCounts,
-  instanceStatusEstimates,
-  STATUSES,
-  versionWorkflowNames,
-  type InstanceCursor,
-  type InstanceFilter,
-  type InstanceFull,
-  type InstanceSummary,
-} from "../store/web.js";
+import { attemptList, type AttemptRow } from "../store/attempts.js";
+import { instanceGetFull, STATUSES, type InstanceCursor, type InstanceFull, type InstanceStatus, type InstanceSummary } from "../store/instances.js";
+import { instancePage, instanceStatusCounts, instanceStatusEstimates, type InstanceFilter } from "../store/instance-pages.js";
+import { versionsGet, versionWorkflowNames, type VersionRow } from "../store/versions.js";
 import { withNestedActions } from "./graph.js";
 import { nodeProgress, pendingCalls, stillPending, type NodeProgress, type PendingCall } from "./progress.js";
 

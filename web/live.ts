@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
-import { instanceLiveMarks } from "../store/web.js";
+import { instanceLiveMarks } from "../store/instances.js";
 
 /**
  * Server-sent events for the instance pages. One timer polls, in one statement, a cheap mark

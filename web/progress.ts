@@ -2,7 +2,8 @@ import type { WorkflowIR } from "../core/ir.js";
 import { Machine } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
 import { decode, type Encoded } from "../core/codec.js";
-import type { AttemptRow, InstanceStatus } from "../store/instances.js";
+import type { AttemptRow } from "../store/attempts.js";
+import type { InstanceStatus } from "../store/instances.js";
 
 /**
  * Where an instance is: the state of each action node of its graph, from the attempts recorded

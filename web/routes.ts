@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { scheduleList } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
-import { databasePing, instanceGetFull, workerStatusRead, type WorkerStatus } from "../store/web.js";
+import { databasePing } from "../store/db.js";
+import { instanceGetFull } from "../store/instances.js";
+import { workerStatusList, type WorkerStatus } from "../store/workers.js";
 import {
   apiCancel,
   apiInstance,
@@ -93,7 +95,7 @@ const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/workers$/,
-    handle: async (c) => page(workersPage({ rows: await workerStatusRead(c.data.db), local: c.local(), staleMs: c.staleMs })),
+    handle: async (c) => page(workersPage({ rows: await workerStatusList(c.data.db, { order: "refreshed" }), local: c.local(), staleMs: c.staleMs })),
   },
   { method: "GET", pattern: /^\/versions$/, handle: async (c) => page(versionsPage(await versionList(c.data.db))) },
   {

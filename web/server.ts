@@ -4,7 +4,7 @@ import os from "node:os";
 import type pg from "pg";
 import type { WaymarkConfig } from "../config/env.js";
 import type { Logger } from "../log/logger.js";
-import type { WorkerStatus } from "../store/web.js";
+import type { WorkerStatus } from "../store/workers.js";
 import type { SupervisorEvents } from "../core/events.js";
 import { ApiError } from "./api.js";
 import { instanceView, webData, type WebData } from "./data.js";

@@ -6,6 +6,7 @@ import {
   cronNormalize,
   jitterCheck,
   MAX_INTERVAL_MS,
+  resumeNextRun,
   ScheduleError,
   timezoneCheck,
   type Cadence,
@@ -199,4 +200,16 @@ test("valid edge values are accepted", (t) => {
   t.is(cadenceParse({ everyMs: MAX_INTERVAL_MS }).kind, "interval");
   t.is(cronNormalize("0 0 L * *"), "0 0 0 L * *");
   t.is(cronNormalize("0 9 * * THU"), "0 0 9 * * THU"); // the H in THU is not a hash
+});
+
+test("a resumed schedule fires next from now, and one whose cadence gives no next run says which and how to fix it", (t) => {
+  const now = new Date("2026-03-10T12:00:00Z");
+  const row = { workflowName: "W", scheduleName: "hourly", kind: "interval" as const, cron: null, intervalMs: 3_600_000, timezone: "UTC", jitterMs: 0 };
+  t.deepEqual(resumeNextRun(row, now), new Date("2026-03-10T13:00:00Z"));
+  const feb30 = { ...row, scheduleName: "feb-30", kind: "cron" as const, cron: "0 0 0 30 2 *", intervalMs: null };
+  const e = t.throws(() => resumeNextRun(feb30, now), { instanceOf: ScheduleError });
+  t.is(
+    e.message,
+    'schedule "feb-30" of workflow W cannot compute its next run (Invalid explicit day of month definition): give it a new cadence with scheduleWorkflow',
+  );
 });

@@ -5,7 +5,7 @@ import { silentLogger } from "../../log/logger.js";
 import { uuidv7 } from "../../core/ids.js";
 import type { Encoded } from "../../core/codec.js";
 import { definitionOf } from "../../sdk/definition.js";
-import { instanceClaim, instanceReclaimExpired } from "../../store/engine.js";
+import { instanceClaim, instanceReclaimExpired } from "../../store/leases.js";
 import { instanceGet, instanceInsert } from "../../store/instances.js";
 import { versionUpsert } from "../../store/versions.js";
 import { SupervisorEvents } from "../../core/events.js";

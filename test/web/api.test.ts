@@ -163,6 +163,27 @@ test("schedules: list, pause, resume (next run from now), delete", async (t) => 
   t.true(next >= before + 3_600_000 - 1000 && next <= after + 3_600_000 + 1000, `next run ${new Date(next).toISOString()}`);
   t.is((await call(`${base}/delete`, { method: "POST" })).status, 200);
   t.is((await call(`${base}/pause`, { method: "POST" })).status, 404);
+  // A cadence that gives no next run (stored before it was validated): the resume is refused.
+  await scheduleUpsert(web.pool, {
+    workflowName: "HtmlWorkflow",
+    scheduleName: "feb-30",
+    kind: "cron",
+    cron: "0 0 0 30 2 *",
+    intervalMs: null,
+    timezone: "UTC",
+    jitterMs: 0,
+    args: [],
+    priority: 0,
+    allowDuplicate: false,
+    nextRunAt: new Date(Date.now() + 3_600_000),
+  });
+  const refused = await getJson<Json>(`${web.url}/api/schedules/HtmlWorkflow/feb-30/resume`, { method: "POST" });
+  t.is(refused.status, 409);
+  t.is(
+    refused.body.error,
+    'schedule "feb-30" of workflow HtmlWorkflow cannot compute its next run (Invalid explicit day of month definition): give it a new cadence with scheduleWorkflow',
+  );
+  await call(`${web.url}/api/schedules/HtmlWorkflow/feb-30/delete`, { method: "POST" });
 });
 
 test("workers: the published rows and this process's live counters", async (t) => {

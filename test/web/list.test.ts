@@ -1,5 +1,5 @@
 import test from "ava";
-import { instanceStatusCounts } from "../../store/web.js";
+import { instanceStatusCounts } from "../../store/instance-pages.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { call, getJson, webStart, type TestWeb } from "./server.js";
 

@@ -1,4 +1,4 @@
-import { STATUSES } from "../../store/web.js";
+import { STATUSES } from "../../store/instances.js";
 import { COUNT_CAP, type InstanceList, type ListQuery } from "../data.js";
 import { badge, between, count, href, html, layout, time } from "../html.js";
 

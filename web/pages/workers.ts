@@ -1,4 +1,4 @@
-import type { WorkerStatus } from "../../store/web.js";
+import type { WorkerStatus } from "../../store/workers.js";
 import { count, duration, html, layout, time, type Html } from "../html.js";
 
 /**

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
-import { embeddedCrash, embeddedDiscover, embeddedStart, type EmbeddedServer } from "../../store/embedded.js";
+import { embeddedCrash, embeddedDiscover, embeddedStart, type EmbeddedServer } from "../../embedded/server.js";
 
 // Each test initialises its own cluster (about a second); serial keeps the machine calm.
 

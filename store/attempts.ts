@@ -1,0 +1,85 @@
+/**
+ * waymark.action_attempts, one row per attempt of an action call: the row types, an instance's
+ * attempts for the CLI and the web app, and the recorded outcomes a resumed instance applies.
+ * The supervisor writes them with its instance states, in progress.ts.
+ */
+import type { Encoded } from "../core/codec.js";
+import type { Queryable } from "./db.js";
+
+export interface AttemptRow {
+  actionSeq: number;
+  attempt: number;
+  nodeId: string;
+  actionName: string;
+  status: string;
+  args: Encoded | null;
+  result: Encoded | null;
+  error: Encoded | null;
+  childPid: number | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface AttemptWrite {
+  instanceId: string;
+  actionSeq: number;
+  attempt: number;
+  nodeId: string;
+  actionName: string;
+  status: "running" | "completed" | "failed" | "timed_out" | "cancelled";
+  args?: Encoded;
+  result?: Encoded;
+  error?: Encoded;
+  childPid?: number | null;
+  startedAt: Date;
+  finishedAt?: Date | null;
+}
+
+export interface AttemptOutcome {
+  instanceId: string;
+  actionSeq: number;
+  attempt: number;
+  status: "completed" | "failed" | "timed_out" | "cancelled";
+  result: Encoded | null;
+  error: Encoded | null;
+}
+
+export async function attemptList(db: Queryable, p: { instanceId: string }): Promise<AttemptRow[]> {
+  const { rows } = await db.query(
+    `SELECT action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at
+       FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt`,
+    [p.instanceId],
+  );
+  return rows.map((r) => ({
+    actionSeq: r.action_seq,
+    attempt: r.attempt,
+    nodeId: r.node_id,
+    actionName: r.action_name,
+    status: r.status,
+    args: r.args,
+    result: r.result,
+    error: r.error,
+    childPid: r.child_pid,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  }));
+}
+
+/**
+ * The recorded outcomes of these attempts. A resumed instance applies them to the calls its
+ * snapshot shows in flight: results written after the last snapshot are not lost or re-run.
+ */
+export async function attemptOutcomes(
+  db: Queryable,
+  p: { keys: Array<{ instanceId: string; actionSeq: number; attempt: number }> },
+): Promise<AttemptOutcome[]> {
+  if (!p.keys.length) return [];
+  const { rows } = await db.query(
+    `SELECT a.instance_id::text AS instance_id, a.action_seq, a.attempt, a.status, a.result, a.error
+       FROM unnest($1::uuid[], $2::int[], $3::int[]) AS k(instance_id, action_seq, attempt)
+       JOIN waymark.action_attempts a USING (instance_id, action_seq, attempt)
+      WHERE a.status <> 'running'`,
+    [p.keys.map((k) => k.instanceId), p.keys.map((k) => k.actionSeq), p.keys.map((k) => k.attempt)],
+  );
+  return rows.map((r) => ({ instanceId: r.instance_id, actionSeq: r.action_seq, attempt: r.attempt, status: r.status, result: r.result, error: r.error }));
+}

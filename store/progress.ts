@@ -1,0 +1,128 @@
+/**
+ * The supervisor's writes of instance progress: one statement per batch writes instance states
+ * (waymark.instances, guarded by the lease leases.ts hands out) and the action attempts
+ * (waymark.action_attempts) of the instances whose guard held, and sends the NOTIFYs.
+ */
+import type { Encoded } from "../core/codec.js";
+import type { AttemptWrite } from "./attempts.js";
+import { CHANNELS, type Queryable } from "./db.js";
+import type { InstanceStatus } from "./instances.js";
+
+export interface InstanceWrite {
+  id: string;
+  epoch: number;
+  status: InstanceStatus;
+  /** The new snapshot; undefined keeps the stored one. */
+  state?: string | null;
+  result?: Encoded;
+  error?: Encoded;
+  /** Wake time of a sleeping instance, or the requeue time of a released one. */
+  scheduledAt?: Date;
+  /** For a sleeping or released instance: its error if a cancellation turns out to be pending. */
+  cancelError?: Encoded;
+}
+
+const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
+
+/**
+ * One statement for a whole batch: instance states (guarded by the lease), their action
+ * attempts (written only for instances whose guard held), and NOTIFYs for finished instances
+ * (chunked to stay under the payload limit) and released ones. Returns the ids whose write
+ * held; an instance missing from the result has lost its lease and must be dropped.
+ */
+export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
+  // In id order, the order the heartbeat locks rows in: no deadlock between the two.
+  const I = [...p.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const A = p.attempts;
+  // The NOTIFYs, worked out here: finished instances for their callers (ids in chunks under the
+  // payload limit), released ones for the pollers. Sent at commit; one for an instance whose
+  // lease guard fails is harmless (a caller looks, finds it unfinished, and goes on waiting).
+  const notes: Array<[string, string]> = [];
+  const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
+  for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
+  if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
+  const withAttempts = new Set(A.map((a) => a.instanceId));
+  const { rows } = await db.query<{ ids: string[] }>({
+    name: "waymark_persist",
+    // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
+    // not see constants it could match to a partial index (it would walk every running row of
+    // the table for each written one); the only way in is the primary key.
+    text: `WITH w AS MATERIALIZED (
+       SELECT u.*, $1::text AS owner, 'running'::text AS expect
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress)
+     ), upd AS (
+       UPDATE waymark.instances i
+          -- A cancellation requested while this write was on its way (the supervisor saw it too
+          -- late to act on it) wins over going to sleep or back to the queue: without this the
+          -- instance would sleep on, cancel_requested set, until its timer woke it.
+          SET status = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN 'cancelled' ELSE w.status END,
+              state = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN NULL
+                           WHEN w.keep_state THEN i.state ELSE w.state END,
+              result = w.result,
+              error = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN w.cancel_error ELSE w.error END,
+              scheduled_at = coalesce(w.scheduled_at, i.scheduled_at),
+              lease_owner = CASE WHEN w.status = 'running' THEN i.lease_owner END,
+              lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
+              -- Progress written (a new state or recorded attempts) clears the deaths in a row.
+              lease_losses = CASE WHEN w.progress OR w.status <> 'running' THEN 0 ELSE i.lease_losses END,
+              isolated = i.isolated AND NOT (w.progress OR w.status <> 'running'),
+              finished_at = CASE WHEN w.status IN ('completed', 'failed', 'cancelled')
+                                   OR (i.cancel_requested AND w.status IN ('sleeping', 'queued')) THEN now() END,
+              updated_at = now()
+         FROM w
+        -- The lease guard: only the current holder of this claim (owner and epoch) may write.
+        WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
+       RETURNING i.id, i.status, w.status AS wanted
+     ), att AS (
+       -- The attempts travel as one JSON array (one JSON.stringify, instead of twelve arrays the
+       -- driver escapes element by element); times are epoch milliseconds.
+       INSERT INTO waymark.action_attempts AS a
+         (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
+       SELECT t.i, t.s, t.a, t.n, t.an, t.st, t.args, t.r, t.e, t.p, to_timestamp(t.t0 / 1000.0), to_timestamp(t.t1 / 1000.0)
+         FROM json_to_recordset($10::json)
+           AS t(i uuid, s int, a int, n text, an text, st text, args json, r json, e json, p int, t0 float8, t1 float8)
+        WHERE t.i IN (SELECT id FROM upd)
+       ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE
+         SET status = excluded.status, result = excluded.result, error = excluded.error,
+             child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
+     ), note AS (
+       SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
+     ), late AS (
+       SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
+     )
+     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled FROM upd`,
+    values: [
+      p.owner,
+      I.map((x) => x.id),
+      I.map((x) => x.epoch),
+      I.map((x) => x.status),
+      I.map((x) => (x.state === undefined ? null : x.state)),
+      I.map((x) => x.state === undefined),
+      I.map((x) => json(x.result)),
+      I.map((x) => json(x.error)),
+      I.map((x) => x.scheduledAt ?? null),
+      JSON.stringify(
+        A.map((x) => ({
+          i: x.instanceId,
+          s: x.actionSeq,
+          a: x.attempt,
+          n: x.nodeId,
+          an: x.actionName,
+          st: x.status,
+          args: x.args ?? null,
+          r: x.result ?? null,
+          e: x.error ?? null,
+          p: x.childPid ?? null,
+          t0: x.startedAt.getTime(),
+          t1: x.finishedAt ? x.finishedAt.getTime() : null,
+        })),
+      ),
+      notes.map((n) => n[0]),
+      notes.map((n) => n[1]),
+      I.map((x) => json(x.cancelError)),
+      I.map((x) => x.state !== undefined || withAttempts.has(x.id)),
+    ],
+  });
+  return new Set(rows[0]?.ids ?? []);
+}
