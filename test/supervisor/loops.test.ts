@@ -7,12 +7,11 @@ import test, { type ExecutionContext } from "ava";
 import pg from "pg";
 import { uuidv7 } from "../../core/ids.js";
 import { createLogger, silentLogger } from "../../log/logger.js";
-import { instanceClaim } from "../../store/engine.js";
+import { type ClaimedInstance, instanceClaim } from "../../store/leases.js";
 import { instanceGet, instanceInsert } from "../../store/instances.js";
 import { versionUpsert } from "../../store/versions.js";
 import { Leases, type LeaseOptions } from "../../supervisor/leases.js";
 import { Poller, type PollerOptions } from "../../supervisor/poller.js";
-import type { ClaimedInstance } from "../../store/engine.js";
 import { testDatabase } from "../helpers/db.js";
 
 async function setup(t: ExecutionContext, queued: number) {
