@@ -1,10 +1,16 @@
-import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus, scheduleUpsert, type ScheduleRow } from "../store/schedules.js";
+import type { ScheduleRow } from "../store/schedules.js";
 import { nearest } from "../config/nearest.js";
 import { cadenceNext, cadenceParse, jitterCheck, resumeNextRun, ScheduleError, shown } from "./cadence.js";
 import { sdkConfig, sharedClient } from "./client.js";
 import { checkSize, decode, encode } from "../core/codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
 import { WaymarkError } from "../core/errors.js";
+
+/**
+ * The schedules table's statements, loaded on first use: \`waymark\` is imported by every action
+ * child, which must not load \`pg\` (about 13 MB) unless the user's own code calls the SDK.
+ */
+const store = () => import("../store/schedules.js");
 
 /**
  * Scheduled workflows: a workflow on a cron or interval cadence, fired by the scheduler inside
@@ -135,7 +141,7 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
   await client.ready();
   // Registering the version makes it the latest: what the schedule fires.
   await client.versionId(def, client.pool, { latest: true });
-  const row = await scheduleUpsert(client.pool, {
+  const row = await (await store()).scheduleUpsert(client.pool, {
     workflowName: def.name,
     scheduleName,
     kind: cadence.kind,
@@ -161,7 +167,7 @@ export async function pauseSchedule(workflow: WorkflowRef, options: { scheduleNa
   const scheduleName = scheduleNameCheck(options, "pauseSchedule");
   const client = await sharedClient();
   await client.ready();
-  if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "paused" }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "paused" }))) notFound(name, scheduleName);
 }
 
 /** Fires again, from now on (missed fires are not replayed): the next run is computed from now. */
@@ -170,10 +176,10 @@ export async function resumeSchedule(workflow: WorkflowRef, options: { scheduleN
   const scheduleName = scheduleNameCheck(options, "resumeSchedule");
   const client = await sharedClient();
   await client.ready();
-  const row = await scheduleGet(client.pool, { workflowName: name, scheduleName });
+  const row = await (await store()).scheduleGet(client.pool, { workflowName: name, scheduleName });
   if (!row) notFound(name, scheduleName);
   const nextRunAt = resumeNextRun(row);
-  if (!(await scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
 }
 
 /** Removes the schedule (the instances it queued stay). */
@@ -182,7 +188,7 @@ export async function deleteSchedule(workflow: WorkflowRef, options: { scheduleN
   const scheduleName = scheduleNameCheck(options, "deleteSchedule");
   const client = await sharedClient();
   await client.ready();
-  if (!(await scheduleDelete(client.pool, { workflowName: name, scheduleName }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleDelete(client.pool, { workflowName: name, scheduleName }))) notFound(name, scheduleName);
 }
 
 /** Every schedule, or those with one status or of one workflow, ordered by workflow and schedule name. */
@@ -193,6 +199,6 @@ export async function listSchedules(options: { status?: "active" | "paused"; wor
   const workflowName = options.workflow === undefined ? undefined : nameOf(options.workflow);
   const client = await sharedClient();
   await client.ready();
-  const rows = await scheduleList(client.pool, { status: options.status, workflowName });
+  const rows = await (await store()).scheduleList(client.pool, { status: options.status, workflowName });
   return rows.map(info);
 }
