@@ -21,10 +21,10 @@ export interface PrivateServer {
   remove(): Promise<void>;
 }
 
-export async function privateServer(params: { prefix?: string } = {}): Promise<PrivateServer> {
+export async function privateServer(params: { prefix?: string; settings?: Record<string, string> } = {}): Promise<PrivateServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), params.prefix ?? "waymark-pg-"));
   await chmod(dir, 0o755); // as root, the postgres user must be able to enter it
-  let server: EmbeddedServer = await embeddedStart({ dir });
+  let server: EmbeddedServer = await embeddedStart({ dir, settings: params.settings });
   return {
     url: server.url,
     dir,
@@ -34,7 +34,7 @@ export async function privateServer(params: { prefix?: string } = {}): Promise<P
       await server.stop(); // only our registration is left to clear: the server is gone
     },
     async restart() {
-      server = await embeddedStart({ dir });
+      server = await embeddedStart({ dir, settings: params.settings });
       return server.url;
     },
     async remove() {

@@ -58,7 +58,15 @@ export async function embeddedDiscover(dir: string): Promise<string | undefined>
   return (await serverFileRead(dir))?.url;
 }
 
-export async function embeddedStart(params: { dir: string; log?: Logger }): Promise<EmbeddedServer> {
+export async function embeddedStart(params: {
+  dir: string;
+  log?: Logger;
+  /**
+   * Server settings (\`-c name=value\`) for a server this call starts. The test suite turns fsync
+   * off: its data need not outlive the machine, and a process crash loses nothing without it.
+   */
+  settings?: Record<string, string>;
+}): Promise<EmbeddedServer> {
   const dir = path.resolve(params.dir);
   const log = params.log ?? silentLogger;
   await fs.mkdir(path.join(dir, "users"), { recursive: true });
@@ -84,7 +92,7 @@ export async function embeddedStart(params: { dir: string; log?: Logger }): Prom
       log.info("embedded PostgreSQL is not running any more; starting it again", { pid: running.pid });
       await fs.rm(path.join(dir, "postgres.json"), { force: true });
     }
-    const info = await serverLaunch({ dir, log, preferredPort: running?.port });
+    const info = await serverLaunch({ dir, log, preferredPort: running?.port, settings: params.settings });
     await fileWriteAtomic(path.join(dir, "postgres.json"), JSON.stringify(info, null, 2) + "\n");
     const cluster: Cluster = { user: info.user, password: info.password, dataDir: info.dataDir, port: info.port };
     await fileWriteAtomic(path.join(dir, "cluster.json"), JSON.stringify(cluster, null, 2) + "\n");
@@ -150,7 +158,7 @@ export async function embeddedCrash(dir: string): Promise<void> {
   await exitWait(info.pid, 5_000);
 }
 
-async function serverLaunch(params: { dir: string; log: Logger; preferredPort: number | undefined }): Promise<ServerFile> {
+async function serverLaunch(params: { dir: string; log: Logger; preferredPort: number | undefined; settings?: Record<string, string> }): Promise<ServerFile> {
   const { dir, log } = params;
   const runAs = await runAsResolve();
   const bin = await binariesLocate(runAs, log);
@@ -179,6 +187,7 @@ async function serverLaunch(params: { dir: string; log: Logger; preferredPort: n
           "max_connections=200",
           "-c",
           "shared_buffers=128MB",
+          ...Object.entries(params.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
         ],
         // Own process group: Ctrl-C reaches the supervisor, which drains before stopping us.
         { detached: true, stdio: ["ignore", fd, fd], env: childEnv(), cwd: "/", ...runAs },

@@ -35,8 +35,38 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
   return Number.isSafeInteger(n) ? n : v;
 });
 
+/**
+ * Closes the socket of a client whose connect failed. pg leaves it open when the failure is its
+ * own (a server that asks for a password the connection string lacks): the server then holds a
+ * backend in authentication for its authentication_timeout (60 s), during which every DROP
+ * DATABASE on the server waits for it, and a process that keeps trying leaks one per attempt.
+ */
+export function connectFailed(client: object): void {
+  (client as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/** The pool's clients: a failed connect closes its socket (connectFailed). */
+class PoolClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | undefined {
+    if (!callback)
+      return super.connect().catch((e: unknown) => {
+        connectFailed(this);
+        throw e;
+      });
+    const done = callback as (err: Error | null, c?: pg.Client) => void;
+    super.connect((err: Error | null, c?: pg.Client) => {
+      if (err) connectFailed(this);
+      done(err, c);
+    });
+    return undefined;
+  }
+}
+
 export function poolCreate(params: { connectionString: string; max?: number; allowExitOnIdle?: boolean; applicationName?: string }): pg.Pool {
   const pool = new pg.Pool({
+    Client: PoolClient,
     connectionString: params.connectionString,
     max: params.max ?? 10,
     allowExitOnIdle: params.allowExitOnIdle ?? false,

@@ -16,6 +16,7 @@ import pg from "pg";
 import { createLogger } from "../log/logger.js";
 import { embeddedStart, type EmbeddedServer } from "../embedded/server.js";
 import { migrate } from "../store/migrate.js";
+import { TEST_POSTGRES_SETTINGS } from "./helpers/db.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)); // dist/test/run.js -> package root
 const AVA = path.join(ROOT, "node_modules", "ava", "entrypoints", "cli.mjs");
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
     if (!adminUrl) {
       tmp = await fs.mkdtemp(path.join(os.tmpdir(), "waymark-test-"));
       await fs.chmod(tmp, 0o755); // as root, the postgres user must be able to enter it
-      server = await embeddedStart({ dir: tmp, log });
+      server = await embeddedStart({ dir: tmp, log, settings: TEST_POSTGRES_SETTINGS });
       const url = new URL(server.url);
       url.pathname = "/postgres";
       adminUrl = url.toString();

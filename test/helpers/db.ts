@@ -14,6 +14,12 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * The test servers' settings: their data need not outlive the machine, and a crash of the server
+ * process (which the fault tests cause) loses nothing without fsync; the bench keeps fsync on.
+ */
+export const TEST_POSTGRES_SETTINGS = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
+
 const MISSING = "WAYMARK_TEST_DATABASE_URL is not set: run the tests with `npm test` (it starts the test database), " + "or set WAYMARK_TEST_DATABASE_URL";
 
 function adminUrl(): string {

@@ -5,6 +5,7 @@
 import { close } from "waymark";
 import { privateServer, type PrivateServer } from "../../bench/server.js";
 import { migrate } from "../../store/migrate.js";
+import { TEST_POSTGRES_SETTINGS } from "./db.js";
 
 export type OwnServer = PrivateServer;
 
@@ -13,7 +14,7 @@ export type OwnServer = PrivateServer;
  * connection is closed so the next call connects there).
  */
 export async function ownServer(prefix: string): Promise<OwnServer> {
-  const server = await privateServer({ prefix });
+  const server = await privateServer({ prefix, settings: TEST_POSTGRES_SETTINGS });
   await migrate({ connectionString: server.url });
   process.env.WAYMARK_DATABASE_URL = server.url;
   await close();

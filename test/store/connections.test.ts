@@ -1,7 +1,12 @@
 import test from "ava";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { execa } from "execa";
 import pg from "pg";
-import { connectFailure, connectionLost, databaseUnreachable, poolCreate, withClient } from "../../store/db.js";
+import { ROOT } from "../helpers/supervise.js";
+import { connectFailed, connectFailure, connectionLost, databaseUnreachable, poolCreate, withClient } from "../../store/db.js";
 import { useTestDatabase } from "../helpers/db.js";
+import { until } from "../helpers/wait.js";
 
 const dbUrl = useTestDatabase(test);
 
@@ -53,6 +58,7 @@ async function connectError(url: string): Promise<unknown> {
   try {
     await client.connect();
   } catch (e) {
+    connectFailed(client);
     return e;
   }
   await client.end();
@@ -93,4 +99,38 @@ test("connectFailure names why a real connection attempt failed; a failed statem
   });
   t.is(e?.code, "WAYMARK_CONNECTION");
   t.regex(e?.message ?? "", /^cannot connect to the database \(WAYMARK_DATABASE_URL=postgres:\/\/\w+:\*\*\*@127\.0\.0\.1:1\/\w+\): connection refused/);
+});
+
+// Found by the test suite: one such connection held every DROP DATABASE on the server for 60 s.
+test("a pool connect that fails for want of a password leaves no backend waiting in authentication", async (t) => {
+  const url = new URL(await dbUrl());
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const started = (await admin.query<{ now: Date }>("SELECT now()")).rows[0]!.now;
+  const authenticating = async () =>
+    (
+      await admin.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = 'starting' AND usename IS NULL AND backend_start >= $1",
+        [started],
+      )
+    ).rows[0]!.n;
+  url.password = "";
+  // A process of its own that keeps running after its pool's connect failed, as an app would.
+  const app = execa(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { poolCreate } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, "dist/store/db.js")).href)});
+       const pool = poolCreate({ connectionString: ${JSON.stringify(url.toString())} });
+       await pool.query("SELECT 1").catch((e) => console.log(e.message));
+       setTimeout(() => undefined, 60_000);`,
+    ],
+    { reject: false },
+  );
+  t.teardown(() => void app.kill("SIGKILL"));
+  await new Promise<void>((resolve) => app.stdout!.once("data", () => resolve()));
+  // Left open, the server keeps it for its authentication_timeout (60 s).
+  t.is(await until("no backend left in authentication", async () => (await authenticating()) === 0 && 0, 5000), 0);
 });
