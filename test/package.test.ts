@@ -26,7 +26,7 @@ const PKG = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as
   devDependencies: Record<string, string>;
 };
 /** Run by hand from a checkout (`node dist/bench/chaos.js`, ...): they need a dev install. */
-const BY_HAND = /^dist\/bench\/(chaos[^/]*|claims|pool|stall)\.(js|d\.ts|js\.map)$/;
+const BY_HAND = /^dist\/bench\/(chaos[^/]*|claims|pool|stall|child-rss)\.(js|d\.ts|js\.map)$/;
 
 let packed: Promise<Set<string>> | undefined;
 function packedFiles(): Promise<Set<string>> {
@@ -92,7 +92,7 @@ test("the package leaves out the test suite and the by-hand benches, with their 
     [],
   );
   t.deepEqual(
-    files.filter((f) => BY_HAND.test(f) || /^dist\/bench\/(chaos|claims|pool|stall)/.test(f)),
+    files.filter((f) => BY_HAND.test(f) || /^dist\/bench\/(chaos|claims|pool|stall|child-rss)/.test(f)),
     [],
   );
   t.deepEqual(
