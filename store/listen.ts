@@ -36,6 +36,7 @@ export class Listener {
   private subscriber: Subscriber | null = null;
   private socket: net.Socket | null = null;
   private keep = true;
+  private closed = false;
 
   constructor(private readonly options: ListenerOptions) {}
 
@@ -51,7 +52,7 @@ export class Listener {
         stream: () => {
           const socket = new net.Socket();
           this.socket = socket;
-          if (!this.keep) socket.unref();
+          if (!this.keep || this.closed) socket.unref();
           return socket;
         },
       },
@@ -60,14 +61,28 @@ export class Listener {
         paranoidChecking: o.livenessMs ?? 10_000,
         retryLimit: Number.POSITIVE_INFINITY,
         retryTimeout: 0,
-        retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 5000),
+        // pg-listen's reconnect loop does not stop at close(): a throw here (after a failed
+        // attempt) is the only way to end it.
+        retryInterval: (attempt: number) => {
+          if (this.closed) throw new Error("the listener is closed");
+          return Math.min(100 * 2 ** attempt, 5000);
+        },
       },
     );
     for (const channel of o.channels) sub.notifications.on(channel, (payload: string) => o.onNotification(channel, payload));
-    sub.events.on("error", (e: Error) => o.log?.warn("LISTEN connection error", { error: e.message }));
-    sub.events.on("reconnect", (attempt: number) => o.log?.warn("LISTEN connection lost; reconnecting", { attempt }));
+    sub.events.on("error", (e: Error) => {
+      if (!this.closed) o.log?.warn("LISTEN connection error", { error: e.message });
+    });
+    sub.events.on("reconnect", (attempt: number) => {
+      if (!this.closed) o.log?.warn("LISTEN connection lost; reconnecting", { attempt });
+    });
     let first = true;
     sub.events.on("connected", () => {
+      // A reconnection that was under way when close() was called: close what it opened.
+      if (this.closed) {
+        void sub.close().catch(() => undefined);
+        return;
+      }
       if (!first) {
         o.log?.info("LISTEN connection restored");
         o.onReconnected?.();
@@ -96,6 +111,7 @@ export class Listener {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sub = this.subscriber;
     this.subscriber = null;
     // An unref'd socket would let the process exit with the close still pending.
