@@ -15,6 +15,7 @@ import { checkGlobalMember, checkRegistered, describeBinding, identifier, litera
 import { compilePattern, labelPattern, propertyKey } from "./pattern.js";
 import { moduleBinding, namespaceMember } from "./resolve.js";
 import { RULES } from "./rules.js";
+import { cookedValue, stringValue } from "./literals.js";
 
 type Located = Node & { span: Span };
 
@@ -83,7 +84,7 @@ function templateLiteral(fc: FnCompiler, t: TemplateLiteral): Expr {
     fc,
     t.expressions.map((x) => ({ node: x, compile: () => compileExpr(fc, x) })),
   );
-  return { k: "tpl", q: t.quasis.map((q) => q.cooked ?? q.raw), e };
+  return { k: "tpl", q: t.quasis.map((q) => cookedValue(q) ?? q.raw), e };
 }
 
 export function member(fc: FnCompiler, m: MemberExpression, opt: boolean): Expr {
@@ -288,6 +289,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
     case "Identifier":
       return identifier(fc, e);
     case "StringLiteral":
+      return { k: "lit", v: stringValue(e) };
     case "BooleanLiteral":
       return { k: "lit", v: e.value };
     case "NumericLiteral":

@@ -9,6 +9,7 @@ import type { FnCompiler } from "./function.js";
 import type { Expr } from "../core/ir.js";
 import { moduleBinding, type ModuleBinding } from "./resolve.js";
 import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
+import { cookedValue, stringValue } from "./literals.js";
 
 type Located = Node & { span: Span };
 
@@ -24,6 +25,7 @@ function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr
   const x = unwrapTs(e);
   switch (x.type) {
     case "StringLiteral":
+      return { k: "lit", v: stringValue(x) };
     case "BooleanLiteral":
       return { k: "lit", v: x.value };
     case "NumericLiteral":
@@ -31,7 +33,7 @@ function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr
     case "NullLiteral":
       return { k: "lit", v: null };
     case "TemplateLiteral":
-      return x.expressions.length === 0 ? { k: "lit", v: x.quasis.map((q) => q.cooked ?? "").join("") } : undefined;
+      return x.expressions.length === 0 ? { k: "lit", v: x.quasis.map((q) => cookedValue(q) ?? "").join("") } : undefined;
     case "UnaryExpression": {
       const inner = staticValue(fc, x.argument, depth + 1);
       return inner && (x.operator === "-" || x.operator === "+") ? { k: "un", op: x.operator, e: inner } : undefined;
@@ -60,7 +62,13 @@ function staticValue(fc: FnCompiler, e: Expression | undefined, depth = 0): Expr
       for (const p of x.properties) {
         if (p.type !== "KeyValueProperty" || p.key.type === "Computed") return undefined;
         const key =
-          p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : p.key.type === "NumericLiteral" ? String(p.key.value) : undefined;
+          p.key.type === "Identifier"
+            ? p.key.value
+            : p.key.type === "StringLiteral"
+              ? stringValue(p.key)
+              : p.key.type === "NumericLiteral"
+                ? String(p.key.value)
+                : undefined;
         const v = staticValue(fc, p.value, depth + 1);
         if (key === undefined || !v) return undefined;
         props.push({ key, v });
@@ -131,8 +139,8 @@ export function globalName(fc: FnCompiler, e: Expression): string | undefined {
 /** A computed key that is a string literal (`["max"]`, `` [`max`] ``): the same as the dotted name. */
 function literalKey(e: Expression): string | undefined {
   const x = unwrapTs(e);
-  if (x.type === "StringLiteral") return x.value;
-  if (x.type === "TemplateLiteral" && x.expressions.length === 0) return x.quasis.map((q) => q.cooked ?? q.raw).join("");
+  if (x.type === "StringLiteral") return stringValue(x);
+  if (x.type === "TemplateLiteral" && x.expressions.length === 0) return x.quasis.map((q) => cookedValue(q) ?? q.raw).join("");
   if (x.type === "NumericLiteral") return String(x.value);
   return undefined;
 }
@@ -185,13 +193,15 @@ export function builtInSource(fc: FnCompiler, pattern: Pattern, init: Expression
     else if (prop.type === "KeyValuePatternProperty") {
       const k = prop.key;
       key =
-        k.type === "Identifier" || k.type === "StringLiteral"
+        k.type === "Identifier"
           ? k.value
-          : k.type === "NumericLiteral"
-            ? String(k.value)
-            : k.type === "Computed"
-              ? literalKey(k.expression)
-              : undefined;
+          : k.type === "StringLiteral"
+            ? stringValue(k)
+            : k.type === "NumericLiteral"
+              ? String(k.value)
+              : k.type === "Computed"
+                ? literalKey(k.expression)
+                : undefined;
     }
     const at = (prop.type === "KeyValuePatternProperty" ? prop.key : prop) as Located; // swc gives a key-value property no span
     if (key === undefined)

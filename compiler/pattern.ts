@@ -12,6 +12,7 @@ import type { Expr, Pat } from "../core/ir.js";
 import { globalName } from "./names.js";
 import { RULES } from "./rules.js";
 import type { BindingKind } from "./scope.js";
+import { stringValue } from "./literals.js";
 
 /** The names a binding pattern declares. */
 export function declarePatternNames(p: Pattern | null | undefined): string[] {
@@ -43,7 +44,7 @@ export function propertyKey(fc: FnCompiler, key: PropertyName): string | Expr {
     case "Identifier":
       return key.value;
     case "StringLiteral":
-      return key.value;
+      return stringValue(key);
     case "NumericLiteral":
       return String(key.value);
     case "BigIntLiteral":

@@ -316,6 +316,33 @@ export class OptionalChainMessages extends Workflow {
   }
 }
 
+/** Escapes in string literals, templates and keys: the compiler decodes them as JavaScript does. */
+@workflow
+export class StringEscapes extends Workflow {
+  async run(word: string) {
+    const parsed = JSON.parse('"Jos\\u00e9"');
+    const lone = "\uD800";
+    const loneTpl = `\uD800`;
+    const path = "C:\\u0041";
+    const keyed = { "k\u00e9y": 1, "a\\ub": 2 };
+    const { "k\u00e9y": fromKey } = keyed;
+    const mixed =
+      `${word}\u{1F600}\x41\0\v\\u0041` +
+      "line\
+continued";
+    return {
+      parsed,
+      lengths: [lone.length, loneTpl.length, path.length, mixed.length],
+      codes: [lone.charCodeAt(0), loneTpl.charCodeAt(0)],
+      path,
+      keys: Object.keys(keyed),
+      fromKey,
+      mixed: await echo(mixed),
+      same: "\u00e9" === "é" && `\u00e9` === "\xe9",
+    };
+  }
+}
+
 export const cases = [
   ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
   ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
@@ -333,4 +360,5 @@ export const cases = [
   ...casesOf(ParenthesisedOptionalChain, [0], [1], [2]),
   ...casesOf(ParenthesisedChainThrows, [null], [{ b: { c: 1 } }]),
   ...casesOf(OptionalChainMessages, [null, { b: {} }]),
+  ...casesOf(StringEscapes, ["w"]),
 ];
