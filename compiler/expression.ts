@@ -11,7 +11,7 @@ import { call, newExpr } from "./call.js";
 import { closedChain, operandText } from "./callsite.js";
 import { FnCompiler } from "./function.js";
 import type { AssignOp, BinOp, Expr, Pat } from "../core/ir.js";
-import { checkGlobalMember, checkRegistered, describeBinding, identifier, literalNumber } from "./names.js";
+import { checkGlobalMember, checkRegistered, dateOperand, describeBinding, identifier, literalNumber } from "./names.js";
 import { compilePattern, labelPattern, propertyKey } from "./pattern.js";
 import { moduleBinding, namespaceMember } from "./resolve.js";
 import { RULES } from "./rules.js";
@@ -341,7 +341,7 @@ export function compileExpr(fc: FnCompiler, node: Expression, inChain = false): 
       if (e.operator === "&&" || e.operator === "||" || e.operator === "??") return logical(fc, e, e.operator, e.left, e.right);
       const [l, r] = ordered(fc, [
         { node: e.left, compile: () => compileExpr(fc, e.left) },
-        { node: e.right, compile: () => compileExpr(fc, e.right) },
+        { node: e.right, compile: () => (e.operator === "instanceof" && dateOperand(fc, e.right)) || compileExpr(fc, e.right) },
       ]) as [Expr, Expr];
       return { k: "bin", op: e.operator as BinOp, l, r };
     }

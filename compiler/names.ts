@@ -122,6 +122,8 @@ export function identifier(fc: FnCompiler, id: Extract<Expression, { type: "Iden
     return fc.fail(id, RULES.unknownIdentifier, describeBinding(name, b));
   }
   forbiddenGlobal(fc, id, name);
+  // Date's statics read the clock: it is used where it stands, never held (see dateOperand).
+  if (name === "Date") return fc.fail(id, RULES.clockValue);
   if (GLOBALS.has(name)) return { k: "global", path: name };
   // Math and JSON are namespaces: their members are used by name, the objects themselves are not values.
   if (GLOBAL_ROOTS.has(name)) return fc.fail(id, RULES.builtinValue, `\`${name}\` as a value`);
@@ -212,4 +214,11 @@ export function builtInSource(fc: FnCompiler, pattern: Pattern, init: Expression
     if (!props.some((p) => p.key === key)) props.push({ key, v: { k: "global", path } });
   }
   return { k: "obj", props };
+}
+
+/** `Date` where it may stand as a value: the right of `instanceof` (unless a local shadows it). */
+export function dateOperand(fc: FnCompiler, e: Expression): Expr | undefined {
+  const x = unwrapTs(e);
+  if (x.type !== "Identifier" || x.value !== "Date" || fc.scope.resolve("Date") || moduleBinding(fc.module, "Date")) return undefined;
+  return { k: "global", path: "Date" };
 }

@@ -159,6 +159,11 @@ export const RULES = {
     "the workflow's source could not be read",
     "make sure the module is loaded from a file (not eval'd or bundled into one line)",
   ),
+  clockValue: rule(
+    "nondeterministic",
+    "`Date` held as a value could read the clock later (`const Clock = Date; Clock.now()`)",
+    "use `Date` where it stands (`new Date(ms)`, `Date.UTC(...)`, `x instanceof Date`), and read the time in an action",
+  ),
   builtinValue: rule(
     "unsupported-syntax",
     "`Math` and `JSON` are namespaces, not values a workflow can hold",

@@ -343,6 +343,15 @@ continued";
   }
 }
 
+/** `Date` where it stands (it cannot be held: an alias could read the clock): constructed, its pure statics, instanceof. */
+@workflow
+export class DateWhereItStands extends Workflow {
+  async run(ms: number) {
+    const d = new Date(ms);
+    return { iso: d.toISOString(), utc: Date.UTC(2020, 0, 2), isDate: d instanceof Date, notDate: (ms as unknown) instanceof Date, echoed: await echo(d) };
+  }
+}
+
 export const cases = [
   ...casesOf(LiteralsAndTemplates, ["ann", 4], ["", -1]),
   ...casesOf(ObjectAndArrayLiterals, [{ a: 1 }, [5, 6]], [{ a: 2, b: "b" }, []]),
@@ -361,4 +370,5 @@ export const cases = [
   ...casesOf(ParenthesisedChainThrows, [null], [{ b: { c: 1 } }]),
   ...casesOf(OptionalChainMessages, [null, { b: {} }]),
   ...casesOf(StringEscapes, ["w"]),
+  ...casesOf(DateWhereItStands, [86_400_000]),
 ];
