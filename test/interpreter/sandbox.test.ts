@@ -13,12 +13,11 @@ const unavailable = (key: string) => `TypeError: property "${key}" is not availa
 
 test("a built-in held in a variable shows only what its dotted form may use", async (t) => {
   t.deepEqual(await runMachine(HeldBuiltIns, ["defineProperty"]), [
-    "TypeError: Date.now is not available in workflows",
     "TypeError: Object.getPrototypeOf is not available in workflows",
     "TypeError: Object.defineProperty is not available in workflows",
     "TypeError: RegExp.$1 is not available in workflows",
     "TypeError: Math.max.call is not available in workflows",
-    [true, Number.MAX_SAFE_INTEGER, "Number", 2, Date.UTC(2020, 0, 1)],
+    [true, Number.MAX_SAFE_INTEGER, "Number", 2],
   ]);
 });
 
