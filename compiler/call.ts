@@ -5,8 +5,8 @@
  */
 import type { CallExpression, Expression, ExprOrSpread, MemberExpression, NewExpression, Node, OptionalChainingExpression, Span } from "@swc/core";
 import { CONSTRUCTORS, GLOBALS } from "../core/builtins.js";
-import { callSiteText, closedChain, operandText } from "./callsite.js";
-import { awaitAfterShortCircuit, compileExpr, containsAwait, member, ordered, unwrapTs } from "./expression.js";
+import { callSiteText, closedChain, operandText, unwrapTs } from "./callsite.js";
+import { awaitAfterShortCircuit, compileExpr, containsAwait, member, ordered } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Arg, Expr } from "../core/ir.js";
 import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal } from "./names.js";

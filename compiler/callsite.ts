@@ -9,6 +9,7 @@ import type { Expression } from "@swc/core";
 
 const INTERMEDIATE = "(intermediate value)";
 
+/** TypeScript-only wrappers and parentheses: what a value is once its types are set aside. */
 const WRAPPERS = new Set([
   "TsAsExpression",
   "TsSatisfiesExpression",
@@ -19,7 +20,7 @@ const WRAPPERS = new Set([
   "TsInstantiation",
 ]);
 
-function unwrap(e: Expression): Expression {
+export function unwrapTs(e: Expression): Expression {
   let cur = e;
   while (WRAPPERS.has(cur.type)) cur = (cur as { expression: Expression }).expression;
   return cur;
@@ -46,7 +47,7 @@ function property(prop: Node, optional: boolean): string {
   const dot = optional ? "?." : ".";
   if (prop.type === "Identifier") return `${dot}${prop.value as string}`;
   if (prop.type === "PrivateName") return `${dot}#${(prop.id as { value: string } | undefined)?.value ?? (prop.value as string)}`;
-  const key = unwrap((prop as unknown as { expression: Expression }).expression);
+  const key = unwrapTs((prop as unknown as { expression: Expression }).expression);
   if (key.type === "StringLiteral") return `${dot}${key.value}`;
   if (key.type === "TemplateLiteral" && key.expressions.length === 0) return `${dot}${key.quasis.map((q) => q.cooked ?? q.raw).join("")}`;
   const open = optional ? "?.[" : "[";
@@ -55,7 +56,7 @@ function property(prop: Node, optional: boolean): string {
 }
 
 export function callSiteText(expr: Expression): string {
-  const e = unwrap(expr);
+  const e = unwrapTs(expr);
   // A parenthesised optional chain is a value of its own: V8 does not print it.
   if (e.type === "OptionalChainingExpression" && closedChain(expr)) return INTERMEDIATE;
   switch (e.type) {
@@ -90,7 +91,7 @@ export function callSiteText(expr: Expression): string {
     case "CallExpression":
       return e.callee.type === "Super" || e.callee.type === "Import" ? INTERMEDIATE : `${callSiteText(e.callee)}(...)`;
     case "UnaryExpression": {
-      const arg = unwrap(e.argument);
+      const arg = unwrapTs(e.argument);
       if (e.operator === "-" && arg.type === "NumericLiteral") return `-${String(arg.value)}`;
       return `(${e.operator}${/^[a-z]/.test(e.operator) ? " " : ""}${callSiteText(e.argument)})`;
     }
@@ -115,13 +116,13 @@ export function callSiteText(expr: Expression): string {
  * only a call prints it: "a?.f is not a function").
  */
 export function operandText(expr: Expression): string {
-  return unwrap(expr).type === "OptionalChainingExpression" ? INTERMEDIATE : callSiteText(expr);
+  return unwrapTs(expr).type === "OptionalChainingExpression" ? INTERMEDIATE : callSiteText(expr);
 }
 
 /** The text V8 gives an array destructuring's source: names, awaits and literals only. */
 export function arrayPatternText(init: Expression | undefined): string | undefined {
   if (!init) return undefined;
-  const e = unwrap(init);
+  const e = unwrapTs(init);
   switch (e.type) {
     case "Identifier":
     case "AwaitExpression":

@@ -4,8 +4,8 @@
  * head); break and continue are `leave`s when they cross try regions or block environments.
  */
 import type { DoWhileStatement, ForInStatement, ForOfStatement, ForStatement, Pattern, SwitchStatement, TryStatement, WhileStatement } from "@swc/core";
-import { callSiteText } from "./callsite.js";
-import { compileExpr, unwrapTs } from "./expression.js";
+import { callSiteText, unwrapTs } from "./callsite.js";
+import { compileExpr } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr, Instr, Pat } from "../core/ir.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";

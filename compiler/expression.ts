@@ -8,7 +8,7 @@
 import type { Statement, ArrowFunctionExpression, CallExpression, Expression, MemberExpression, Node, Pattern, Span, TemplateLiteral } from "@swc/core";
 import { STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
 import { call, newExpr } from "./call.js";
-import { closedChain, operandText } from "./callsite.js";
+import { closedChain, operandText, unwrapTs } from "./callsite.js";
 import { FnCompiler } from "./function.js";
 import type { AssignOp, BinOp, Expr, Pat } from "../core/ir.js";
 import { checkGlobalMember, checkRegistered, dateOperand, describeBinding, identifier, literalNumber } from "./names.js";
@@ -18,22 +18,6 @@ import { RULES } from "./rules.js";
 import { cookedValue, stringValue } from "./literals.js";
 
 type Located = Node & { span: Span };
-
-const TS_WRAPPERS = new Set([
-  "TsAsExpression",
-  "TsSatisfiesExpression",
-  "TsNonNullExpression",
-  "ParenthesisExpression",
-  "TsTypeAssertion",
-  "TsConstAssertion",
-  "TsInstantiation",
-]);
-
-export function unwrapTs(e: Expression): Expression {
-  let cur = e;
-  while (TS_WRAPPERS.has(cur.type)) cur = (cur as { expression: Expression }).expression;
-  return cur;
-}
 
 const awaitCache = new WeakMap<object, boolean>();
 

@@ -6,10 +6,10 @@
  * block environment must keep those counters in step with what it emits.
  */
 import type { BlockStatement, Expression, Node, Pattern, Span, Statement, VariableDeclaration } from "@swc/core";
-import { arrayPatternText, callSiteText, operandText } from "./callsite.js";
+import { arrayPatternText, callSiteText, operandText, unwrapTs } from "./callsite.js";
 import type { WorkflowContext } from "./context.js";
 import { compileDoWhile, compileFor, compileForOf, compileSwitch, compileTry, compileWhile } from "./control.js";
-import { awaitArgument, compileExpr, spillable, unwrapTs } from "./expression.js";
+import { awaitArgument, compileExpr, spillable } from "./expression.js";
 import type { Expr, FnIR, Instr, Pat, Pos } from "../core/ir.js";
 import { builtInSource } from "./names.js";
 import { compilePattern, declarePatternNames, labelPattern, lexicalNames } from "./pattern.js";

@@ -4,7 +4,7 @@
  */
 import type { Expression, MemberExpression, Node, ObjectPatternProperty, Pattern, Span } from "@swc/core";
 import { GLOBALS, GLOBAL_ROOTS } from "../core/builtins.js";
-import { unwrapTs } from "./expression.js";
+import { unwrapTs } from "./callsite.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr } from "../core/ir.js";
 import { moduleBinding, type ModuleBinding } from "./resolve.js";

@@ -5,8 +5,8 @@
  */
 import type { Expression, Node, ObjectPatternProperty, Pattern, PropertyName, Span, Statement } from "@swc/core";
 import { GLOBAL_ROOTS, STATIC_FORBIDDEN_PROPERTIES } from "../core/builtins.js";
-import { callSiteText } from "./callsite.js";
-import { compileExpr, containsAwait, unwrapTs } from "./expression.js";
+import { callSiteText, unwrapTs } from "./callsite.js";
+import { compileExpr, containsAwait } from "./expression.js";
 import type { FnCompiler } from "./function.js";
 import type { Expr, Pat } from "../core/ir.js";
 import { globalName } from "./names.js";

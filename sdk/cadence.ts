@@ -12,6 +12,7 @@ function cron(): typeof Parser {
   return (parser ??= (createRequire(import.meta.url)("cron-parser") as { CronExpressionParser: typeof Parser }).CronExpressionParser);
 }
 import { WaymarkError } from "../core/errors.js";
+import type { ScheduleRow } from "../store/schedules.js";
 
 /**
  * When a schedule fires: a cron expression (5 fields, normalised to 6 with seconds first, or 6
@@ -146,7 +147,7 @@ export function cadenceNext(c: Cadence, p: { after: Date; jitterMs?: number; ran
 }
 
 /** The cadence a stored schedule row describes. */
-export function cadenceOf(row: { kind: "cron" | "interval"; cron: string | null; intervalMs: number | null; timezone: string }): Cadence {
+export function cadenceOf(row: Pick<ScheduleRow, "kind" | "cron" | "intervalMs" | "timezone">): Cadence {
   return row.kind === "cron"
     ? { kind: "cron", cron: row.cron!, timezone: row.timezone }
     : { kind: "interval", intervalMs: row.intervalMs!, timezone: row.timezone };
@@ -159,15 +160,7 @@ export function cadenceOf(row: { kind: "cron" | "interval"; cron: string | null;
  * run (a cron expression no date matches, such as February 30th).
  */
 export function resumeNextRun(
-  row: {
-    workflowName: string;
-    scheduleName: string;
-    kind: "cron" | "interval";
-    cron: string | null;
-    intervalMs: number | null;
-    timezone: string;
-    jitterMs: number;
-  },
+  row: Pick<ScheduleRow, "workflowName" | "scheduleName" | "kind" | "cron" | "intervalMs" | "timezone" | "jitterMs">,
   now = new Date(),
 ): Date {
   try {

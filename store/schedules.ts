@@ -76,17 +76,7 @@ const COLUMNS = columns();
 /** Creates a schedule, or updates it in place (active again, next run recomputed), and wakes the schedulers. */
 export async function scheduleUpsert(
   db: Queryable,
-  p: {
-    workflowName: string;
-    scheduleName: string;
-    kind: "cron" | "interval";
-    cron: string | null;
-    intervalMs: number | null;
-    timezone: string;
-    jitterMs: number;
-    args: Encoded;
-    priority: number;
-    allowDuplicate: boolean;
+  p: Pick<ScheduleRow, "workflowName" | "scheduleName" | "kind" | "cron" | "intervalMs" | "timezone" | "jitterMs" | "args" | "priority" | "allowDuplicate"> & {
     nextRunAt: Date;
   },
 ): Promise<ScheduleRow> {

@@ -5,26 +5,16 @@
  */
 import test, { type ExecutionContext } from "ava";
 import pg from "pg";
-import { uuidv7 } from "../../core/ids.js";
 import { createLogger, silentLogger } from "../../log/logger.js";
 import { type ClaimedInstance, instanceClaim } from "../../store/leases.js";
-import { instanceGet, instanceInsert } from "../../store/instances.js";
-import { versionUpsert } from "../../store/versions.js";
+import { instanceGet } from "../../store/instances.js";
 import { Leases, type LeaseOptions } from "../../supervisor/leases.js";
 import { Poller, type PollerOptions } from "../../supervisor/poller.js";
-import { testDatabase } from "../helpers/db.js";
+import { storeSetup } from "../helpers/store.js";
 
 async function setup(t: ExecutionContext, queued: number) {
-  const db = await testDatabase();
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  t.teardown(async () => {
-    await pool.end();
-    await db.drop();
-  });
-  const versionId = await versionUpsert(pool, { name: "W", hash: "h1", ir: { format: 2, name: "W", fns: [] } as never });
-  const ids: string[] = [];
-  for (let i = 0; i < queued; i++) ids.push((await instanceInsert(pool, { id: uuidv7(), workflowName: "W", versionId, args: [i] })).id);
-  return { pool, ids };
+  const { pool, queue } = await storeSetup(t);
+  return { pool, ids: await queue(queued) };
 }
 
 function poller(t: ExecutionContext, o: Partial<PollerOptions> & Pick<PollerOptions, "db">): Poller {

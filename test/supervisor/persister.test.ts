@@ -1,15 +1,11 @@
 import test, { type ExecutionContext } from "ava";
-import pg from "pg";
 import { silentLogger } from "../../log/logger.js";
 import { encodeFailure } from "../../core/codec.js";
-import { uuidv7 } from "../../core/ids.js";
 import { instanceClaim } from "../../store/leases.js";
 import type { AttemptWrite } from "../../store/attempts.js";
 import type { InstanceWrite } from "../../store/progress.js";
-import { instanceInsert } from "../../store/instances.js";
-import { versionUpsert } from "../../store/versions.js";
 import { Persister, type Writable } from "../../supervisor/persister.js";
-import { testDatabase } from "../helpers/db.js";
+import { storeSetup } from "../helpers/store.js";
 
 /**
  * The persister in this process against a real Postgres: one write that Postgres refuses for what
@@ -41,15 +37,8 @@ class Instance implements Writable {
 }
 
 async function setup(t: ExecutionContext) {
-  const db = await testDatabase();
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  t.teardown(async () => {
-    await pool.end();
-    await db.drop();
-  });
-  const versionId = await versionUpsert(pool, { name: "W", hash: "h1", ir: { format: 2, name: "W", fns: [] } as never });
-  const ids: string[] = [];
-  for (let i = 0; i < 5; i++) ids.push((await instanceInsert(pool, { id: uuidv7(), workflowName: "W", versionId, args: [i] })).id);
+  const { pool, queue } = await storeSetup(t);
+  const ids = await queue(5);
   const claimed = await instanceClaim(pool, { owner: "me", limit: 5, leaseMs: 60_000 });
   const epoch = new Map(claimed.map((c) => [c.id, c.epoch]));
   return { pool, ids, epoch };

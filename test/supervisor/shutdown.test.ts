@@ -23,6 +23,19 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A supervisor with the pool fixtures, writing notes to a directory of its own; the SDK points at its database. */
+async function superviseWithNotes(graceMs: number) {
+  const url = await dbUrl();
+  process.env.WAYMARK_DATABASE_URL = url;
+  const notes = notesDir();
+  const sup = await supervise({
+    databaseUrl: url,
+    modules: ["test/fixtures/workflows/pool.ts"],
+    env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: String(graceMs) },
+  });
+  return { url, notes, sup };
+}
+
 function untilNote(notes: ReturnType<typeof notesDir>, file: string, pattern: RegExp): Promise<string> {
   return until(`${pattern} in ${file}`, () => notes.lines(file).find((l) => pattern.test(l)));
 }
@@ -30,14 +43,7 @@ function untilNote(notes: ReturnType<typeof notesDir>, file: string, pattern: Re
 test.serial(
   "SIGTERM lets in-flight actions finish, writes their results, releases the instance and exits 0; another supervisor finishes it without re-running the action",
   async (t) => {
-    const url = await dbUrl();
-    process.env.WAYMARK_DATABASE_URL = url;
-    const notes = notesDir();
-    const sup = await supervise({
-      databaseUrl: url,
-      modules: ["test/fixtures/workflows/pool.ts"],
-      env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "10000" },
-    });
+    const { url, notes, sup } = await superviseWithNotes(10000);
     const { SlowThenFast } = await import("../fixtures/workflows/pool.js");
     const handle = await new SlowThenFast().start(["drain", 1500]);
     await untilNote(notes, "slow.txt", /^start drain/);
@@ -71,15 +77,8 @@ test.serial(
 );
 
 test.serial("a second signal exits at once, and no child process is left behind", async (t) => {
-  const url = await dbUrl();
-  const notes = notesDir();
-  const sup = await supervise({
-    databaseUrl: url,
-    modules: ["test/fixtures/workflows/pool.ts"],
-    env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "60000" },
-  });
+  const { notes, sup } = await superviseWithNotes(60_000);
   const { SlowThenFast } = await import("../fixtures/workflows/pool.js");
-  process.env.WAYMARK_DATABASE_URL = url;
   await new SlowThenFast().start(["hard", 30_000]);
   const line = await untilNote(notes, "slow.txt", /^start hard/);
   const childPid = Number(line.split(" ")[2]);
@@ -117,14 +116,7 @@ test.serial("group commit: with a 60 s persist interval, a sequential workflow s
 test.serial(
   "past the grace period, running actions get their abort signal (their clean-ups run) and count as lost, not failed: the next supervisor runs them again",
   async (t) => {
-    const url = await dbUrl();
-    process.env.WAYMARK_DATABASE_URL = url;
-    const notes = notesDir();
-    const sup = await supervise({
-      databaseUrl: url,
-      modules: ["test/fixtures/workflows/pool.ts"],
-      env: { TEST_DIR: notes.dir, WAYMARK_SHUTDOWN_GRACE_MS: "300" },
-    });
+    const { url, notes, sup } = await superviseWithNotes(300);
     const { Abortable } = await import("../fixtures/workflows/pool.js");
     const handle = await new Abortable().start(["grace"]);
     await untilNote(notes, "abortable.txt", /^start grace 1/);
