@@ -4,6 +4,8 @@ import { WaymarkError } from "../core/errors.js";
 import { attemptList } from "../store/attempts.js";
 import { instanceGet, instanceList, type InstanceStatus } from "../store/instances.js";
 import { sharedClient } from "../sdk/client.js";
+import { sendEvent } from "../sdk/handle.js";
+import { childrenList, eventsPending, publishedList } from "../store/events.js";
 import { countArg, instanceIdArg, nameArg } from "./args.js";
 import { printJson, withDatabase } from "./connect.js";
 
@@ -60,14 +62,19 @@ const list: CommandModule<object, { status?: string; workflow?: string; limit: s
 
 const showCmd: CommandModule<object, { id: string; json: boolean }> = {
   command: "show <id>",
-  describe: "Show an instance: arguments, status, result or error, and every action attempt",
+  describe: "Show an instance: arguments, status, result or error, published values, messages not yet taken, children, and every action attempt",
   builder: (y) => y.positional("id", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }),
   handler: async (argv) => {
     const id = instanceIdArg(argv.id);
     await withDatabase(async (db) => {
       const row = await instanceGet(db, { id });
       if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
-      const attempts = await attemptList(db, { instanceId: id });
+      const [attempts, messages, published, children] = await Promise.all([
+        attemptList(db, { instanceId: id }),
+        eventsPending(db, { id }),
+        publishedList(db, { id }),
+        childrenList(db, { id }),
+      ]);
       const out = {
         id: row.id,
         workflow: row.workflowName,
@@ -78,9 +85,20 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
         error: show(row.error),
         // Deaths in a row of the supervisor running it (WAYMARK_CRASH_LOOP_LIMIT fails it at the limit).
         ...(row.leaseLosses ? { supervisorDeaths: row.leaseLosses } : {}),
+        ...(row.parentId ? { parent: row.parentId, detached: row.detached } : {}),
         createdAt: row.createdAt,
         startedAt: row.startedAt,
         finishedAt: row.finishedAt,
+        // Messages in its mailboxes no wait has taken yet, its published values, its children.
+        messages: messages.map((m) => ({
+          position: m.position,
+          event: m.childId ? null : m.name,
+          child: m.childId,
+          payload: show(m.payload),
+          sentAt: m.createdAt,
+        })),
+        published: Object.fromEntries(published.map((p) => [p.key, show(p.value)])),
+        children,
         attempts: attempts.map((a) => ({
           action: a.actionName,
           actionId: a.actionSeq,
@@ -112,7 +130,19 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           ...(row.leaseLosses
             ? [`deaths    its supervisor died ${row.leaseLosses} time(s) in a row while running it (failed at WAYMARK_CRASH_LOOP_LIMIT)`]
             : []),
+          ...(row.parentId ? [`parent    ${row.parentId}${row.detached ? " (detached)" : ""}`] : []),
           `created   ${out.createdAt.toISOString()}${out.finishedAt ? `   finished ${out.finishedAt.toISOString()}` : ""}`,
+          ...(published.length ? ["", "published:", ...published.map((p) => `  ${p.key} = ${printJson(show(p.value), undefined)}`)] : []),
+          ...(messages.length
+            ? [
+                "",
+                `messages not yet taken (${messages.length}):`,
+                ...out.messages.map((m) => `  #${m.position} ${m.child ? `end of child ${m.child}` : m.event}  ${printJson(m.payload, undefined)}`),
+              ]
+            : []),
+          ...(children.length
+            ? ["", `children (${children.length}):`, ...children.map((c) => `  ${c.instanceId}  ${c.workflow}  ${c.status}${c.detached ? "  detached" : ""}`)]
+            : []),
           "",
           `attempts (${attempts.length}):`,
           ...out.attempts.map((a) => {
@@ -148,9 +178,33 @@ const cancel: CommandModule<object, { id: string }> = {
   },
 };
 
+const send: CommandModule<object, { id: string; name: string; data?: string; key?: string }> = {
+  command: "send <id> <name>",
+  describe: "Send an event to an instance: the oldest waitForEvent(<name>) takes it (or the next one to wait)",
+  builder: (y) =>
+    y
+      .positional("id", { type: "string", demandOption: true })
+      .positional("name", { type: "string", demandOption: true, describe: "the event name" })
+      .option("data", { type: "string", describe: "the payload, as JSON (default: no payload)" })
+      .option("key", { type: "string", describe: "an idempotency key: a second send with it stores nothing" }),
+  handler: async (argv) => {
+    const id = instanceIdArg(argv.id);
+    let payload: unknown;
+    if (argv.data !== undefined) {
+      try {
+        payload = JSON.parse(argv.data);
+      } catch (e) {
+        throw new WaymarkError("WAYMARK_CONFIG", `--data must be JSON (quote it for the shell: --data '{"approved": true}'): ${(e as Error).message}`);
+      }
+    }
+    await withDatabase(() => sendEvent(id, argv.name, payload, argv.key === undefined ? {} : { idempotencyKey: argv.key }));
+    process.stdout.write(`sent ${argv.name} to ${id}\n`);
+  },
+};
+
 export const instancesCommand: CommandModule = {
   command: "instances <command>",
   describe: "Inspect workflow instances",
-  builder: (y: Argv) => y.command(list).command(showCmd).command(cancel).demandCommand(1),
+  builder: (y: Argv) => y.command(list).command(showCmd).command(cancel).command(send).demandCommand(1),
   handler: () => undefined,
 };

@@ -10,7 +10,7 @@ import { awaitAfterShortCircuit, compileExpr, containsAwait, member, ordered } f
 import type { FnCompiler } from "./function.js";
 import type { Arg, Expr } from "../core/ir.js";
 import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal } from "./names.js";
-import { moduleBinding, namespaceMember } from "./resolve.js";
+import { moduleBinding, namespaceMember, namespaceWorkflow } from "./resolve.js";
 import { RULES } from "./rules.js";
 import { compileHelper } from "./workflow.js";
 
@@ -82,6 +82,7 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     const name = callee.value;
     const b = moduleBinding(fc.module, name);
     if (b?.kind === "waymark" && b.name === "sleep") return sleepCall(fc, c, false);
+    if (b?.kind === "waymark" && WORLD_CALLS.has(b.name)) return worldCall(fc, c, b.name);
     if (b?.kind === "timers" && b.name === "setTimeout") return sleepCall(fc, c, true);
     if (b) return fc.fail(c, RULES.unknownCallee, describeBinding(name, b));
     forbiddenGlobal(fc, c, name);
@@ -96,6 +97,10 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
   if (callee.type === "MemberExpression") {
     const obj = unwrapTs(callee.object);
     const prop = callee.property.type === "Identifier" ? callee.property.value : undefined;
+    if (obj.type === "NewExpression") {
+      const wf = workflowClass(fc, obj);
+      if (wf !== undefined) return childCall(fc, c, obj, wf, prop);
+    }
     if (obj.type === "ThisExpression") {
       if (prop === "runAction") return runAction(fc, c);
       if (prop === undefined) return fc.fail(c, RULES.thisAccess);
@@ -171,6 +176,64 @@ function returnsPromise(fc: FnCompiler, c: CallExpression): boolean {
   return obj.type === "ThisExpression" || (obj.type === "Identifier" && obj.value === "Promise" && !fc.scope.resolve("Promise"));
 }
 
+/** The calls of the events API, by their export name, and the arguments each takes. */
+const WORLD_CALLS = new Map<string, [min: number, max: number]>([
+  ["waitForEvent", [1, 2]],
+  ["publish", [2, 2]],
+  ["sendEvent", [3, 4]],
+  ["getInstance", [0, Infinity]],
+]);
+
+function worldCall(fc: FnCompiler, c: CallExpression, name: string): Expr {
+  if (name === "getInstance") return fc.fail(c, RULES.handleInWorkflow);
+  const [min, max] = WORLD_CALLS.get(name)!;
+  if (c.arguments.length < min || c.arguments.length > max || c.arguments.some((a) => a.spread)) {
+    return fc.fail(c, RULES.eventShape, `\`${name}\` takes ${min === max ? min : `${min} to ${max}`} arguments`);
+  }
+  const args = ordered(
+    fc,
+    c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
+  );
+  if (name === "waitForEvent") return { k: "wait", name: args[0]!, opts: args[1] ?? null, node: fc.nodeId("wait", c) };
+  if (name === "publish") return { k: "publish", key: args[0]!, v: args[1]!, node: fc.nodeId("publish", c) };
+  return { k: "send", args, node: fc.nodeId("send", c) };
+}
+
+/** The registered name of the workflow class `new X()` makes, if X is one. */
+function workflowClass(fc: FnCompiler, n: NewExpression): string | undefined {
+  const callee = unwrapTs(n.callee);
+  if (callee.type === "Identifier" && !fc.scope.resolve(callee.value)) {
+    const b = moduleBinding(fc.module, callee.value);
+    return b?.kind === "workflow" ? b.name : undefined;
+  }
+  if (callee.type === "MemberExpression") {
+    const obj = unwrapTs(callee.object);
+    if (obj.type === "Identifier" && !fc.scope.resolve(obj.value) && callee.property.type === "Identifier") {
+      const b = moduleBinding(fc.module, obj.value);
+      if (b?.kind === "namespace") return namespaceWorkflow(b, callee.property.value);
+    }
+  }
+  return undefined;
+}
+
+/** `new Child().run(...args)` (waited for) or `new Child().start(args?, options?)` (detached). */
+function childCall(fc: FnCompiler, c: CallExpression, made: NewExpression, wf: string, method: string | undefined): Expr {
+  if ((made.arguments ?? []).length > 0) return fc.fail(made, RULES.childShape, "a workflow class takes no constructor arguments");
+  if (method === "run") {
+    fc.ctx.children.add(wf);
+    return { k: "child", wf, args: argList(fc, c.arguments).args, opts: null, detached: false, node: fc.nodeId("child", c) };
+  }
+  if (method !== "start") return fc.fail(c, RULES.childShape, `\`.${method ?? "[...]"}()\` of a workflow instance`);
+  if (c.arguments.length > 2 || c.arguments.some((a) => a.spread))
+    return fc.fail(c, RULES.childShape, "`start` takes an array of arguments and an options object");
+  fc.ctx.children.add(wf);
+  const [list, opts] = ordered(
+    fc,
+    c.arguments.map((a) => ({ node: a.expression, compile: () => compileExpr(fc, a.expression) })),
+  );
+  return { k: "child", wf, args: list ? [list] : [], opts: opts ?? null, detached: true, node: fc.nodeId("child", c) };
+}
+
 function sleepCall(fc: FnCompiler, c: CallExpression, timers: boolean): Expr {
   if (c.arguments.length < 1 || c.arguments.length > (timers ? 2 : 1) || c.arguments.some((a) => a.spread)) fc.fail(c, RULES.sleepShape);
   const [ms, v] = ordered(
@@ -200,6 +263,7 @@ export function newExpr(fc: FnCompiler, n: NewExpression): Expr {
       if (args.length !== 1 || args[0]!.spread) return fc.fail(n, RULES.runActionShape, `${b.name} takes one options object`);
       return { k: "call", f: { k: "global", path: `#${b.name}` }, args: [compileExpr(fc, args[0]!.expression)] };
     }
+    if (b?.kind === "workflow") return fc.fail(n, RULES.childShape, `\`new ${callee.value}()\` on its own`);
     if (b) return fc.fail(n, RULES.classInWorkflow, `\`new ${callee.value}\`: instances of classes would not survive a restart`);
     if (callee.value === "Date" && args.length === 0) return fc.fail(n, RULES.newDateNow);
     forbiddenGlobal(fc, n, callee.value);

@@ -27,6 +27,8 @@ export class WorkflowContext {
   readonly fns: FnIR[] = [];
   /** helper name -> function index, filled as helpers are compiled. */
   readonly helpers = new Map<string, number>();
+  /** The child workflows its body may start, by registered name. */
+  readonly children = new Set<string>();
   /** helpers being compiled right now: a call back into one of them is recursion. */
   readonly helperStack: string[] = [];
   /** Line of the class declaration: positions in the IR are relative to it, so edits above the class do not change the hash. */

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { CallExpression, Expression, ModuleItem } from "@swc/core";
+import type { CallExpression, ClassDeclaration, Expression, ModuleItem } from "@swc/core";
 import { sourceLoad, type SourceFile } from "./source.js";
 
 /** What a module-level name in the workflow's module refers to. */
@@ -15,6 +15,8 @@ export type ModuleBinding =
   | { kind: "waymark"; name: string }
   | { kind: "timers"; name: string }
   | { kind: "action"; name: string }
+  /** A workflow class (decorated with `@workflow`, or made by `workflow(class ...)`): its registered name. */
+  | { kind: "workflow"; name: string }
   | { kind: "namespace"; file: string | undefined; source: string }
   | { kind: "import"; source: string; imported: string }
   | { kind: "local"; what: string; init: Expression | undefined };
@@ -100,10 +102,59 @@ function isActionCall(e: Expression | undefined, imports: Map<string, { source: 
   return imp !== undefined && imp.imported === "action" && isWaymarkSource(imp.source, file);
 }
 
+/** Whether `e` is the `workflow` export of waymark, as imported in this module. */
+function isWorkflowFn(e: Expression, imports: Map<string, { source: string; imported: string }>, file: string): boolean {
+  const x = unwrap(e);
+  if (x.type !== "Identifier") return false;
+  const imp = imports.get(x.value);
+  return imp !== undefined && imp.imported === "workflow" && isWaymarkSource(imp.source, file);
+}
+
+/** The `name` of a literal `{ name: "..." }` options object, if it has one. */
+function optionsName(e: Expression | undefined): string | undefined {
+  const x = e ? unwrap(e) : undefined;
+  if (x?.type !== "ObjectExpression") return undefined;
+  for (const p of x.properties) {
+    if (p.type !== "KeyValueProperty") continue;
+    const key = p.key.type === "Identifier" || p.key.type === "StringLiteral" ? p.key.value : undefined;
+    const v = unwrap(p.value);
+    if (key === "name" && v.type === "StringLiteral") return v.value;
+  }
+  return undefined;
+}
+
+/** A class declaration's registered workflow name, when `@workflow` or `@workflow({ name })` decorates it. */
+function decoratedWorkflowName(decl: ClassDeclaration, imports: Map<string, { source: string; imported: string }>, file: string): string | undefined {
+  for (const d of decl.decorators ?? []) {
+    const x = unwrap(d.expression);
+    if (isWorkflowFn(x, imports, file)) return decl.identifier.value;
+    if (x.type === "CallExpression" && x.callee.type !== "Super" && x.callee.type !== "Import" && isWorkflowFn(x.callee, imports, file)) {
+      return optionsName(x.arguments[0]?.expression) ?? decl.identifier.value;
+    }
+  }
+  return undefined;
+}
+
+/** `workflow(class W ...)` or `workflow({ name })(class W ...)`: the registered name. */
+function workflowCallName(init: Expression, imports: Map<string, { source: string; imported: string }>, file: string): string | undefined {
+  const call = unwrap(init);
+  if (call.type !== "CallExpression" || call.callee.type === "Super" || call.callee.type === "Import") return undefined;
+  const cls = call.arguments[0] ? unwrap(call.arguments[0].expression) : undefined;
+  if (cls?.type !== "ClassExpression" || !cls.identifier) return undefined;
+  if (isWorkflowFn(call.callee, imports, file)) return cls.identifier.value;
+  const inner = unwrap(call.callee);
+  if (inner.type === "CallExpression" && inner.callee.type !== "Super" && inner.callee.type !== "Import" && isWorkflowFn(inner.callee, imports, file)) {
+    return optionsName(inner.arguments[0]?.expression) ?? cls.identifier.value;
+  }
+  return undefined;
+}
+
 interface ModuleIndex {
   imports: Map<string, { source: string; imported: string }>;
   /** Local names declared with `const x = action(...)` and their registered names (or null if unknown). */
   actions: Map<string, string | null>;
+  /** Local names of workflow classes and their registered names. */
+  workflows: Map<string, string>;
   /** Other module-level declarations: functions, classes, variables. */
   locals: Map<string, string>;
   /** Initialisers of module-level `const` declarations (a workflow may read literal ones). */
@@ -118,7 +169,15 @@ const indexCache = new WeakMap<SourceFile, ModuleIndex>();
 function moduleIndex(module: SourceFile): ModuleIndex {
   const hit = indexCache.get(module);
   if (hit) return hit;
-  const index: ModuleIndex = { imports: new Map(), actions: new Map(), locals: new Map(), consts: new Map(), exports: new Map(), starExports: [] };
+  const index: ModuleIndex = {
+    imports: new Map(),
+    actions: new Map(),
+    workflows: new Map(),
+    locals: new Map(),
+    consts: new Map(),
+    exports: new Map(),
+    starExports: [],
+  };
   const declare = (item: ModuleItem, exported: boolean) => {
     const decl = item.type === "ExportDeclaration" ? item.declaration : item;
     // `declare const x` and friends are types only: nothing exists in the module at run time.
@@ -127,8 +186,10 @@ function moduleIndex(module: SourceFile): ModuleIndex {
       for (const d of decl.declarations) {
         if (d.id.type !== "Identifier") continue;
         const name = d.id.value;
+        const wf = d.init ? workflowCallName(d.init, index.imports, module.file) : undefined;
         if (d.init && isActionCall(d.init, index.imports, module.file))
           index.actions.set(name, actionCallName(unwrap(d.init) as CallExpression, module) ?? null);
+        else if (wf !== undefined) index.workflows.set(name, wf);
         else {
           index.locals.set(name, "variable");
           if (decl.kind === "const" && d.init) index.consts.set(name, d.init);
@@ -139,7 +200,9 @@ function moduleIndex(module: SourceFile): ModuleIndex {
       index.locals.set(decl.identifier.value, "function");
       if (exported) index.exports.set(decl.identifier.value, { local: decl.identifier.value });
     } else if (decl.type === "ClassDeclaration") {
-      index.locals.set(decl.identifier.value, "class");
+      const wf = decoratedWorkflowName(decl, index.imports, module.file);
+      if (wf !== undefined) index.workflows.set(decl.identifier.value, wf);
+      else index.locals.set(decl.identifier.value, "class");
       if (exported) index.exports.set(decl.identifier.value, { local: decl.identifier.value });
     }
   };
@@ -189,10 +252,10 @@ function moduleIndex(module: SourceFile): ModuleIndex {
 }
 
 /**
- * The registered action name that `exported` of `file` refers to, following re-exports.
- * `null` means "an action, name unknown statically"; undefined means "not an action here".
+ * What `exported` of `file` refers to, following re-exports, as `find` reads it from the module
+ * that declares it; undefined when it is not such a thing.
  */
-function exportedAction(file: string, exported: string, depth = 0): string | null | undefined {
+function exportedBinding<T>(file: string, exported: string, find: (index: ModuleIndex, local: string) => T | undefined, depth = 0): T | undefined {
   if (depth > 8) return undefined;
   let module: SourceFile;
   try {
@@ -204,23 +267,34 @@ function exportedAction(file: string, exported: string, depth = 0): string | nul
   const target = index.exports.get(exported);
   if (target) {
     if ("local" in target) {
-      if (index.actions.has(target.local)) return index.actions.get(target.local)!;
+      const found = find(index, target.local);
+      if (found !== undefined) return found;
       const imp = index.imports.get(target.local);
       if (imp) {
         const f = resolveSpecifier(imp.source, file);
-        return f ? exportedAction(f, imp.imported, depth + 1) : undefined;
+        return f ? exportedBinding(f, imp.imported, find, depth + 1) : undefined;
       }
       return undefined;
     }
     const f = resolveSpecifier(target.source, file);
-    return f ? exportedAction(f, target.imported, depth + 1) : undefined;
+    return f ? exportedBinding(f, target.imported, find, depth + 1) : undefined;
   }
   for (const star of index.starExports) {
     const f = resolveSpecifier(star, file);
-    const found = f ? exportedAction(f, exported, depth + 1) : undefined;
+    const found = f ? exportedBinding(f, exported, find, depth + 1) : undefined;
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/** The registered action name `exported` of `file` is: `null` for an action whose name is unknown statically. */
+function exportedAction(file: string, exported: string): string | null | undefined {
+  return exportedBinding(file, exported, (index, local) => (index.actions.has(local) ? index.actions.get(local)! : undefined));
+}
+
+/** The registered workflow name `exported` of `file` is, if it is a workflow class. */
+function exportedWorkflow(file: string, exported: string): string | undefined {
+  return exportedBinding(file, exported, (index, local) => index.workflows.get(local));
 }
 
 /** What a module-level name means, from the workflow module's source. */
@@ -239,12 +313,21 @@ export function moduleBinding(module: SourceFile, name: string): ModuleBinding |
     if (file) {
       const registered = exportedAction(file, imp.imported);
       if (registered !== undefined) return { kind: "action", name: registered ?? imp.imported };
+      const wf = exportedWorkflow(file, imp.imported);
+      if (wf !== undefined) return { kind: "workflow", name: wf };
     }
     return { kind: "import", source: imp.source, imported: imp.imported };
   }
+  const wf = index.workflows.get(name);
+  if (wf !== undefined) return { kind: "workflow", name: wf };
   const local = index.locals.get(name);
   if (local) return { kind: "local", what: local, init: index.consts.get(name) };
   return undefined;
+}
+
+/** The workflow class `ns.member` is, for `import * as ns from "..."`. */
+export function namespaceWorkflow(binding: { file: string | undefined }, member: string): string | undefined {
+  return binding.file ? exportedWorkflow(binding.file, member) : undefined;
 }
 
 /** `ns.member` for `import * as ns from "..."`. */

@@ -152,6 +152,21 @@ export const RULES = {
     "write `await this.runAction(myAction(arg), { retry: ..., backoff: ..., timeoutMs: ... })`",
   ),
   sleepShape: rule("sleep", "`sleep` takes a duration in milliseconds", "write `await sleep(60_000)`"),
+  eventShape: rule(
+    "event",
+    "this call of the events API does not have its shape",
+    'write `await waitForEvent("name", { timeoutMs })`, `await publish("key", value)` or `await sendEvent(instanceId, "name", payload, { idempotencyKey })`',
+  ),
+  childShape: rule(
+    "child-workflow",
+    "a child workflow is started with `await new Child().run(...args)` or `await new Child().start([args], { idempotencyKey })`",
+    "call `run` or `start` on a new instance of the workflow class, in one expression, without constructor arguments",
+  ),
+  handleInWorkflow: rule(
+    "handle",
+    "instance handles are for the app, not for workflow bodies",
+    "inside a workflow, send with `await sendEvent(instanceId, name, payload)`, or start a child workflow and await it",
+  ),
   superCall: rule("super", "`super` cannot be used in a workflow body", "call inherited helpers through `this.helper(...)`"),
   missingRun: rule("missing-run", "the workflow class has no `async run(...)` method", "add `async run(...args) { ... }` to the class"),
   sourceUnavailable: rule(

@@ -70,6 +70,14 @@ function exprText(e: Expr | null, fns?: FnIR[]): string {
       return `Promise.${e.settled ? "allSettled" : "all"}(${exprText(e.e, fns)})`;
     case "helper":
       return `this.${fns?.[e.f]?.name ?? "helper"}(${args(e.args)})`;
+    case "wait":
+      return `waitForEvent(${exprText(e.name, fns)}${e.opts ? `, ${exprText(e.opts, fns)}` : ""})`;
+    case "publish":
+      return `publish(${exprText(e.key, fns)}, ${exprText(e.v, fns)})`;
+    case "send":
+      return `sendEvent(${args(e.args)})`;
+    case "child":
+      return e.detached ? `new ${e.wf}().start(${args(e.args)})` : `new ${e.wf}().run(${args(e.args)})`;
   }
 }
 
@@ -102,10 +110,26 @@ function actions(e: unknown, out: Array<{ node: string; name: string }> = []): A
   return out;
 }
 
+/** The kind of node a step that reaches the world makes, if it makes one: the first such call in it. */
+function worldKind(e: unknown): "event" | "child" | "publish" | "send" | undefined {
+  if (!e || typeof e !== "object") return undefined;
+  const x = e as { k?: string };
+  if (x.k === "wait") return "event";
+  if (x.k === "child") return "child";
+  if (x.k === "publish") return "publish";
+  if (x.k === "send") return "send";
+  for (const v of Object.values(e)) {
+    const k = v && typeof v === "object" ? worldKind(v) : undefined;
+    if (k) return k;
+  }
+  return undefined;
+}
+
 export interface GraphNode {
   id: string;
   label: string;
-  kind: "action" | "wait" | "branch" | "step" | "return" | "throw" | "try" | "loop";
+  /** event: waits for a message; child: starts a child workflow; publish, send: values and messages out. */
+  kind: "action" | "wait" | "branch" | "step" | "return" | "throw" | "try" | "loop" | "event" | "child" | "publish" | "send";
   /** Action node ids (as in the attempts table) this step starts. */
   actions: string[];
 }
@@ -132,14 +156,19 @@ function instrNode(fi: number, pc: number, ins: Instr, fns: FnIR[]): GraphNode |
     case "renew":
       return undefined;
     case "expr":
-      return { id, label: clip(exprText(ins.e, fns)), kind: acts.length ? "action" : "step", actions: acts };
+      return { id, label: clip(exprText(ins.e, fns)), kind: acts.length ? "action" : (worldKind(ins.e) ?? "step"), actions: acts };
     case "bind":
-      return { id, label: clip(`${patText(ins.p, fns)} = ${exprText(ins.e, fns)}`), kind: acts.length ? "action" : "step", actions: acts };
+      return {
+        id,
+        label: clip(`${patText(ins.p, fns)} = ${exprText(ins.e, fns)}`),
+        kind: acts.length ? "action" : (worldKind(ins.e) ?? "step"),
+        actions: acts,
+      };
     case "await":
       return {
         id,
         label: clip(`${ins.p ? `${patText(ins.p, fns)} = ` : ""}await ${exprText(ins.e, fns)}`),
-        kind: acts.length ? "action" : "wait",
+        kind: acts.length ? "action" : (worldKind(ins.e) ?? "wait"),
         actions: acts,
       };
     case "jf":
@@ -227,6 +256,27 @@ function dotLabel(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+const DOT_SHAPES: Partial<Record<GraphNode["kind"], string>> = {
+  branch: "diamond",
+  action: 'box, style="rounded,filled", fillcolor="#dbeafe"',
+  return: "oval",
+  event: 'hexagon, style=filled, fillcolor="#fef3c7"',
+  child: 'component, style=filled, fillcolor="#dcfce7"',
+  publish: 'cds, style=filled, fillcolor="#f3e8ff"',
+  send: 'cds, style=filled, fillcolor="#f3e8ff"',
+};
+
+/** Mermaid's node shapes: an event wait is a hexagon, a child workflow a subroutine, a message out a flag. */
+const MERMAID_SHAPES: Partial<Record<GraphNode["kind"], [string, string]>> = {
+  branch: ["{", "}"],
+  action: ["([", "])"],
+  return: ["((", "))"],
+  event: ["{{", "}}"],
+  child: ["[[", "]]"],
+  publish: [">", "]"],
+  send: [">", "]"],
+};
+
 export function visualize(ir: WorkflowIR, format: VisualizeFormat = "mermaid"): string {
   const graphs = workflowGraph(ir);
   if (format === "dot") {
@@ -234,8 +284,7 @@ export function visualize(ir: WorkflowIR, format: VisualizeFormat = "mermaid"): 
     graphs.forEach((g, i) => {
       lines.push(`  subgraph cluster_${i} {`, `    label=${dotLabel(g.name)};`);
       for (const n of g.nodes) {
-        const shape =
-          n.kind === "branch" ? "diamond" : n.kind === "action" ? 'box, style="rounded,filled", fillcolor="#dbeafe"' : n.kind === "return" ? "oval" : "box";
+        const shape = DOT_SHAPES[n.kind] ?? "box";
         lines.push(`    ${n.id} [label=${dotLabel(n.label)}, shape=${shape}];`);
       }
       for (const e of g.edges) lines.push(`    ${e.from} -> ${e.to}${e.label ? ` [label=${dotLabel(e.label)}]` : ""};`);
@@ -249,7 +298,8 @@ export function visualize(ir: WorkflowIR, format: VisualizeFormat = "mermaid"): 
     lines.push(`  subgraph fn${i}[${mermaidLabel(g.name)}]`);
     for (const n of g.nodes) {
       const label = mermaidLabel(n.label);
-      const shape = n.kind === "branch" ? `{${label}}` : n.kind === "action" ? `([${label}])` : n.kind === "return" ? `((${label}))` : `[${label}]`;
+      const [open, close] = MERMAID_SHAPES[n.kind] ?? ["[", "]"];
+      const shape = `${open}${label}${close}`;
       lines.push(`    ${n.id}${shape}`);
     }
     for (const e of g.edges) lines.push(`    ${e.from} -->${e.label ? `|${e.label}|` : ""} ${e.to}`);

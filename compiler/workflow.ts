@@ -212,5 +212,6 @@ export function compileWorkflow(input: CompileInput): CompiledWorkflow {
   const ir: WorkflowIR = { format: IR_FORMAT, name: input.workflowName, fns: ctx.fns };
   // Only when declared: the hash of a workflow without defaults is what it always was.
   if (defaults) ir.defaults = defaults;
+  if (ctx.children.size) ir.children = [...ctx.children].sort();
   return { ir, hash: hashIR(ir), source: { file: rootModule.file, line: ctx.baseLine } };
 }

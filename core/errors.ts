@@ -12,7 +12,8 @@ export type WaymarkErrorCode =
   | "WAYMARK_CONNECTION"
   | "WAYMARK_CONFIG"
   | "WAYMARK_NOT_IN_ACTION"
-  | "WAYMARK_NOT_FOUND";
+  | "WAYMARK_NOT_FOUND"
+  | "WAYMARK_INSTANCE_FINISHED";
 
 const MARK = Symbol.for("waymark.error");
 
@@ -91,6 +92,29 @@ export class WorkflowCancelledError extends WaymarkError {
     this.name = "WorkflowCancelledError";
     this.instanceId = params.instanceId;
     this.workflowName = params.workflowName;
+  }
+}
+
+/**
+ * No such instance: `sendEvent` to an id never queued (or removed after its retention period),
+ * or a handle from `getInstance` with an unknown or malformed id.
+ */
+export class InstanceNotFoundError extends WaymarkError {
+  readonly instanceId: string;
+  constructor(instanceId: string, detail = "") {
+    super("WAYMARK_NOT_FOUND", `no workflow instance ${instanceId}${detail}`);
+    this.name = "InstanceNotFoundError";
+    this.instanceId = instanceId;
+  }
+}
+
+/** `sendEvent` to an instance that has completed, failed or been cancelled: nothing is stored. */
+export class InstanceFinishedError extends WaymarkError {
+  readonly instanceId: string;
+  constructor(instanceId: string) {
+    super("WAYMARK_INSTANCE_FINISHED", `workflow instance ${instanceId} has finished: it takes no more events (nothing was stored)`);
+    this.name = "InstanceFinishedError";
+    this.instanceId = instanceId;
   }
 }
 

@@ -39,6 +39,8 @@ export interface WorkflowIR {
    * declares none. Part of the hash.
    */
   defaults?: ActionDefaults;
+  /** The child workflows it may start, by registered name: registered with it. Absent when none. */
+  children?: string[];
 }
 
 /** Where a node came from: [line, column], both 1-based, relative to the workflow class. */
@@ -126,6 +128,17 @@ export type Expr =
   | { k: "actref"; name: string; node: string }
   | { k: "sleep"; ms: Expr; v: Expr | null; node: string }
   | { k: "all"; e: Expr; settled: boolean; node: string }
+  /** `waitForEvent(name, options?)`: takes the oldest message of the mailbox `name`. */
+  | { k: "wait"; name: Expr; opts: Expr | null; node: string }
+  /** `publish(key, value)`: sets the instance's latest value for `key`. */
+  | { k: "publish"; key: Expr; v: Expr; node: string }
+  /** `sendEvent(instanceId, name, payload, options?)` from a workflow. */
+  | { k: "send"; args: Arg[]; node: string }
+  /**
+   * A child workflow (`wf`, its registered name): `new Child().run(...args)` waits for it;
+   * `new Child().start(args, options?)` (`detached`; `args` is then the one array argument) does not.
+   */
+  | { k: "child"; wf: string; args: Arg[]; opts: Expr | null; detached: boolean; node: string }
   /** Call a helper method of the workflow class. */
   | { k: "helper"; f: number; args: Arg[] };
 

@@ -22,6 +22,10 @@ export interface Runtime {
   sleep(ms: unknown, value: unknown, node: string): PromiseFace;
   join(items: unknown, settled: boolean, node: string): PromiseFace;
   callHelper(fn: number, args: unknown[]): unknown;
+  waitForEvent(name: unknown, opts: unknown, node: string): PromiseFace;
+  publish(key: unknown, value: unknown, node: string): PromiseFace;
+  sendEvent(args: unknown[], node: string): PromiseFace;
+  startChild(workflow: string, args: unknown[], opts: unknown, detached: boolean, node: string): PromiseFace;
 }
 
 /** An array index past the length cap (`a[1e9] = 1` grows the array to it). */
@@ -472,5 +476,17 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       return rt.join(evaluate(rt, e.e, env), e.settled, e.node);
     case "helper":
       return rt.callHelper(e.f, args(rt, env, e.args));
+    case "wait":
+      return rt.waitForEvent(evaluate(rt, e.name, env), e.opts ? evaluate(rt, e.opts, env) : undefined, e.node);
+    case "publish": {
+      const key = evaluate(rt, e.key, env);
+      return rt.publish(key, evaluate(rt, e.v, env), e.node);
+    }
+    case "send":
+      return rt.sendEvent(args(rt, env, e.args), e.node);
+    case "child": {
+      const list = args(rt, env, e.args);
+      return rt.startChild(e.wf, list, e.opts ? evaluate(rt, e.opts, env) : undefined, e.detached, e.node);
+    }
   }
 }

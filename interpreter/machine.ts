@@ -5,14 +5,17 @@
  * retries by the call's policy). It does no I/O and reads no clock: the caller passes `now`.
  */
 import type { Pos, WorkflowIR } from "../core/ir.js";
-import { checkSize, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type ErrorData } from "../core/codec.js";
+import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type Encoded, type ErrorData } from "../core/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "../core/policy.js";
 import { interpreterMade } from "../core/builtins.js";
 import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../core/limits.js";
 import { step } from "./step.js";
-import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace } from "./values.js";
+import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace, type Effect, type InboxMessage } from "./values.js";
+import { uuidv7 } from "../core/ids.js";
+import { childSettlement, instanceFinished, instanceNotFound, noVersion, type ChildOutcome } from "./world.js";
+import { checkName, idempotencyKey, isInstanceId, waitTimeout } from "../core/mailbox.js";
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
 
@@ -26,6 +29,14 @@ export interface MachineOptions {
   source?: { file: string; line: number };
   /** Largest stored form of one action call's arguments. @default DEFAULT_MAX_VALUE_BYTES */
   maxValueBytes?: number;
+  /** Makes the ids of child instances. @default uuidv7 */
+  newId?: () => string;
+}
+
+/** How an effect went, as store/events.ts reports it. */
+export interface EffectResult {
+  r: "sent" | "duplicate" | "not_found" | "finished" | "ok" | "no_version" | "retry";
+  id?: string;
 }
 
 /**
@@ -63,6 +74,21 @@ export class Machine implements Runtime {
   readonly timers = new Set<Handle>();
   readonly runnable: Fiber[] = [];
   private readonly toDispatch: Handle[] = [];
+  /** Effects not yet acknowledged (new, or sent and awaiting their outcome), by sequence number. */
+  readonly effects = new Map<number, Handle>();
+  /** Pending waits for events, oldest first: the oldest wait on a name takes its next message. */
+  readonly waits: Handle[] = [];
+  /** Children this instance waits for, by child instance id. */
+  readonly children = new Map<string, Handle>();
+  /**
+   * Messages read from the mailboxes and not taken yet, by position. Not part of the snapshot:
+   * a restored machine reads the unconsumed ones again (seenPos starts at 0).
+   */
+  readonly inbox: InboxMessage[] = [];
+  /** The mailbox position read up to. */
+  seenPos = 0;
+  /** Positions taken since the last write: that write (with the state that took them) consumes them. */
+  consumed: number[] = [];
   now = 0;
   /**
    * The workflow's action defaults, from its IR: a new instance and a restored one (on any
@@ -141,6 +167,10 @@ export class Machine implements Runtime {
       if (h.kind === "sleep" && h.wakeAt! <= now) {
         this.timers.delete(h);
         this.settle(h, true, h.sleepValue);
+      } else if (h.kind === "event" && h.wakeAt! <= now) {
+        // The wait timed out: it gives undefined, and its mailbox is left for a later wait.
+        this.removeWait(h);
+        this.settle(h, true, undefined);
       } else if (h.kind === "act" && h.call!.status === "waiting" && h.call!.retryAt! <= now) {
         this.timers.delete(h);
         h.call!.status = "new";
@@ -221,7 +251,7 @@ export class Machine implements Runtime {
   nextWakeAt(): number | undefined {
     let min: number | undefined;
     for (const h of this.timers) {
-      const t = h.kind === "sleep" ? h.wakeAt! : h.call!.retryAt!;
+      const t = h.kind === "act" ? h.call!.retryAt! : h.wakeAt!;
       if (min === undefined || t < min) min = t;
     }
     return min;
@@ -239,9 +269,106 @@ export class Machine implements Runtime {
     this.inflight--;
   }
 
-  /** Whether anything is in flight or could run without a timer firing. */
+  /** Whether anything is in flight or could run without a timer firing (effects awaiting their outcome included). */
   busy(): boolean {
-    return this.runnable.length > 0 || this.toDispatch.length > 0 || this.inflight > 0;
+    return this.runnable.length > 0 || this.toDispatch.length > 0 || this.inflight > 0 || this.effects.size > 0;
+  }
+
+  /** Whether it waits on the world: a message, or a child's end. */
+  waitsOnWorld(): boolean {
+    return this.waits.length > 0 || this.children.size > 0;
+  }
+
+  /** Effects to write now (each marked sent): they go out once the state that made them is durable. */
+  takeEffects(): Handle[] {
+    const out: Handle[] = [];
+    for (const h of this.effects.values()) {
+      if (h.effect!.status !== "new") continue;
+      h.effect!.status = "sent";
+      out.push(h);
+    }
+    return out;
+  }
+
+  /** An effect that was taken but will not go out now (shutdown): taken again by the next owner. */
+  untakeEffect(seq: number): void {
+    const h = this.effects.get(seq);
+    if (h?.effect?.status === "sent") h.effect.status = "new";
+  }
+
+  /** The outcome of a written effect. Returns false for one this machine no longer waits on. */
+  effectDone(seq: number, result: EffectResult): boolean {
+    const h = this.effects.get(seq);
+    const effect = h?.effect;
+    if (!h || !effect || effect.status !== "sent") return false;
+    this.sealed(() => {
+      if (result.r === "retry") {
+        effect.status = "new";
+        return;
+      }
+      this.effects.delete(seq);
+      // A child's start stays on its handle: it names the workflow waited for (instance views).
+      if (h.kind !== "child") h.effect = undefined;
+      if (h.state !== "pending") return; // a child that ended before its start was acknowledged
+      if (result.r === "not_found" || result.r === "finished") {
+        const to = effect.kind === "send" ? effect.to : "";
+        return this.settle(h, false, result.r === "not_found" ? instanceNotFound(to) : instanceFinished(to));
+      }
+      if (result.r === "no_version" && effect.kind === "start") {
+        this.children.delete(effect.childId);
+        return this.settle(h, false, noVersion(effect.workflow));
+      }
+      if (effect.kind === "start" && effect.detached) return this.settle(h, true, { instanceId: result.id ?? effect.childId });
+      // A child it waits for: started, it settles when the child's end reaches the mailbox.
+      if (effect.kind === "start") return;
+      this.settle(h, true, undefined);
+    });
+    return true;
+  }
+
+  /**
+   * Messages read from the mailboxes (in position order), and the position of the latest sent
+   * when they were read: each goes to the oldest wait on its name (or to the child it reports
+   * on), or stays for a later wait.
+   */
+  deliver(messages: InboxMessage[], sent: number): void {
+    for (const m of messages) {
+      if (m.position <= this.seenPos) continue;
+      this.inbox.push(m);
+    }
+    this.seenPos = Math.max(this.seenPos, sent, ...messages.map((m) => m.position));
+    this.sealed(() => this.matchInbox());
+  }
+
+  private matchInbox(): void {
+    for (let i = 0; i < this.inbox.length; ) {
+      const m = this.inbox[i]!;
+      const h = m.childId !== null ? this.children.get(m.childId) : this.waits.find((w) => w.event!.name === m.name);
+      if (!h) {
+        i++;
+        continue;
+      }
+      this.inbox.splice(i, 1);
+      this.consumed.push(m.position);
+      if (h.kind === "child") {
+        this.children.delete(h.childId!);
+        const o = childSettlement(h.childId!, m.payload as unknown as ChildOutcome);
+        this.settle(h, o.ok, o.value);
+      } else {
+        this.removeWait(h);
+        this.settle(h, true, decode(m.payload));
+      }
+    }
+  }
+
+  private removeWait(h: Handle): void {
+    const i = this.waits.indexOf(h);
+    if (i >= 0) this.waits.splice(i, 1);
+  }
+
+  /** The positions taken since the last call: the write that carries this state consumes them. */
+  takeConsumed(): number[] {
+    return this.consumed.splice(0);
   }
 
   /** The result of an attempt. Returns false for a stale attempt (already timed out or superseded). */
@@ -340,6 +467,87 @@ export class Machine implements Runtime {
 
   callHelper(fn: number, args: unknown[]): unknown {
     return this.callFunction(fn, null, args);
+  }
+
+  waitForEvent(name: unknown, opts: unknown, node: string): PromiseFace {
+    const event = checkName(name, "an event name");
+    const timeoutMs = waitTimeout(opts);
+    const h = this.newHandle("event");
+    h.event = { seq: ++this.seq, name: event, node };
+    this.waits.push(h);
+    this.matchInbox();
+    if (h.state === "pending" && timeoutMs !== undefined) {
+      h.wakeAt = this.now + timeoutMs;
+      // `timeoutMs: 0` takes a message already read, or gives undefined at once.
+      if (timeoutMs === 0) {
+        this.removeWait(h);
+        this.settle(h, true, undefined);
+      } else this.timers.add(h);
+    }
+    return h.face;
+  }
+
+  private effect(kind: Handle["kind"], effect: Effect): PromiseFace {
+    const h = this.newHandle(kind);
+    h.effect = effect;
+    this.effects.set(effect.seq, h);
+    return h.face;
+  }
+
+  private stored(value: unknown, what: string): Encoded {
+    const encoded = encode(value, what);
+    checkSize(encoded, what, this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
+    return encoded;
+  }
+
+  publish(key: unknown, value: unknown, node: string): PromiseFace {
+    const k = checkName(key, "a publish key");
+    const stored = this.stored(value, `the value published as ${JSON.stringify(k)}`);
+    return this.effect("effect", { seq: ++this.seq, node, status: "new", kind: "publish", key: k, value: stored });
+  }
+
+  sendEvent(args: unknown[], node: string): PromiseFace {
+    const [to, name, payload, opts] = args;
+    if (!isInstanceId(to)) {
+      const h = this.newHandle("effect");
+      this.settle(h, false, instanceNotFound(String(to)));
+      return h.face;
+    }
+    const event = checkName(name, "an event name");
+    const stored = this.stored(payload, `the payload of event ${JSON.stringify(event)}`);
+    const key = idempotencyKey(opts, "sendEvent");
+    return this.effect("effect", { seq: ++this.seq, node, status: "new", kind: "send", to: to.toLowerCase(), name: event, payload: stored, key });
+  }
+
+  startChild(workflow: string, args: unknown[], opts: unknown, detached: boolean, node: string): PromiseFace {
+    let list = args;
+    if (detached) {
+      const [first] = args;
+      if (first !== undefined && !Array.isArray(first))
+        throw new TypeError(`start() of workflow ${workflow} takes its arguments as an array: start([a, b], options)`);
+      list = (first as unknown[] | undefined) ?? [];
+    }
+    const encoded = list.map((a, i) => encode(a, `argument ${i + 1} of workflow ${workflow}`));
+    checkSize(encoded, `the arguments of workflow ${workflow}`, this.options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
+    const key = detached ? idempotencyKey(opts, "start") : null;
+    const childId = (this.options.newId ?? uuidv7)();
+    const face = this.effect(detached ? "effect" : "child", {
+      seq: ++this.seq,
+      node,
+      status: "new",
+      kind: "start",
+      workflow,
+      childId,
+      args: encoded,
+      key,
+      detached,
+    });
+    if (!detached) {
+      const h = PromiseFace.handleOf(face)!;
+      h.childId = childId;
+      this.children.set(childId, h);
+    }
+    return face;
   }
 
   // ---- internals ----
@@ -475,8 +683,11 @@ export class Machine implements Runtime {
     this.settle(h, true, values);
   }
 
-  /** Re-queues restored state: runnable fibers and undispatched actions. */
+  /** Re-queues restored state: runnable fibers, undispatched actions, and effects to write again. */
   resumeAfterRestore(order: number[] = []): void {
+    // An effect shown sent may or may not have been written before the stop: written again, it
+    // changes nothing twice (store/events.ts) and answers as it did.
+    for (const h of this.effects.values()) h.effect!.status = "new";
     // Fibers not waiting run: resumed ones, and one that handed the event loop back mid-run
     // (in the order they were queued, then any others by creation).
     const ready = new Set([...order.map((id) => this.fibers.get(id)), ...this.fibers.values()]);

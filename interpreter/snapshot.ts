@@ -26,6 +26,10 @@ interface SnapshotRoot {
   /** Pending action calls: in flight or waiting, referenced or not. */
   actions: Handle[];
   timers: Handle[];
+  /** Effects not yet acknowledged, waits for events (oldest first), children waited for. */
+  effects?: Handle[];
+  waits?: Handle[];
+  children?: Handle[];
   /** Fibers queued to run, in order: one that handed the event loop back mid-run continues first. */
   run?: number[];
   /** Steps run since the instance last waited (it is mid-run): the step limit counts on after a restore. */
@@ -95,6 +99,9 @@ function extension(m: Machine): CodecExtension {
             settled: value.settled,
             remaining: value.remaining,
             adopt: value.adopt,
+            event: value.event,
+            effect: value.effect,
+            childId: value.childId,
           }),
         };
       }
@@ -203,6 +210,9 @@ function extension(m: Machine): CodecExtension {
         if (d.settled !== undefined) h.settled = d.settled as boolean;
         if (d.remaining !== undefined) h.remaining = d.remaining as number;
         if (d.adopt) h.adopt = true;
+        if (d.event) h.event = d.event as Handle["event"];
+        if (d.effect) h.effect = d.effect as Handle["effect"];
+        if (d.childId !== undefined) h.childId = d.childId as string;
       } else if (tag === "f") {
         const f = target as Fiber;
         f.id = d.id as number;
@@ -258,6 +268,9 @@ export function snapshotWrite(m: Machine): string {
     actions: [...m.actions.values()],
     timers: [...m.timers],
   };
+  if (m.effects.size) root.effects = [...m.effects.values()];
+  if (m.waits.length) root.waits = [...m.waits];
+  if (m.children.size) root.children = [...m.children.values()];
   if (m.runnable.length) {
     root.run = m.runnable.map((f) => f.id);
     root.steps = m.steps;
@@ -279,6 +292,9 @@ export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOpti
   for (const f of root.fibers) m.fibers.set(f.id, f);
   for (const h of root.actions) m.actions.set(h.call!.seq, h);
   for (const h of root.timers) m.timers.add(h);
+  for (const h of root.effects ?? []) m.effects.set(h.effect!.seq, h);
+  m.waits.push(...(root.waits ?? []));
+  for (const h of root.children ?? []) m.children.set(h.childId!, h);
   m.steps = root.steps ?? 0;
   m.checkAt = Math.min(m.steps + SLICE_STEPS, m.stepLimit + 1);
   m.resumeAfterRestore(root.run);

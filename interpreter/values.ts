@@ -176,8 +176,35 @@ export interface ActionCall {
 }
 
 /**
- * A promise of the workflow: an action call, a sleep, a Promise.all, or an async function's
- * result. Fibers wait on handles; joins (Promise.all) are handles whose children are handles.
+ * A step whose effect reaches beyond the instance's own state: a message sent to another
+ * instance, a published value, a child workflow started. Like an action call it goes out only
+ * after the state that made it is durable ("new" until then, "sent" after), and it is written
+ * idempotently (store/events.ts), so one written again after a crash changes nothing twice.
+ */
+export type Effect = { seq: number; node: string; status: "new" | "sent" } & (
+  | { kind: "send"; to: string; name: string; payload: Encoded; key: string | null }
+  | { kind: "publish"; key: string; value: Encoded }
+  | { kind: "start"; workflow: string; childId: string; args: Encoded[]; key: string | null; detached: boolean }
+);
+
+/** A `waitForEvent`: the mailbox it takes from (its deadline, if any, is the handle's wakeAt). */
+export interface EventWait {
+  seq: number;
+  name: string;
+  node: string;
+}
+
+/** A message of the instance's mailboxes, read by its holder (store/events.ts EventMessage). */
+export interface InboxMessage {
+  position: number;
+  name: string;
+  payload: Encoded;
+  childId: string | null;
+}
+
+/**
+ * A promise of the workflow: an action call, a sleep, a Promise.all, an async function's
+ * result, a wait for an event, a child workflow, or an effect. Fibers wait on handles; joins (Promise.all) are handles whose children are handles.
  */
 export class Handle {
   state: HandleState = "pending";
@@ -197,13 +224,19 @@ export class Handle {
   remaining?: number;
   /** An async function's result that returned a pending handle: settles as that handle does. */
   adopt?: boolean;
+  /** event: the mailbox it waits on. */
+  event?: EventWait;
+  /** effect, and child (its start): what goes out once durable. Cleared when it has. */
+  effect?: Effect;
+  /** child: the child instance it waits for. */
+  childId?: string;
 
   /** What the workflow holds for this handle (made on first use, one per handle). */
   private faceOf: PromiseFace | undefined;
 
   constructor(
     public id: number,
-    public kind: "act" | "sleep" | "all" | "fiber",
+    public kind: "act" | "sleep" | "all" | "fiber" | "event" | "child" | "effect",
   ) {}
 
   get face(): PromiseFace {

@@ -8,9 +8,10 @@ import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { uuidv7 } from "../core/ids.js";
 import { outcomeValue, sdkConfig, type StartOptions } from "./settings.js";
-import { checkSize, encode, type Encoded } from "../core/codec.js";
-import type { WorkflowDefinition } from "./definition.js";
-import { WaymarkError, WorkflowCancelledError } from "../core/errors.js";
+import { checkSize, decode, encode, type Encoded } from "../core/codec.js";
+import { workflowRegistry, type WorkflowDefinition } from "./definition.js";
+import { InstanceFinishedError, InstanceNotFoundError, WaymarkError, WorkflowCancelledError } from "../core/errors.js";
+import { childrenList, eventSend, publishedGet, type ChildSummary } from "../store/events.js";
 import { DoneListener } from "./listener.js";
 
 /**
@@ -107,6 +108,28 @@ export class WaymarkClient {
     return id;
   }
 
+  /**
+   * The version ids of a workflow and of every child workflow it may start (and theirs), found
+   * in this process's registry: a child starts on the latest registered version of its workflow,
+   * so one is registered before its parent can start it.
+   */
+  async versionTree(def: WorkflowDefinition, db: Queryable, o: { deadline?: number } = {}): Promise<number> {
+    const registry = workflowRegistry();
+    const seen = new Set<WorkflowDefinition>([def]);
+    const queue = [def];
+    while (queue.length) {
+      for (const name of queue.shift()!.compiled.ir.children ?? []) {
+        const child = registry.get(name);
+        if (child && !seen.has(child)) {
+          seen.add(child);
+          queue.push(child);
+        }
+      }
+    }
+    const ids = await Promise.all([...seen].map((d) => this.versionId(d, db, o)));
+    return ids[0]!;
+  }
+
   async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
     const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
     checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
@@ -121,7 +144,7 @@ export class WaymarkClient {
     // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def, this.pool, { deadline });
+    const versionId = await this.versionTree(def, this.pool, { deadline });
     // Listen before queueing: the completion cannot slip between the insert and the LISTEN.
     await this.listener.ready(left(deadline));
     const row = {
@@ -151,7 +174,7 @@ export class WaymarkClient {
     }) as Encoded[];
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const versionId = await this.versionId(def, this.pool, { deadline });
+    const versionId = await this.versionTree(def, this.pool, { deadline });
     const ids = encoded.map(() => uuidv7());
     for (let i = 0; i < ids.length; i += 1000) {
       // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
@@ -182,9 +205,9 @@ export class WaymarkClient {
     await this.ready(); // a database never reached fails at once, as for start()
     const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
     if (!now) {
-      throw new WaymarkError(
-        "WAYMARK_NOT_FOUND",
-        `no workflow instance ${id}: it was never queued, its transaction rolled back or has not committed yet, or it was removed after its retention period`,
+      throw new InstanceNotFoundError(
+        id,
+        ": it was never queued, its transaction rolled back or has not committed yet, or it was removed after its retention period",
       );
     }
     if (FINISHED.includes(now.status)) return outcomeValue(now);
@@ -194,18 +217,63 @@ export class WaymarkClient {
   async status(id: string): Promise<InstanceStatus> {
     await this.ready();
     const row = await retryLostConnection(() => instanceGet(this.pool, { id }), RETRY_LOST_CONNECTION_MS);
-    if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+    if (!row) throw new InstanceNotFoundError(id);
     return row.status;
   }
 
   /** Cancels an instance; returns the status it had (a finished one is left as it is). */
-  async cancel(id: string, workflowName: string): Promise<InstanceStatus> {
+  async cancel(id: string, workflowName?: string): Promise<InstanceStatus> {
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();
-    const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName }));
+    const name = workflowName ?? (await retryLostConnection(() => instanceGet(this.pool, { id }), left(deadline)))?.workflowName;
+    if (name === undefined) throw new InstanceNotFoundError(id);
+    const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName: name }));
     const before = await retryLostConnection(() => instanceCancel(this.pool, { id, error }), left(deadline));
-    if (!before) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
+    if (!before) throw new InstanceNotFoundError(id);
     return before;
+  }
+
+  /** Appends a message to an instance's mailbox (see sdk/events.ts for the checks made before). */
+  async sendEvent(id: string, name: string, payload: Encoded, key: string | null): Promise<void> {
+    const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
+    await this.ready();
+    // Idempotent when keyed: asked again after a lost reply, it stores nothing twice. Unkeyed,
+    // a lost connection is the caller's to handle, as for any insert.
+    const send = () => eventSend(this.pool, { id, name, payload, key });
+    const r = key ? await retryLostConnection(send, left(deadline)) : await send();
+    if (r === "not_found") throw new InstanceNotFoundError(id);
+    if (r === "finished") throw new InstanceFinishedError(id);
+  }
+
+  /** The latest value published under `key`, waiting up to `waitMs` for a first one. */
+  async published(id: string, key: string, waitMs: number): Promise<unknown> {
+    const deadline = Date.now() + waitMs;
+    await this.ready();
+    const read = async () => {
+      const got = await retryLostConnection(() => publishedGet(this.pool, { id, key }), RETRY_LOST_CONNECTION_MS);
+      if (!got) throw new InstanceNotFoundError(id);
+      return got;
+    };
+    if (waitMs <= 0) {
+      const got = await read();
+      return got.found ? decode(got.value!) : undefined;
+    }
+    // Listen before the first read: a value published between the two is not missed.
+    await this.listener.ready(Math.max(0, deadline - Date.now()));
+    return this.listener.waitFor(`published:${id}`, deadline, async () => {
+      const got = await read();
+      return got.found ? { value: decode(got.value!) } : undefined;
+    });
+  }
+
+  async children(id: string): Promise<ChildSummary[]> {
+    await this.ready();
+    const [row, list] = await retryLostConnection(
+      () => Promise.all([instanceGet(this.pool, { id }), childrenList(this.pool, { id })]),
+      RETRY_LOST_CONNECTION_MS,
+    );
+    if (!row) throw new InstanceNotFoundError(id);
+    return list;
   }
 
   async close(): Promise<void> {

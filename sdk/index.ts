@@ -2,8 +2,10 @@
  * waymark: durable workflows for Node.js on Postgres.
  */
 export { action, actionContext, depends, type ActionContext } from "./action.js";
-export { Workflow, WorkflowHandle, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
+export { Workflow, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
+export { WorkflowHandle, getInstance, sendEvent, type SendEventOptions } from "./handle.js";
 export { sleep } from "./sleep.js";
+export { waitForEvent, publish } from "./events.js";
 export { RetryPolicy, BackoffPolicy, type RetryPolicyOptions, type BackoffPolicyOptions } from "./policies.js";
 export { closeClient as close, type StartOptions } from "./client.js";
 export { scheduleWorkflow, pauseSchedule, resumeSchedule, deleteSchedule, listSchedules, type ScheduleOptions, type ScheduleInfo } from "./schedules.js";
@@ -16,6 +18,8 @@ export {
   ActionTimeout,
   SerializationError,
   RegistrationError,
+  InstanceNotFoundError,
+  InstanceFinishedError,
   isWaymarkError,
   type WaymarkErrorCode,
 } from "../core/errors.js";

@@ -17,6 +17,8 @@ export class DoneListener {
   private readonly listener: Listener;
   private connecting: Promise<void> | null = null;
   private readonly waiters = new Map<string, Set<(o: InstanceOutcome) => void>>();
+  /** Callers waiting for other notifications on the done channel, by payload. */
+  private readonly watchers = new Map<string, Set<() => void>>();
   /** The fallback poll, running only while someone waits. */
   private readonly poll: Loop;
   private closed = false;
@@ -24,7 +26,7 @@ export class DoneListener {
   constructor(
     connectionString: string,
     private readonly pool: pg.Pool,
-    pollMs = 1000,
+    private readonly pollMs = 1000,
   ) {
     this.listener = new Listener({
       connectionString,
@@ -32,6 +34,11 @@ export class DoneListener {
       channels: [CHANNELS.done],
       livenessMs: false,
       onNotification: (_channel, payload) => {
+        // "published:<id>": a value was published; anything else lists finished instances.
+        if (payload?.startsWith("published:")) {
+          for (const wake of this.watchers.get(payload) ?? []) wake();
+          return;
+        }
         const ids = payload ? payload.split(",").filter((id) => this.waiters.has(id)) : [];
         if (ids.length) void this.fetch(ids);
       },
@@ -95,6 +102,34 @@ export class DoneListener {
       // It may have finished before we started listening for it.
       void this.fetch([id]);
     });
+  }
+
+  /**
+   * Asks `check` until it finds something or `deadline` passes, again whenever `key` is notified
+   * on the done channel and at least every poll interval (the fallback). Call ready() first.
+   */
+  async waitFor<T>(key: string, deadline: number, check: () => Promise<{ value: T } | undefined>): Promise<T | undefined> {
+    for (;;) {
+      let wake!: () => void;
+      let timer: NodeJS.Timeout | undefined;
+      const woke = new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, Math.max(0, Math.min(this.pollMs, deadline - Date.now())));
+      });
+      let set = this.watchers.get(key);
+      if (!set) this.watchers.set(key, (set = new Set()));
+      set.add(wake);
+      try {
+        const got = await check();
+        if (got) return got.value;
+        if (Date.now() >= deadline) return undefined;
+        await woke;
+      } finally {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (!set.size) this.watchers.delete(key);
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import { sdkConfig, sharedClient, type StartOptions } from "./client.js";
 import { compilesLazily, DEFINITION, definitionOf, workflowRegister, type WorkflowDefinition } from "./definition.js";
 import { callerFile } from "../compiler/source.js";
 import { RegistrationError } from "../core/errors.js";
-import type { InstanceStatus } from "../store/instances.js";
+import { WorkflowHandle } from "./handle.js";
 import type { BackoffPolicy, RetryPolicy } from "./policies.js";
 
 /** Options of one action call: `await this.runAction(act(x), { retry, backoff, timeoutMs })`. */
@@ -15,32 +15,6 @@ export interface ActionCallOptions {
   retry?: RetryPolicy | { attempts: number; exceptionTypes?: string[] };
   backoff?: BackoffPolicy | { baseDelayMs: number; multiplier?: number; maxDelayMs?: number; jitter?: boolean };
   timeoutMs?: number;
-}
-
-/** A queued instance. */
-export class WorkflowHandle<T = unknown> {
-  constructor(
-    readonly instanceId: string,
-    readonly workflowName: string,
-  ) {}
-
-  /** The result, or a WorkflowFailedError / WorkflowCancelledError. */
-  async result(): Promise<T> {
-    return (await (await sharedClient()).result(this.instanceId)) as T;
-  }
-
-  async status(): Promise<InstanceStatus> {
-    return (await sharedClient()).status(this.instanceId);
-  }
-
-  /**
-   * Cancels the instance: a queued or sleeping one at once; a running one dispatches nothing
-   * new, its in-flight actions' signals abort, and it ends `cancelled`. `result()` then rejects
-   * with WorkflowCancelledError. Cancelling a finished instance changes nothing.
-   */
-  async cancel(): Promise<void> {
-    await (await sharedClient()).cancel(this.instanceId, this.workflowName);
-  }
 }
 
 type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];

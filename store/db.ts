@@ -16,9 +16,13 @@ export type Queryable = Pick<pg.Pool, "query"> | pg.ClientBase;
  * with one statement.
  */
 export const CHANNELS = {
-  /** For supervisors: "queued" (an instance was queued or woken), "cancel:<id>", "schedule". */
+  /**
+   * For supervisors: "queued" (an instance was queued or woken), "cancel:<id>", "event:<id>" (a
+   * message for a running instance), "schedule". Also sent by the SQL functions of
+   * migrations/0005 under these names.
+   */
   work: "waymark_work",
-  /** For callers: finished instances, as a comma-separated list of ids. */
+  /** For callers: finished instances, as a comma-separated list of ids; "published:<id>" for a value published. */
   done: "waymark_done",
 } as const;
 
@@ -26,8 +30,6 @@ export const CHANNELS = {
 export const NOTIFY_QUEUED = `pg_notify('${CHANNELS.work}', 'queued')`;
 /** SQL that wakes the schedulers. */
 export const NOTIFY_SCHEDULE = `pg_notify('${CHANNELS.work}', 'schedule')`;
-/** SQL that tells the owner of instance `idSql` to cancel it. */
-export const notifyCancel = (idSql: string) => `pg_notify('${CHANNELS.work}', 'cancel:' || ${idSql})`;
 
 // Parse int8 and numeric as numbers where they are counts or ids that fit.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {

@@ -8,7 +8,7 @@
  * state writes).
  */
 import type { Encoded } from "../core/codec.js";
-import { CHANNELS, NOTIFY_QUEUED, notifyCancel, type Queryable } from "./db.js";
+import { NOTIFY_QUEUED, type Queryable } from "./db.js";
 
 export type InstanceStatus = "queued" | "running" | "sleeping" | "completed" | "failed" | "cancelled";
 
@@ -33,6 +33,10 @@ export interface InstanceFull {
   leaseLosses: number;
   cancelRequested: boolean;
   scheduleId: number | null;
+  /** The workflow that started this one as a child, if any. */
+  parentId: string | null;
+  /** A child its parent does not wait for (`start()` inside a workflow). */
+  detached: boolean;
   scheduledAt: Date;
   createdAt: Date;
   startedAt: Date | null;
@@ -62,7 +66,7 @@ export type InstanceOutcome = Pick<InstanceFull, "id" | "workflowName" | "status
 
 /** The columns of an InstanceRow. */
 const ROW_COLUMNS = `id::text, workflow_name, version_id, status, priority, args, result, error, idempotency_key,
-  lease_owner, lease_losses, scheduled_at, created_at, started_at, finished_at`;
+  lease_owner, lease_losses, parent_id::text, detached, scheduled_at, created_at, started_at, finished_at`;
 /** The columns of an InstanceFull: the row's, the snapshot and the bookkeeping. */
 const FULL_COLUMNS = `${ROW_COLUMNS}, state, cancel_requested, schedule_id, updated_at`;
 
@@ -85,7 +89,9 @@ function instanceFull(r: Record<string, unknown>): InstanceFull {
     leaseOwner: r.lease_owner as string | null,
     leaseLosses: r.lease_losses as number,
     cancelRequested: r.cancel_requested as boolean,
-    scheduleId: r.schedule_id === null ? null : Number(r.schedule_id),
+    scheduleId: r.schedule_id === null || r.schedule_id === undefined ? null : Number(r.schedule_id),
+    parentId: (r.parent_id as string | null) ?? null,
+    detached: r.detached === true,
     scheduledAt: r.scheduled_at as Date,
     createdAt: r.created_at as Date,
     startedAt: r.started_at as Date | null,
@@ -218,26 +224,12 @@ export async function instanceOutcomes(db: Queryable, p: { ids: string[]; finish
  * aborts its in-flight actions and ends it `cancelled`. Returns the status it had.
  */
 export async function instanceCancel(db: Queryable, p: { id: string; error: Encoded }): Promise<InstanceStatus | undefined> {
-  const { rows } = await db.query<{ before: InstanceStatus }>(
-    `WITH x AS (SELECT id, status FROM waymark.instances WHERE id = $1 FOR UPDATE),
-     upd AS (
-       UPDATE waymark.instances i
-          SET status = CASE WHEN x.status IN ('queued', 'sleeping') THEN 'cancelled' ELSE i.status END,
-              finished_at = CASE WHEN x.status IN ('queued', 'sleeping') THEN now() ELSE i.finished_at END,
-              error = CASE WHEN x.status IN ('queued', 'sleeping') THEN $2::json ELSE i.error END,
-              state = CASE WHEN x.status IN ('queued', 'sleeping') THEN NULL ELSE i.state END,
-              cancel_requested = (x.status = 'running') OR i.cancel_requested,
-              updated_at = now()
-         FROM x WHERE i.id = x.id
-        RETURNING x.status AS before
-     )
-     SELECT before,
-            CASE WHEN before IN ('queued', 'sleeping') THEN pg_notify('${CHANNELS.done}', $1::text)
-                 WHEN before = 'running' THEN ${notifyCancel("$1::text")} END
-       FROM upd`,
-    [p.id, JSON.stringify(p.error)],
-  );
-  return rows[0]?.before;
+  // waymark.cancel_instance (migrations/0005): a parent's end cancels its children through it too.
+  const { rows } = await db.query<{ before: InstanceStatus | null }>("SELECT waymark.cancel_instance($1::uuid, $2::json) AS before", [
+    p.id,
+    JSON.stringify(p.error),
+  ]);
+  return rows[0]?.before ?? undefined;
 }
 
 /**
@@ -293,6 +285,10 @@ export async function instancesCollect(db: Queryable, p: { retentionHours: numbe
         ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
      ), attempts AS (
        DELETE FROM waymark.action_attempts a USING doomed WHERE a.instance_id = doomed.id
+     ), events AS (
+       DELETE FROM waymark.events e USING doomed WHERE e.instance_id = doomed.id
+     ), published AS (
+       DELETE FROM waymark.published p USING doomed WHERE p.instance_id = doomed.id
      ), del AS (
        DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
      )

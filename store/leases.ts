@@ -21,6 +21,8 @@ export interface ClaimedInstance {
   leaseLosses: number;
   /** One more death would fail it: it runs alone among the isolated (see `instanceClaim`). */
   isolated: boolean;
+  /** The position of the latest message sent to its mailboxes (0: none). */
+  eventsSent: number;
 }
 
 /**
@@ -61,10 +63,10 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
               started_at = coalesce(i.started_at, now()), updated_at = now()
          FROM pick
         WHERE i.id = pick.id
-       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses, i.isolated
+       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses, i.isolated, i.events_sent
      )
      -- An UPDATE returns rows in no particular order: hand them over in claim order.
-     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses, isolated
+     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses, isolated, events_sent
        FROM claimed ORDER BY least(woke, 1), priority DESC, scheduled_at, id`,
     values: [p.owner, p.limit, p.leaseMs, p.isolated ?? 1],
   });
@@ -78,6 +80,7 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
     cancelRequested: r.cancel_requested,
     leaseLosses: r.lease_losses,
     isolated: r.isolated,
+    eventsSent: r.events_sent,
   }));
 }
 
@@ -89,8 +92,8 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
 export async function instanceHeartbeat(
   db: Queryable,
   p: { owner: string; leaseMs: number; ids: string[] },
-): Promise<{ owned: Set<string>; cancel: string[] }> {
-  const { rows } = await db.query<{ id: string; cancel_requested: boolean }>({
+): Promise<{ owned: Set<string>; cancel: string[]; eventsSent: Map<string, number> }> {
+  const { rows } = await db.query<{ id: string; cancel_requested: boolean; events_sent: number }>({
     name: "waymark_heartbeat",
     // Rows are locked in id order, as the batched write locks them: two statements of one
     // supervisor that lock the same rows in different orders can deadlock (the chaos soak saw it).
@@ -100,10 +103,15 @@ export async function instanceHeartbeat(
         ORDER BY id FOR UPDATE
      )
      UPDATE waymark.instances i SET lease_expires_at = now() + $2 * interval '1 millisecond'
-       FROM h WHERE i.id = h.id RETURNING i.id::text AS id, i.cancel_requested`,
+       FROM h WHERE i.id = h.id RETURNING i.id::text AS id, i.cancel_requested, i.events_sent`,
     values: [p.owner, p.leaseMs, p.ids],
   });
-  return { owned: new Set(rows.map((r) => r.id)), cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
+  return {
+    owned: new Set(rows.map((r) => r.id)),
+    cancel: rows.filter((r) => r.cancel_requested).map((r) => r.id),
+    // The fallback for a missed 'event:<id>' NOTIFY: the holder compares with what it has read.
+    eventsSent: new Map(rows.filter((r) => r.events_sent > 0).map((r) => [r.id, r.events_sent])),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Encoded } from "../core/codec.js";
 import type { AttemptWrite } from "./attempts.js";
-import { CHANNELS, type Queryable } from "./db.js";
+import { CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
 import type { InstanceStatus } from "./instances.js";
 
 export interface InstanceWrite {
@@ -20,6 +20,15 @@ export interface InstanceWrite {
   scheduledAt?: Date;
   /** For a sleeping or released instance: its error if a cancellation turns out to be pending. */
   cancelError?: Encoded;
+  /**
+   * The mailbox position its holder has read up to, for an instance that waits on events or
+   * children: a sleeping write with a newer message waiting wakes at once instead.
+   */
+  seen?: number;
+  /** It has started children it waits for (cancelled when it finishes). */
+  awaitsChildren?: boolean;
+  /** Mailbox positions its new state has taken: consumed by this write. */
+  consumed?: number[];
 }
 
 const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
@@ -27,10 +36,15 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
 /**
  * One statement for a whole batch: instance states (guarded by the lease), their action
  * attempts (written only for instances whose guard held), and NOTIFYs for finished instances
- * (chunked to stay under the payload limit) and released ones. Returns the ids whose write
- * held; an instance missing from the result has lost its lease and must be dropped.
+ * (chunked to stay under the payload limit) and released ones; the mailbox messages the new
+ * states took are marked consumed. Returns the instances whose write held, each with the
+ * position of the latest message sent to it; an instance missing from the result has lost its
+ * lease and must be dropped.
  */
-export async function instancesPersist(db: Queryable, p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] }): Promise<Set<string>> {
+export async function instancesPersist(
+  db: Queryable,
+  p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] },
+): Promise<Map<string, number>> {
   // In id order, the order the heartbeat locks rows in: no deadlock between the two.
   const I = [...p.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const A = p.attempts;
@@ -42,15 +56,16 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
   for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
   if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
   const withAttempts = new Set(A.map((a) => a.instanceId));
-  const { rows } = await db.query<{ ids: string[] }>({
+  const consumed = I.flatMap((x) => (x.consumed ?? []).map((position) => ({ i: x.id, p: position })));
+  const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
     name: "waymark_persist",
     // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
     // not see constants it could match to a partial index (it would walk every running row of
     // the table for each written one); the only way in is the primary key.
     text: `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids)
      ), upd AS (
        UPDATE waymark.instances i
           -- A cancellation requested while this write was on its way (the supervisor saw it too
@@ -61,7 +76,12 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
                            WHEN w.keep_state THEN i.state ELSE w.state END,
               result = w.result,
               error = CASE WHEN i.cancel_requested AND w.status IN ('sleeping', 'queued') THEN w.cancel_error ELSE w.error END,
-              scheduled_at = coalesce(w.scheduled_at, i.scheduled_at),
+              -- A message newer than its holder read arrived meanwhile: asleep, it is due at once.
+              -- Waiting without a deadline, it sleeps until a message wakes it.
+              scheduled_at = CASE WHEN w.status = 'sleeping' AND i.events_sent > w.seen THEN now()
+                                  WHEN w.status = 'sleeping' THEN coalesce(w.scheduled_at, 'infinity')
+                                  ELSE coalesce(w.scheduled_at, i.scheduled_at) END,
+              awaits_children = i.awaits_children OR coalesce(w.kids, false),
               lease_owner = CASE WHEN w.status = 'running' THEN i.lease_owner END,
               lease_expires_at = CASE WHEN w.status = 'running' THEN i.lease_expires_at END,
               -- Progress written (a new state or recorded attempts) clears the deaths in a row.
@@ -73,7 +93,11 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
          FROM w
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
-       RETURNING i.id, i.status, w.status AS wanted
+       RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke
+     ), took AS (
+       UPDATE waymark.events e SET consumed_at = now()
+         FROM json_to_recordset($17::json) AS c(i uuid, p int)
+        WHERE e.instance_id = c.i AND e.position = c.p AND c.i IN (SELECT id FROM upd)
      ), att AS (
        -- The attempts travel as one JSON array (one JSON.stringify, instead of twelve arrays the
        -- driver escapes element by element); times are epoch milliseconds.
@@ -90,8 +114,11 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), late AS (
        SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
+     ), woken AS (
+       SELECT count(${NOTIFY_QUEUED}) AS n FROM (SELECT 1 FROM upd WHERE upd.woke AND upd.status = 'sleeping' LIMIT 1) AS one
      )
-     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled FROM upd`,
+     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, coalesce(array_agg(upd.events_sent), '{}') AS sent,
+            (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`,
     values: [
       p.owner,
       I.map((x) => x.id),
@@ -122,7 +149,12 @@ export async function instancesPersist(db: Queryable, p: { owner: string; instan
       notes.map((n) => n[1]),
       I.map((x) => json(x.cancelError)),
       I.map((x) => x.state !== undefined || withAttempts.has(x.id)),
+      I.map((x) => x.seen ?? null),
+      I.map((x) => x.awaitsChildren ?? null),
+      JSON.stringify(consumed),
     ],
   });
-  return new Set(rows[0]?.ids ?? []);
+  const ids = rows[0]?.ids ?? [];
+  const sent = rows[0]?.sent ?? [];
+  return new Map(ids.map((id, n) => [id, sent[n] ?? 0]));
 }

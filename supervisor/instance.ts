@@ -1,4 +1,5 @@
 import type { Machine } from "../interpreter/machine.js";
+import type { Handle } from "../interpreter/values.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
 import { encode, encodeFailure, type Encoded } from "../core/codec.js";
 import { SerializationError, WorkflowCancelledError } from "../core/errors.js";
@@ -22,7 +23,8 @@ export interface Inflight {
 /** How an instance leaves memory at its next write. */
 export type Exit =
   | { kind: "finished"; status: "completed" | "failed" | "cancelled"; result?: Encoded; error?: Encoded }
-  | { kind: "sleeping"; wakeAt: number }
+  /** `wakeAt` undefined: until a message (or a child's end) wakes it. */
+  | { kind: "sleeping"; wakeAt: number | undefined }
   /** Back to the queue; `keepState`: with the state it was claimed with (nothing ran). */
   | { kind: "released"; keepState?: true };
 
@@ -36,6 +38,15 @@ export class LiveInstance implements Writable {
   readonly toSend: Task[] = [];
   /** Dispatches taken by the write now on its way (sent when it lands). */
   inWrite: Task[] = [];
+  /** Effects (sends, child starts, publications) that go out once the next write lands. */
+  readonly toApply: Handle[] = [];
+  /** Messages may have reached its mailbox past the position its machine has read. */
+  unread = false;
+  /** A read of its mailbox is on its way (and `fetchAgain`: another is wanted after it). */
+  fetching = false;
+  fetchAgain = false;
+  /** Since when it has been idle, waiting only on the world (a message, a child): it leaves memory after a while. */
+  idleSince = 0;
   readonly inflight = new Map<string, Inflight>();
   exit: Exit | undefined;
   wakeTimer: NodeJS.Timeout | null = null;
@@ -63,7 +74,7 @@ export class LiveInstance implements Writable {
     readonly versionId: number,
     readonly epoch: number,
     public machine: Machine,
-    private readonly afterWrite: (live: LiveInstance, sent: Task[]) => void,
+    private readonly afterWrite: (live: LiveInstance, sent: Task[], effects: Handle[], eventsSent: number | undefined) => void,
     fresh: boolean,
     /** WAYMARK_MAX_STATE_BYTES: a larger snapshot fails the instance instead of being written. */
     private readonly maxStateBytes: number,
@@ -107,9 +118,13 @@ export class LiveInstance implements Writable {
     return encode(new WorkflowCancelledError({ instanceId: this.id, workflowName: this.workflowName }));
   }
 
-  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void } {
+  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: (eventsSent?: number) => void; undo: () => void } {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
+    const effects = this.toApply.splice(0);
+    // Messages the state took are consumed by the write of that state, never by one without it.
+    const consumed = this.machine.takeConsumed();
+    if (consumed.length || effects.length) this.needsSnapshot = true;
     // Take the snapshot first: if it fails, the instance leaves as failed with this write.
     const keep = this.exit?.kind === "finished" || (this.exit?.kind === "released" && this.exit.keepState);
     const state = keep ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
@@ -120,7 +135,8 @@ export class LiveInstance implements Writable {
       if (exit.result !== undefined) write.result = exit.result;
       if (exit.error !== undefined) write.error = exit.error;
     } else if (exit?.kind === "sleeping") {
-      write = { id: this.id, epoch: this.epoch, status: "sleeping", state, scheduledAt: new Date(exit.wakeAt), cancelError: this.cancelError() };
+      write = { id: this.id, epoch: this.epoch, status: "sleeping", state, cancelError: this.cancelError() };
+      if (exit.wakeAt !== undefined) write.scheduledAt = new Date(exit.wakeAt);
     } else if (exit?.kind === "released") {
       write = { id: this.id, epoch: this.epoch, status: "queued", state, scheduledAt: new Date(), cancelError: this.cancelError() };
     } else if (this.needsSnapshot || sends.length) {
@@ -128,6 +144,9 @@ export class LiveInstance implements Writable {
     } else {
       write = { id: this.id, epoch: this.epoch, status: "running" };
     }
+    if (this.machine.waitsOnWorld()) write.seen = this.machine.seenPos;
+    if (this.machine.children.size) write.awaitsChildren = true;
+    if (consumed.length) write.consumed = consumed;
     const snapshotted = this.needsSnapshot;
     this.needsSnapshot = false;
     this.inWrite = sends;
@@ -135,16 +154,18 @@ export class LiveInstance implements Writable {
     return {
       write,
       attempts,
-      after: () => {
+      after: (eventsSent) => {
         this.inWrite = [];
         // Progress is on record (and its deaths in a row cleared): no longer a suspect.
         if (progress) this.suspect = false;
-        this.afterWrite(this, sends);
+        this.afterWrite(this, sends, effects, eventsSent);
       },
       undo: () => {
         this.inWrite = [];
         this.attempts.unshift(...attempts);
         this.toSend.unshift(...sends);
+        this.toApply.unshift(...effects);
+        this.machine.consumed.unshift(...consumed);
         this.needsSnapshot ||= snapshotted;
       },
     };

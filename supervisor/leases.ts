@@ -23,6 +23,8 @@ export interface LeaseOptions {
   /** Held instances whose lease is gone (each with the epoch of the claim that lost it). */
   lost(instances: Array<{ id: string; epoch: number }>): void;
   cancel(ids: string[]): void;
+  /** The latest mailbox positions of held instances that have messages (a missed NOTIFY's fallback). */
+  eventsSent(sent: Map<string, number>): void;
   reclaimed(n: number): void;
 }
 
@@ -63,10 +65,15 @@ export class Leases {
     // Instances adopted after this snapshot of ids may not be in the result yet: only judge these.
     const before = new Map(this.options.held());
     if (!before.size) return;
-    const { owned, cancel } = await instanceHeartbeat(this.options.db, { owner: this.options.owner, leaseMs: this.options.ttlMs, ids: [...before.keys()] });
+    const { owned, cancel, eventsSent } = await instanceHeartbeat(this.options.db, {
+      owner: this.options.owner,
+      leaseMs: this.options.ttlMs,
+      ids: [...before.keys()],
+    });
     const lost = [...before].filter(([id]) => !owned.has(id)).map(([id, epoch]) => ({ id, epoch }));
     if (lost.length) this.options.lost(lost);
     if (cancel.length) this.options.cancel(cancel);
+    if (eventsSent.size) this.options.eventsSent(eventsSent);
   }
 
   async reclaim(): Promise<void> {

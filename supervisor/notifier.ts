@@ -1,6 +1,6 @@
 /**
  * The supervisor's LISTEN connection: wakes the pollers on new and woken instances, and passes
- * cancellations and schedule changes on. It reconnects with backoff for as long as it takes;
+ * cancellations, messages to running instances and schedule changes on. It reconnects with backoff for as long as it takes;
  * after a reconnect every poller looks at once, since notifications sent while it was down are
  * lost.
  */
@@ -11,6 +11,8 @@ import { Listener } from "../store/listen.js";
 export interface NotifierHandlers {
   queued(): void;
   cancel(id: string): void;
+  /** A message reached the mailbox of a running instance (this supervisor's, maybe). */
+  event(id: string): void;
   schedule(): void;
   reconnected(): void;
 }
@@ -27,6 +29,7 @@ export class Notifier {
       onNotification: (_channel, payload) => {
         if (payload === "queued") handlers.queued();
         else if (payload === "schedule") handlers.schedule();
+        else if (payload?.startsWith("event:")) handlers.event(payload.slice("event:".length));
         else if (payload?.startsWith("cancel:")) handlers.cancel(payload.slice("cancel:".length));
       },
       onReconnected: () => handlers.reconnected(),

@@ -14,7 +14,7 @@ import type { AttemptWrite } from "../store/attempts.js";
 export interface Writable {
   readonly id: string;
   /** Builds this instance's write and takes its pending attempt rows; `after` runs once it is durable. */
-  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: () => void; undo: () => void };
+  collect(): { write: InstanceWrite; attempts: AttemptWrite[]; after: (eventsSent?: number) => void; undo: () => void };
   /** Postgres refused the write for what it carries: the instance fails with `reason`, without that data. */
   refused(reason: string): void;
 }
@@ -115,7 +115,7 @@ export class Persister {
    * one bad value never holds up the batch. A lost connection is thrown for the caller to retry.
    */
   private async write(list: Collected[]): Promise<void> {
-    let written: Set<string>;
+    let written: Map<string, number>;
     try {
       written = await instancesPersist(this.opts.db, {
         owner: this.opts.owner,
@@ -136,7 +136,7 @@ export class Persister {
     for (const c of list) {
       c.settled = true;
       this.refused.delete(c.w.id);
-      if (written.has(c.w.id)) c.after();
+      if (written.has(c.w.id)) c.after(written.get(c.w.id));
       else lost.push({ id: c.w.id, epoch: c.write.epoch });
     }
     if (lost.length) this.opts.onLost(lost);

@@ -13,6 +13,8 @@ import type { ClaimedInstance } from "../store/leases.js";
 import type { SupervisorEvents } from "../core/events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
+import { Outbox } from "./outbox.js";
+import { eventsFetch, type EffectOutcome, type EffectWrite } from "../store/events.js";
 import type { ChildPool, PoolResult } from "./pool.js";
 import type { LoadedVersion, VersionCache } from "./versions.js";
 
@@ -45,6 +47,8 @@ type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
 export class Shard {
   readonly live = new Map<string, LiveInstance>();
   readonly persister: Persister;
+  /** Effects of workflow steps beyond their rows (sends, child starts, publications). */
+  readonly outbox: Outbox;
   /** Attempts that timed out but whose child has not settled them: killed after the grace. */
   private readonly abandoned = new Map<string, number>();
   completed = 0;
@@ -62,6 +66,7 @@ export class Shard {
         for (const { id, epoch } of lost) this.drop(id, "its lease was taken over (the write was refused)", epoch);
       },
     });
+    this.outbox = new Outbox({ db: options.db, log: options.log.scope("effects"), done: (outcomes) => this.onEffects(outcomes) });
   }
 
   private newLive(c: ClaimedInstance, machine: Machine): LiveInstance {
@@ -71,11 +76,12 @@ export class Shard {
       c.versionId,
       c.epoch,
       machine,
-      (l, s) => this.afterWrite(l, s),
+      (l, s, effects, eventsSent) => this.afterWrite(l, s, effects, eventsSent),
       c.state === null,
       this.options.config.maxStateBytes,
     );
     live.suspect = c.isolated;
+    live.unread = c.eventsSent > 0;
     return live;
   }
 
@@ -127,17 +133,94 @@ export class Shard {
     this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null || c.epoch > 1 });
     // A claim that is not the first: results may have been recorded after the last snapshot (or,
     // with no snapshot, for the first calls). Apply them instead of running those calls again.
-    if (c.state !== null || c.epoch > 1) {
+    if (c.state !== null || c.epoch > 1 || live.unread) {
       try {
-        await this.resume(live, c.state !== null, now);
+        if (c.state !== null || c.epoch > 1) await this.resume(live, c.state !== null, now);
+        // Messages sent before it ran (or while it slept): read before it runs, so a wait finds
+        // what is already in its mailbox.
+        if (live.unread) await this.readMailbox(live);
       } catch (e) {
-        this.options.log.warn("reading recorded attempts failed; the instance goes back to the queue", { instance: c.id, error: (e as Error).message });
+        this.options.log.warn("reading recorded attempts or messages failed; the instance goes back to the queue", {
+          instance: c.id,
+          error: (e as Error).message,
+        });
         live.exit = { kind: "released" };
         this.persister.mark(live, true);
         return;
       }
     }
     this.step(live);
+  }
+
+  /** Reads the messages past what the machine has read and hands them over (no step). */
+  private async readMailbox(live: LiveInstance): Promise<void> {
+    live.unread = false;
+    const m = live.machine;
+    const got = (await eventsFetch(this.options.db, { ids: [live.id], after: [m.seenPos] })).get(live.id);
+    if (got && !live.gone) m.deliver(got.messages, got.sent);
+  }
+
+  /**
+   * A message reached the mailbox of an instance this shard may hold (NOTIFY, or the position
+   * the heartbeat or a write saw): read it now if the instance waits on the world, or at its
+   * next wait.
+   */
+  onEvent(id: string, position?: number): void {
+    const live = this.live.get(id);
+    if (!live || live.gone || live.exit) return;
+    if (position !== undefined && position <= live.machine.seenPos) return;
+    live.unread = true;
+    this.fetchIfWaiting(live);
+  }
+
+  private fetchIfWaiting(live: LiveInstance): void {
+    if (!live.unread || !live.machine.waitsOnWorld() || live.gone || live.exit) return;
+    if (live.fetching) {
+      live.fetchAgain = true;
+      return;
+    }
+    live.fetching = true;
+    this.readMailbox(live).then(
+      () => {
+        live.fetching = false;
+        if (live.fetchAgain) {
+          live.fetchAgain = false;
+          live.unread = true;
+        }
+        this.step(live);
+      },
+      (e: unknown) => {
+        live.fetching = false;
+        live.unread = true;
+        this.options.log.warn("reading an instance's messages failed; retrying", { instance: live.id, error: (e as Error).message });
+        setTimeout(() => this.fetchIfWaiting(live), 1000).unref();
+      },
+    );
+  }
+
+  /** Outcomes of written effects: each goes to its instance's machine, which steps on. */
+  private onEffects(outcomes: EffectOutcome[]): void {
+    const touched = new Set<LiveInstance>();
+    for (const o of outcomes) {
+      const live = this.live.get(o.instanceId);
+      if (!live || live.gone || live.exit) continue;
+      if (live.machine.effectDone(o.seq, o)) touched.add(live);
+    }
+    for (const live of touched) this.step(live);
+  }
+
+  /** What the outbox writes for an effect of this instance. */
+  private effectWrite(live: LiveInstance, h: Handle): EffectWrite {
+    const e = h.effect!;
+    switch (e.kind) {
+      case "send":
+        // The step's own key, unless the workflow gave one: written again, it stores nothing.
+        return { instanceId: live.id, seq: e.seq, t: "send", to: e.to, name: e.name, payload: e.payload, key: e.key ?? `from:${live.id}:${e.seq}` };
+      case "publish":
+        return { instanceId: live.id, seq: e.seq, t: "publish", key: e.key, value: e.value };
+      case "start":
+        return { instanceId: live.id, seq: e.seq, t: "start", workflow: e.workflow, childId: e.childId, args: e.args, key: e.key, detached: e.detached };
+    }
   }
 
   private async resume(live: LiveInstance, restored: boolean, now: number): Promise<void> {
@@ -225,6 +308,19 @@ export class Shard {
       return this.finish(live, { status: "failed", error: encodedError(m.outcome.error) });
     }
     for (const h of m.takeDispatches()) this.queueSend(live, h);
+    const effects = m.takeEffects();
+    if (effects.length) {
+      // Effects go out only after the state that made them (a child's id, a send's key) is written.
+      live.toApply.push(...effects);
+      live.sendUnwritten = false;
+      live.needsSnapshot = true;
+      this.persister.mark(live, true);
+    }
+    if (m.consumed.length) {
+      live.sendUnwritten = false;
+      live.needsSnapshot = true;
+      this.persister.mark(live, false);
+    }
     if (live.toSend.length) {
       if (live.sendUnwritten) {
         // The first calls of an instance: computed from its stored arguments alone.
@@ -235,15 +331,37 @@ export class Shard {
       }
     }
     if (live.attempts.length) this.persister.mark(live, false);
-    if (m.busy() || live.inflight.size) return;
+    this.fetchIfWaiting(live);
+    if (m.busy() || live.inflight.size || live.fetching) {
+      live.idleSince = 0;
+      return;
+    }
     const wake = m.nextWakeAt();
+    const threshold = this.options.config.evictSleepThresholdMs;
+    if (m.waitsOnWorld() && (wake === undefined || wake - now >= threshold)) {
+      // Waiting for a message or a child: a while in memory (a child or a reply often comes
+      // soon), then out of memory until a message, a child's end or the deadline wakes it.
+      live.idleSince ||= now;
+      const leaveAt = live.idleSince + threshold;
+      if (now >= leaveAt) {
+        live.exit = { kind: "sleeping", wakeAt: wake };
+        return this.persister.mark(live, true);
+      }
+      if (live.wakeTimer) clearTimeout(live.wakeTimer);
+      live.wakeTimer = setTimeout(() => {
+        live.wakeTimer = null;
+        this.step(live);
+      }, leaveAt - now);
+      return;
+    }
+    live.idleSince = 0;
     if (wake === undefined) {
       return this.finish(live, {
         status: "failed",
         error: encodedError(new Error("the workflow waits on nothing that can finish (an interpreter bug): please report it")),
       });
     }
-    if (wake - now >= this.options.config.evictSleepThresholdMs) {
+    if (wake - now >= threshold) {
       // A long sleep or backoff: leave memory and release the lease; the claim query wakes it.
       live.exit = { kind: "sleeping", wakeAt: wake };
       return this.persister.mark(live, true);
@@ -281,9 +399,16 @@ export class Shard {
     this.persister.mark(live, true);
   }
 
-  /** After a durable write (or for an instance's first calls): send the dispatches, or let a departed instance go. */
-  private afterWrite(live: LiveInstance, sent: Task[]): void {
+  /** After a durable write (or for an instance's first calls): send the dispatches and effects, or let a departed instance go. */
+  private afterWrite(live: LiveInstance, sent: Task[], effects: Handle[] = [], eventsSent?: number): void {
     if (live.gone) return;
+    if (!live.exit) {
+      this.outbox.submit(effects.map((h) => this.effectWrite(live, h)));
+      if (eventsSent !== undefined && eventsSent > live.machine.seenPos) {
+        live.unread = true;
+        this.fetchIfWaiting(live);
+      }
+    }
     if (live.exit) {
       this.remove(live);
       const e = live.exit;
@@ -508,7 +633,7 @@ export class Shard {
       }
       const wake = live.machine.nextWakeAt();
       const idle = !live.machine.busy() && live.inflight.size === 0;
-      live.exit = idle && wake !== undefined ? { kind: "sleeping", wakeAt: wake } : { kind: "released" };
+      live.exit = idle && (wake !== undefined || live.machine.waitsOnWorld()) ? { kind: "sleeping", wakeAt: wake } : { kind: "released" };
       live.toSend.length = 0;
       this.persister.mark(live, true);
     }

@@ -135,6 +135,7 @@ export class Supervisor {
         {
           queued: () => this.poller?.wake(),
           cancel: (id) => this.shardFor(id).cancel(id),
+          event: (id) => this.shardFor(id).onEvent(id),
           schedule: () => this.scheduler?.wake(),
           reconnected: () => {
             this.poller?.wake();
@@ -162,6 +163,9 @@ export class Supervisor {
         },
         cancel: (ids) => {
           for (const id of ids) this.shardFor(id).cancel(id);
+        },
+        eventsSent: (sent) => {
+          for (const [id, position] of sent) this.shardFor(id).onEvent(id, position);
         },
         reclaimed: () => this.poller?.wake(),
       });
@@ -319,6 +323,8 @@ export class Supervisor {
     for (const s of this.shards) {
       unwritten += await s.persister.drain(writeDeadline);
       s.persister.stop();
+      // Effects not yet written are written again by the instance's next owner (idempotently).
+      await s.outbox.stop();
     }
     if (unwritten)
       this.log.warn(

@@ -3,6 +3,8 @@ import { resumeNextRun } from "../sdk/cadence.js";
 import { encode } from "../core/codec.js";
 import { WorkflowCancelledError } from "../core/errors.js";
 import { instanceCancel, instanceGetFull, instanceRequeue } from "../store/instances.js";
+import { eventSend } from "../store/events.js";
+import { checkName, idempotencyKey } from "../core/mailbox.js";
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
 import { workerStatusList, type WorkerStatus } from "../store/workers.js";
@@ -54,6 +56,10 @@ function instanceJson(v: InstanceView) {
     nodes: graphStates(v.graphs, v.progress),
     graph: v.graphs,
     ...(v.pendingProblem ? { pendingProblem: v.pendingProblem } : {}),
+    waits: v.waits,
+    messages: v.messages,
+    published: v.published,
+    children: v.children,
   };
 }
 
@@ -71,6 +77,32 @@ export async function apiCancel(d: WebData, id: string): Promise<Mutation> {
   if (!before) throw new ApiError(404, `no instance ${id}`);
   const outcome = before === "running" ? "requested" : before === "queued" || before === "sleeping" ? "cancelled" : "already finished";
   return { body: { ok: true, before, outcome } };
+}
+
+/**
+ * POST /api/instances/<id>/events/<name>: the body (JSON) is the payload; an `Idempotency-Key`
+ * header makes the send idempotent. 404 for an unknown instance, 409 for a finished one.
+ */
+export async function apiSendEvent(d: WebData, p: { id: string; name: string; body: string; key: string | undefined }): Promise<Mutation> {
+  if (!isUuid(p.id)) throw new ApiError(404, `no instance ${p.id}`);
+  let name: string;
+  let key: string | null;
+  try {
+    name = checkName(p.name, "an event name");
+    key = idempotencyKey(p.key === undefined ? undefined : { idempotencyKey: p.key }, "the Idempotency-Key header");
+  } catch (e) {
+    throw new ApiError(400, (e as Error).message);
+  }
+  let payload: unknown;
+  try {
+    payload = p.body.trim() === "" ? undefined : JSON.parse(p.body);
+  } catch (e) {
+    throw new ApiError(400, `the body must be the payload as JSON: ${(e as Error).message}`);
+  }
+  const r = await eventSend(d.db, { id: p.id, name, payload: encode(payload), key });
+  if (r === "not_found") throw new ApiError(404, `no instance ${p.id}`);
+  if (r === "finished") throw new ApiError(409, `instance ${p.id} has finished: it takes no more events (nothing was stored)`);
+  return { body: { ok: true, stored: r === "sent" } };
 }
 
 export async function apiRequeue(d: WebData, id: string): Promise<Mutation> {

@@ -7,7 +7,8 @@ import { instanceGetFull, STATUSES, type InstanceCursor, type InstanceFull, type
 import { instancePage, instanceStatusCounts, instanceStatusEstimates, type InstanceFilter } from "../store/instance-pages.js";
 import { versionsGet, versionWorkflowNames, type VersionRow } from "../store/versions.js";
 import { withNestedActions } from "./graph.js";
-import { nodeProgress, pendingCalls, stillPending, type NodeProgress, type PendingCall } from "./progress.js";
+import { nodeProgress, pendingCalls, stillPending, worldWaits, type NodeProgress, type PendingCall, type WorldWaits } from "./progress.js";
+import { childrenList, eventsPending, publishedList, type ChildSummary } from "../store/events.js";
 
 /**
  * What the pages and the JSON API show, read through the store: one place that parses list
@@ -214,23 +215,49 @@ export interface InstanceView {
   progress: Record<string, NodeProgress>;
   /** Why the calls in flight could not be read, if they could not. */
   pendingProblem?: string;
+  /** What it waits for in the world (messages, children), from its snapshot. */
+  waits: WorldWaits;
+  /** Messages in its mailboxes that no wait has taken yet. */
+  messages: Awaited<ReturnType<typeof eventsPending>>;
+  published: Awaited<ReturnType<typeof publishedList>>;
+  children: ChildSummary[];
 }
 
 export async function instanceView(d: WebData, id: string): Promise<InstanceView | undefined> {
   if (!isUuid(id)) return undefined;
   const instance = await instanceGetFull(d.db, { id });
   if (!instance) return undefined;
-  const [attempts, version] = await Promise.all([attemptList(d.db, { instanceId: id }), versionWithGraph(d, instance.versionId)]);
+  const [attempts, version, messages, published, children] = await Promise.all([
+    attemptList(d.db, { instanceId: id }),
+    versionWithGraph(d, instance.versionId),
+    eventsPending(d.db, { id }),
+    publishedList(d.db, { id }),
+    childrenList(d.db, { id }),
+  ]);
   let pending: PendingCall[] = [];
+  let waits: WorldWaits = { events: [], children: [] };
   let pendingProblem: string | undefined;
   if (version) {
     try {
-      pending = stillPending(pendingCalls({ ir: version.row.ir as WorkflowIR, status: instance.status, state: instance.state, args: instance.args }), attempts);
+      const ir = version.row.ir as WorkflowIR;
+      pending = stillPending(pendingCalls({ ir, status: instance.status, state: instance.state, args: instance.args }), attempts);
+      waits = worldWaits({ ir, status: instance.status, state: instance.state });
     } catch (e) {
       pendingProblem = (e as Error).message;
     }
   }
-  return { instance, attempts, pending, graphs: version?.graphs ?? [], progress: nodeProgress({ attempts, pending }), pendingProblem };
+  return {
+    instance,
+    attempts,
+    pending,
+    graphs: version?.graphs ?? [],
+    progress: nodeProgress({ attempts, pending }),
+    pendingProblem,
+    waits,
+    messages,
+    published,
+    children,
+  };
 }
 
 export const FINISHED: readonly InstanceStatus[] = ["completed", "failed", "cancelled"];

@@ -63,6 +63,25 @@ export function pendingCalls(p: { ir: WorkflowIR; status: InstanceStatus; state:
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/** What a waiting instance waits on in the world: messages (by mailbox, with deadlines) and children. */
+export interface WorldWaits {
+  events: Array<{ name: string; node: string; deadline: Date | null }>;
+  children: Array<{ instanceId: string; workflow: string; node: string }>;
+}
+
+/** The waits for events and children in an instance's snapshot, oldest first. */
+export function worldWaits(p: { ir: WorkflowIR; status: InstanceStatus; state: string | null }): WorldWaits {
+  const out: WorldWaits = { events: [], children: [] };
+  if (!ACTIVE.includes(p.status) || !p.state) return out;
+  const machine = snapshotRead(p.ir, p.state);
+  for (const h of machine.waits) out.events.push({ name: h.event!.name, node: h.event!.node, deadline: h.wakeAt === undefined ? null : new Date(h.wakeAt) });
+  for (const h of machine.children.values()) {
+    const e = h.effect;
+    out.children.push({ instanceId: h.childId!, workflow: e?.kind === "start" ? e.workflow : "", node: e?.node ?? "" });
+  }
+  return out;
+}
+
 /** Drops pending calls whose attempt already has a recorded outcome (written after the snapshot). */
 export function stillPending(pending: PendingCall[], attempts: AttemptRow[]): PendingCall[] {
   const done = new Set(attempts.filter((a) => a.status !== "running").map((a) => `${a.actionSeq}:${a.attempt}`));

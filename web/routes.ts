@@ -9,6 +9,7 @@ import {
   apiInstance,
   apiInstances,
   apiRequeue,
+  apiSendEvent,
   apiSchedule,
   apiSchedules,
   apiVersion,
@@ -46,6 +47,8 @@ interface RouteContext {
   res: ServerResponse;
   url: URL;
   params: Record<string, string>;
+  /** A POST's body, as text ("" for a GET). */
+  body: string;
   /** The serving supervisor's own status, when the app runs inside `waymark supervise`. */
   local(): WorkerStatus | undefined;
   staleMs: number;
@@ -124,6 +127,17 @@ const ROUTES: Route[] = [
     method: "POST",
     pattern: new RegExp(`^/api/instances/${SEG}/cancel$`),
     handle: async (c) => ({ kind: "mutation", result: await apiCancel(c.data, c.params[1]!) }),
+  },
+  {
+    method: "POST",
+    pattern: new RegExp(`^/api/instances/${SEG}/events/${SEG}$`),
+    handle: async (c) => {
+      const key = c.req.headers["idempotency-key"];
+      return {
+        kind: "mutation",
+        result: await apiSendEvent(c.data, { id: c.params[1]!, name: c.params[2]!, body: c.body, key: Array.isArray(key) ? key[0] : key }),
+      };
+    },
   },
   {
     method: "POST",

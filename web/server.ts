@@ -45,7 +45,7 @@ export interface WebServerOptions {
   liveIntervalMs?: number;
 }
 
-const MAX_BODY = 16 * 1024;
+const MAX_BODY = 1024 * 1024;
 
 export class WebServer {
   private server: http.Server | undefined;
@@ -172,10 +172,11 @@ export class WebServer {
         throw new ApiError(404, `no page ${url.pathname}`);
       }
       let form: URLSearchParams | undefined;
+      let body = "";
       if (route.method === "POST") {
         const check = sameOrigin(req);
         if (!check.ok) throw new ApiError(403, check.reason);
-        const body = await readBody(req);
+        body = await readBody(req);
         if ((req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) form = new URLSearchParams(body);
       }
       const reply = await route.handle({
@@ -185,6 +186,7 @@ export class WebServer {
         res,
         url,
         params,
+        body,
         local: () => this.local(),
         staleMs: Math.max(15_000, this.options.config.runnerProfileIntervalMs * 3),
       });

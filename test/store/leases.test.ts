@@ -64,12 +64,12 @@ test("crash-loop quarantine: each expired lease counts a death in a row, written
   await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running" }], attempts: [] });
   t.deepEqual(await row(innocent!), { lease_losses: 2, isolated: true });
   t.deepEqual(
-    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running", state: "{}" }], attempts: [] }))],
+    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "running", state: "{}" }], attempts: [] })).keys()],
     [innocent],
   );
   t.deepEqual(await row(innocent!), { lease_losses: 0, isolated: false });
   t.deepEqual(
-    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "completed", state: null }], attempts: [] }))],
+    [...(await instancesPersist(pool, { owner: "c", instances: [{ id: inn!.id, epoch: inn!.epoch, status: "completed", state: null }], attempts: [] })).keys()],
     [innocent],
   );
   // The killer, alone, kills its supervisor a third time: it fails.

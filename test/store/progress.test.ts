@@ -27,7 +27,7 @@ test("a write guarded by a stale lease changes nothing and reports the instance 
     instances: [{ id: id!, epoch: claimB!.epoch, status: "completed", state: null, result: "fresh" }],
     attempts: [],
   });
-  t.deepEqual([...fresh], [id]);
+  t.deepEqual([...fresh.keys()], [id]);
   const row = await instanceGet(pool, { id: id! });
   t.is(row!.status, "completed");
   t.is(row!.result, "fresh");
@@ -52,7 +52,7 @@ test("a cancellation requested while the owner writes the instance to sleep ends
     instances: [{ id: id!, epoch: claim!.epoch, status: "sleeping", state: "{}", scheduledAt: new Date(Date.now() + 3_600_000), cancelError }],
     attempts: [],
   });
-  t.deepEqual([...written], [id]);
+  t.deepEqual([...written.keys()], [id]);
   const row = await instanceGet(pool, { id: id! });
   t.is(row!.status, "cancelled");
   t.is((row!.error as { name: string }).name, "WorkflowCancelledError");

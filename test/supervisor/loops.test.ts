@@ -44,6 +44,7 @@ function leases(t: ExecutionContext, o: Partial<LeaseOptions> & Pick<LeaseOption
     held: () => [],
     lost: () => undefined,
     cancel: () => undefined,
+    eventsSent: () => undefined,
     reclaimed: () => undefined,
     ...o,
   });

@@ -115,7 +115,7 @@ function cases(): Case[] {
   // A query string that does not decode, on any route; paths that are not paths.
   for (const path of ["/healthz?x=%E0%A4%A", "/schedules?%", "/api/workers?a=%ED%A0%80", "/instances?workflow=%E0%A4%A"])
     out.push({ method: "GET", path, expect: 400 });
-  for (const path of ["/nothing%00", "/instances/", "/instances//x", "/api/instances/%00/nothing", `/api/instances/${UUID}/events/%00`]) {
+  for (const path of ["/nothing%00", "/instances/", "/instances//x", "/api/instances/%00/nothing", `/api/instances/${UUID}/events/x/y`]) {
     out.push({ method: "GET", path, expect: 404 });
   }
   for (const path of ["*", "http://example.com/instances"]) out.push({ method: "GET", path, expect: 400 });

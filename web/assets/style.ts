@@ -64,6 +64,10 @@ svg.graph .node .label { font-size: 12px; fill: var(--fg); } svg.graph .node .co
 svg.graph .kind-branch rect, svg.graph .kind-loop rect { fill: #f8fafc; }
 svg.graph .kind-return rect { fill: #f1f5f9; }
 svg.graph .kind-action rect { stroke-width: 1.6; }
+svg.graph .kind-event rect { fill: #fef3c7; stroke: #d97706; stroke-dasharray: 4 2; }
+svg.graph .kind-child rect { fill: #dcfce7; stroke: #16a34a; stroke-width: 1.6; }
+svg.graph .kind-publish rect, svg.graph .kind-send rect { fill: #f3e8ff; stroke: #9333ea; }
+ul.waits { margin: 0 0 1rem; padding-left: 1.2rem; }
 svg.graph [data-state="pending"] rect { fill: var(--idle-bg); stroke: #94a3b8; }
 svg.graph [data-state="completed"] rect { fill: var(--ok-bg); stroke: var(--ok); }
 svg.graph [data-state="failed"] rect, svg.graph [data-state="cancelled"] rect { fill: var(--bad-bg); stroke: var(--bad); }

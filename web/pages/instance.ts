@@ -1,6 +1,7 @@
 /**
  * The instance page: its arguments, status, result or error, its workflow's graph with each
- * action node's state, and every attempt. While it runs, the page subscribes to
+ * action node's state, what it waits for (messages, children), its mailboxes, published values
+ * and children, and every attempt. While it runs, the page subscribes to
  * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
  */
 import { FINISHED, type InstanceView } from "../data.js";
@@ -34,6 +35,7 @@ function summary(v: InstanceView): Html {
 <dt>Took</dt><dd>${i.finishedAt ? between(i.startedAt ?? i.createdAt, i.finishedAt) : "-"}</dd>
 ${i.status === "sleeping" || i.status === "queued" ? html`<dt>${i.status === "sleeping" ? "Wakes" : "Runs from"}</dt><dd>${time(i.scheduledAt)}</dd>` : ""}
 ${i.priority ? html`<dt>Priority</dt><dd>${i.priority}</dd>` : ""}
+${i.parentId ? html`<dt>Parent</dt><dd><a class="mono" href="/instances/${i.parentId}">${i.parentId}</a>${i.detached ? " (detached)" : ""}</dd>` : ""}
 ${i.scheduleId !== null ? html`<dt>Schedule</dt><dd><a href="/schedules">#${i.scheduleId}</a></dd>` : ""}
 ${i.idempotencyKey ? html`<dt>Idempotency key</dt><dd class="mono">${i.idempotencyKey}</dd>` : ""}
 ${i.status === "running" && i.leaseOwner ? html`<dt>Supervisor</dt><dd class="mono">${i.leaseOwner}</dd>` : ""}
@@ -85,6 +87,46 @@ function attempts(v: InstanceView): Html {
 <tbody>${done}${pending}</tbody></table>`;
 }
 
+/** What it waits for in the world, the messages no wait has taken, what it published, its children. */
+function world(v: InstanceView): Html {
+  const parts: Html[] = [];
+  const waits = [
+    ...v.waits.events.map(
+      (w) =>
+        html`<li data-wait="event" data-node="${w.node}">a message <b>${w.name}</b>${w.deadline ? html`, until ${time(w.deadline)}` : html` <span class="muted">(no deadline)</span>`}</li>`,
+    ),
+    ...v.waits.children.map(
+      (c) =>
+        html`<li data-wait="child" data-node="${c.node}">child workflow ${c.workflow} <a class="mono" href="/instances/${c.instanceId}">${c.instanceId}</a></li>`,
+    ),
+  ];
+  if (waits.length) parts.push(html`<h2>Waiting for</h2><ul class="waits">${waits}</ul>`);
+  if (v.messages.length) {
+    parts.push(
+      html`<h2>Messages not yet taken <span class="muted">(${v.messages.length})</span></h2><table class="table"><thead><tr><th>#</th><th>Event</th><th>Payload</th><th>Sent</th></tr></thead><tbody>${v.messages.map(
+        (m) =>
+          html`<tr data-message="${m.position}"><td>${m.position}</td><td>${m.childId ? html`end of child <span class="mono">${m.childId}</span>` : m.name}</td><td>${valueCell(text(m.payload))}</td><td>${time(m.createdAt)}</td></tr>`,
+      )}</tbody></table>`,
+    );
+  }
+  if (v.published.length) {
+    parts.push(
+      html`<h2>Published values</h2><table class="table"><thead><tr><th>Key</th><th>Value</th><th>Updated</th></tr></thead><tbody>${v.published.map(
+        (p) => html`<tr data-published="${p.key}"><td>${p.key}</td><td>${valueCell(text(p.value))}</td><td>${time(p.updatedAt)}</td></tr>`,
+      )}</tbody></table>`,
+    );
+  }
+  if (v.children.length) {
+    parts.push(
+      html`<h2>Children <span class="muted">(${v.children.length})</span></h2><table class="table"><thead><tr><th>Instance</th><th>Workflow</th><th>Status</th><th></th></tr></thead><tbody>${v.children.map(
+        (c) =>
+          html`<tr data-child="${c.instanceId}"><td><a class="mono" href="/instances/${c.instanceId}">${c.instanceId}</a></td><td>${c.workflow}</td><td>${badge(c.status)}</td><td class="muted">${c.detached ? "detached" : "waited for"}</td></tr>`,
+      )}</tbody></table>`,
+    );
+  }
+  return html`${parts}`;
+}
+
 function graphs(v: InstanceView): Html {
   if (!v.graphs.length) return html`<p class="muted">The workflow's graph is not available.</p>`;
   return html`${v.graphs.map(
@@ -102,7 +144,7 @@ export function instanceUpdate(v: InstanceView): { payload: unknown; finished: b
       status: v.instance.status,
       finished,
       nodes: graphStates(v.graphs, v.progress),
-      fragments: { summary: summary(v).text, outcome: outcome(v).text, attempts: attempts(v).text },
+      fragments: { summary: summary(v).text, outcome: outcome(v).text, world: world(v).text, attempts: attempts(v).text },
     },
   };
 }
@@ -118,6 +160,7 @@ export function instancePage(v: InstanceView): string {
 <section id="summary">${summary(v)}</section>
 <section class="cols"><div><h2>Arguments</h2><pre class="value" data-value="args">${argsText(i.args)}</pre></div><div id="outcome">${outcome(v)}</div></section>
 <section><h2>Graph ${live ? html`<span class="live" title="updates as actions complete">live</span>` : ""}</h2><div id="graph">${graphs(v)}</div></section>
+<section id="world">${world(v)}</section>
 <section id="attempts">${attempts(v)}</section>`,
   });
 }
