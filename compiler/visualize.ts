@@ -77,7 +77,7 @@ function exprText(e: Expr | null, fns?: FnIR[]): string {
     case "send":
       return `sendEvent(${args(e.args)})`;
     case "child":
-      return e.detached ? `new ${e.wf}().start(${args(e.args)})` : `new ${e.wf}().run(${args(e.args)})`;
+      return `${e.wf}.${e.detached ? "start" : "run"}(${args(e.args)})`;
   }
 }
 

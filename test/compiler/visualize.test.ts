@@ -24,3 +24,29 @@ test("every corpus workflow renders as Mermaid and dot", (t) => {
     }
   }
 });
+
+test("waits for events, child workflows, publications and sends are their own node kinds, in both formats", async (t) => {
+  const E = await import("../fixtures/workflows/events.js");
+  const kinds = (w: unknown) => workflowGraph(definitionOf(w).compiled.ir).flatMap((g) => g.nodes.map((n) => [n.kind, n.label] as const));
+  t.deepEqual(
+    kinds(E.OrderApproval).filter(([k]) => k === "event" || k === "publish"),
+    [
+      ["publish", 'await publish("stage", "waiting for approval")'],
+      ["event", 'decision = await waitForEvent("approval", {timeoutMs: timeo…'],
+      ["publish", 'await publish("stage", "escalated")'],
+      ["publish", 'await publish("stage", "decided")'],
+    ],
+  );
+  t.true(kinds(E.Messenger).some(([k, l]) => k === "send" && l.startsWith("await sendEvent(to")));
+  t.true(kinds(E.CatchChild).some(([k, l]) => k === "child" && l.includes("ChargeOrder.run(id)")));
+  t.true(
+    kinds(E.Fulfil).some(([k, l]) => k === "child" && l.includes("warehouse.notify.start([")),
+    "named by the child's registered name",
+  );
+  const mermaid = E.OrderApproval.visualize();
+  t.regex(mermaid, /\{\{.*waitForEvent\(.*approval.*\}\}/);
+  t.regex(mermaid, />.*publish\(.*\]/);
+  t.regex(E.CatchChild.visualize(), /\[\[.*ChargeOrder\.run\(id\).*\]\]/);
+  t.regex(E.OrderApproval.visualize("dot"), /shape=hexagon/);
+  t.regex(E.Fulfil.visualize("dot"), /shape=component/);
+});

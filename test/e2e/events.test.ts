@@ -11,7 +11,8 @@ import {
   WorkflowFailedError,
 } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
-import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
+import { execa } from "execa";
+import { CLI, ROOT, supervise, type SupervisorProcess } from "../helpers/supervise.js";
 import { until } from "../helpers/wait.js";
 
 /**
@@ -184,4 +185,33 @@ test("cancelling a parent cancels the child it waits for; a detached child runs 
   t.is(await getInstance(detached.instanceId).status(), "sleeping");
   await getInstance(detached.instanceId).sendEvent("never", 1);
   t.is(await getInstance(detached.instanceId).result(), "p-detached");
+});
+
+async function waymark(args: string[]) {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("WAYMARK_")));
+  return execa(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...inherited, WAYMARK_DATABASE_URL: await dbUrl() }, extendEnv: false, reject: false });
+}
+
+test("the CLI sends an event (waymark instances send) and shows published values, messages and children", async (t) => {
+  const handle = await new E.OrderApproval().start(["o-cli"]);
+  t.is(await handle.published("stage", { waitMs: 10_000 }), "waiting for approval");
+  const bad = await waymark(["instances", "send", handle.instanceId, "approval", "--data", "{nope"]);
+  t.not(bad.exitCode, 0);
+  t.regex(bad.stderr, /--data must be JSON/);
+  const sent = await waymark(["instances", "send", handle.instanceId, "approval", "--data", '{"approved": true, "by": "cli"}', "--key", "k1"]);
+  t.is(sent.exitCode, 0, sent.stderr);
+  t.is(await handle.result(), "approved by cli");
+  const missing = await waymark(["instances", "send", "00000000-0000-7000-8000-000000000009", "approval"]);
+  t.is(missing.exitCode, 1);
+  t.regex(missing.stderr, /no workflow instance 00000000-0000-7000-8000-000000000009/);
+  const shown = JSON.parse((await waymark(["instances", "show", handle.instanceId, "--json"])).stdout);
+  t.deepEqual(shown.published, { stage: "decided" });
+  t.deepEqual(shown.messages, []);
+  const parent = await new E.Fulfil().start([["p1"]]);
+  await parent.result();
+  const text = (await waymark(["instances", "show", parent.instanceId])).stdout;
+  t.regex(text, /children \(2\):/);
+  t.regex(text, /ChargeOrder {2}completed/);
+  const child = (await parent.children())[0]!;
+  t.regex((await waymark(["instances", "show", child.instanceId])).stdout, new RegExp(`parent {4}${parent.instanceId}`));
 });

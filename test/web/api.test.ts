@@ -116,6 +116,41 @@ test("cancel: a queued instance is cancelled at once; GET on a mutation is 405",
   t.is(await h.status(), "cancelled");
 });
 
+test("events: POST /api/instances/<id>/events/<name> sends (idempotently with Idempotency-Key); the instance's JSON shows its waits, messages and published values", async (t) => {
+  const h = await new W.ApprovalWorkflow().start(["o-9"]);
+  const waiting = await until("the wait in the snapshot", async () => {
+    const r = await getJson<Json>(`${web.url}/api/instances/${h.instanceId}`);
+    return r.body.waits?.events?.length ? r.body : undefined;
+  });
+  t.like(waiting.waits.events[0], { name: "approval", deadline: null });
+  t.deepEqual(
+    waiting.published.map((p: Json) => [p.key, p.value]),
+    [["stage", "waiting on o-9"]],
+  );
+  const send = (id: string, body: string, key?: string) =>
+    getJson<Json>(`${web.url}/api/instances/${id}/events/approval`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(key ? { "Idempotency-Key": key } : {}) },
+      body,
+    });
+  t.is((await send(h.instanceId, "{not json")).status, 400);
+  t.is((await send(randomUUID(), "{}")).status, 404);
+  const first = await send(h.instanceId, '{"approved": true}', "hook-1");
+  t.deepEqual([first.status, first.body], [200, { ok: true, stored: true }]);
+  const again = await send(h.instanceId, '{"approved": false}', "hook-1");
+  t.deepEqual([again.status, again.body], [200, { ok: true, stored: false }]);
+  t.is(await h.result(), "approved");
+  t.is((await send(h.instanceId, "{}")).status, 409);
+  const done = await getJson<Json>(`${web.url}/api/instances/${h.instanceId}`);
+  t.deepEqual(
+    done.body.published.map((p: Json) => [p.key, p.value]),
+    [["stage", "decided"]],
+  );
+  t.deepEqual(done.body.messages, []);
+  const page = await call(`${web.url}/instances/${h.instanceId}`);
+  t.regex(await page.text(), /data-published="stage"/);
+});
+
 test("a form post redirects to its next page (or the requeued instance)", async (t) => {
   const h = await new W.HtmlWorkflow().start(["form"], { delayMs: 60_000 });
   const r = await call(`${web.url}/api/instances/${h.instanceId}/cancel`, {
