@@ -282,7 +282,12 @@ const SPECS: Record<string, Spec> = {
   WAYMARK_PERSIST_INTERVAL_MS: { key: "persistIntervalMs", parse: ms(0), fallback: () => 500, doc: "longest wait of a non-urgent write" },
   WAYMARK_LOCK_TTL_MS: { key: "lockTtlMs", parse: ms(100), fallback: () => 15_000, doc: "lease time-to-live" },
   WAYMARK_LOCK_HEARTBEAT_MS: { key: "lockHeartbeatMs", parse: ms(10), fallback: () => 5_000, doc: "lease heartbeat interval" },
-  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: { key: "evictSleepThresholdMs", parse: ms(0), fallback: () => 10_000, doc: "sleeps longer than this leave memory" },
+  WAYMARK_EVICT_SLEEP_THRESHOLD_MS: {
+    key: "evictSleepThresholdMs",
+    parse: ms(0),
+    fallback: () => 10_000,
+    doc: "sleeps longer than this leave memory; an instance waiting for a message or a child leaves after this long without progress",
+  },
   WAYMARK_EXPIRED_LOCK_RECLAIMER_INTERVAL_MS: {
     key: "expiredLockReclaimerIntervalMs",
     parse: msAtLeastOne,

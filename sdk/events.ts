@@ -18,14 +18,14 @@ function onlyInWorkflows(what: string): never {
  * taken, exactly once) and gives its payload, or `undefined` after `timeoutMs`. The instance
  * leaves memory while it waits.
  */
-export function waitForEvent<T = unknown>(name: string, options?: { timeoutMs?: number }): Promise<T | undefined> {
+export async function waitForEvent<T = unknown>(name: string, options?: { timeoutMs?: number }): Promise<T | undefined> {
   void name;
   void options;
   return onlyInWorkflows("waitForEvent()");
 }
 
 /** Inside a workflow: sets the instance's latest value for `key`, durably; callers read it with `handle.published(key)`. */
-export function publish(key: string, value: unknown): Promise<void> {
+export async function publish(key: string, value: unknown): Promise<void> {
   void key;
   void value;
   return onlyInWorkflows("publish()");

@@ -3,6 +3,8 @@ import pg from "pg";
 import {
   close,
   getInstance,
+  publish,
+  waitForEvent,
   InstanceFinishedError,
   InstanceNotFoundError,
   sendEvent,
@@ -214,4 +216,16 @@ test("the CLI sends an event (waymark instances send) and shows published values
   t.regex(text, /ChargeOrder {2}completed/);
   const child = (await parent.children())[0]!;
   t.regex((await waymark(["instances", "show", child.instanceId])).stdout, new RegExp(`parent {4}${parent.instanceId}`));
+});
+
+test("waits held in variables and awaited later take from their own mailboxes", async (t) => {
+  const handle = await new E.HeldWaits().start([]);
+  await handle.sendEvent("b", "bee");
+  await handle.sendEvent("a", "ay");
+  t.deepEqual(await handle.result(), ["ay", "bee"]);
+});
+
+test("waitForEvent and publish called as plain code (outside a workflow's run) say where they belong", async (t) => {
+  await t.throwsAsync(waitForEvent("x"), { message: /waitForEvent\(\) runs only inside a workflow's run\(\)/ });
+  await t.throwsAsync(publish("k", 1), { message: /publish\(\) runs only inside a workflow's run\(\)/ });
 });

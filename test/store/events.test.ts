@@ -4,6 +4,7 @@ import { effectsApply, eventSend, eventsFetch, eventsPending, publishedGet } fro
 import { instanceCancel, instanceGet, instancesCollect } from "../../store/instances.js";
 import { instanceClaim } from "../../store/leases.js";
 import { instancesPersist } from "../../store/progress.js";
+import { versionUpsert } from "../../store/versions.js";
 import { storeSetup } from "../helpers/store.js";
 
 /**
@@ -172,4 +173,18 @@ test("garbage collection takes an instance's messages and published values with 
     [id],
   );
   t.deepEqual(rows[0], { e: 0, p: 0 });
+});
+
+test("a child starts on the latest registered version of its workflow", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const [parent] = await queue(1);
+  const v1 = await versionUpsert(pool, { name: "Child", hash: "c1", ir: { format: 2, name: "Child", fns: [] } as never });
+  const v2 = await versionUpsert(pool, { name: "Child", hash: "c2", ir: { format: 2, name: "Child", fns: [] } as never });
+  const start = (seq: number) =>
+    effectsApply(pool, [{ instanceId: parent!, seq, t: "start", workflow: "Child", childId: uuidv7(), args: [], key: null, detached: true }]);
+  const version = async (id: string) => (await pool.query("SELECT version_id FROM waymark.instances WHERE id = $1", [id])).rows[0].version_id;
+  t.is(await version((await start(1))[0]!.id!), v2);
+  // An old process registering the first version again makes it the latest.
+  await versionUpsert(pool, { name: "Child", hash: "c1", ir: { format: 2, name: "Child", fns: [] } as never, latest: true });
+  t.is(await version((await start(2))[0]!.id!), v1);
 });
