@@ -37,7 +37,8 @@ export interface InstanceFull {
   parentId: string | null;
   /** A child its parent does not wait for (`start()` inside a workflow). */
   detached: boolean;
-  scheduledAt: Date;
+  /** When a queued instance may start or a sleeping one wakes; null: asleep until a message (or a child's end) wakes it. */
+  scheduledAt: Date | null;
   createdAt: Date;
   startedAt: Date | null;
   updatedAt: Date;
@@ -92,7 +93,8 @@ function instanceFull(r: Record<string, unknown>): InstanceFull {
     scheduleId: r.schedule_id === null || r.schedule_id === undefined ? null : Number(r.schedule_id),
     parentId: (r.parent_id as string | null) ?? null,
     detached: r.detached === true,
-    scheduledAt: r.scheduled_at as Date,
+    // 'infinity' (waiting without a deadline) comes back from pg as the number Infinity.
+    scheduledAt: r.scheduled_at instanceof Date ? r.scheduled_at : null,
     createdAt: r.created_at as Date,
     startedAt: r.started_at as Date | null,
     updatedAt: r.updated_at as Date,

@@ -13,6 +13,9 @@ import {
   WorkflowFailedError,
 } from "waymark";
 import { useTestDatabase } from "../helpers/db.js";
+import { silentLogger } from "../../log/logger.js";
+import { instanceView, webData } from "../../web/data.js";
+import { instancePage } from "../../web/pages/instance.js";
 import { execa } from "execa";
 import { CLI, ROOT, supervise, type SupervisorProcess } from "../helpers/supervise.js";
 import { until } from "../helpers/wait.js";
@@ -61,11 +64,30 @@ test("an approval: the workflow publishes, sleeps out of memory waiting, and the
     [handle.instanceId],
   );
   t.true(row!.state_len < 4000, `a waiting instance's snapshot stays small (${row!.state_len} characters)`);
+  t.true(Date.parse(row!.scheduled) > Date.now() + 2 * 86_400_000, "asleep until its 3-day deadline, or the message");
   await handle.sendEvent("approval", { approved: true, by: "ada" });
   t.is(await handle.result(), "approved by ada");
   t.is(await handle.published("stage"), "decided");
   t.is(await getInstance(handle.instanceId).published("stage"), "decided", "read by id too, after the instance finished");
   t.is(await handle.published("never"), undefined);
+});
+
+test("an instance waiting without a deadline sleeps until a message; its page shows what it waits for", async (t) => {
+  const handle = await new E.TakeMany().start([1]);
+  await until("the instance asleep", async () => (await statusOf(handle.instanceId)) === "sleeping");
+  const [row] = await query<{ scheduled: string }>("SELECT scheduled_at::text AS scheduled FROM waymark.instances WHERE id = $1", [handle.instanceId]);
+  t.is(row!.scheduled, "infinity");
+  // Its page (regression: the 'infinity' wake time made the page fail) shows what it waits for.
+  const pool = new pg.Pool({ connectionString: await dbUrl() });
+  try {
+    const page = instancePage((await instanceView(webData({ db: pool, log: silentLogger }), handle.instanceId))!);
+    t.regex(page, /when a message or a child(&#39;|')s end arrives/);
+    t.regex(page, /data-wait="event"[^>]*>a message <b>item<\/b>/);
+  } finally {
+    await pool.end();
+  }
+  await handle.sendEvent("item", "x");
+  t.deepEqual(await handle.result(), ["x"]);
 });
 
 test("a wait that times out returns undefined; a message sent before the wait is kept for it", async (t) => {

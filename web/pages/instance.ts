@@ -33,7 +33,7 @@ function summary(v: InstanceView): Html {
 <dt>Started</dt><dd>${time(i.startedAt)}</dd>
 <dt>Finished</dt><dd>${time(i.finishedAt)}</dd>
 <dt>Took</dt><dd>${i.finishedAt ? between(i.startedAt ?? i.createdAt, i.finishedAt) : "-"}</dd>
-${i.status === "sleeping" || i.status === "queued" ? html`<dt>${i.status === "sleeping" ? "Wakes" : "Runs from"}</dt><dd>${time(i.scheduledAt)}</dd>` : ""}
+${i.status === "sleeping" || i.status === "queued" ? html`<dt>${i.status === "sleeping" ? "Wakes" : "Runs from"}</dt><dd>${i.scheduledAt ? time(i.scheduledAt) : "when a message or a child's end arrives"}</dd>` : ""}
 ${i.priority ? html`<dt>Priority</dt><dd>${i.priority}</dd>` : ""}
 ${i.parentId ? html`<dt>Parent</dt><dd><a class="mono" href="/instances/${i.parentId}">${i.parentId}</a>${i.detached ? " (detached)" : ""}</dd>` : ""}
 ${i.scheduleId !== null ? html`<dt>Schedule</dt><dd><a href="/schedules">#${i.scheduleId}</a></dd>` : ""}
