@@ -60,7 +60,7 @@ const REJECTIONS: Rejection[] = [
   { fixture: "get-instance.ts", rule: "handle", line: 6, column: 18, code: "getInstance(id)" },
   { fixture: "child-alone.ts", rule: "child-workflow", line: 13, column: 19, code: "new LonelyChild()" },
   { fixture: "child-method.ts", rule: "child-workflow", line: 13, column: 18, code: "new OtherChild().runAction(Promise.resolve(1))" },
-  { fixture: "wait-shape.ts", rule: "event", line: 6, column: 18, code: 'waitForEvent("a", { timeoutMs: 1 }, "extra")' },
+  { fixture: "wait-shape.ts", rule: "event", line: 7, column: 18, code: 'waitForEvent("a", { timeoutMs: 1 }, "extra")' },
 ];
 
 for (const r of REJECTIONS) {
