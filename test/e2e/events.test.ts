@@ -83,6 +83,7 @@ test("an instance waiting without a deadline sleeps until a message; its page sh
     const page = instancePage((await instanceView(webData({ db: pool, log: silentLogger }), handle.instanceId))!);
     t.regex(page, /when a message or a child(&#39;|')s end arrives/);
     t.regex(page, /data-wait="event"[^>]*>a message <b>item<\/b>/);
+    t.regex(page, /<g class="node kind-event"/, "the wait is a node of its own kind in the graph");
   } finally {
     await pool.end();
   }
