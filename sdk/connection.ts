@@ -1,7 +1,7 @@
 import path from "node:path";
 import type pg from "pg";
 import { redactText } from "../log/redact.js";
-import { databaseName, databaseUnreachable, poolCreate, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
+import { databaseName, databaseUnreachable, poolCreate, retryDeadlock, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../embedded/server.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
@@ -240,7 +240,7 @@ export class WaymarkClient {
     // Idempotent when keyed: asked again after a lost reply, it stores nothing twice. Unkeyed,
     // a lost connection is the caller's to handle, as for any insert.
     const send = () => eventSend(this.pool, { id, name, payload, key });
-    const r = key ? await retryLostConnection(send, left(deadline)) : await send();
+    const r = key ? await retryLostConnection(send, left(deadline)) : await retryDeadlock(send);
     if (r === "not_found") throw new InstanceNotFoundError(id);
     if (r === "finished") throw new InstanceFinishedError(id);
   }

@@ -184,9 +184,19 @@ export function databaseUnreachable(p: { url: string; source: DatabaseSource; er
 }
 
 /**
+ * Postgres broke a deadlock by aborting this statement: nothing it did was written, so it may
+ * simply run again. (A child's end wakes its parent and a parent's end cancels its children,
+ * both from triggers: a parent cancelled while its child finishes can meet it head on.)
+ */
+function deadlocked(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === "40P01";
+}
+
+/**
  * Runs an idempotent statement (a read, or a write that a second run cannot repeat), asking
- * again on a fresh connection when the connection was lost, with backoff, for up to `forMs`.
- * Any other error, or a lost connection past `forMs`, is thrown.
+ * again on a fresh connection when the connection was lost, with backoff, for up to `forMs`;
+ * and again at once (any statement) when Postgres aborted it to break a deadlock. Any other
+ * error, or a lost connection past `forMs`, is thrown.
  */
 export async function retryLostConnection<T>(run: () => Promise<T>, forMs = 15_000): Promise<T> {
   const deadline = Date.now() + forMs;
@@ -194,8 +204,20 @@ export async function retryLostConnection<T>(run: () => Promise<T>, forMs = 15_0
     try {
       return await run();
     } catch (e) {
+      if (deadlocked(e) && Date.now() < deadline) continue;
       if (!connectionLost(e) || Date.now() + delay > deadline) throw e;
       await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Runs a statement again while Postgres aborts it to break a deadlock (nothing of it was written). */
+export async function retryDeadlock<T>(run: () => Promise<T>, times = 5): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!deadlocked(e) || i >= times) throw e;
     }
   }
 }

@@ -4,6 +4,7 @@ import { encode } from "../core/codec.js";
 import { WorkflowCancelledError } from "../core/errors.js";
 import { instanceCancel, instanceGetFull, instanceRequeue } from "../store/instances.js";
 import { eventSend } from "../store/events.js";
+import { retryDeadlock } from "../store/db.js";
 import { checkName, idempotencyKey } from "../core/mailbox.js";
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
@@ -73,7 +74,7 @@ export async function apiCancel(d: WebData, id: string): Promise<Mutation> {
   const row = isUuid(id) ? await instanceGetFull(d.db, { id }) : undefined;
   if (!row) throw new ApiError(404, `no instance ${id}`);
   const error = encode(new WorkflowCancelledError({ instanceId: id, workflowName: row.workflowName }));
-  const before = await instanceCancel(d.db, { id, error });
+  const before = await retryDeadlock(() => instanceCancel(d.db, { id, error }));
   if (!before) throw new ApiError(404, `no instance ${id}`);
   const outcome = before === "running" ? "requested" : before === "queued" || before === "sleeping" ? "cancelled" : "already finished";
   return { body: { ok: true, before, outcome } };
@@ -99,7 +100,7 @@ export async function apiSendEvent(d: WebData, p: { id: string; name: string; bo
   } catch (e) {
     throw new ApiError(400, `the body must be the payload as JSON: ${(e as Error).message}`);
   }
-  const r = await eventSend(d.db, { id: p.id, name, payload: encode(payload), key });
+  const r = await retryDeadlock(() => eventSend(d.db, { id: p.id, name, payload: encode(payload), key }));
   if (r === "not_found") throw new ApiError(404, `no instance ${p.id}`);
   if (r === "finished") throw new ApiError(409, `instance ${p.id} has finished: it takes no more events (nothing was stored)`);
   return { body: { ok: true, stored: r === "sent" } };

@@ -5,7 +5,9 @@ import { instanceCancel, instanceGet, instancesCollect } from "../../store/insta
 import { instanceClaim } from "../../store/leases.js";
 import { instancesPersist } from "../../store/progress.js";
 import { versionUpsert } from "../../store/versions.js";
+import { retryLostConnection } from "../../store/db.js";
 import { storeSetup } from "../helpers/store.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * The mailboxes and effects in SQL: positions in send order, idempotent sends and effects (each
@@ -187,4 +189,47 @@ test("a child starts on the latest registered version of its workflow", async (t
   // An old process registering the first version again makes it the latest.
   await versionUpsert(pool, { name: "Child", hash: "c1", ir: { format: 2, name: "Child", fns: [] } as never, latest: true });
   t.is(await version((await start(2))[0]!.id!), v1);
+});
+
+test("a parent cancelled while its child finishes: Postgres breaks the deadlock, and the cancel, asked again, lands", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const [parent] = await queue(1);
+  const child = uuidv7();
+  await effectsApply(pool, [{ instanceId: parent!, seq: 1, t: "start", workflow: "W", childId: child, args: [], key: null, detached: false }]);
+  const claims = await instanceClaim(pool, { owner: "s", limit: 10, leaseMs: 60_000 });
+  t.is(claims.length, 2);
+  // The parent sleeps, waiting for its child.
+  const p = claims.find((c) => c.id === parent)!;
+  await instancesPersist(pool, {
+    owner: "s",
+    instances: [{ id: parent!, epoch: p.epoch, status: "sleeping", state: "{}", seen: 0, awaitsChildren: true }],
+    attempts: [],
+  });
+  // The child's supervisor holds the child's row (its write is under way)...
+  const writer = await pool.connect();
+  t.teardown(() => writer.release());
+  await writer.query("BEGIN");
+  await writer.query("UPDATE waymark.instances SET updated_at = now() WHERE id = $1", [child]);
+  // ...while the app cancels the parent (which cancels the child it waits for: it waits on the child's row)...
+  let attempts = 0;
+  const cancelled = retryLostConnection(() => {
+    attempts++;
+    return instanceCancel(pool, { id: parent!, error: cancelError });
+  });
+  await until("the cancel waiting on the child's row", async () => {
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted");
+    return rows[0].n > 0;
+  });
+  // ...and the child finishes, which wakes its parent (waiting on the parent's row): a deadlock.
+  const finished = writer.query("UPDATE waymark.instances SET status = 'completed', finished_at = now() WHERE id = $1", [child]).then(
+    () => writer.query("COMMIT"),
+    async (e: unknown) => {
+      await writer.query("ROLLBACK");
+      throw e;
+    },
+  );
+  const [cancel, write] = await Promise.allSettled([cancelled, finished]);
+  t.deepEqual(cancel, { status: "fulfilled", value: "sleeping" }, "the cancel resolves: a deadlock is never the app's to handle");
+  t.is(write.status, "fulfilled");
+  t.true(attempts >= 2, `Postgres chose the cancel to abort, and it was asked again (${attempts} attempts)`);
 });
