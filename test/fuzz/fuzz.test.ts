@@ -17,5 +17,5 @@ testProp(
     await check(programOf(tape, [n, s, xs]));
     t.pass();
   },
-  { seed: 20261202, numRuns: 300, endOnFailure: true },
+  { seed: 20261202, numRuns: 300, endOnFailure: true, includeErrorInReport: true },
 );

@@ -32,11 +32,15 @@ if (process.argv.includes("--child")) {
     fc.asyncProperty(...programArbitraries(fc), async (tape, n, s, xs) => {
       await check(programOf(tape, [n, s, xs]));
     }),
-    { seed, numRuns: runs, endOnFailure: false },
+    { seed, numRuns: runs, includeErrorInReport: true },
   );
   cleanUp();
   if (result.failed) {
-    process.stdout.write(`FAIL seed ${seed} (path ${result.counterexamplePath})\n${fc.defaultReportMessage(result) ?? ""}\n`);
+    const [tape, n, s, xs] = result.counterexample!;
+    process.stdout.write(
+      `FAIL seed ${seed} (path ${result.counterexamplePath}; again: --runs ${runs} --seed ${seed} --batch ${runs})\n` +
+        `${fc.defaultReportMessage(result) ?? ""}\n\n--- the shrunk program, with arguments ${JSON.stringify([n, s, xs])} ---\n${programOf(tape, [n, s, xs]).source}\n`,
+    );
     process.exit(1);
   }
   process.stdout.write(`ok ${result.numRuns}\n`);
