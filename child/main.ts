@@ -5,7 +5,7 @@
  */
 import { loadConfig } from "../config/env.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
-import { actionRegistry } from "../sdk/action.js";
+import { actionLimitsByName, actionRegistry } from "../sdk/action.js";
 import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../core/codec.js";
 import { compileLazily, workflowRegistry } from "../sdk/definition.js";
 import { userModulesLoad } from "./modules.js";
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
         t: "ready",
         pid: process.pid,
         actions: [...actionRegistry().keys()],
+        limits: actionLimitsByName(),
         workflows: [...workflowRegistry().values()].map((d) => ({
           name: d.name,
           hash: d.compiled.hash,

@@ -4,6 +4,7 @@
  * makes one IPC round trip per tick, not per action. Errors cross as data. The private
  * WAYMARK_CHILD_* variables a supervisor sets for its children are named here too.
  */
+import type { ActionLimits } from "../core/flow.js";
 import type { Encoded, ErrorData } from "../core/codec.js";
 
 /** One action attempt to run. `id` is the attempt token: a late result for a stale token is discarded. */
@@ -36,7 +37,7 @@ export type ToChild =
 
 export type FromChild =
   /** The user modules loaded: the actions and workflows they registered. */
-  | { t: "ready"; pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }
+  | { t: "ready"; pid: number; actions: string[]; workflows: CompiledWorkflowInfo[]; limits?: Record<string, ActionLimits> }
   /**
    * A user module failed to load (the child then exits): at start-up the supervisor fails to
    * start with this error; a replacement child's is logged and retried with backoff.

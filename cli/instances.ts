@@ -6,6 +6,7 @@ import { instanceGet, instanceList, type InstanceStatus } from "../store/instanc
 import { sharedClient } from "../sdk/client.js";
 import { sendEvent } from "../sdk/handle.js";
 import { childrenList, eventsPending, publishedList } from "../store/events.js";
+import { slotWaitsOf } from "../store/slots.js";
 import { countArg, instanceIdArg, nameArg } from "./args.js";
 import { printJson, withDatabase } from "./connect.js";
 
@@ -69,11 +70,12 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
     await withDatabase(async (db) => {
       const row = await instanceGet(db, { id });
       if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
-      const [attempts, messages, published, children] = await Promise.all([
+      const [attempts, messages, published, children, limitWaits] = await Promise.all([
         attemptList(db, { instanceId: id }),
         eventsPending(db, { id }),
         publishedList(db, { id }),
         childrenList(db, { id }),
+        slotWaitsOf(db, { instanceId: id }),
       ]);
       const out = {
         id: row.id,
@@ -99,6 +101,8 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
         })),
         published: Object.fromEntries(published.map((p) => [p.key, show(p.value)])),
         children,
+        // Calls waiting for their action's cluster-wide limit.
+        waitingForLimits: limitWaits.map((w) => ({ action: w.action, key: w.key || null, blockedBy: w.blockedBy, since: w.since })),
         attempts: attempts.map((a) => ({
           action: a.actionName,
           actionId: a.actionSeq,
@@ -140,6 +144,10 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
                 ...out.messages.map((m) => `  #${m.position} ${m.child ? `end of child ${m.child}` : m.event}  ${printJson(m.payload, undefined)}`),
               ]
             : []),
+          ...limitWaits.map(
+            (w) =>
+              `waiting   for the ${w.blockedBy === "rate" ? "rate" : "concurrency"} limit of ${w.action}${w.key ? `, key ${w.key}` : ""}, since ${w.since.toISOString()}`,
+          ),
           ...(children.length
             ? ["", `children (${children.length}):`, ...children.map((c) => `  ${c.instanceId}  ${c.workflow}  ${c.status}${c.detached ? "  detached" : ""}`)]
             : []),

@@ -1,4 +1,5 @@
 import type { CommandModule } from "yargs";
+import { slotsSummary } from "../store/slots.js";
 import { workerStatusList } from "../store/workers.js";
 import { printJson, withDatabase } from "./connect.js";
 
@@ -12,17 +13,26 @@ interface ChildStat {
 
 export const statusCommand: CommandModule<object, { json: boolean }> = {
   command: "status",
-  describe: "Show every running supervisor and its children: throughput, in-flight work, recycles",
+  describe:
+    "Show every running supervisor and its children (throughput, in-flight work, recycles), and each limited action's running, waiting and recent starts",
   builder: (y) => y.option("json", { type: "boolean", default: false }),
   handler: async (argv) => {
     await withDatabase(async (db) => {
-      const rows = await workerStatusList(db);
+      const [rows, limited] = await Promise.all([workerStatusList(db), slotsSummary(db)]);
       if (argv.json) {
         for (const r of rows) process.stdout.write(printJson(r, undefined) + "\n");
+        for (const l of limited)
+          process.stdout.write(
+            printJson({ limitedAction: l.action, running: l.running, waiting: l.waiting, startsInWindow: l.startsInWindow }, undefined) + "\n",
+          );
         return;
       }
+      // Cluster-wide, from the shared flow-control rows.
+      const limits = limited.length
+        ? `\nlimited actions (all supervisors):\n${limited.map((l) => `  ${l.action}  running ${l.running}  waiting ${l.waiting}  starts in the current window ${l.startsInWindow}`).join("\n")}\n`
+        : "";
       if (!rows.length) {
-        process.stdout.write("no supervisor is running (no status row refreshed recently)\n");
+        process.stdout.write(`no supervisor is running (no status row refreshed recently)\n${limits}`);
         return;
       }
       for (const r of rows) {
@@ -36,6 +46,7 @@ export const statusCommand: CommandModule<object, { json: boolean }> = {
           process.stdout.write(`    child pid ${c.pid}  slot ${c.slot}  ${c.state}  in-flight ${c.inflight}  actions run ${c.dispatched}\n`);
         }
       }
+      process.stdout.write(limits);
     });
   },
 };

@@ -10,6 +10,7 @@
  * - Each attempt times out after `timeoutMs` (default 5 minutes).
  */
 import type { ErrorData } from "./codec.js";
+import { limitKey } from "./flow.js";
 
 export interface RetryOptions {
   attempts: number;
@@ -27,6 +28,8 @@ export interface ActionOptions {
   retry?: RetryOptions;
   backoff?: BackoffOptions;
   timeoutMs: number;
+  /** The budget of the action's limits this call counts against (core/flow.ts); none: the action's one budget. */
+  limitKey?: string;
 }
 
 /**
@@ -110,11 +113,18 @@ export function actionOptions(raw: unknown, defaults?: ActionDefaults): ActionOp
   if (defaults?.backoff) out.backoff = defaults.backoff;
   if (raw === undefined || raw === null) return out;
   const o = plain(raw, "options");
-  known(o, ["retry", "backoff", "timeoutMs", "timeout"], "action");
+  known(o, ["retry", "backoff", "timeoutMs", "timeout", "limitKey"], "action");
   if (o.retry !== undefined) out.retry = retryOptions(o.retry);
   if (o.backoff !== undefined) out.backoff = backoffOptions(o.backoff);
   const timeout = o.timeoutMs ?? o.timeout;
   if (timeout !== undefined) out.timeoutMs = num(timeout, "timeoutMs", 1);
+  if (o.limitKey !== undefined) {
+    try {
+      out.limitKey = limitKey(o.limitKey);
+    } catch (e) {
+      bad((e as Error).message);
+    }
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { callerLocation } from "../compiler/source.js";
+import { actionLimits, type ActionLimits } from "../core/flow.js";
 import { RegistrationError, WaymarkError } from "../core/errors.js";
 
 export interface ActionEntry {
@@ -13,9 +14,18 @@ export interface ActionEntry {
   fn: (...args: never[]) => Promise<unknown>;
   /** Where `action()` was called, for error messages. */
   where: string;
+  /** Its cluster-wide limits, if it has any. */
+  limits?: ActionLimits;
 }
 
 const REGISTRY_KEY = Symbol.for("waymark.actions");
+
+/** The limits of the registered actions that have any, by name (what a child reports). */
+export function actionLimitsByName(): Record<string, ActionLimits> {
+  const out: Record<string, ActionLimits> = {};
+  for (const [name, entry] of actionRegistry()) if (entry.limits) out[name] = entry.limits;
+  return out;
+}
 /** Marks the function `action()` returns, with its entry. */
 const ACTION = Symbol.for("waymark.action");
 
@@ -143,10 +153,11 @@ type AsyncFunction = (...args: never[]) => Promise<unknown>;
  * Registers an async function as an action. Called outside a workflow (a script, a unit test)
  * it simply runs.
  */
-export function action<F extends AsyncFunction>(fn: F): F;
-export function action<F extends AsyncFunction>(name: string, fn: F): F;
-export function action<F extends AsyncFunction>(nameOrFn: string | F, maybeFn?: F): F {
-  const fn = typeof nameOrFn === "function" ? nameOrFn : maybeFn;
+export function action<F extends AsyncFunction>(fn: F, options?: ActionLimits): F;
+export function action<F extends AsyncFunction>(name: string, fn: F, options?: ActionLimits): F;
+export function action<F extends AsyncFunction>(nameOrFn: string | F, fnOrOptions?: F | ActionLimits, maybeOptions?: ActionLimits): F {
+  const fn = typeof nameOrFn === "function" ? nameOrFn : (fnOrOptions as F | undefined);
+  const options = typeof nameOrFn === "function" ? fnOrOptions : maybeOptions;
   const loc = callerLocation();
   const where = loc ? `${loc.file}:${loc.line}:${loc.column}` : "<unknown>";
   if (typeof fn !== "function") throw new RegistrationError(`action() needs a function (at ${where})`);
@@ -163,7 +174,13 @@ export function action<F extends AsyncFunction>(nameOrFn: string | F, maybeFn?: 
       `two actions are named "${name}": one at ${existing.where}, one at ${where}. Give one of them an explicit name: action("billing.${name}", fn)`,
     );
   }
-  const entry: ActionEntry = { name, fn, where };
+  let limits: ActionLimits | undefined;
+  try {
+    limits = actionLimits(options);
+  } catch (e) {
+    throw new RegistrationError(`action "${name}" (at ${where}): ${(e as Error).message}`);
+  }
+  const entry: ActionEntry = { name, fn, where, ...(limits ? { limits } : {}) };
   registry.set(name, entry);
   const wrapper = function (this: unknown, ...args: unknown[]) {
     const signal = new AbortController().signal;

@@ -2,6 +2,7 @@
  * waymark: durable workflows for Node.js on Postgres.
  */
 export { action, actionContext, depends, type ActionContext } from "./action.js";
+export type { ActionLimits } from "../core/flow.js";
 export { Workflow, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
 export { WorkflowHandle, getInstance, sendEvent, type SendEventOptions } from "./handle.js";
 export { sleep } from "./sleep.js";

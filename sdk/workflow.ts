@@ -15,6 +15,8 @@ export interface ActionCallOptions {
   retry?: RetryPolicy | { attempts: number; exceptionTypes?: string[] };
   backoff?: BackoffPolicy | { baseDelayMs: number; multiplier?: number; maxDelayMs?: number; jitter?: boolean };
   timeoutMs?: number;
+  /** For an action with limits: the key whose budget this call counts against (a tenant, a merchant). */
+  limitKey?: string;
 }
 
 type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];

@@ -13,6 +13,8 @@ export interface NotifierHandlers {
   cancel(id: string): void;
   /** A message reached the mailbox of a running instance (this supervisor's, maybe). */
   event(id: string): void;
+  /** A flow-control slot was freed somewhere: waiting calls ask again. */
+  slots(): void;
   schedule(): void;
   reconnected(): void;
 }
@@ -29,6 +31,7 @@ export class Notifier {
       onNotification: (_channel, payload) => {
         if (payload === "queued") handlers.queued();
         else if (payload === "schedule") handlers.schedule();
+        else if (payload === "slots") handlers.slots();
         else if (payload?.startsWith("event:")) handlers.event(payload.slice("event:".length));
         else if (payload?.startsWith("cancel:")) handlers.cancel(payload.slice("cancel:".length));
       },

@@ -5,6 +5,7 @@
  * limit, spawn-before-retire. It never touches Postgres: a shard submits an attempt only after
  * writing it, so nothing runs that is not on record.
  */
+import type { ActionLimits } from "../core/flow.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
@@ -234,10 +235,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
    * workflows, reports them and exits: the action children never compile, so they never load
    * the compiler or swc. Rejects as the children's start-up does when a module cannot load.
    */
-  inspect(): Promise<CompiledWorkflowInfo[]> {
+  inspect(): Promise<{ workflows: CompiledWorkflowInfo[]; limits: Record<string, ActionLimits> }> {
     const proc = this.fork({ [CHILD_INSPECT_ENV]: "1" });
     return new Promise((resolve, reject) => {
       let workflows: CompiledWorkflowInfo[] | undefined;
+      let limits: Record<string, ActionLimits> = {};
       let failure: Error | undefined;
       const limit = this.opts.loadTimeoutMs;
       const timer =
@@ -248,15 +250,17 @@ export class ChildPool extends EventEmitter<PoolEvents> {
               proc.kill("SIGKILL");
             }, limit + LOAD_KILL_GRACE_MS);
       proc.on("message", (msg: FromChild) => {
-        if (msg.t === "ready") workflows = msg.workflows;
-        else if (msg.t === "load-error") failure = loadError(msg);
+        if (msg.t === "ready") {
+          workflows = msg.workflows;
+          limits = msg.limits ?? {};
+        } else if (msg.t === "load-error") failure = loadError(msg);
       });
       proc.on("error", (err) => {
         if (!channelGone(err)) failure ??= err;
       });
       proc.once("close", (code, signal) => {
         clearTimeout(timer);
-        if (workflows && !failure) resolve(workflows);
+        if (workflows && !failure) resolve({ workflows, limits });
         else
           reject(
             failure ??

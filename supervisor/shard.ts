@@ -14,6 +14,7 @@ import type { SupervisorEvents } from "../core/events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import { Outbox } from "./outbox.js";
+import type { Limiter } from "./limiter.js";
 import { eventsFetch, type EffectOutcome, type EffectWrite } from "../store/events.js";
 import type { ChildPool, PoolResult } from "./pool.js";
 import type { LoadedVersion, VersionCache } from "./versions.js";
@@ -27,6 +28,8 @@ export interface ShardOptions {
   versions: VersionCache;
   log: Logger;
   events: SupervisorEvents;
+  /** Flow control: calls of actions with limits wait there for their slot. */
+  limiter?: Limiter;
 }
 
 function timeoutError(message: string): ErrorData {
@@ -432,8 +435,20 @@ export class Shard {
         dispatchedAt: now,
         timeoutMs,
       });
-      this.options.pool.submit(task);
+      this.dispatch(task, h?.call?.opts.limitKey);
     }
+  }
+
+  /** To the child pool, or, for an action with limits, to wait for its slot first. */
+  private dispatch(task: Task, key: string | undefined): void {
+    const limiter = this.options.limiter;
+    if (limiter?.limited(task.action)) limiter.submit(task, key);
+    else this.options.pool.submit(task);
+  }
+
+  /** An attempt's token is done with: its flow-control slot (or its wait for one) goes. */
+  private released(token: string): void {
+    this.options.limiter?.release(token);
   }
 
   private remove(live: LiveInstance): void {
@@ -441,7 +456,10 @@ export class Shard {
     if (live.wakeTimer) clearTimeout(live.wakeTimer);
     live.wakeTimer = null;
     this.live.delete(live.id);
-    for (const token of live.inflight.keys()) this.options.pool.forget(token);
+    for (const token of live.inflight.keys()) {
+      this.options.pool.forget(token);
+      this.released(token);
+    }
   }
 
   private attemptRow(
@@ -492,6 +510,7 @@ export class Shard {
 
   /** A result from a child. */
   onResult(r: PoolResult): void {
+    this.released(r.id);
     if (this.abandoned.delete(r.id)) return; // a late result of a timed-out attempt
     const live = this.live.get(r.id.slice(0, r.id.indexOf("/")));
     const entry = live?.inflight.get(r.id);
@@ -510,6 +529,7 @@ export class Shard {
   onLost(tokens: string[], pid: number, reason: string): void {
     const touched = new Set<LiveInstance>();
     for (const token of tokens) {
+      this.released(token);
       if (this.abandoned.delete(token)) continue;
       const live = this.live.get(token.slice(0, token.indexOf("/")));
       const entry = live?.inflight.get(token);
@@ -534,6 +554,7 @@ export class Shard {
       if (now >= killAt) {
         this.abandoned.delete(token);
         this.options.pool.kill(token);
+        this.released(token);
       }
     }
     for (const live of this.live.values()) {
@@ -584,7 +605,10 @@ export class Shard {
       else waiting.push(token);
     }
     if (tokens.length) this.options.pool.abort(tokens, "cancelled");
-    for (const token of waiting) this.options.pool.forget(token);
+    for (const token of waiting) {
+      this.options.pool.forget(token);
+      this.released(token);
+    }
     live.inflight.clear();
     this.options.log.info("instance cancelled", { instance: id, abortedActions: tokens.length });
     this.finish(live, { status: "cancelled", error: live.cancelError() });

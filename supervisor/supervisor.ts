@@ -18,6 +18,7 @@ import { Notifier } from "./notifier.js";
 import { Poller } from "./poller.js";
 import { Scheduler } from "./scheduler.js";
 import { ChildPool } from "./pool.js";
+import { Limiter } from "./limiter.js";
 import { Shard } from "./shard.js";
 import { VersionCache } from "./versions.js";
 import { WebServer } from "../web/server.js";
@@ -53,6 +54,7 @@ export class Supervisor {
   private notifier: Notifier | undefined;
   private poller: Poller | undefined;
   private leases: Leases | undefined;
+  private limiter: Limiter | undefined;
   private scheduler: Scheduler | undefined;
   private maintenance: Maintenance | undefined;
   private sweeper: NodeJS.Timeout | null = null;
@@ -102,12 +104,23 @@ export class Supervisor {
       // The workflows of the user modules, compiled once in a process of their own, are registered
       // as the latest versions, so a schedule fires the version this deploy runs (the scheduler
       // starts after this); the action children start meanwhile.
-      const [workflows] = await Promise.all([pool.inspect(), pool.start()]);
+      const [{ workflows, limits }] = await Promise.all([pool.inspect(), pool.start()]);
       if (workflows.length) await this.registerVersions(workflows);
+      this.limiter = new Limiter({
+        db: this.db!,
+        owner: this.owner,
+        ttlMs: config.lockTtlMs,
+        heartbeatMs: config.lockHeartbeatMs,
+        log: this.log.scope("limits"),
+        dispatch: (task) => pool.submit(task),
+      });
+      this.limiter.setLimits(limits);
+      const limiter = this.limiter;
 
       this.shards = Array.from(
         { length: config.executorShards },
-        (_, index) => new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events }),
+        (_, index) =>
+          new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events, limiter }),
       );
       pool.on("result", (r) => this.shardFor(tokenInstance(r.id)).onResult(r));
       pool.on("lost", ({ ids, pid, reason }) => {
@@ -136,6 +149,7 @@ export class Supervisor {
           queued: () => this.poller?.wake(),
           cancel: (id) => this.shardFor(id).cancel(id),
           event: (id) => this.shardFor(id).onEvent(id),
+          slots: () => this.limiter?.wake(),
           schedule: () => this.scheduler?.wake(),
           reconnected: () => {
             this.poller?.wake();
@@ -315,7 +329,8 @@ export class Supervisor {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await this.pool?.stop(graceMs, Math.min(this.options.config.abortGraceMs, 5000));
-    const unsent = this.pool?.unsent() ?? new Set<string>();
+    // Calls still waiting for their flow-control slot never reached a child either.
+    const unsent = new Set([...(this.pool?.unsent() ?? []), ...(this.limiter?.waitingTokens() ?? [])]);
     for (const s of this.shards) s.releaseAll(unsent);
     // Bounded: with the database away, give up after another grace period rather than hang.
     const writeDeadline = Date.now() + Math.max(graceMs, 5000);
@@ -325,6 +340,11 @@ export class Supervisor {
       s.persister.stop();
       // Effects not yet written are written again by the instance's next owner (idempotently).
       await s.outbox.stop();
+    }
+    // The slots of the attempts that ended go back; what is still held expires with the TTL.
+    if (this.limiter) {
+      await this.limiter.flush().catch(() => undefined);
+      await this.limiter.stop();
     }
     if (unwritten)
       this.log.warn(

@@ -61,6 +61,7 @@ function instanceJson(v: InstanceView) {
     messages: v.messages,
     published: v.published,
     children: v.children,
+    limitWaits: v.limitWaits,
   };
 }
 

@@ -9,6 +9,7 @@ import { versionsGet, versionWorkflowNames, type VersionRow } from "../store/ver
 import { withNestedActions } from "./graph.js";
 import { nodeProgress, pendingCalls, stillPending, worldWaits, type NodeProgress, type PendingCall, type WorldWaits } from "./progress.js";
 import { childrenList, eventsPending, publishedList, type ChildSummary } from "../store/events.js";
+import { slotWaitsOf } from "../store/slots.js";
 
 /**
  * What the pages and the JSON API show, read through the store: one place that parses list
@@ -221,18 +222,21 @@ export interface InstanceView {
   messages: Awaited<ReturnType<typeof eventsPending>>;
   published: Awaited<ReturnType<typeof publishedList>>;
   children: ChildSummary[];
+  /** Calls waiting for their action's cluster-wide limit. */
+  limitWaits: Awaited<ReturnType<typeof slotWaitsOf>>;
 }
 
 export async function instanceView(d: WebData, id: string): Promise<InstanceView | undefined> {
   if (!isUuid(id)) return undefined;
   const instance = await instanceGetFull(d.db, { id });
   if (!instance) return undefined;
-  const [attempts, version, messages, published, children] = await Promise.all([
+  const [attempts, version, messages, published, children, limitWaits] = await Promise.all([
     attemptList(d.db, { instanceId: id }),
     versionWithGraph(d, instance.versionId),
     eventsPending(d.db, { id }),
     publishedList(d.db, { id }),
     childrenList(d.db, { id }),
+    slotWaitsOf(d.db, { instanceId: id }),
   ]);
   let pending: PendingCall[] = [];
   let waits: WorldWaits = { events: [], children: [] };
@@ -257,6 +261,7 @@ export async function instanceView(d: WebData, id: string): Promise<InstanceView
     messages,
     published,
     children,
+    limitWaits,
   };
 }
 

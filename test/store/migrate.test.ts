@@ -26,7 +26,19 @@ test("migrations apply in order, are recorded, and a second run does nothing", a
   );
   t.deepEqual(
     tables.rows.map((r) => r.table_name),
-    ["action_attempts", "events", "instances", "migrations", "published", "schedules", "worker_status", "workflow_versions"],
+    [
+      "action_attempts",
+      "action_slots",
+      "action_starts",
+      "action_waits",
+      "events",
+      "instances",
+      "migrations",
+      "published",
+      "schedules",
+      "worker_status",
+      "workflow_versions",
+    ],
   );
 });
 

@@ -100,6 +100,11 @@ function world(v: InstanceView): Html {
         html`<li data-wait="child" data-node="${c.node}">child workflow ${c.workflow} <a class="mono" href="/instances/${c.instanceId}">${c.instanceId}</a></li>`,
     ),
   ];
+  for (const w of v.limitWaits) {
+    waits.push(
+      html`<li data-wait="limit" data-token="${w.token}">waiting for the ${w.blockedBy} limit of <b>${w.action}</b>${w.key ? html`, key <b>${w.key}</b>` : ""}, since ${time(w.since)}</li>`,
+    );
+  }
   if (waits.length) parts.push(html`<h2>Waiting for</h2><ul class="waits">${waits}</ul>`);
   if (v.messages.length) {
     parts.push(

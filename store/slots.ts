@@ -1,0 +1,81 @@
+/**
+ * The shared state of flow control (migrations/0006): concurrency slots held by running attempts
+ * (waymark.action_slots), the starts rate limits count (waymark.action_starts), and the calls
+ * waiting for their limit (waymark.action_waits). A supervisor's limiter changes them only
+ * through `slotsExchange`, one statement per batch.
+ */
+import type { Queryable } from "./db.js";
+
+/** One (action, key) group's waiting calls, oldest first, with the action's limits. */
+export interface SlotRequest {
+  action: string;
+  key: string;
+  concurrency?: number;
+  rateLimit?: { limit: number; periodMs: number };
+  waiting: Array<{ token: string; instanceId: string }>;
+}
+
+export interface SlotGrant {
+  action: string;
+  key: string;
+  /** The tokens granted: they may start now. */
+  granted: string[];
+  /** For a group the rate window blocks: when its next start frees. */
+  nextFree: Date | null;
+}
+
+/**
+ * Gives back the slots of ended attempts, refreshes this owner's, and asks for slots for the
+ * waiting calls (see waymark.slots_exchange).
+ */
+export async function slotsExchange(db: Queryable, p: { owner: string; ttlMs: number; release: string[]; requests: SlotRequest[] }): Promise<SlotGrant[]> {
+  const { rows } = await db.query<{ action_name: string; limit_key: string; granted: string[]; next_free: Date | null }>({
+    name: "waymark_slots_exchange",
+    text: "SELECT action_name, limit_key, granted, next_free FROM waymark.slots_exchange($1, $2, $3::text[], $4::json)",
+    values: [
+      p.owner,
+      p.ttlMs,
+      p.release,
+      JSON.stringify(
+        p.requests.map((r) => ({
+          a: r.action,
+          k: r.key,
+          c: r.concurrency ?? null,
+          l: r.rateLimit?.limit ?? null,
+          p: r.rateLimit?.periodMs ?? null,
+          w: r.waiting.map((w) => ({ t: w.token, i: w.instanceId })),
+        })),
+      ),
+    ],
+  });
+  return rows.map((r) => ({ action: r.action_name, key: r.limit_key, granted: r.granted, nextFree: r.next_free }));
+}
+
+/** Per limited action, across the cluster: attempts holding slots, calls waiting, starts in the current rate window. */
+export async function slotsSummary(db: Queryable): Promise<Array<{ action: string; running: number; waiting: number; startsInWindow: number }>> {
+  const { rows } = await db.query<{ action: string; running: number; waiting: number; starts: number }>(
+    `WITH names AS (
+       SELECT action_name FROM waymark.action_slots UNION SELECT action_name FROM waymark.action_waits
+       UNION SELECT action_name FROM waymark.action_starts WHERE started_at > now() - period_ms * interval '1 millisecond'
+     )
+     SELECT n.action_name AS action,
+            (SELECT count(*) FROM waymark.action_slots s WHERE s.action_name = n.action_name AND s.expires_at > now())::int AS running,
+            (SELECT count(*) FROM waymark.action_waits w WHERE w.action_name = n.action_name AND w.expires_at > now())::int AS waiting,
+            (SELECT count(*) FROM waymark.action_starts st WHERE st.action_name = n.action_name
+                AND st.started_at > now() - st.period_ms * interval '1 millisecond')::int AS starts
+       FROM names n ORDER BY 1`,
+  );
+  return rows.map((r) => ({ action: r.action, running: r.running, waiting: r.waiting, startsInWindow: r.starts }));
+}
+
+/** An instance's calls waiting for their limit. */
+export async function slotWaitsOf(
+  db: Queryable,
+  p: { instanceId: string },
+): Promise<Array<{ token: string; action: string; key: string; blockedBy: "concurrency" | "rate"; since: Date }>> {
+  const { rows } = await db.query<{ token: string; action_name: string; limit_key: string; blocked_by: "concurrency" | "rate"; since: Date }>(
+    "SELECT token, action_name, limit_key, blocked_by, since FROM waymark.action_waits WHERE instance_id = $1 AND expires_at > now() ORDER BY since",
+    [p.instanceId],
+  );
+  return rows.map((r) => ({ token: r.token, action: r.action_name, key: r.limit_key, blockedBy: r.blocked_by, since: r.since }));
+}

@@ -1,0 +1,188 @@
+import type pg from "pg";
+import type { Task } from "../child/protocol.js";
+import type { ActionLimits } from "../core/flow.js";
+import { Loop } from "../core/loop.js";
+import type { Logger } from "../log/logger.js";
+import { slotsExchange, type SlotRequest } from "../store/slots.js";
+
+export interface LimiterOptions {
+  db: pg.Pool;
+  owner: string;
+  /** How long a slot outlives its holder's last refresh: the lease TTL. */
+  ttlMs: number;
+  /** How often held slots are refreshed: the lease heartbeat. */
+  heartbeatMs: number;
+  log: Logger;
+  /** Sends a granted call to the child pool. */
+  dispatch(task: Task): void;
+}
+
+interface Group {
+  action: string;
+  key: string;
+  limits: ActionLimits;
+  /** Waiting calls, in the order they became ready. */
+  waiting: Task[];
+  /** The rate window blocks it until then (a NOTIFY or the fallback poll may look earlier). */
+  blockedUntil: number;
+}
+
+/** How often waiting calls ask again when no NOTIFY says a slot freed (another supervisor died). */
+const FALLBACK_MS = 1000;
+
+/**
+ * Flow control of one supervisor: calls of limited actions wait here, holding no child slot,
+ * until the shared limits (store/slots.ts) grant them, and their slots go back when they end.
+ * Every change goes out in one statement per pass, whatever the number of calls and groups: the
+ * releases of ended attempts, the refresh of the slots held (so a dead supervisor's come back
+ * within the TTL), and the asks of every group with waiting calls, oldest first per key. A pass
+ * runs when a call waits or ends, when another supervisor frees a slot (NOTIFY `slots`), when a
+ * rate window frees, and every heartbeat while anything is held or waiting. Actions without
+ * limits never come here.
+ */
+export class Limiter {
+  private limits = new Map<string, ActionLimits>();
+  private readonly groups = new Map<string, Group>();
+  /** Tokens granted and still running (their slots are released when they end). */
+  private readonly held = new Map<string, Group>();
+  private releases: string[] = [];
+  private readonly loop: Loop;
+
+  constructor(private readonly options: LimiterOptions) {
+    this.loop = new Loop({
+      pass: () => this.pass(),
+      intervalMs: Math.min(options.heartbeatMs, FALLBACK_MS),
+      backoffMs: 100,
+      maxBackoffMs: 2000,
+      onError: (e, retryInMs) => options.log.warn("flow control: the exchange with the limits failed; retrying", { error: (e as Error).message, retryInMs }),
+    });
+  }
+
+  /** The limits of the actions the user modules registered (from the children). */
+  setLimits(limits: Record<string, ActionLimits>): void {
+    this.limits = new Map(Object.entries(limits));
+    if (this.limits.size && !this.loop.active) this.loop.start();
+  }
+
+  /** Whether calls of this action wait here. */
+  limited(action: string): boolean {
+    return this.limits.has(action);
+  }
+
+  /** A call of a limited action, ready to run: it waits for its limit. */
+  submit(task: Task, key: string | undefined): void {
+    const limits = this.limits.get(task.action)!;
+    const k = key ?? "";
+    const id = `${task.action}\u0000${k}`;
+    let g = this.groups.get(id);
+    if (!g) this.groups.set(id, (g = { action: task.action, key: k, limits, waiting: [], blockedUntil: 0 }));
+    g.waiting.push(task);
+    this.loop.wake();
+  }
+
+  /** An attempt ended (or was dropped before it ran): its slot goes back, or it stops waiting. */
+  release(token: string): void {
+    if (this.held.delete(token)) {
+      this.releases.push(token);
+      this.loop.wake();
+      return;
+    }
+    for (const g of this.groups.values()) {
+      const i = g.waiting.findIndex((t) => t.id === token);
+      if (i >= 0) {
+        g.waiting.splice(i, 1);
+        // Its wait may be on record: the release clears it.
+        this.releases.push(token);
+        this.loop.wake();
+        return;
+      }
+    }
+  }
+
+  /** Another supervisor freed a slot: waiting calls ask again now. */
+  wake(): void {
+    for (const g of this.groups.values()) g.blockedUntil = 0;
+    if (this.loop.active) this.loop.wake();
+  }
+
+  /** Per limited action, this supervisor's attempts holding slots and calls waiting. */
+  stats(): Record<string, { running: number; waiting: number }> {
+    const out: Record<string, { running: number; waiting: number }> = {};
+    for (const name of this.limits.keys()) out[name] = { running: 0, waiting: 0 };
+    for (const g of this.held.values()) out[g.action]!.running++;
+    for (const g of this.groups.values()) out[g.action]!.waiting += g.waiting.length;
+    return out;
+  }
+
+  /** The tokens of the calls waiting here (at shutdown: they never reached a child). */
+  waitingTokens(): string[] {
+    return [...this.groups.values()].flatMap((g) => g.waiting.map((t) => t.id));
+  }
+
+  waiting(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.waiting.length;
+    return n;
+  }
+
+  private async pass(): Promise<number | undefined> {
+    // After the current microtasks: the calls of one write share the exchange.
+    await new Promise((resolve) => process.nextTick(resolve));
+    const now = Date.now();
+    const asking = [...this.groups.values()].filter((g) => g.waiting.length && g.blockedUntil <= now);
+    const release = this.releases.splice(0);
+    if (!asking.length && !release.length && !this.held.size && !this.waiting()) return undefined;
+    const requests: SlotRequest[] = asking.map((g) => ({
+      action: g.action,
+      key: g.key,
+      ...(g.limits.concurrency !== undefined ? { concurrency: g.limits.concurrency } : {}),
+      ...(g.limits.rateLimit ? { rateLimit: g.limits.rateLimit } : {}),
+      waiting: g.waiting.map((t) => ({ token: t.id, instanceId: t.instanceId })),
+    }));
+    let grants: Awaited<ReturnType<typeof slotsExchange>>;
+    try {
+      grants = await slotsExchange(this.options.db, { owner: this.options.owner, ttlMs: this.options.ttlMs, release, requests });
+    } catch (e) {
+      this.releases.unshift(...release);
+      throw e;
+    }
+    let next: number | undefined;
+    for (const grant of grants) {
+      const g = this.groups.get(`${grant.action}\u0000${grant.key}`);
+      if (!g) continue;
+      const ok = new Set(grant.granted);
+      const go = g.waiting.filter((t) => ok.has(t.id));
+      g.waiting = g.waiting.filter((t) => !ok.has(t.id));
+      // A call released while the exchange ran was granted a slot it will not use: give it back.
+      for (const token of ok) if (!go.some((t) => t.id === token)) this.releases.push(token);
+      for (const t of go) {
+        if (g.limits.concurrency !== undefined) this.held.set(t.id, g);
+        this.options.dispatch(t);
+      }
+      if (g.waiting.length && grant.nextFree) {
+        g.blockedUntil = grant.nextFree.getTime();
+        next = Math.min(next ?? Number.POSITIVE_INFINITY, Math.max(0, g.blockedUntil - Date.now()));
+      }
+      if (!g.waiting.length) this.groups.delete(`${g.action}\u0000${g.key}`);
+    }
+    if (this.releases.length) return 0;
+    return next;
+  }
+
+  /**
+   * Runs a pass now and waits for it, for up to `forMs` (shutdown: the slots of ended attempts
+   * go back; with the database away, they expire with the TTL instead).
+   */
+  async flush(forMs = 3000): Promise<void> {
+    if (!this.loop.active) return;
+    const done = this.loop.passed();
+    this.loop.wake();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, forMs)))]);
+    clearTimeout(timer);
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}
