@@ -99,6 +99,11 @@ function describe(m: Metrics): string {
     parts.push(
       `steps at the end cost ${String(m.late_over_early)}x steps at the start (${String(m.first_window_ms)} -> ${String(m.last_window_ms)} ms); ${String(m.accumulating_late_over_early)}x when the state accumulates every result`,
     );
+  if (m.concurrency_peak !== undefined)
+    parts.push(
+      `concurrency ${String(m.concurrency_peak)} at most (limit ${String(m.concurrency_limit)}), ${fmt(m.concurrency_actions_per_s as number)} actions/s (the limit allows ${String(m.concurrency_allows_per_s)}); ` +
+        `rate ${String(m.rate_peak_grants_per_s)} starts granted and ${String(m.rate_peak_starts_per_s)} begun in the busiest second (limit ${String(m.rate_limit_per_s)}/s), ${fmt(m.rate_actions_per_s as number)} actions/s, across ${String(m.supervisors)} supervisors`,
+    );
   if (m.rss) parts.push(`supervisor RSS ${m.rss.supervisorMaxMb} MB, children ${m.rss.childrenMaxMb} MB`);
   if (m.cpu) parts.push(`CPU: supervisor ${m.cpu.supervisor}%, children ${m.cpu.children}%, postgres ${m.cpu.postgres}%, app ${m.cpu.bench}%`);
   return parts.join("; ");

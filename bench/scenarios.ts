@@ -9,7 +9,7 @@ import { cpuSampler, freshSchema, median, percentile, rssSampler, sql, startSupe
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { FanOut, FirstAction, LongHistory, LongLoop, Sleeper, Tiny, wallClock } from "./workflows.js";
+import { FanOut, FirstAction, Limited, LongHistory, LongLoop, Rated, Sleeper, Tiny, wallClock } from "./workflows.js";
 
 export interface Sizes {
   fanoutActions: number;
@@ -20,6 +20,8 @@ export interface Sizes {
   latencySamples: number;
   longSteps: number;
   sleepers: number;
+  limitedCalls: number;
+  ratedCalls: number;
 }
 
 export const FULL: Sizes = {
@@ -31,6 +33,8 @@ export const FULL: Sizes = {
   latencySamples: 500,
   longSteps: 2000,
   sleepers: 10_000,
+  limitedCalls: 600,
+  ratedCalls: 1000,
 };
 
 export const SMOKE: Sizes = {
@@ -42,6 +46,8 @@ export const SMOKE: Sizes = {
   latencySamples: 10,
   longSteps: 30,
   sleepers: 100,
+  limitedCalls: 20,
+  ratedCalls: 20,
 };
 
 export interface Metrics {
@@ -335,6 +341,79 @@ async function sleepers(ctx: Context): Promise<Metrics> {
   );
 }
 
+/**
+ * Flow control across three supervisors: calls of an action limited to 5 at once (20 ms each:
+ * the limit allows 250/s), then of one limited to 200 starts a second. Reports the peak
+ * concurrency the actions themselves saw (a ledger of starts and ends), the most starts in any
+ * second (of the grants waymark counts, and of the starts the actions saw), and the throughput
+ * next to what the limit allows.
+ */
+async function limited(ctx: Context): Promise<Metrics> {
+  const { limitedCalls, ratedCalls } = ctx.sizes;
+  await freshSchema(ctx.url);
+  process.env.WAYMARK_DATABASE_URL = ctx.url;
+  const dir = await mkdtemp(path.join(os.tmpdir(), "waymark-bench-limited-"));
+  const ledgerFile = path.join(dir, "ledger.txt");
+  const sups = [];
+  try {
+    for (let i = 0; i < 3; i++) sups.push(await startSupervisor({ url: ctx.url, env: { ...ctx.env, BENCH_LEDGER: ledgerFile } }));
+    // Ten instances share the calls, so the three supervisors each claim some.
+    const per = Math.max(1, Math.ceil(limitedCalls / 10));
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 10 }, () => new Limited().run(per)));
+    const concSeconds = (performance.now() - t0) / 1000;
+    const perRated = Math.max(1, Math.ceil(ratedCalls / 10));
+    const t1 = performance.now();
+    await Promise.all(Array.from({ length: 10 }, () => new Rated().run(perRated)));
+    const rateSeconds = (performance.now() - t1) / 1000;
+    const lines = (await readFile(ledgerFile, "utf8"))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ") as [string, string]);
+    let running = 0;
+    let peak = 0;
+    const events = lines.filter(([k]) => k !== "rate").map(([k, at]) => ({ k, at: Number(at) }));
+    for (const e of events.sort((a, b) => a.at - b.at || (a.k === "end" ? -1 : 1))) {
+      running += e.k === "start" ? 1 : -1;
+      peak = Math.max(peak, running);
+    }
+    const window = (times: number[]) => {
+      const t = [...times].sort((a, b) => a - b);
+      let most = 0;
+      for (let i = 0, j = 0; i < t.length; i++) {
+        while (t[i]! - t[j]! >= 1000) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      return most;
+    };
+    const c = new pg.Client({ connectionString: ctx.url });
+    await c.connect();
+    const grants = (await c.query<{ at: Date }>("SELECT started_at AS at FROM waymark.action_starts WHERE action_name = 'ratedWork'")).rows.map((r) =>
+      r.at.getTime(),
+    );
+    await c.end();
+    const calls = per * 10;
+    const rated = perRated * 10;
+    return {
+      scenario: "limited",
+      seconds: +(concSeconds + rateSeconds).toFixed(2),
+      concurrency_limit: 5,
+      concurrency_peak: peak,
+      concurrency_actions_per_s: Math.round(calls / concSeconds),
+      concurrency_allows_per_s: 250,
+      rate_limit_per_s: 200,
+      rate_peak_grants_per_s: window(grants),
+      rate_peak_starts_per_s: window(lines.filter(([k]) => k === "rate").map(([, at]) => Number(at))),
+      rate_actions_per_s: Math.round(rated / rateSeconds),
+      supervisors: 3,
+    };
+  } finally {
+    await closeClient();
+    for (const s of sups) await s.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
   "fan-out": fanOut,
   tiny,
@@ -342,4 +421,5 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
   latency,
   "long-history": longHistory,
   sleepers,
+  limited,
 };

@@ -103,3 +103,46 @@ export class SpinInCallback extends Workflow {
     });
   }
 }
+
+/** Writes "start|end <wallClock>" to BENCH_LEDGER, for the limited scenario's peaks. */
+function ledger(kind: string): void {
+  if (process.env.BENCH_LEDGER) appendFileSync(process.env.BENCH_LEDGER, `${kind} ${wallClock()}\n`);
+}
+
+/** 20 ms of waiting, at most 5 at once across the cluster. */
+export const limitedWork = action(
+  async function limitedWork(i: number) {
+    ledger("start");
+    await new Promise((r) => setTimeout(r, 20));
+    ledger("end");
+    return i;
+  },
+  { concurrency: 5 },
+);
+
+/** At most 200 starts in any second across the cluster. */
+export const ratedWork = action(
+  async function ratedWork(i: number) {
+    ledger("rate");
+    return i;
+  },
+  { rateLimit: { limit: 200, periodMs: 1000 } },
+);
+
+@workflow
+export class Limited extends Workflow {
+  async run(calls: number) {
+    const items = Array.from({ length: calls }, (_, i) => i);
+    const results = await Promise.all(items.map((i) => limitedWork(i)));
+    return results.length;
+  }
+}
+
+@workflow
+export class Rated extends Workflow {
+  async run(calls: number) {
+    const items = Array.from({ length: calls }, (_, i) => i);
+    const results = await Promise.all(items.map((i) => ratedWork(i)));
+    return results.length;
+  }
+}

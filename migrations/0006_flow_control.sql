@@ -46,7 +46,7 @@ CREATE INDEX action_waits_instance ON waymark.action_waits (instance_id);
 -- cycle: expired slots are dropped, then the calls granted are as many as the concurrency left
 -- and the starts left in the rate window allow. Returns, per group, how many of its first calls
 -- were granted, and for a group the rate window blocks, when its next start frees.
-CREATE FUNCTION waymark.slots_exchange(p_owner text, p_ttl_ms integer, p_release text[], p_requests json)
+CREATE FUNCTION waymark.slots_exchange(p_owner text, p_ttl_ms integer, p_release text[], p_requests json, p_freed json DEFAULT '[]', p_handoffs json DEFAULT '[]')
 RETURNS TABLE (action_name text, limit_key text, granted text[], next_free timestamptz) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -66,10 +66,31 @@ DECLARE
   already text[];
   fresh text[];
 BEGIN
+  -- Slots this supervisor handed from an ended attempt to its next waiting call of the same
+  -- (action, key) without asking (the count never changed): the row follows the new holder.
+  WITH h AS (
+    SELECT x->>'from' AS old, x->>'to' AS new, (x->>'i')::uuid AS instance_id, x->>'a' AS a, x->>'k' AS k FROM json_array_elements(p_handoffs) AS x
+  ), granted AS (
+    -- An exchange granted the new holder its own slot meanwhile: the old one is simply freed.
+    DELETE FROM waymark.action_slots s USING h
+     WHERE s.token = h.old AND EXISTS (SELECT 1 FROM waymark.action_slots n WHERE n.token = h.new)
+    RETURNING h.new
+  ), moved AS (
+    UPDATE waymark.action_slots s SET token = h.new, instance_id = h.instance_id, since = clock_timestamp()
+      FROM h WHERE s.token = h.old AND NOT EXISTS (SELECT 1 FROM waymark.action_slots n WHERE n.token = h.new)
+    RETURNING h.new
+  ), lost AS (
+    -- The old row expired meanwhile (this supervisor stalled past the TTL): the running call counts again.
+    INSERT INTO waymark.action_slots (token, action_name, limit_key, instance_id, owner, expires_at)
+    SELECT h.new, h.a, h.k, h.instance_id, p_owner, clock_timestamp() + ttl FROM h
+     WHERE h.new NOT IN (SELECT new FROM moved) AND h.new NOT IN (SELECT new FROM granted)
+    ON CONFLICT (token) DO NOTHING
+  )
+  DELETE FROM waymark.action_waits w USING h WHERE w.token = h.new;
+  -- Then the releases (a call handed a slot above may have ended since).
   IF coalesce(array_length(p_release, 1), 0) > 0 THEN
     DELETE FROM waymark.action_slots s WHERE s.token = ANY (p_release);
     DELETE FROM waymark.action_waits w WHERE w.token = ANY (p_release);
-    PERFORM pg_notify('waymark_work', 'slots');
   END IF;
   UPDATE waymark.action_slots s SET expires_at = clock_timestamp() + ttl WHERE s.owner = p_owner;
   UPDATE waymark.action_waits w SET expires_at = clock_timestamp() + ttl WHERE w.owner = p_owner;
@@ -83,7 +104,9 @@ BEGIN
     n_wait := json_array_length(r->'w');
     conc := (r->>'c')::integer;
     lim := (r->>'l')::integer;
-    period := (r->>'p')::integer * interval '1 millisecond';
+    -- The window is held with a margin (a tenth of the period, at most 250 ms) for the time
+    -- between a grant and the attempt's start in its child.
+    period := ((r->>'p')::integer + least(250, (r->>'p')::integer / 10)) * interval '1 millisecond';
     -- Calls that already hold a slot (an exchange asked again after its reply was lost) are granted.
     SELECT coalesce(array_agg(s.token), '{}') INTO already FROM waymark.action_slots s
      WHERE s.token IN (SELECT x->>'t' FROM json_array_elements(r->'w') AS x);
@@ -133,4 +156,13 @@ BEGIN
     granted := already || fresh[1:n_free];
     RETURN NEXT;
   END LOOP;
+  -- Slots freed here and not taken again by this supervisor's own calls: the others' waiting
+  -- calls ask now (a freed slot this supervisor reused wakes nobody: no exchange storm).
+  IF EXISTS (
+    SELECT 1 FROM json_array_elements(p_freed) AS f
+     WHERE (SELECT count(*) FROM waymark.action_slots s WHERE s.action_name = f->>'a' AND s.limit_key = f->>'k') < (f->>'c')::integer
+       AND EXISTS (SELECT 1 FROM waymark.action_waits w WHERE w.action_name = f->>'a' AND w.limit_key = f->>'k' AND w.owner <> p_owner)
+  ) THEN
+    PERFORM pg_notify('waymark_work', 'slots');
+  END IF;
 END $$;

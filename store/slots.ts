@@ -28,10 +28,21 @@ export interface SlotGrant {
  * Gives back the slots of ended attempts, refreshes this owner's, and asks for slots for the
  * waiting calls (see waymark.slots_exchange).
  */
-export async function slotsExchange(db: Queryable, p: { owner: string; ttlMs: number; release: string[]; requests: SlotRequest[] }): Promise<SlotGrant[]> {
+export async function slotsExchange(
+  db: Queryable,
+  p: {
+    owner: string;
+    ttlMs: number;
+    release: string[];
+    requests: SlotRequest[];
+    freed?: Array<{ action: string; key: string; concurrency: number }>;
+    /** Slots handed in memory from an ended attempt to the next call of its group. */
+    handoffs?: Array<{ from: string; to: string; instanceId: string; action: string; key: string }>;
+  },
+): Promise<SlotGrant[]> {
   const { rows } = await db.query<{ action_name: string; limit_key: string; granted: string[]; next_free: Date | null }>({
     name: "waymark_slots_exchange",
-    text: "SELECT action_name, limit_key, granted, next_free FROM waymark.slots_exchange($1, $2, $3::text[], $4::json)",
+    text: "SELECT action_name, limit_key, granted, next_free FROM waymark.slots_exchange($1, $2, $3::text[], $4::json, $5::json, $6::json)",
     values: [
       p.owner,
       p.ttlMs,
@@ -46,6 +57,8 @@ export async function slotsExchange(db: Queryable, p: { owner: string; ttlMs: nu
           w: r.waiting.map((w) => ({ t: w.token, i: w.instanceId })),
         })),
       ),
+      JSON.stringify((p.freed ?? []).map((f) => ({ a: f.action, k: f.key, c: f.concurrency }))),
+      JSON.stringify((p.handoffs ?? []).map((h) => ({ from: h.from, to: h.to, i: h.instanceId, a: h.action, k: h.key }))),
     ],
   });
   return rows.map((r) => ({ action: r.action_name, key: r.limit_key, granted: r.granted, nextFree: r.next_free }));

@@ -31,6 +31,13 @@ interface Group {
 const FALLBACK_MS = 1000;
 
 /**
+ * How many times in a row a concurrency slot passes from an ended attempt straight to the next
+ * waiting call of its group in this supervisor, without a round trip: then it goes back through
+ * the exchange, where the other supervisors' waiting calls get their turn.
+ */
+const MAX_HANDOFFS = 8;
+
+/**
  * Flow control of one supervisor: calls of limited actions wait here, holding no child slot,
  * until the shared limits (store/slots.ts) grant them, and their slots go back when they end.
  * Every change goes out in one statement per pass, whatever the number of calls and groups: the
@@ -46,6 +53,11 @@ export class Limiter {
   /** Tokens granted and still running (their slots are released when they end). */
   private readonly held = new Map<string, Group>();
   private releases: string[] = [];
+  /** Slots passed in memory, recorded at the next exchange; and how often each slot was passed. */
+  private handoffs: Array<{ from: string; to: string; instanceId: string; action: string; key: string }> = [];
+  private readonly passes = new Map<string, number>();
+  /** The groups of the slots released since the last exchange (to tell the others if one stays free). */
+  private freed = new Map<string, Group>();
   private readonly loop: Loop;
 
   constructor(private readonly options: LimiterOptions) {
@@ -82,7 +94,27 @@ export class Limiter {
 
   /** An attempt ended (or was dropped before it ran): its slot goes back, or it stops waiting. */
   release(token: string): void {
-    if (this.held.delete(token)) {
+    const g = this.held.get(token);
+    if (g) {
+      this.held.delete(token);
+      const passed = this.passes.get(token) ?? 0;
+      this.passes.delete(token);
+      if (g.waiting.length && passed < MAX_HANDOFFS) {
+        // The next call of the same group takes the slot at once: the count does not change.
+        const next = g.waiting.shift()!;
+        this.held.set(next.id, g);
+        this.passes.set(next.id, passed + 1);
+        // A slot passed again before the first pass was recorded: one move, from its recorded holder.
+        const pending = this.handoffs.find((h) => h.to === token);
+        if (pending) {
+          pending.to = next.id;
+          pending.instanceId = next.instanceId;
+        } else this.handoffs.push({ from: token, to: next.id, instanceId: next.instanceId, action: g.action, key: g.key });
+        this.loop.wake();
+        this.options.dispatch(next);
+        return;
+      }
+      this.freed.set(`${g.action}\u0000${g.key}`, g);
       this.releases.push(token);
       this.loop.wake();
       return;
@@ -131,7 +163,10 @@ export class Limiter {
     const now = Date.now();
     const asking = [...this.groups.values()].filter((g) => g.waiting.length && g.blockedUntil <= now);
     const release = this.releases.splice(0);
-    if (!asking.length && !release.length && !this.held.size && !this.waiting()) return undefined;
+    const handoffs = this.handoffs.splice(0);
+    const freed = [...this.freed.values()].map((g) => ({ action: g.action, key: g.key, concurrency: g.limits.concurrency! }));
+    this.freed.clear();
+    if (!asking.length && !release.length && !handoffs.length && !this.held.size && !this.waiting()) return undefined;
     const requests: SlotRequest[] = asking.map((g) => ({
       action: g.action,
       key: g.key,
@@ -141,9 +176,14 @@ export class Limiter {
     }));
     let grants: Awaited<ReturnType<typeof slotsExchange>>;
     try {
-      grants = await slotsExchange(this.options.db, { owner: this.options.owner, ttlMs: this.options.ttlMs, release, requests });
+      grants = await slotsExchange(this.options.db, { owner: this.options.owner, ttlMs: this.options.ttlMs, release, requests, freed, handoffs });
     } catch (e) {
       this.releases.unshift(...release);
+      this.handoffs.unshift(...handoffs);
+      for (const f of freed) {
+        const g = [...this.held.values(), ...this.groups.values()].find((x) => x.action === f.action && x.key === f.key);
+        if (g) this.freed.set(`${g.action}\u0000${g.key}`, g);
+      }
       throw e;
     }
     let next: number | undefined;
@@ -154,7 +194,8 @@ export class Limiter {
       const go = g.waiting.filter((t) => ok.has(t.id));
       g.waiting = g.waiting.filter((t) => !ok.has(t.id));
       // A call released while the exchange ran was granted a slot it will not use: give it back.
-      for (const token of ok) if (!go.some((t) => t.id === token)) this.releases.push(token);
+      // (One handed a slot meanwhile keeps the granted one; the exchange frees the handed one.)
+      for (const token of ok) if (!go.some((t) => t.id === token) && !this.held.has(token)) this.releases.push(token);
       for (const t of go) {
         if (g.limits.concurrency !== undefined) this.held.set(t.id, g);
         this.options.dispatch(t);
