@@ -50,6 +50,8 @@ const MAX_HANDOFFS = 8;
 export class Limiter {
   private limits = new Map<string, ActionLimits>();
   private readonly groups = new Map<string, Group>();
+  /** The group each waiting call waits in, by token. */
+  private readonly waitingIn = new Map<string, Group>();
   /** Tokens granted and still running (their slots are released when they end). */
   private readonly held = new Map<string, Group>();
   private releases: string[] = [];
@@ -89,6 +91,7 @@ export class Limiter {
     let g = this.groups.get(id);
     if (!g) this.groups.set(id, (g = { action: task.action, key: k, limits, waiting: [], blockedUntil: 0 }));
     g.waiting.push(task);
+    this.waitingIn.set(task.id, g);
     this.loop.wake();
   }
 
@@ -102,6 +105,7 @@ export class Limiter {
       if (g.waiting.length && passed < MAX_HANDOFFS) {
         // The next call of the same group takes the slot at once: the count does not change.
         const next = g.waiting.shift()!;
+        this.waitingIn.delete(next.id);
         this.held.set(next.id, g);
         this.passes.set(next.id, passed + 1);
         // A slot passed again before the first pass was recorded: one move, from its recorded holder.
@@ -119,15 +123,16 @@ export class Limiter {
       this.loop.wake();
       return;
     }
-    for (const g of this.groups.values()) {
-      const i = g.waiting.findIndex((t) => t.id === token);
-      if (i >= 0) {
-        g.waiting.splice(i, 1);
-        // Its wait may be on record: the release clears it.
-        this.releases.push(token);
-        this.loop.wake();
-        return;
-      }
+    const w = this.waitingIn.get(token);
+    if (w) {
+      this.waitingIn.delete(token);
+      w.waiting.splice(
+        w.waiting.findIndex((t) => t.id === token),
+        1,
+      );
+      // Its wait may be on record: the release clears it.
+      this.releases.push(token);
+      this.loop.wake();
     }
   }
 
@@ -197,6 +202,7 @@ export class Limiter {
       // (One handed a slot meanwhile keeps the granted one; the exchange frees the handed one.)
       for (const token of ok) if (!go.some((t) => t.id === token) && !this.held.has(token)) this.releases.push(token);
       for (const t of go) {
+        this.waitingIn.delete(t.id);
         if (g.limits.concurrency !== undefined) this.held.set(t.id, g);
         this.options.dispatch(t);
       }

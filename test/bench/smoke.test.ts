@@ -28,6 +28,7 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
     "latency",
     "long-history",
     "sleepers",
+    "limited",
     "graphile-worker unbatched",
     "graphile-worker batched",
     "pg-boss",
@@ -41,6 +42,9 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
   t.true((by("latency").run_result_p50_ms as number) > 0);
   t.true((by("long-history").late_over_early as number) > 0);
   t.true((by("sleepers").rss as { supervisorMaxMb: number }).supervisorMaxMb > 0);
+  // Flow control: the limits hold even at the smoke size.
+  t.true((by("limited").concurrency_peak as number) <= 5);
+  t.true((by("limited").rate_peak_grants_per_s as number) <= 200);
   t.true((by("graphile-worker batched").jobs_per_s as number) > 0);
   t.true("fan-out / graphile-worker batched" in by("ratios"));
 });
