@@ -128,21 +128,10 @@ test.serial("a timed-out attempt and a cancelled instance give their slots back"
   const waitsFor = (id: string) => async () => (await query("SELECT 1 FROM waymark.action_waits WHERE instance_id = $1", [id])).length === 1;
   // Two long calls and one that times out hold the three slots; a fourth waits.
   const [a, b] = await Promise.all(["t-a", "t-b"].map((tag) => new L.OnePartnerCall().start([tag, 60_000, 60_000])));
-  const timing = await new L.OnePartnerCall().start(["t-timeout", 60_000, 4000]);
+  const timing = await new L.OnePartnerCall().start(["t-timeout", 60_000, 5000]);
   await until("three slots held", async () => (await slotsHeld()) === 3);
   const next = await new L.OnePartnerCall().start(["t-next", 10, 60_000]);
   await until("the fourth call waiting, on record", waitsFor(next.instanceId));
-  // Waiting is visible: in instances show, the web app, and waymark status.
-  const shown = await waymark(["instances", "show", next.instanceId]);
-  t.regex(shown.stdout, /waiting {3}for the concurrency limit of callPartner, since /);
-  const pool = new pg.Pool({ connectionString: await dbUrl() });
-  try {
-    const page = instancePage((await instanceView(webData({ db: pool, log: silentLogger }), next.instanceId))!);
-    t.regex(page, /waiting for the concurrency limit of <b>callPartner<\/b>, since/);
-  } finally {
-    await pool.end();
-  }
-  t.regex((await waymark(["status"])).stdout, /callPartner {2}running 3 {2}waiting 1 {2}starts in the current window 0/);
   t.is(await timing.result(), "ActionTimeout");
   t.is(await next.result(), "t-next", "the timed-out attempt's slot went to the waiting call");
   // A third long call takes the free slot; the next waits until an instance holding one is cancelled.
@@ -150,6 +139,17 @@ test.serial("a timed-out attempt and a cancelled instance give their slots back"
   await until("three slots held again", async () => (await slotsHeld()) === 3);
   const last = await new L.OnePartnerCall().start(["t-after-cancel", 10, 60_000]);
   await until("waiting again", waitsFor(last.instanceId));
+  // Waiting is visible: in instances show, the web app, and waymark status.
+  const shown = await waymark(["instances", "show", last.instanceId]);
+  t.regex(shown.stdout, /waiting {3}for the concurrency limit of callPartner, since /);
+  const pool = new pg.Pool({ connectionString: await dbUrl() });
+  try {
+    const page = instancePage((await instanceView(webData({ db: pool, log: silentLogger }), last.instanceId))!);
+    t.regex(page, /waiting for the concurrency limit of <b>callPartner<\/b>, since/);
+  } finally {
+    await pool.end();
+  }
+  t.regex((await waymark(["status"])).stdout, /callPartner {2}running 3 {2}waiting 1 {2}starts in the current window 0/);
   await a.cancel();
   t.is(await last.result(), "t-after-cancel", "the cancelled instance's slot went to the next call");
   for (const tag of ["t-b", "t-c"]) writeFileSync(path.join(dir, `${tag}.gate`), "");
