@@ -4,29 +4,32 @@
  * waiting for their limit (waymark.action_waits). A supervisor's limiter changes them only
  * through `slotsExchange`, one statement per batch.
  */
+import type { ActionLimits } from "../core/flow.js";
 import type { Queryable } from "./db.js";
 
-/** One (action, key) group's waiting calls, oldest first, with the action's limits. */
+/** One (action, key) group's waiting calls, oldest first. */
 export interface SlotRequest {
   action: string;
   key: string;
-  concurrency?: number;
-  rateLimit?: { limit: number; periodMs: number };
   waiting: Array<{ token: string; instanceId: string }>;
 }
 
 export interface SlotGrant {
   action: string;
   key: string;
-  /** The tokens granted: they may start now. */
+  /** This owner's tokens granted: they may start now. */
   granted: string[];
   /** For a group the rate window blocks: when its next start frees. */
   nextFree: Date | null;
+  /** How many of this owner's calls lead the group's queue, ahead of every other owner's. */
+  head: number;
 }
 
 /**
- * Gives back the slots of ended attempts, refreshes this owner's, and asks for slots for the
- * waiting calls (see waymark.slots_exchange).
+ * Records the slots handed in memory, gives back the slots of ended attempts, refreshes this
+ * owner's, and grants the head of each asked (or freed) group's queue, cluster-wide (see
+ * waymark.slots_exchange in migrations/0007). Other owners granted are told by the NOTIFY
+ * `grant <owner> <token,...>`.
  */
 export async function slotsExchange(
   db: Queryable,
@@ -34,34 +37,33 @@ export async function slotsExchange(
     owner: string;
     ttlMs: number;
     release: string[];
+    /** Tokens this owner took by notification: their granted waits go. */
+    taken?: string[];
+    /** The limits of every limited action this owner knows. */
+    limits: Record<string, ActionLimits>;
     requests: SlotRequest[];
-    freed?: Array<{ action: string; key: string; concurrency: number }>;
     /** Slots handed in memory from an ended attempt to the next call of its group. */
     handoffs?: Array<{ from: string; to: string; instanceId: string; action: string; key: string }>;
   },
 ): Promise<SlotGrant[]> {
-  const { rows } = await db.query<{ action_name: string; limit_key: string; granted: string[]; next_free: Date | null }>({
+  const { rows } = await db.query<{ action_name: string; limit_key: string; granted: string[]; next_free: Date | null; head: number }>({
     name: "waymark_slots_exchange",
-    text: "SELECT action_name, limit_key, granted, next_free FROM waymark.slots_exchange($1, $2, $3::text[], $4::json, $5::json, $6::json)",
+    text: "SELECT action_name, limit_key, granted, next_free, head FROM waymark.slots_exchange($1, $2, $3::text[], $4::text[], $5::json, $6::json, $7::json)",
     values: [
       p.owner,
       p.ttlMs,
       p.release,
+      p.taken ?? [],
       JSON.stringify(
-        p.requests.map((r) => ({
-          a: r.action,
-          k: r.key,
-          c: r.concurrency ?? null,
-          l: r.rateLimit?.limit ?? null,
-          p: r.rateLimit?.periodMs ?? null,
-          w: r.waiting.map((w) => ({ t: w.token, i: w.instanceId })),
-        })),
+        Object.fromEntries(
+          Object.entries(p.limits).map(([name, l]) => [name, { c: l.concurrency ?? null, l: l.rateLimit?.limit ?? null, p: l.rateLimit?.periodMs ?? null }]),
+        ),
       ),
-      JSON.stringify((p.freed ?? []).map((f) => ({ a: f.action, k: f.key, c: f.concurrency }))),
+      JSON.stringify(p.requests.map((r) => ({ a: r.action, k: r.key, w: r.waiting.map((w) => ({ t: w.token, i: w.instanceId })) }))),
       JSON.stringify((p.handoffs ?? []).map((h) => ({ from: h.from, to: h.to, i: h.instanceId, a: h.action, k: h.key }))),
     ],
   });
-  return rows.map((r) => ({ action: r.action_name, key: r.limit_key, granted: r.granted, nextFree: r.next_free }));
+  return rows.map((r) => ({ action: r.action_name, key: r.limit_key, granted: r.granted, nextFree: r.next_free, head: r.head }));
 }
 
 /** Per limited action, across the cluster: attempts holding slots, calls waiting, starts in the current rate window. */
@@ -72,8 +74,10 @@ export async function slotsSummary(db: Queryable): Promise<Array<{ action: strin
        UNION SELECT action_name FROM waymark.action_starts WHERE started_at > now() - period_ms * interval '1 millisecond'
      )
      SELECT n.action_name AS action,
-            (SELECT count(*) FROM waymark.action_slots s WHERE s.action_name = n.action_name AND s.expires_at > now())::int AS running,
-            (SELECT count(*) FROM waymark.action_waits w WHERE w.action_name = n.action_name AND w.expires_at > now())::int AS waiting,
+            (SELECT count(*) FROM waymark.action_slots s JOIN waymark.action_owners o ON o.owner = s.owner
+              WHERE s.action_name = n.action_name AND o.expires_at > now())::int AS running,
+            (SELECT count(*) FROM waymark.action_waits w JOIN waymark.action_owners o ON o.owner = w.owner
+              WHERE w.action_name = n.action_name AND o.expires_at > now() AND w.blocked_by <> 'granted')::int AS waiting,
             (SELECT count(*) FROM waymark.action_starts st WHERE st.action_name = n.action_name
                 AND st.started_at > now() - st.period_ms * interval '1 millisecond')::int AS starts
        FROM names n ORDER BY 1`,
@@ -87,7 +91,8 @@ export async function slotWaitsOf(
   p: { instanceId: string },
 ): Promise<Array<{ token: string; action: string; key: string; blockedBy: "concurrency" | "rate"; since: Date }>> {
   const { rows } = await db.query<{ token: string; action_name: string; limit_key: string; blocked_by: "concurrency" | "rate"; since: Date }>(
-    "SELECT token, action_name, limit_key, blocked_by, since FROM waymark.action_waits WHERE instance_id = $1 AND expires_at > now() ORDER BY since",
+    `SELECT w.token, w.action_name, w.limit_key, w.blocked_by, w.since FROM waymark.action_waits w JOIN waymark.action_owners o ON o.owner = w.owner
+      WHERE w.instance_id = $1 AND o.expires_at > now() AND w.blocked_by <> 'granted' ORDER BY w.seq`,
     [p.instanceId],
   );
   return rows.map((r) => ({ token: r.token, action: r.action_name, key: r.limit_key, blockedBy: r.blocked_by, since: r.since }));

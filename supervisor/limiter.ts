@@ -25,27 +25,26 @@ interface Group {
   waiting: Task[];
   /** The rate window blocks it until then (a NOTIFY or the fallback poll may look earlier). */
   blockedUntil: number;
+  /** How many of this supervisor's calls lead the cluster's queue (since the last exchange, less those handed slots). */
+  head: number;
+  /** This supervisor's waiting calls on record in the cluster's queue (asked at an exchange). */
+  asked: Set<string>;
 }
 
 /** How often waiting calls ask again when no NOTIFY says a slot freed (another supervisor died). */
 const FALLBACK_MS = 1000;
 
 /**
- * How many times in a row a concurrency slot passes from an ended attempt straight to the next
- * waiting call of its group in this supervisor, without a round trip: then it goes back through
- * the exchange, where the other supervisors' waiting calls get their turn.
- */
-const MAX_HANDOFFS = 8;
-
-/**
  * Flow control of one supervisor: calls of limited actions wait here, holding no child slot,
  * until the shared limits (store/slots.ts) grant them, and their slots go back when they end.
  * Every change goes out in one statement per pass, whatever the number of calls and groups: the
  * releases of ended attempts, the refresh of the slots held (so a dead supervisor's come back
- * within the TTL), and the asks of every group with waiting calls, oldest first per key. A pass
- * runs when a call waits or ends, when another supervisor frees a slot (NOTIFY `slots`), when a
- * rate window frees, and every heartbeat while anything is held or waiting. Actions without
- * limits never come here.
+ * within the TTL), and the asks of every group with waiting calls, oldest first per key. The
+ * calls of all supervisors form one queue per (action, key): an exchange that frees a slot gives
+ * it to the head of that queue, and when the head is another supervisor's call, that supervisor
+ * is told (NOTIFY `grant <owner> <tokens>`) and starts it without asking. A pass runs when a call
+ * waits or ends, when a rate window frees, and every heartbeat while anything is held or waiting.
+ * Actions without limits never come here.
  */
 export class Limiter {
   private limits = new Map<string, ActionLimits>();
@@ -55,11 +54,12 @@ export class Limiter {
   /** Tokens granted and still running (their slots are released when they end). */
   private readonly held = new Map<string, Group>();
   private releases: string[] = [];
-  /** Slots passed in memory, recorded at the next exchange; and how often each slot was passed. */
+  /** Slots passed in memory, recorded at the next exchange. */
   private handoffs: Array<{ from: string; to: string; instanceId: string; action: string; key: string }> = [];
-  private readonly passes = new Map<string, number>();
-  /** The groups of the slots released since the last exchange (to tell the others if one stays free). */
-  private freed = new Map<string, Group>();
+  /** When the last exchange sent every waiting call (not only those new to the queue). */
+  private lastFull = 0;
+  /** Calls granted by another supervisor's exchange and started: their waits go at the next exchange. */
+  private taken: string[] = [];
   private readonly loop: Loop;
 
   constructor(private readonly options: LimiterOptions) {
@@ -89,7 +89,7 @@ export class Limiter {
     const k = key ?? "";
     const id = `${task.action}\u0000${k}`;
     let g = this.groups.get(id);
-    if (!g) this.groups.set(id, (g = { action: task.action, key: k, limits, waiting: [], blockedUntil: 0 }));
+    if (!g) this.groups.set(id, (g = { action: task.action, key: k, limits, waiting: [], blockedUntil: 0, head: 0, asked: new Set() }));
     g.waiting.push(task);
     this.waitingIn.set(task.id, g);
     this.loop.wake();
@@ -100,25 +100,27 @@ export class Limiter {
     const g = this.held.get(token);
     if (g) {
       this.held.delete(token);
-      const passed = this.passes.get(token) ?? 0;
-      this.passes.delete(token);
-      if (g.waiting.length && passed < MAX_HANDOFFS) {
-        // The next call of the same group takes the slot at once: the count does not change.
+      // The next call of the same group takes the slot at once (the count does not change), if
+      // it leads the cluster's queue: on record, ahead of every other supervisor's call.
+      if (g.waiting.length && g.head > 0 && g.asked.has(g.waiting[0]!.id)) {
+        g.head--;
         const next = g.waiting.shift()!;
+        g.asked.delete(next.id);
         this.waitingIn.delete(next.id);
         this.held.set(next.id, g);
-        this.passes.set(next.id, passed + 1);
         // A slot passed again before the first pass was recorded: one move, from its recorded holder.
         const pending = this.handoffs.find((h) => h.to === token);
         if (pending) {
           pending.to = next.id;
           pending.instanceId = next.instanceId;
+          // The call in between never had its handoff recorded: its wait (and any slot an
+          // exchange granted it meanwhile) goes.
+          this.releases.push(token);
         } else this.handoffs.push({ from: token, to: next.id, instanceId: next.instanceId, action: g.action, key: g.key });
         this.loop.wake();
         this.options.dispatch(next);
         return;
       }
-      this.freed.set(`${g.action}\u0000${g.key}`, g);
       this.releases.push(token);
       this.loop.wake();
       return;
@@ -126,6 +128,7 @@ export class Limiter {
     const w = this.waitingIn.get(token);
     if (w) {
       this.waitingIn.delete(token);
+      w.asked.delete(token);
       w.waiting.splice(
         w.waiting.findIndex((t) => t.id === token),
         1,
@@ -136,7 +139,32 @@ export class Limiter {
     }
   }
 
-  /** Another supervisor freed a slot: waiting calls ask again now. */
+  /**
+   * Another supervisor's exchange granted these waiting calls (NOTIFY `grant`): they start now.
+   * Without tokens (too many for a notification), the waiting calls ask.
+   */
+  granted(tokens: string[]): void {
+    if (!tokens.length) return this.wake();
+    for (const token of tokens) {
+      const g = this.waitingIn.get(token);
+      if (!g) {
+        // Gone meanwhile (cancelled, or granted by this supervisor's own exchange): if it does
+        // not hold the slot, the slot goes back.
+        if (!this.held.has(token)) this.releases.push(token);
+        continue;
+      }
+      const i = g.waiting.findIndex((t) => t.id === token);
+      const [task] = g.waiting.splice(i, 1);
+      this.waitingIn.delete(token);
+      g.asked.delete(token);
+      if (g.limits.concurrency !== undefined) this.held.set(token, g);
+      this.taken.push(token);
+      this.options.dispatch(task!);
+    }
+    this.loop.wake();
+  }
+
+  /** Waiting calls ask again now. */
   wake(): void {
     for (const g of this.groups.values()) g.blockedUntil = 0;
     if (this.loop.active) this.loop.wake();
@@ -169,40 +197,57 @@ export class Limiter {
     const asking = [...this.groups.values()].filter((g) => g.waiting.length && g.blockedUntil <= now);
     const release = this.releases.splice(0);
     const handoffs = this.handoffs.splice(0);
-    const freed = [...this.freed.values()].map((g) => ({ action: g.action, key: g.key, concurrency: g.limits.concurrency! }));
-    this.freed.clear();
-    if (!asking.length && !release.length && !handoffs.length && !this.held.size && !this.waiting()) return undefined;
+    const taken = this.taken.splice(0);
+    if (!asking.length && !release.length && !handoffs.length && !taken.length && !this.held.size && !this.waiting()) return undefined;
+    // The calls new to the cluster's queue; now and then all of them (a stall past the TTL may
+    // have let their waits expire).
+    const full = now - this.lastFull >= this.options.heartbeatMs;
+    if (full) this.lastFull = now;
     const requests: SlotRequest[] = asking.map((g) => ({
       action: g.action,
       key: g.key,
-      ...(g.limits.concurrency !== undefined ? { concurrency: g.limits.concurrency } : {}),
-      ...(g.limits.rateLimit ? { rateLimit: g.limits.rateLimit } : {}),
-      waiting: g.waiting.map((t) => ({ token: t.id, instanceId: t.instanceId })),
+      waiting: g.waiting.filter((t) => full || !g.asked.has(t.id)).map((t) => ({ token: t.id, instanceId: t.instanceId })),
     }));
+    const asked = requests.map((r) => r.waiting.map((t) => t.token));
     let grants: Awaited<ReturnType<typeof slotsExchange>>;
     try {
-      grants = await slotsExchange(this.options.db, { owner: this.options.owner, ttlMs: this.options.ttlMs, release, requests, freed, handoffs });
+      grants = await slotsExchange(this.options.db, {
+        owner: this.options.owner,
+        ttlMs: this.options.ttlMs,
+        release,
+        taken,
+        limits: Object.fromEntries(this.limits),
+        requests,
+        handoffs,
+      });
     } catch (e) {
       this.releases.unshift(...release);
       this.handoffs.unshift(...handoffs);
-      for (const f of freed) {
-        const g = [...this.held.values(), ...this.groups.values()].find((x) => x.action === f.action && x.key === f.key);
-        if (g) this.freed.set(`${g.action}\u0000${g.key}`, g);
-      }
+      this.taken.unshift(...taken);
       throw e;
     }
+    // The calls asked for are on record in the cluster's queue now.
+    asking.forEach((g, i) => {
+      for (const id of asked[i]!) if (this.waitingIn.get(id) === g) g.asked.add(id);
+    });
     let next: number | undefined;
     for (const grant of grants) {
       const g = this.groups.get(`${grant.action}\u0000${grant.key}`);
-      if (!g) continue;
+      if (!g) {
+        // No call of this group waits here any more: what was granted goes back.
+        for (const token of grant.granted) if (!this.held.has(token)) this.releases.push(token);
+        continue;
+      }
       const ok = new Set(grant.granted);
       const go = g.waiting.filter((t) => ok.has(t.id));
       g.waiting = g.waiting.filter((t) => !ok.has(t.id));
       // A call released while the exchange ran was granted a slot it will not use: give it back.
       // (One handed a slot meanwhile keeps the granted one; the exchange frees the handed one.)
       for (const token of ok) if (!go.some((t) => t.id === token) && !this.held.has(token)) this.releases.push(token);
+      g.head = grant.head;
       for (const t of go) {
         this.waitingIn.delete(t.id);
+        g.asked.delete(t.id);
         if (g.limits.concurrency !== undefined) this.held.set(t.id, g);
         this.options.dispatch(t);
       }

@@ -13,8 +13,8 @@ export interface NotifierHandlers {
   cancel(id: string): void;
   /** A message reached the mailbox of a running instance (this supervisor's, maybe). */
   event(id: string): void;
-  /** A flow-control slot was freed somewhere: waiting calls ask again. */
-  slots(): void;
+  /** Another supervisor's exchange granted flow-control slots to `owner`'s waiting calls (no tokens: too many to list). */
+  granted(owner: string, tokens: string[]): void;
   schedule(): void;
   reconnected(): void;
 }
@@ -31,8 +31,10 @@ export class Notifier {
       onNotification: (_channel, payload) => {
         if (payload === "queued") handlers.queued();
         else if (payload === "schedule") handlers.schedule();
-        else if (payload === "slots") handlers.slots();
-        else if (payload?.startsWith("event:")) handlers.event(payload.slice("event:".length));
+        else if (payload?.startsWith("grant ")) {
+          const [, owner = "", tokens = ""] = payload.split(" ");
+          handlers.granted(owner, tokens ? tokens.split(",") : []);
+        } else if (payload?.startsWith("event:")) handlers.event(payload.slice("event:".length));
         else if (payload?.startsWith("cancel:")) handlers.cancel(payload.slice("cancel:".length));
       },
       onReconnected: () => handlers.reconnected(),

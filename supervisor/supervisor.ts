@@ -149,7 +149,9 @@ export class Supervisor {
           queued: () => this.poller?.wake(),
           cancel: (id) => this.shardFor(id).cancel(id),
           event: (id) => this.shardFor(id).onEvent(id),
-          slots: () => this.limiter?.wake(),
+          granted: (owner, tokens) => {
+            if (owner === this.owner) this.limiter?.granted(tokens);
+          },
           schedule: () => this.scheduler?.wake(),
           reconnected: () => {
             this.poller?.wake();

@@ -123,6 +123,28 @@ test.serial("per key: a hot key's queue does not hold up the cold keys, and each
   t.true(lastCold < lastHot - 300, `the cold keys finished ${lastHot - lastCold} ms before the hot one`);
 });
 
+test.serial("waiting calls start in the order they became ready, across supervisors", async (t) => {
+  const waiting = async () => (await query<{ n: number }>("SELECT count(*)::int AS n FROM waymark.action_waits WHERE limit_key = 'fifo'"))[0]!.n;
+  const holder = await new L.TenantBurst().start([[{ tenant: "fifo", tag: "f-hold" }], 60_000]);
+  await until("the holder runs", async () => (await query("SELECT 1 FROM waymark.action_slots WHERE limit_key = 'fifo'")).length === 1);
+  // Six instances, claimed by whichever supervisor, each on record in the queue before the next starts.
+  const calls = [];
+  for (let i = 0; i < 6; i++) {
+    calls.push(await new L.TenantBurst().start([[{ tenant: "fifo", tag: `f-${i}` }], 30]));
+    await until(`call ${i} waiting`, async () => (await waiting()) === i + 1);
+  }
+  const owners = await query<{ owner: string }>("SELECT DISTINCT owner FROM waymark.action_waits WHERE limit_key = 'fifo'");
+  writeFileSync(path.join(dir, "f-hold.gate"), "");
+  await holder.result();
+  for (const c of calls) await c.result();
+  const order = entries("f-")
+    .filter((e) => e.kind === "start" && e.tag !== "f-hold")
+    .sort((a, b) => a.at - b.at)
+    .map((e) => e.tag);
+  t.deepEqual(order, ["f-0", "f-1", "f-2", "f-3", "f-4", "f-5"]);
+  t.true(owners.length > 1, `the waiting calls were spread over ${owners.length} supervisor(s)`);
+});
+
 test.serial("a timed-out attempt and a cancelled instance give their slots back", async (t) => {
   const slotsHeld = async () => (await query<{ n: number }>("SELECT count(*)::int AS n FROM waymark.action_slots"))[0]!.n;
   const waitsFor = (id: string) => async () => (await query("SELECT 1 FROM waymark.action_waits WHERE instance_id = $1", [id])).length === 1;

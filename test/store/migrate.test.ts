@@ -28,6 +28,7 @@ test("migrations apply in order, are recorded, and a second run does nothing", a
     tables.rows.map((r) => r.table_name),
     [
       "action_attempts",
+      "action_owners",
       "action_slots",
       "action_starts",
       "action_waits",
