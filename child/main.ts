@@ -30,9 +30,11 @@ const sendThenExit = (msg: FromChild, code: number) => {
 };
 
 async function main(): Promise<void> {
-  const modules = JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[];
   // Action children only run actions: the inspecting process compiles (and so checks) the workflows.
   const inspect = process.env[CHILD_INSPECT_ENV] === "1";
+  // The app's telemetry set-up (an OpenTelemetry SDK) first, so that action spans are recorded.
+  const telemetry = inspect ? undefined : loadConfig().config.telemetryModule;
+  const modules = [...(telemetry ? [telemetry] : []), ...(JSON.parse(process.env[CHILD_MODULES_ENV] ?? "[]") as string[])];
   compileLazily(!inspect);
   // The module hooks cost a worker thread and ~70 ms per child: only TypeScript needs them.
   if (modules.some((m) => /\.(c|m)?tsx?$/.test(m))) registerTypeScriptLoader();
@@ -65,7 +67,12 @@ async function main(): Promise<void> {
   }
   const concurrency = Number(process.env[CHILD_CONCURRENCY_ENV] ?? "10");
   const maxValueBytes = Number(process.env[CHILD_MAX_VALUE_BYTES_ENV] ?? DEFAULT_MAX_VALUE_BYTES);
-  const runner = new TaskRunner(concurrency, (results) => send({ t: "results", results }), maxValueBytes);
+  const runner = new TaskRunner(
+    concurrency,
+    (results) => send({ t: "results", results }),
+    maxValueBytes,
+    (items) => send({ t: "progress", items }),
+  );
   process.on("message", (msg: ToChild) => {
     switch (msg.t) {
       case "run":

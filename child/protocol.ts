@@ -15,6 +15,10 @@ export interface Task {
   instanceId: string;
   actionId: string;
   attempt: number;
+  /** The W3C traceparent of the instance's span, when it is traced: the attempt's span is its child. */
+  trace?: string;
+  /** The latest progress an earlier attempt of this call recorded. */
+  progress?: Encoded;
 }
 
 export type TaskResult = { id: string; ok: true; value: Encoded } | { id: string; ok: false; error: ErrorData };
@@ -44,6 +48,8 @@ export type FromChild =
    */
   | { t: "load-error"; module: string; error: ErrorData }
   | { t: "results"; results: TaskResult[] }
+  /** The latest progress of running attempts (a few a second at most per attempt). */
+  | { t: "progress"; items: Array<{ id: string; progress: Encoded }> }
   /** After `retire`: every result is sent; the child exits. */
   | { t: "retired" };
 

@@ -5,11 +5,16 @@
  * result: a failure of any kind (an unknown action, an oversized result) is sent as error data,
  * never thrown out of the runner.
  */
+import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import PQueue from "p-queue";
-import { actionInvoke, actionRegistry } from "../sdk/action.js";
-import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../core/codec.js";
+import { contextOf, tracer } from "../core/trace.js";
+import { type ActionProgress, actionInvoke, actionRegistry, progressCheck } from "../sdk/action.js";
+import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, type Encoded, encode, errorToData } from "../core/codec.js";
 import { RegistrationError, WaymarkError } from "../core/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
+
+/** How often a worker sends the progress its actions report (the latest per attempt). */
+const PROGRESS_MS = 250;
 
 /**
  * An AbortController made only when the action asks for its signal: creating one costs more than
@@ -35,6 +40,41 @@ class LazyAbort {
 }
 
 /**
+ * Runs an attempt of a traced instance inside a span of its own, child of the instance's span:
+ * `trace.getActiveSpan()` in the action is this span, and the app's own instrumentation (pg,
+ * http) nests under it.
+ */
+async function traced<T>(task: Task, invoke: () => Promise<T>): Promise<T> {
+  const parent = contextOf(task.trace) ?? context.active();
+  const span = tracer().startSpan(
+    `waymark.action ${task.action}`,
+    {
+      attributes: {
+        "waymark.action": task.action,
+        "waymark.instance_id": task.instanceId,
+        "waymark.action_id": task.actionId,
+        "waymark.attempt": task.attempt,
+      },
+    },
+    parent,
+  );
+  try {
+    const value = await context.with(trace.setSpan(parent, span), invoke);
+    span.setAttribute("waymark.outcome", "completed");
+    return value;
+  } catch (e) {
+    span.setAttribute("waymark.outcome", "failed");
+    // A thrown non-error is described by its type: its own toString is not called here.
+    const message = e instanceof Error ? e.message : `a ${typeof e} was thrown`;
+    span.recordException(e instanceof Error ? e : { name: "NonError", message });
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+    throw e;
+  } finally {
+    span.end();
+  }
+}
+
+/**
  * Runs tasks with bounded concurrency (p-queue), each with an AbortController the supervisor
  * can fire, and sends results back batched per tick.
  */
@@ -43,11 +83,15 @@ export class TaskRunner {
   private readonly controllers = new Map<string, LazyAbort>();
   private outbox: TaskResult[] = [];
   private scheduled = false;
+  /** The latest progress of each attempt not yet sent, and the timer that sends them. */
+  private readonly progressOut = new Map<string, Encoded>();
+  private progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     concurrency: number,
     private readonly sendResults: (results: TaskResult[]) => void,
     private readonly maxValueBytes = DEFAULT_MAX_VALUE_BYTES,
+    private readonly sendProgress: (items: Array<{ id: string; progress: Encoded }>) => void = () => undefined,
   ) {
     this.queue = new PQueue({ concurrency });
   }
@@ -70,6 +114,25 @@ export class TaskRunner {
     }
   }
 
+  /** An action reported progress: checked and encoded here, sent with the others every PROGRESS_MS. */
+  private progress(task: Task, p: unknown): void {
+    const checked = progressCheck(p);
+    const encoded = encode(checked, `the progress of action ${task.action}`);
+    checkSize(encoded, `the progress of action ${task.action}`, Math.min(this.maxValueBytes, 64 * 1024));
+    if (!this.controllers.has(task.id)) return; // reported after the attempt ended
+    this.progressOut.set(task.id, encoded);
+    this.progressTimer ??= setTimeout(() => this.flushProgress(), PROGRESS_MS);
+  }
+
+  private flushProgress(): void {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = undefined;
+    if (!this.progressOut.size) return;
+    const items = [...this.progressOut].map(([id, progress]) => ({ id, progress }));
+    this.progressOut.clear();
+    this.sendProgress(items);
+  }
+
   /** Resolves when every accepted task has settled. */
   async drain(): Promise<void> {
     await this.queue.onIdle();
@@ -87,18 +150,22 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      const value = await actionInvoke(
-        entry,
-        task.args.map((a) => decode(a)),
-        {
-          instanceId: task.instanceId,
-          actionId: task.actionId,
-          attempt: task.attempt,
-          get signal() {
-            return controller.signal;
+      const invoke = () =>
+        actionInvoke(
+          entry,
+          task.args.map((a) => decode(a)),
+          {
+            instanceId: task.instanceId,
+            actionId: task.actionId,
+            attempt: task.attempt,
+            get signal() {
+              return controller.signal;
+            },
+            progress: (p) => this.progress(task, p),
+            lastProgress: task.progress === undefined ? undefined : (decode(task.progress) as ActionProgress),
           },
-        },
-      );
+        );
+      const value = task.trace ? await traced(task, invoke) : await invoke();
       const encoded = encode(value, `the result of action ${task.action}`);
       checkSize(encoded, `the result of action ${task.action}`, this.maxValueBytes);
       result = { id: task.id, ok: true, value: encoded };
@@ -120,6 +187,8 @@ export class TaskRunner {
   private flush(): void {
     this.scheduled = false;
     if (!this.outbox.length) return;
+    // An attempt's last progress goes before its result.
+    if (this.outbox.some((r) => this.progressOut.has(r.id))) this.flushProgress();
     const batch = this.outbox;
     this.outbox = [];
     this.sendResults(batch);

@@ -116,6 +116,7 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           startedAt: a.startedAt,
           finishedAt: a.finishedAt,
           took: ms(a.startedAt, a.finishedAt),
+          progress: show(a.progress),
         })),
       };
       if (argv.json) {
@@ -156,7 +157,11 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           ...out.attempts.map((a) => {
             const e = a.error as { name?: string; message?: string } | null;
             const outcome = a.status === "completed" ? `-> ${printJson(a.result, undefined)}` : e ? `-> ${e.name}: ${e.message}` : "";
-            return `  #${a.actionId} ${a.action} attempt ${a.attempt}  ${a.status}  ${a.took}  pid ${a.childPid ?? "-"}\n      args ${printJson(a.args, undefined)} ${outcome}`;
+            const p = a.progress as { percent?: number; message?: string; data?: unknown } | null;
+            const progress = p
+              ? `\n      progress ${[p.percent !== undefined ? `${Math.round(p.percent)}%` : "", p.message ?? "", p.data !== undefined ? JSON.stringify(p.data) : ""].filter(Boolean).join("  ")}`
+              : "";
+            return `  #${a.actionId} ${a.action} attempt ${a.attempt}  ${a.status}  ${a.took}  pid ${a.childPid ?? "-"}\n      args ${printJson(a.args, undefined)} ${outcome}${progress}`;
           }),
         ].join("\n") + "\n",
       );

@@ -40,6 +40,10 @@ export interface WaymarkConfig {
   webappInsecure: boolean;
   /** Host names the web app answers to besides loopback names and its bind address. @default [] */
   webappAllowedHosts: string[];
+  /** Where the supervisor serves Prometheus metrics at /metrics. @default undefined (not served) */
+  metricsAddr: string | undefined;
+  /** A module the supervisor and every child import first (e.g. to register an OpenTelemetry SDK). @default undefined */
+  telemetryModule: string | undefined;
   /** Fallback poll interval for queued instances (NOTIFY wakes pollers sooner). @default 100 */
   pollIntervalMs: number;
   /** Instances written per persistence statement. @default maxConcurrentInstances */
@@ -251,6 +255,13 @@ const SPECS: Record<string, Spec> = {
     doc: "longest each user module may take to load in a child before the start fails",
   },
   WAYMARK_MAX_ACTION_LIFECYCLE: { key: "maxActionLifecycle", parse: int(1), fallback: () => undefined, doc: "actions per child before it is replaced" },
+  WAYMARK_METRICS_ADDR: { key: "metricsAddr", parse: addr, fallback: () => undefined, doc: "serve Prometheus metrics at http://<addr>/metrics" },
+  WAYMARK_TELEMETRY_MODULE: {
+    key: "telemetryModule",
+    parse: (raw: string) => raw.trim(),
+    fallback: () => undefined,
+    doc: "module the supervisor and its children import first, e.g. to register an OpenTelemetry SDK",
+  },
   WAYMARK_WEBAPP_ENABLED: { key: "webappEnabled", parse: bool, fallback: () => false, doc: "serve the web app from waymark supervise" },
   WAYMARK_WEBAPP_ADDR: { key: "webappAddr", parse: addr, fallback: () => "127.0.0.1:24119", doc: "web app bind address" },
   WAYMARK_WEBAPP_TOKEN: {

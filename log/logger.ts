@@ -5,6 +5,7 @@
  * Database passwords are hidden from every line (log/redact.ts), wherever a connection string
  * turns up in it: a message, a field, an error's message or stack.
  */
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { redactText } from "./redact.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -63,6 +64,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // Each value is redacted before it is quoted or escaped, so a mask never breaks the quoting.
     if (format === "json") {
       const record: LogFields = { time, level: lvl, component, message };
+      // Within a span (an OpenTelemetry SDK registered): its ids, to join the log to the trace.
+      const span = trace.getActiveSpan()?.spanContext();
+      if (span && isSpanContextValid(span)) {
+        record.traceId = span.traceId;
+        record.spanId = span.spanId;
+      }
       for (const [k, v] of Object.entries(fields ?? {})) {
         record[k] = v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : typeof v === "bigint" ? String(v) : v;
       }

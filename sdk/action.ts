@@ -46,6 +46,34 @@ export interface ActionContext {
   attempt: number;
   /** Aborts on timeout, cancellation and shutdown. */
   signal: AbortSignal;
+  /**
+   * Records this attempt's progress: the latest value is kept with the attempt, shown by the web
+   * app and `waymark instances show`, and handed to the call's next attempt as `lastProgress`.
+   * Cheap to call often: the worker sends at most a few a second.
+   */
+  progress(p: ActionProgress): void;
+  /** The latest progress an earlier attempt of this call recorded (a retry can resume from it). */
+  lastProgress: ActionProgress | undefined;
+}
+
+export interface ActionProgress {
+  /** From 0 to 100. */
+  percent?: number;
+  /** Up to 1,000 characters. */
+  message?: string;
+  /** Any value waymark can store (as action arguments), up to 64 KiB encoded. */
+  data?: unknown;
+}
+
+/** Checks a progress report: a bad one throws where it was made, naming what is wrong. */
+export function progressCheck(p: unknown): ActionProgress {
+  const bad = (what: string) => new TypeError(`actionContext().progress(): ${what}; pass { percent?: 0-100, message?: string, data?: storable value }`);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw bad("expected an object");
+  for (const k of Object.keys(p)) if (k !== "percent" && k !== "message" && k !== "data") throw bad(`unknown field ${JSON.stringify(k)}`);
+  const { percent, message } = p as ActionProgress;
+  if (percent !== undefined && !(typeof percent === "number" && percent >= 0 && percent <= 100)) throw bad(`percent must be a number from 0 to 100`);
+  if (message !== undefined && !(typeof message === "string" && message.length <= 1000)) throw bad("message must be a string of at most 1,000 characters");
+  return p as ActionProgress;
 }
 
 interface Frame {
@@ -75,6 +103,8 @@ export function actionContext(): ActionContext {
     get signal() {
       return c.signal;
     },
+    progress: (p) => c.progress(p),
+    lastProgress: c.lastProgress,
   };
 }
 
@@ -184,7 +214,15 @@ export function action<F extends AsyncFunction>(nameOrFn: string | F, fnOrOption
   registry.set(name, entry);
   const wrapper = function (this: unknown, ...args: unknown[]) {
     const signal = new AbortController().signal;
-    return actionInvoke(entry, args, { instanceId: "local", actionId: `local-${++localCalls}`, attempt: 1, signal });
+    return actionInvoke(entry, args, {
+      instanceId: "local",
+      actionId: `local-${++localCalls}`,
+      attempt: 1,
+      signal,
+      // Run as a plain function: progress is checked, and goes nowhere.
+      progress: (p) => void progressCheck(p),
+      lastProgress: undefined,
+    });
   };
   Object.defineProperty(wrapper, "name", { value: name });
   Object.defineProperty(wrapper, ACTION, { value: entry });

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { redactText } from "../log/redact.js";
 import { databaseName, databaseUnreachable, poolCreate, retryDeadlock, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../embedded/server.js";
+import { traceparentOf } from "../core/trace.js";
 import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
@@ -155,6 +156,8 @@ export class WaymarkClient {
       priority: options.priority,
       delayMs: options.delayMs,
       idempotencyKey: options.idempotencyKey ?? null,
+      // The caller's span (with an OpenTelemetry SDK registered) parents the instance's spans.
+      traceContext: traceparentOf() ?? null,
     };
     // Inside the caller's transaction a lost connection is theirs to handle. Outside, the insert
     // is asked again: its id is fixed, so a retry after a commit whose reply was lost finds the
@@ -176,6 +179,7 @@ export class WaymarkClient {
     await this.ready();
     const versionId = await this.versionTree(def, this.pool, { deadline });
     const ids = encoded.map(() => uuidv7());
+    const traceContext = traceparentOf() ?? null;
     for (let i = 0; i < ids.length; i += 1000) {
       // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
       await retryLostConnection(
@@ -187,6 +191,7 @@ export class WaymarkClient {
             args: encoded.slice(i, i + 1000),
             priority: options.priority,
             delayMs: options.delayMs,
+            traceContext,
           }),
         i ? RETRY_LOST_CONNECTION_MS : left(deadline),
       );

@@ -1,7 +1,7 @@
 /**
  * waymark: durable workflows for Node.js on Postgres.
  */
-export { action, actionContext, depends, type ActionContext } from "./action.js";
+export { action, actionContext, depends, type ActionContext, type ActionProgress } from "./action.js";
 export type { ActionLimits } from "../core/flow.js";
 export { Workflow, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
 export { WorkflowHandle, getInstance, sendEvent, type SendEventOptions } from "./handle.js";

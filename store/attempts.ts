@@ -18,6 +18,8 @@ export interface AttemptRow {
   childPid: number | null;
   startedAt: Date;
   finishedAt: Date | null;
+  /** The latest progress the attempt reported (actionContext().progress). */
+  progress: Encoded | null;
 }
 
 export interface AttemptWrite {
@@ -33,6 +35,7 @@ export interface AttemptWrite {
   childPid?: number | null;
   startedAt: Date;
   finishedAt?: Date | null;
+  progress?: Encoded;
 }
 
 export interface AttemptOutcome {
@@ -46,7 +49,7 @@ export interface AttemptOutcome {
 
 export async function attemptList(db: Queryable, p: { instanceId: string }): Promise<AttemptRow[]> {
   const { rows } = await db.query(
-    `SELECT action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at
+    `SELECT action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at, progress
        FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq, attempt`,
     [p.instanceId],
   );
@@ -62,6 +65,7 @@ export async function attemptList(db: Queryable, p: { instanceId: string }): Pro
     childPid: r.child_pid,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    progress: r.progress,
   }));
 }
 
@@ -82,4 +86,37 @@ export async function attemptOutcomes(
     [p.keys.map((k) => k.instanceId), p.keys.map((k) => k.actionSeq), p.keys.map((k) => k.attempt)],
   );
   return rows.map((r) => ({ instanceId: r.instance_id, actionSeq: r.action_seq, attempt: r.attempt, status: r.status, result: r.result, error: r.error }));
+}
+
+/**
+ * Running attempts' latest progress, in one statement: the row is made if the attempt has none
+ * yet (it is written whole when it ends, keeping the progress), and only its progress changes
+ * if it has one (a late report never turns an ended attempt back into a running one).
+ */
+export async function attemptProgressWrite(
+  db: Queryable,
+  rows: Array<{
+    instanceId: string;
+    actionSeq: number;
+    attempt: number;
+    nodeId: string;
+    actionName: string;
+    args: Encoded;
+    startedAt: number;
+    progress: Encoded;
+  }>,
+): Promise<void> {
+  if (!rows.length) return;
+  await db.query({
+    name: "waymark_attempt_progress",
+    text: `INSERT INTO waymark.action_attempts AS a (instance_id, action_seq, attempt, node_id, action_name, status, args, started_at, progress)
+           SELECT t.i, t.s, t.a, t.n, t.an, 'running', t.args, to_timestamp(t.t0 / 1000.0), t.pr
+             FROM json_to_recordset($1::json) AS t(i uuid, s int, a int, n text, an text, args json, t0 float8, pr json)
+           ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE SET progress = excluded.progress`,
+    values: [
+      JSON.stringify(
+        rows.map((r) => ({ i: r.instanceId, s: r.actionSeq, a: r.attempt, n: r.nodeId, an: r.actionName, args: r.args, t0: r.startedAt, pr: r.progress })),
+      ),
+    ],
+  });
 }

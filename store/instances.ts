@@ -132,6 +132,8 @@ export interface InstanceNew {
   delayMs?: number;
   idempotencyKey?: string | null;
   scheduleId?: number | null;
+  /** The W3C traceparent of the span that started it. */
+  traceContext?: string | null;
 }
 
 /**
@@ -140,11 +142,21 @@ export interface InstanceNew {
  * already taken, returns the existing instance instead.
  */
 export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ id: string; inserted: boolean }> {
-  const params = [p.id, p.workflowName, p.versionId, p.priority ?? 0, JSON.stringify(p.args), p.idempotencyKey ?? null, p.delayMs ?? 0, p.scheduleId ?? null];
+  const params = [
+    p.id,
+    p.workflowName,
+    p.versionId,
+    p.priority ?? 0,
+    JSON.stringify(p.args),
+    p.idempotencyKey ?? null,
+    p.delayMs ?? 0,
+    p.scheduleId ?? null,
+    p.traceContext ?? null,
+  ];
   const sql = `
     WITH ins AS (
-      INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at, schedule_id)
-      VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond', $8)
+      INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at, schedule_id, trace_context)
+      VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond', $8, $9)
       ON CONFLICT DO NOTHING
       RETURNING id
     )
@@ -164,17 +176,17 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
 /** Queues many instances of one version in one statement per call (callers chunk by ~1000). */
 export async function instanceInsertMany(
   db: Queryable,
-  p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number },
+  p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number; traceContext?: string | null },
 ): Promise<number> {
   const { rowCount } = await db.query(
     `WITH ins AS (
-       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at)
-       SELECT id, $2, $3, 'queued', $4, args, now() + $6 * interval '1 millisecond' FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
+       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at, trace_context)
+       SELECT id, $2, $3, 'queued', $4, args, now() + $6 * interval '1 millisecond', $7 FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
        ON CONFLICT (id) DO NOTHING
        RETURNING 1
      )
      SELECT ${NOTIFY_QUEUED} FROM ins`,
-    [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a)), p.delayMs ?? 0],
+    [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a)), p.delayMs ?? 0, p.traceContext ?? null],
   );
   void rowCount;
   return p.ids.length;
@@ -298,4 +310,20 @@ export async function instancesCollect(db: Queryable, p: { retentionHours: numbe
     [p.retentionHours, p.limit, GC_LOCK],
   );
   return rows[0]?.n ?? -1;
+}
+
+/**
+ * Unfinished instances per workflow and status, counted only if `owner` is the supervisor that
+ * has published its status row earliest among the live ones (one counter in the cluster; the
+ * others get nothing).
+ */
+export async function queueDepth(db: Queryable, p: { owner: string }): Promise<Array<{ workflow: string; status: string; count: number }>> {
+  const { rows } = await db.query<{ workflow: string; status: string; count: number }>(
+    `SELECT i.workflow_name AS workflow, i.status, count(*)::int AS count FROM waymark.instances i
+      WHERE i.status IN ('queued', 'running', 'sleeping')
+        AND $1 = (SELECT w.owner FROM waymark.worker_status w WHERE w.updated_at > now() - interval '1 minute' ORDER BY w.started_at, w.owner LIMIT 1)
+      GROUP BY 1, 2`,
+    [p.owner],
+  );
+  return rows;
 }

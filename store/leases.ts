@@ -23,6 +23,8 @@ export interface ClaimedInstance {
   isolated: boolean;
   /** The position of the latest message sent to its mailboxes (0: none). */
   eventsSent: number;
+  /** The W3C traceparent of the span that started it, if one was active. */
+  traceContext: string | null;
 }
 
 /**
@@ -63,10 +65,10 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
               started_at = coalesce(i.started_at, now()), updated_at = now()
          FROM pick
         WHERE i.id = pick.id
-       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses, i.isolated, i.events_sent
+       RETURNING i.id, pick.woke, i.priority, i.scheduled_at, i.workflow_name, i.version_id, i.args, i.state, i.lease_epoch, i.cancel_requested, i.lease_losses, i.isolated, i.events_sent, i.trace_context
      )
      -- An UPDATE returns rows in no particular order: hand them over in claim order.
-     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses, isolated, events_sent
+     SELECT id::text AS id, workflow_name, version_id, args, state, lease_epoch, cancel_requested, lease_losses, isolated, events_sent, trace_context
        FROM claimed ORDER BY least(woke, 1), priority DESC, scheduled_at, id`,
     values: [p.owner, p.limit, p.leaseMs, p.isolated ?? 1],
   });
@@ -81,6 +83,7 @@ export async function instanceClaim(db: Queryable, p: { owner: string; limit: nu
     leaseLosses: r.lease_losses,
     isolated: r.isolated,
     eventsSent: r.events_sent,
+    traceContext: r.trace_context,
   }));
 }
 

@@ -102,14 +102,16 @@ export async function instancesPersist(
        -- The attempts travel as one JSON array (one JSON.stringify, instead of twelve arrays the
        -- driver escapes element by element); times are epoch milliseconds.
        INSERT INTO waymark.action_attempts AS a
-         (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at)
-       SELECT t.i, t.s, t.a, t.n, t.an, t.st, t.args, t.r, t.e, t.p, to_timestamp(t.t0 / 1000.0), to_timestamp(t.t1 / 1000.0)
+         (instance_id, action_seq, attempt, node_id, action_name, status, args, result, error, child_pid, started_at, finished_at, progress)
+       SELECT t.i, t.s, t.a, t.n, t.an, t.st, t.args, t.r, t.e, t.p, to_timestamp(t.t0 / 1000.0), to_timestamp(t.t1 / 1000.0), t.pr
          FROM json_to_recordset($10::json)
-           AS t(i uuid, s int, a int, n text, an text, st text, args json, r json, e json, p int, t0 float8, t1 float8)
+           AS t(i uuid, s int, a int, n text, an text, st text, args json, r json, e json, p int, t0 float8, t1 float8, pr json)
         WHERE t.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, action_seq, attempt) DO UPDATE
          SET status = excluded.status, result = excluded.result, error = excluded.error,
-             child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at
+             child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at,
+             progress = coalesce(excluded.progress, a.progress), args = coalesce(a.args, excluded.args),
+             started_at = CASE WHEN a.status = 'running' THEN excluded.started_at ELSE a.started_at END
      ), note AS (
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), late AS (
@@ -143,6 +145,7 @@ export async function instancesPersist(
           p: x.childPid ?? null,
           t0: x.startedAt.getTime(),
           t1: x.finishedAt ? x.finishedAt.getTime() : null,
+          ...(x.progress !== undefined ? { pr: x.progress } : {}),
         })),
       ),
       notes.map((n) => n[0]),

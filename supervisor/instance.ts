@@ -1,3 +1,4 @@
+import type { Span } from "@opentelemetry/api";
 import type { Machine } from "../interpreter/machine.js";
 import type { Handle } from "../interpreter/values.js";
 import { snapshotWrite } from "../interpreter/snapshot.js";
@@ -18,6 +19,8 @@ export interface Inflight {
   /** When it was handed to the pool; it starts when its child takes it (pool.startedAt). */
   dispatchedAt: number;
   timeoutMs: number;
+  /** The latest progress it reported. */
+  progress?: Encoded;
 }
 
 /** How an instance leaves memory at its next write. */
@@ -34,6 +37,13 @@ export type Exit =
  */
 export class LiveInstance implements Writable {
   readonly attempts: AttemptWrite[] = [];
+  /** Per call (by seq): the latest progress any of its attempts reported, handed to its retries. */
+  lastProgress: Map<number, Encoded> | undefined;
+  /** Its span here (started under a caller's span), and the traceparent its tasks carry. */
+  span: Span | undefined;
+  trace: string | undefined;
+  /** When the first action result since the instance last sent an action arrived (step latency). */
+  resultAt: number | undefined;
   /** Dispatches whose inputs are not yet durable: sent once the next write lands. */
   readonly toSend: Task[] = [];
   /** Dispatches taken by the write now on its way (sent when it lands). */

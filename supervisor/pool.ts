@@ -9,7 +9,7 @@ import type { ActionLimits } from "../core/flow.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_MAX_VALUE_BYTES, errorFromData } from "../core/codec.js";
+import { DEFAULT_MAX_VALUE_BYTES, type Encoded, errorFromData } from "../core/codec.js";
 import type { Logger } from "../log/logger.js";
 import {
   CHILD_INSPECT_ENV,
@@ -60,6 +60,8 @@ export interface PoolEvents {
   ready: [{ pid: number; actions: string[]; workflows: CompiledWorkflowInfo[] }];
   /** The backlog fell to what the children can take at once: time to claim more. */
   drained: [];
+  /** Running attempts' latest progress. */
+  progress: [Array<{ id: string; progress: Encoded }>];
 }
 
 type ChildState = "starting" | "ready" | "retiring" | "dead";
@@ -340,6 +342,11 @@ export class ChildPool extends EventEmitter<PoolEvents> {
           // its place in the slot) forever.
           child.proc.kill("SIGKILL");
         }
+        return;
+      }
+      case "progress": {
+        const items = msg.items.filter((i) => this.owner.get(i.id) === child);
+        if (items.length) this.emit("progress", items);
         return;
       }
       case "results": {

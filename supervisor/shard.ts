@@ -8,13 +8,16 @@ import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
 import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
 import { databaseError } from "../store/db.js";
-import { attemptOutcomes, type AttemptWrite } from "../store/attempts.js";
+import { attemptOutcomes, attemptProgressWrite, type AttemptWrite } from "../store/attempts.js";
 import type { ClaimedInstance } from "../store/leases.js";
 import type { SupervisorEvents } from "../core/events.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import { Outbox } from "./outbox.js";
 import type { Limiter } from "./limiter.js";
+import type { Metrics } from "./metrics.js";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { contextOf, traceparentOf, tracer } from "../core/trace.js";
 import { eventsFetch, type EffectOutcome, type EffectWrite } from "../store/events.js";
 import type { ChildPool, PoolResult } from "./pool.js";
 import type { LoadedVersion, VersionCache } from "./versions.js";
@@ -30,6 +33,7 @@ export interface ShardOptions {
   events: SupervisorEvents;
   /** Flow control: calls of actions with limits wait there for their slot. */
   limiter?: Limiter;
+  metrics?: Metrics;
 }
 
 function timeoutError(message: string): ErrorData {
@@ -37,6 +41,9 @@ function timeoutError(message: string): ErrorData {
 }
 
 const encodedError = (e: unknown): Encoded => encodeFailure(e);
+
+/** How often a shard writes the progress its running attempts reported (one statement for all). */
+const PROGRESS_WRITE_MS = 500;
 
 type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
 
@@ -49,6 +56,8 @@ type Outcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
  */
 export class Shard {
   readonly live = new Map<string, LiveInstance>();
+  private readonly progressOut = new Map<string, Parameters<typeof attemptProgressWrite>[1][number]>();
+  private progressTimer: NodeJS.Timeout | undefined;
   readonly persister: Persister;
   /** Effects of workflow steps beyond their rows (sends, child starts, publications). */
   readonly outbox: Outbox;
@@ -85,6 +94,19 @@ export class Shard {
     );
     live.suspect = c.isolated;
     live.unread = c.eventsSent > 0;
+    if (c.traceContext) {
+      // Started under a span: this stretch of the instance (until it finishes or leaves this
+      // supervisor) is a span of its own, parent of its action attempts' spans.
+      const parent = contextOf(c.traceContext);
+      if (parent) {
+        live.span = tracer().startSpan(
+          `waymark.instance ${c.workflowName}`,
+          { attributes: { "waymark.workflow": c.workflowName, "waymark.instance_id": c.id, "waymark.resumed": c.state !== null || c.epoch > 1 } },
+          parent,
+        );
+        live.trace = traceparentOf(trace.setSpan(parent, live.span)) ?? c.traceContext;
+      }
+    }
     return live;
   }
 
@@ -133,7 +155,9 @@ export class Shard {
     const live = this.newLive(c, machine);
     this.live.set(c.id, live);
     if (c.cancelRequested) return this.cancel(c.id);
-    this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed: c.state !== null || c.epoch > 1 });
+    const resumed = c.state !== null || c.epoch > 1;
+    this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed });
+    if (!resumed) this.options.metrics?.instancesStarted.add(1, { workflow: c.workflowName });
     // A claim that is not the first: results may have been recorded after the last snapshot (or,
     // with no snapshot, for the first calls). Apply them instead of running those calls again.
     if (c.state !== null || c.epoch > 1 || live.unread) {
@@ -281,6 +305,8 @@ export class Shard {
       instanceId: live.id,
       actionId: String(call.seq),
       attempt: call.attempt,
+      ...(live.trace ? { trace: live.trace } : {}),
+      ...(live.lastProgress?.has(call.seq) ? { progress: live.lastProgress.get(call.seq)! } : {}),
     });
   }
 
@@ -419,10 +445,15 @@ export class Shard {
         if (e.status === "completed") this.completed++;
         else this.failed++;
         this.options.events.emit("instance.finished", { id: live.id, workflow: live.workflowName, status: e.status });
+        this.options.metrics?.instancesFinished.add(1, { workflow: live.workflowName, status: e.status });
       }
       return;
     }
     const now = Date.now();
+    if (live.resultAt !== undefined && sent.length) {
+      this.options.metrics?.stepLatency.record((now - live.resultAt) / 1000, { workflow: live.workflowName });
+      live.resultAt = undefined;
+    }
     for (const task of sent) {
       const h = live.machine.actions.get(Number(task.actionId));
       const timeoutMs = h?.call?.opts.timeoutMs ?? 300_000;
@@ -453,6 +484,13 @@ export class Shard {
 
   private remove(live: LiveInstance): void {
     live.gone = true;
+    if (live.span) {
+      const exit = live.exit;
+      const status = exit?.kind === "finished" ? exit.status : "released";
+      live.span.setAttribute("waymark.status", status);
+      if (status === "failed") live.span.setStatus({ code: SpanStatusCode.ERROR });
+      live.span.end();
+    }
     if (live.wakeTimer) clearTimeout(live.wakeTimer);
     live.wakeTimer = null;
     this.live.delete(live.id);
@@ -483,6 +521,7 @@ export class Shard {
     };
     if (fields.result !== undefined) row.result = fields.result;
     if (fields.error !== undefined) row.error = fields.error as unknown as Encoded;
+    if (entry.progress !== undefined) row.progress = entry.progress;
     return row;
   }
 
@@ -498,6 +537,14 @@ export class Shard {
     live.sendUnwritten = false;
     const finishedAt = new Date(now);
     const { pid: childPid, startedAt } = child;
+    const metrics = this.options.metrics;
+    if (metrics?.enabled) {
+      metrics.attempts.add(1, { action: entry.name, outcome: outcome.ok ? "completed" : status });
+      if (startedAt !== undefined) {
+        metrics.actionDuration.record((now - startedAt) / 1000, { action: entry.name, outcome: outcome.ok ? "completed" : status });
+        metrics.queueLag.record(Math.max(0, startedAt - entry.dispatchedAt) / 1000, { action: entry.name });
+      }
+    }
     if (outcome.ok) {
       live.attempts.push(this.attemptRow(live, entry, "completed", { result: outcome.value, childPid, startedAt, finishedAt }));
       live.machine.actionSucceeded(entry.seq, entry.attempt, decode(outcome.value));
@@ -505,6 +552,45 @@ export class Shard {
       live.attempts.push(this.attemptRow(live, entry, status, { error: outcome.error, childPid, startedAt, finishedAt }));
       live.machine.actionFailed(entry.seq, entry.attempt, outcome.error, now);
       this.options.events.emit("action.failed", { id: live.id, action: entry.name, attempt: entry.attempt, error: outcome.error });
+    }
+  }
+
+  /** A running attempt's latest progress: kept with it (written every PROGRESS_WRITE_MS) and for its retries. */
+  onProgress(id: string, progress: Encoded): void {
+    const live = this.live.get(id.slice(0, id.indexOf("/")));
+    const entry = live?.inflight.get(id);
+    if (!live || !entry) return;
+    entry.progress = progress;
+    (live.lastProgress ??= new Map()).set(entry.seq, progress);
+    this.progressOut.set(id, {
+      instanceId: live.id,
+      actionSeq: entry.seq,
+      attempt: entry.attempt,
+      nodeId: entry.node,
+      actionName: entry.name,
+      args: entry.args as unknown as Encoded,
+      startedAt: this.options.pool.startedAt(id) ?? entry.dispatchedAt,
+      progress,
+    });
+    this.progressTimer ??= setTimeout(() => void this.writeProgress(), PROGRESS_WRITE_MS);
+  }
+
+  /** At shutdown: progress not yet written is dropped (the attempts' ends carry their last). */
+  stopProgress(): void {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = undefined;
+    this.progressOut.clear();
+  }
+
+  private async writeProgress(): Promise<void> {
+    this.progressTimer = undefined;
+    const rows = [...this.progressOut.values()];
+    this.progressOut.clear();
+    try {
+      await attemptProgressWrite(this.options.db, rows);
+    } catch (e) {
+      // Progress is for people watching: the next report (or the attempt's end) writes it again.
+      this.options.log.warn("could not write action progress", { error: (e as Error).message });
     }
   }
 
@@ -517,6 +603,7 @@ export class Shard {
     if (!live || !entry || live.gone) return;
     live.inflight.delete(r.id);
     this.actions++;
+    live.resultAt ??= Date.now();
     const outcome: Outcome = r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
     this.settle(live, entry, outcome, !r.ok && r.error.name === "ActionTimeout" ? "timed_out" : "failed", { pid: r.pid, startedAt: r.startedAt }, Date.now());
     this.step(live);

@@ -19,10 +19,13 @@ import { Poller } from "./poller.js";
 import { Scheduler } from "./scheduler.js";
 import { ChildPool } from "./pool.js";
 import { Limiter } from "./limiter.js";
+import { Metrics } from "./metrics.js";
 import { Shard } from "./shard.js";
 import { VersionCache } from "./versions.js";
 import { WebServer } from "../web/server.js";
 import type { CompiledWorkflowInfo } from "../child/protocol.js";
+import { userModuleImport } from "../child/modules.js";
+import { registerTypeScriptLoader } from "../loader/index.js";
 
 export interface SupervisorOptions {
   config: WaymarkConfig;
@@ -59,6 +62,7 @@ export class Supervisor {
   private maintenance: Maintenance | undefined;
   private sweeper: NodeJS.Timeout | null = null;
   private web: WebServer | undefined;
+  private metrics: Metrics | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
   /** Claimed instances whose adoption (reading their version) has not finished. */
@@ -87,6 +91,17 @@ export class Supervisor {
         });
       }
       await migrate({ connectionString: this.connectionString, log: this.log.scope("migrate") });
+      // The app's telemetry set-up (an OpenTelemetry SDK) before anything records.
+      if (config.telemetryModule) {
+        if (/\.(c|m)?tsx?$/.test(config.telemetryModule)) registerTypeScriptLoader();
+        try {
+          await userModuleImport(config.telemetryModule, { timeoutMs: config.userModuleLoadTimeoutMs });
+        } catch (e) {
+          throw new Error(`WAYMARK_TELEMETRY_MODULE=${config.telemetryModule} failed to load: ${(e as Error).message}`);
+        }
+      }
+      this.metrics = await Metrics.create({ addr: config.metricsAddr, log: this.log.scope("metrics") });
+      const metrics = this.metrics;
       this.db = poolCreate({ connectionString: this.connectionString, max: config.executorShards + 6, applicationName: "waymark-supervise" });
       const versions = new VersionCache(this.db);
 
@@ -120,10 +135,25 @@ export class Supervisor {
       this.shards = Array.from(
         { length: config.executorShards },
         (_, index) =>
-          new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events, limiter }),
+          new Shard({
+            index,
+            db: this.db!,
+            owner: this.owner,
+            config,
+            pool,
+            versions,
+            log: this.log.scope(`shard${index}`),
+            events: this.events,
+            limiter,
+            metrics,
+          }),
       );
       pool.on("result", (r) => this.shardFor(tokenInstance(r.id)).onResult(r));
+      pool.on("progress", (items) => {
+        for (const i of items) this.shardFor(tokenInstance(i.id)).onProgress(i.id, i.progress);
+      });
       pool.on("lost", ({ ids, pid, reason }) => {
+        metrics.childDeaths.add(1);
         const byShard = new Map<Shard, string[]>();
         for (const id of ids) {
           const s = this.shardFor(tokenInstance(id));
@@ -183,7 +213,10 @@ export class Supervisor {
         eventsSent: (sent) => {
           for (const [id, position] of sent) this.shardFor(id).onEvent(id, position);
         },
-        reclaimed: () => this.poller?.wake(),
+        reclaimed: (n) => {
+          metrics.reclaims.add(n);
+          this.poller?.wake();
+        },
       });
       this.leases.start();
       this.poller.start();
@@ -210,6 +243,10 @@ export class Supervisor {
         stats: () => this.stats(),
       });
       this.maintenance.start();
+      metrics.observe(
+        { held: () => this.liveCount(), children: () => pool.children().length, recycled: () => pool.recycled, waiting: () => limiter.stats() },
+        { db: this.db, owner: this.owner, log: this.log.scope("metrics") },
+      );
       this.sweeper = setInterval(() => {
         const now = Date.now();
         for (const s of this.shards) s.sweep(now);
@@ -338,6 +375,7 @@ export class Supervisor {
     const writeDeadline = Date.now() + Math.max(graceMs, 5000);
     let unwritten = 0;
     for (const s of this.shards) {
+      s.stopProgress();
       unwritten += await s.persister.drain(writeDeadline);
       s.persister.stop();
       // Effects not yet written are written again by the instance's next owner (idempotently).
@@ -356,6 +394,7 @@ export class Supervisor {
     await this.leases?.stop();
     await this.maintenance?.stop();
     await this.notifier?.stop();
+    await this.metrics?.stop();
     await this.db?.end().catch(() => undefined);
     await this.embedded?.stop();
     if (wasStarted) this.log.info("stopped");

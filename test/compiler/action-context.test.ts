@@ -14,6 +14,13 @@ export const whoAmI = action("context.whoAmI", async function whoAmI() {
 
 test("actionContext() works when another copy of the module invoked the action", async (t) => {
   const entry = actionRegistry().get("context.whoAmI")!;
-  const out = await actionInvoke(entry, [], { instanceId: "i-1", actionId: "7", attempt: 2, signal: new AbortController().signal });
+  const out = await actionInvoke(entry, [], {
+    instanceId: "i-1",
+    actionId: "7",
+    attempt: 2,
+    signal: new AbortController().signal,
+    progress: () => undefined,
+    lastProgress: undefined,
+  });
   t.deepEqual(out, { instanceId: "i-1", actionId: "7", attempt: 2 });
 });

@@ -60,7 +60,14 @@ export async function runMachine(
           const value = await actionInvoke(
             entry,
             call.args.map((a) => decode(a)),
-            { instanceId: "test", actionId: String(call.seq), attempt: call.attempt, signal: new AbortController().signal },
+            {
+              instanceId: "test",
+              actionId: String(call.seq),
+              attempt: call.attempt,
+              signal: new AbortController().signal,
+              progress: () => undefined,
+              lastProgress: undefined,
+            },
           );
           return { seq: call.seq, attempt: call.attempt, ok: true as const, value: JSON.parse(JSON.stringify(encode(value))) as Encoded };
         } catch (e) {

@@ -75,6 +75,7 @@ test("node states come from the attempts and the pending calls", (t) => {
     childPid: 1,
     startedAt: new Date(),
     finishedAt: new Date(),
+    progress: null,
   });
   const progress = nodeProgress({
     attempts: [at(1, 1, "n1", "failed"), at(1, 2, "n1", "completed"), at(2, 1, "n2", "completed"), at(3, 1, "n2", "failed")],

@@ -4,6 +4,9 @@
  * and children, and every attempt. While it runs, the page subscribes to
  * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
  */
+import type { Encoded } from "../../core/codec.js";
+import { decode, encode } from "../../core/codec.js";
+import type { ActionProgress } from "../../sdk/action.js";
 import { FINISHED, type InstanceView } from "../data.js";
 import { graphStates, graphSvg } from "../graph.js";
 import { badge, between, href, html, layout, postButton, time, type Html } from "../html.js";
@@ -62,13 +65,27 @@ function valueCell(value: string): Html {
   return html`<details><summary><code>${value.slice(0, 80)}…</code></summary><pre class="value small">${value}</pre></details>`;
 }
 
+/** An attempt's latest progress: a bar for its percent, its message, and its data. */
+function progressCell(encoded: Encoded | null): Html | string {
+  if (encoded === null) return "";
+  let p: ActionProgress;
+  try {
+    p = decode(encoded) as ActionProgress;
+  } catch {
+    return "";
+  }
+  const percent = typeof p.percent === "number" ? p.percent : undefined;
+  return html`<div class="progress">${percent !== undefined ? html`<progress max="100" value="${percent}"></progress> ${Math.round(percent)}%` : ""}
+${typeof p.message === "string" ? html` <span>${p.message}</span>` : ""}${p.data !== undefined ? valueCell(text(encode(p.data), 2000)) : ""}</div>`;
+}
+
 function attempts(v: InstanceView): Html {
   const done = v.attempts.map((a) => {
     const err = errorView(a.error);
     return html`<tr data-attempt="${a.actionSeq}:${a.attempt}" data-node="${a.nodeId}" data-status="${a.status}">
 <td>${a.actionSeq}</td><td>${a.actionName}</td><td>${a.attempt}</td><td>${badge(a.status)}</td>
 <td>${valueCell(argsText(a.args, 5000))}</td>
-<td>${a.status === "completed" ? valueCell(text(a.result, 5000)) : errorBlock(err, true)}</td>
+<td>${a.status === "completed" ? valueCell(text(a.result, 5000)) : a.status === "running" ? "" : errorBlock(err, true)}${progressCell(a.progress)}</td>
 <td>${time(a.startedAt)}</td><td>${between(a.startedAt, a.finishedAt)}</td><td>${a.childPid ?? "-"}</td>
 </tr>`;
   });
