@@ -1,5 +1,6 @@
 import test from "ava";
-import { instanceInsert, instanceInsertMany, instancesCollect } from "../../store/instances.js";
+import { instanceInsert, instanceInsertMany, instancesCollect, queueDepth } from "../../store/instances.js";
+import { workerStatusUpsert } from "../../store/workers.js";
 import { uuidv7 } from "../../core/ids.js";
 import { storeSetup } from "../helpers/store.js";
 
@@ -51,4 +52,13 @@ test("the garbage collector deletes instances finished before the retention wind
     attempts.rows.map((r) => r.id),
     [recent],
   );
+});
+
+test("queue depth is counted by one supervisor: the one whose status row was published first among the live ones", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  await queue(3);
+  await workerStatusUpsert(pool, { owner: "first", hostname: "h", pid: 1, startedAt: new Date(Date.now() - 60_000), stats: {} });
+  await workerStatusUpsert(pool, { owner: "second", hostname: "h", pid: 2, startedAt: new Date(), stats: {} });
+  t.deepEqual(await queueDepth(pool, { owner: "first" }), [{ workflow: "W", status: "queued", count: 3 }]);
+  t.deepEqual(await queueDepth(pool, { owner: "second" }), [], "the others count nothing");
 });
