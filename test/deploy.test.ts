@@ -319,3 +319,16 @@ test("deploy/app builds with its own build script against this waymark, and the 
   t.regex(graph.stdout, /priceLine/);
   t.regex(graph.stdout, /sendReceipt/);
 });
+
+test("the Grafana dashboard queries only metrics the README documents, and every documented metric is on it", (t) => {
+  const dashboard = json(path.join(DEPLOY, "grafana-dashboard.json")) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const readme = readFileSync(path.join(REPO, "README.md"), "utf8");
+  const documented = new Set([...readme.matchAll(/^\| `(waymark_[a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => m[1]!));
+  t.true(documented.size >= 12, `${documented.size} metrics documented`);
+  const used = new Set<string>();
+  for (const p of dashboard.panels)
+    for (const { expr } of p.targets)
+      for (const [name] of expr.matchAll(/waymark_[a-z_]+/g)) used.add(name.replace(/_(bucket|count|sum)$/, ""));
+  for (const name of used) t.true(documented.has(name), `${name} (on the dashboard) is documented`);
+  for (const name of documented) t.true(used.has(name), `${name} (documented) is on the dashboard`);
+});
