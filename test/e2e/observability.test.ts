@@ -135,6 +135,31 @@ test.serial("a trace from the caller's span to the instance span in the supervis
   }
 });
 
+test.serial("a child workflow joins its parent's trace: its instance span and action spans share the caller's trace id", async (t) => {
+  const tracer = trace.getTracer("app");
+  const handle = await tracer.startActiveSpan("POST /parent", async (span) => {
+    try {
+      return await new W.TracedParent().start([]);
+    } finally {
+      span.end();
+    }
+  });
+  t.is(await handle.result(), 2);
+  const [child] = await handle.children();
+  const spans = () =>
+    readFileSync(TRACE_FILE, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { name: string; traceId: string; spanId: string; parentSpanId: string | null; attributes: Record<string, unknown> });
+  await until("the child's instance span ended", async () =>
+    spans().some((s) => s.attributes["waymark.instance_id"] === child!.instanceId && s.name.startsWith("waymark.instance")),
+  );
+  const caller = spans().find((s) => s.name === "POST /parent")!;
+  const childSpans = spans().filter((s) => s.attributes["waymark.instance_id"] === child!.instanceId);
+  t.true(childSpans.length >= 3, "the child's instance span and its two action spans");
+  for (const s of childSpans) t.is(s.traceId, caller.traceId);
+});
+
 test.serial("an action's progress is live in instances show and the page, kept with the failed attempt, and handed to the retry", async (t) => {
   const h = await new W.LongJob().start(["p1"]);
   const pool = new pg.Pool({ connectionString: await dbUrl() });
