@@ -603,7 +603,7 @@ export class Shard {
     if (!live || !entry || live.gone) return;
     live.inflight.delete(r.id);
     this.actions++;
-    live.resultAt ??= Date.now();
+    if (this.options.metrics?.enabled) live.resultAt ??= Date.now();
     const outcome: Outcome = r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
     this.settle(live, entry, outcome, !r.ok && r.error.name === "ActionTimeout" ? "timed_out" : "failed", { pid: r.pid, startedAt: r.startedAt }, Date.now());
     this.step(live);
