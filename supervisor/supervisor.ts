@@ -116,11 +116,24 @@ export class Supervisor {
       });
       this.limiter.setLimits(limits);
       const limiter = this.limiter;
+      // Workflows' own records (`console.log` in `run()`), as one component whatever the shard.
+      const workflowLog = this.log.scope("workflow");
 
       this.shards = Array.from(
         { length: config.executorShards },
         (_, index) =>
-          new Shard({ index, db: this.db!, owner: this.owner, config, pool, versions, log: this.log.scope(`shard${index}`), events: this.events, limiter }),
+          new Shard({
+            index,
+            db: this.db!,
+            owner: this.owner,
+            config,
+            pool,
+            versions,
+            log: this.log.scope(`shard${index}`),
+            workflowLog,
+            events: this.events,
+            limiter,
+          }),
       );
       pool.on("result", (r) => this.shardFor(tokenInstance(r.id)).onResult(r));
       pool.on("lost", ({ ids, pid, reason }) => {
