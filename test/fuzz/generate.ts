@@ -576,8 +576,9 @@ class Gen {
         else if (spec !== "%%" && spec !== "%x") args.push(this.expr(this.pick(types), d));
       }
       // Fewer arguments than specifiers leaves some as written; more are inspected after.
-      if (this.t.next(2)) args.pop();
-      else if (this.t.next(2)) args.push(this.expr(this.pick(types), d));
+      const extra = this.t.next(3);
+      if (extra === 1) args.pop();
+      else if (extra === 2) args.push(this.expr(this.pick(types), d));
       args.unshift(JSON.stringify(`${specs.join(" ")} end`));
     } else for (let i = 0, n = this.t.next(4); i < n; i++) args.push(this.expr(this.pick(types), d));
     this.emit(indent, `${callee}(${args.join(", ")});`);
