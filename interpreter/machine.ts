@@ -32,6 +32,8 @@ export interface LogRecord {
   message: string;
 }
 
+const NO_LOGS: readonly LogRecord[] = Object.freeze([]);
+
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
 
 export interface MachineOptions {
@@ -228,8 +230,8 @@ export class Machine implements Runtime {
   }
 
   /** The log records made since the last call, oldest first. */
-  takeLogs(): LogRecord[] {
-    return this.logs.splice(0);
+  takeLogs(): readonly LogRecord[] {
+    return this.logs.length ? this.logs.splice(0) : NO_LOGS;
   }
 
   /** A position of the IR as a line of the workflow's file. */

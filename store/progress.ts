@@ -149,7 +149,8 @@ export async function instancesPersist(
   if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
   const withAttempts = new Set(A.map((a) => a.instanceId));
   const consumed = I.flatMap((x) => (x.consumed ?? []).map((position) => ({ i: x.id, p: position })));
-  const logs = I.flatMap((x) => (x.logs ?? []).map((l) => ({ i: x.id, s: l.seq, t: l.at, v: l.level, l: l.line, n: l.nodeId, m: l.message })));
+  const logs: Array<{ i: string; s: number; t: number; v: string; l: number; n: string; m: string }> = [];
+  for (const x of I) for (const l of x.logs ?? []) logs.push({ i: x.id, s: l.seq, t: l.at, v: l.level, l: l.line, n: l.nodeId, m: l.message });
   const withLogs = logs.length > 0;
   const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
     // Two prepared statements: the one with the log records' CTEs only for batches that carry

@@ -140,7 +140,7 @@ export class LiveInstance implements Writable {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
     const effects = this.toApply.splice(0);
-    const logs = this.logs.splice(0);
+    const logs = this.logs.length ? this.logs.splice(0) : [];
     // Messages the state took are consumed by the write of that state, never by one without it;
     // log records too, so that a record is on file exactly when the step that made it is.
     const consumed = this.machine.takeConsumed();
