@@ -7,6 +7,8 @@ import { sharedClient } from "../sdk/client.js";
 import { sendEvent } from "../sdk/handle.js";
 import { childrenList, eventsPending, publishedList } from "../store/events.js";
 import { slotWaitsOf } from "../store/slots.js";
+import { workflowLogList } from "../store/logs.js";
+import { LOG_RECORDS_KEPT } from "../core/limits.js";
 import { countArg, instanceIdArg, nameArg } from "./args.js";
 import { printJson, withDatabase } from "./connect.js";
 
@@ -21,6 +23,9 @@ function ms(from: Date | null, to: Date | null): string {
 }
 
 const MAX_LIST = 100_000;
+
+/** The log records `instances show` prints (the latest); `--json` gives all that are kept. */
+const LOGS_SHOWN = 20;
 
 const list: CommandModule<object, { status?: string; workflow?: string; limit: string; json: boolean }> = {
   command: "list",
@@ -63,19 +68,21 @@ const list: CommandModule<object, { status?: string; workflow?: string; limit: s
 
 const showCmd: CommandModule<object, { id: string; json: boolean }> = {
   command: "show <id>",
-  describe: "Show an instance: arguments, status, result or error, published values, messages not yet taken, children, and every action attempt",
+  describe:
+    "Show an instance: arguments, status, result or error, published values, messages not yet taken, children, every action attempt, and its workflow's latest log records",
   builder: (y) => y.positional("id", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }),
   handler: async (argv) => {
     const id = instanceIdArg(argv.id);
     await withDatabase(async (db) => {
       const row = await instanceGet(db, { id });
       if (!row) throw new WaymarkError("WAYMARK_NOT_FOUND", `no workflow instance ${id}`);
-      const [attempts, messages, published, children, limitWaits] = await Promise.all([
+      const [attempts, messages, published, children, limitWaits, logs] = await Promise.all([
         attemptList(db, { instanceId: id }),
         eventsPending(db, { id }),
         publishedList(db, { id }),
         childrenList(db, { id }),
         slotWaitsOf(db, { instanceId: id }),
+        workflowLogList(db, { instanceId: id, limit: LOG_RECORDS_KEPT }),
       ]);
       const out = {
         id: row.id,
@@ -118,6 +125,8 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
           took: ms(a.startedAt, a.finishedAt),
           progress: show(a.progress),
         })),
+        // Its workflow's log records (console.log in run()), oldest first: all that are kept.
+        logs: logs.map((l) => ({ seq: l.seq, at: l.at, level: l.level, line: l.line, step: l.nodeId, message: l.message })),
       };
       if (argv.json) {
         process.stdout.write(printJson(out) + "\n");
@@ -163,6 +172,15 @@ const showCmd: CommandModule<object, { id: string; json: boolean }> = {
               : "";
             return `  #${a.actionId} ${a.action} attempt ${a.attempt}  ${a.status}  ${a.took}  pid ${a.childPid ?? "-"}\n      args ${printJson(a.args, undefined)} ${outcome}${progress}`;
           }),
+          ...(logs.length
+            ? [
+                "",
+                `logs (${logs.length > LOGS_SHOWN ? `the last ${LOGS_SHOWN} of ${logs.length}; --json for all` : logs.length}):`,
+                ...logs
+                  .slice(-LOGS_SHOWN)
+                  .map((l) => `  ${l.at.toISOString()} ${l.level.toUpperCase().padEnd(5)} line ${l.line}  ${l.message.replace(/\n/g, "\n      ")}`),
+              ]
+            : []),
         ].join("\n") + "\n",
       );
     });

@@ -8,10 +8,10 @@ import { CONSTRUCTORS, GLOBALS } from "../core/builtins.js";
 import { callSiteText, closedChain, operandText, unwrapTs } from "./callsite.js";
 import { awaitAfterShortCircuit, compileExpr, containsAwait, member, ordered } from "./expression.js";
 import type { FnCompiler } from "./function.js";
-import type { Arg, Expr } from "../core/ir.js";
-import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal } from "./names.js";
+import type { Arg, Expr, WorkflowLogLevel } from "../core/ir.js";
+import { checkGlobalMember, checkRegistered, describeBinding, forbiddenGlobal, globalName } from "./names.js";
 import { moduleBinding, namespaceMember, namespaceWorkflow } from "./resolve.js";
-import { RULES } from "./rules.js";
+import { FORBIDDEN_GLOBALS, RULES } from "./rules.js";
 import { compileHelper } from "./workflow.js";
 
 type Located = Node & { span: Span };
@@ -84,6 +84,7 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     if (b?.kind === "waymark" && b.name === "sleep") return sleepCall(fc, c, false);
     if (b?.kind === "waymark" && WORLD_CALLS.has(b.name)) return worldCall(fc, c, b.name);
     if (b?.kind === "timers" && b.name === "setTimeout") return sleepCall(fc, c, true);
+    if (b?.kind === "waymark" && b.name === "log") return fc.fail(c, RULES.logShape, `\`${name}(...)\``);
     if (b) return fc.fail(c, RULES.unknownCallee, describeBinding(name, b));
     forbiddenGlobal(fc, c, name);
     if (name === "Date") return fc.fail(c, RULES.newDateNow, "`Date()` returns the current time");
@@ -116,6 +117,8 @@ export function call(fc: FnCompiler, c: CallExpression, opt: boolean): Expr {
     if ((prop === "then" || prop === "catch" || prop === "finally") && obj.type === "CallExpression" && returnsPromise(fc, obj)) {
       return fc.fail(c, RULES.promiseChain, `\`.${prop}()\``);
     }
+    const logged = logCall(fc, c, obj, prop);
+    if (logged) return logged;
     const path = checkGlobalMember(fc, c, callee);
     if (path !== undefined) return { k: "call", f: { k: "global", path }, args: argList(fc, c.arguments).args };
     if (prop && SYNC_CALLBACK_METHODS.has(prop)) {
@@ -175,6 +178,37 @@ function returnsPromise(fc: FnCompiler, c: CallExpression): boolean {
   const obj = unwrapTs(callee.object);
   return obj.type === "ThisExpression" || (obj.type === "Identifier" && obj.value === "Promise" && !fc.scope.resolve("Promise"));
 }
+
+/** The console methods a workflow may call, and the level of the record each makes. */
+const CONSOLE_LEVELS = new Map<string, WorkflowLogLevel>([
+  ["log", "info"],
+  ["info", "info"],
+  ["warn", "warn"],
+  ["error", "error"],
+  ["debug", "debug"],
+]);
+
+/**
+ * `console.log(...)` and its levels, or `log.info(...)` with `log` from "waymark": a log record
+ * (the arguments are evaluated as a call's are). Any other member of either is refused, naming
+ * the ones a workflow may call. Undefined for any other call.
+ */
+function logCall(fc: FnCompiler, c: CallExpression, obj: Expression, prop: string | undefined): Expr | undefined {
+  if (obj.type !== "Identifier") return undefined;
+  const b = fc.scope.resolve(obj.value) ? undefined : moduleBinding(fc.module, obj.value);
+  const isConsole = globalName(fc, obj) === "console";
+  const isLog = b?.kind === "waymark" && b.name === "log";
+  if (!isConsole && !isLog) return undefined;
+  const level = prop === undefined ? undefined : CONSOLE_LEVELS.get(prop);
+  if (level === undefined) {
+    const what = `\`${obj.value}.${prop ?? "[...]"}\``;
+    return isConsole ? fc.fail(c, FORBIDDEN_CONSOLE, what) : fc.fail(c, RULES.logShape, what);
+  }
+  return { k: "print", level, args: argList(fc, c.arguments).args, at: fc.pos(c), node: fc.nodeId("log", c) };
+}
+
+/** The rule that refuses the rest of `console`. */
+const FORBIDDEN_CONSOLE = FORBIDDEN_GLOBALS.find((f) => f.match.test("console"))!.rule;
 
 /** The calls of the events API, by their export name, and the arguments each takes. */
 const WORLD_CALLS = new Map<string, [min: number, max: number]>([

@@ -114,6 +114,7 @@ export function identifier(fc: FnCompiler, id: Extract<Expression, { type: "Iden
       checkRegistered(fc, id, b.name);
       return { k: "actref", name: b.name, node: fc.nodeId("act", id) };
     }
+    if (b.kind === "waymark" && b.name === "log") return fc.fail(id, RULES.logShape, `\`${name}\` as a value`);
     if (b.kind === "local" && b.what === "variable") {
       const v = staticValue(fc, b.init);
       if (v) return v;

@@ -48,8 +48,13 @@ export const FORBIDDEN_GLOBALS: ReadonlyArray<{ match: RegExp; rule: Rule }> = [
   },
   { match: /^(eval|Function)$/, rule: rule("eval", "`eval` and `Function` cannot run in a workflow body", "write the logic directly, or in an action") },
   {
+    // console.log/info/warn/error/debug called directly are compiled to log records (call.ts).
     match: /^console(\.|$)/,
-    rule: rule("io", "`console` output cannot be made from a workflow body (it would run on the supervisor)", "log inside an action"),
+    rule: rule(
+      "console",
+      "only `console.log`, `console.info`, `console.warn`, `console.error` and `console.debug` can be used in a workflow body, called directly",
+      'call one of those (`console.log("charged", orderId)`): the record goes to the supervisor\'s log, once per executed step; other console output belongs in an action',
+    ),
   },
   {
     match: /^(globalThis|window|global|self)(\.|$)/,
@@ -190,6 +195,11 @@ export const RULES = {
     "call the member directly by name (`Math.max(...)`, `Object.keys(x)`); anything else belongs in an action",
   ),
   builtinChange: rule("unsupported-syntax", "built-ins cannot be changed in a workflow body", "keep your own values in variables and objects of the workflow"),
+  logShape: rule(
+    "log",
+    '`log` from "waymark" is called by its level: `log.debug(...)`, `log.info(...)`, `log.warn(...)`, `log.error(...)` or `log.log(...)`',
+    'call one of its levels directly: `log.info("charged", orderId)`',
+  ),
   updateNonVariable: rule(
     "unsupported-syntax",
     "this assignment target is not supported",

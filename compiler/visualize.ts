@@ -78,6 +78,8 @@ function exprText(e: Expr | null, fns?: FnIR[]): string {
       return `sendEvent(${args(e.args)})`;
     case "child":
       return `${e.wf}.${e.detached ? "start" : "run"}(${args(e.args)})`;
+    case "print":
+      return `log.${e.level}(${args(e.args)})`;
   }
 }
 

@@ -140,7 +140,16 @@ export type Expr =
    */
   | { k: "child"; wf: string; args: Arg[]; opts: Expr | null; detached: boolean; node: string }
   /** Call a helper method of the workflow class. */
-  | { k: "helper"; f: number; args: Arg[] };
+  | { k: "helper"; f: number; args: Arg[] }
+  /**
+   * `console.log(...)` (`info`, `warn`, `error`, `debug`), or `log.info(...)` of "waymark": a
+   * record of the instance's log (the supervisor's log, and the instance's timeline), made once
+   * per executed step. Evaluates to undefined. `at` is the call's position.
+   */
+  | { k: "print"; level: WorkflowLogLevel; args: Arg[]; at: Pos; node: string };
+
+/** The levels of a workflow's log records: `console.log` writes at `info`. */
+export type WorkflowLogLevel = "debug" | "info" | "warn" | "error";
 
 /** A call argument; a spread's `t` is its text, for "x is not iterable". */
 export type Arg = Expr | { spread: Expr; t?: string };

@@ -30,6 +30,16 @@ export const DEFAULT_STEP_LIMIT = 50_000_000;
  */
 export const SLICE_STEPS = 50_000;
 
+/**
+ * A workflow's log (`console.log` in `run()`): the longest message a record keeps (UTF-8 bytes;
+ * a longer one is cut and ends in "…(truncated)"), the records an instance may make between two
+ * waits (past it they are counted, not kept, and one warning says how many were dropped), and the
+ * records kept per instance in waymark.workflow_logs (the latest ones).
+ */
+export const LOG_MESSAGE_MAX_BYTES = 8192;
+export const LOG_RECORDS_PER_RUN = 1000;
+export const LOG_RECORDS_KEPT = 1000;
+
 function tooLong(length: number): RangeError {
   return new RangeError(`Invalid string length: ${length} characters is over the workflow limit of ${MAX_STRING_LENGTH}; build large text in an action`);
 }

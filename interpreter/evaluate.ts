@@ -4,7 +4,7 @@
  * whitelisted built-ins; method calls on values are checked against the per-type whitelist.
  */
 import { accessorOnChain, BUILT_IN_PATHS, FORBIDDEN_PROPERTIES, GLOBALS, isBuiltIn, methodAllowed } from "../core/builtins.js";
-import type { Arg, AssignOp, Expr, Pat } from "../core/ir.js";
+import type { Arg, AssignOp, Expr, Pat, Pos, WorkflowLogLevel } from "../core/ir.js";
 import { decode, type Encoded } from "../core/codec.js";
 import { checkArrayLength, checkBigInt, checkNativeCall, sized, tooMany } from "../core/limits.js";
 import { backoffOptions, retryOptions } from "../core/policy.js";
@@ -26,6 +26,8 @@ export interface Runtime {
   publish(key: unknown, value: unknown, node: string): PromiseFace;
   sendEvent(args: unknown[], node: string): PromiseFace;
   startChild(workflow: string, args: unknown[], opts: unknown, detached: boolean, node: string): PromiseFace;
+  /** A log record (`console.log(...)` in the workflow), with its arguments evaluated. */
+  print(level: WorkflowLogLevel, args: unknown[], at: Pos, node: string): void;
 }
 
 /** An array index past the length cap (`a[1e9] = 1` grows the array to it). */
@@ -488,5 +490,8 @@ export function evaluate(rt: Runtime, e: Expr, env: Env): unknown {
       const list = args(rt, env, e.args);
       return rt.startChild(e.wf, list, e.opts ? evaluate(rt, e.opts, env) : undefined, e.detached, e.node);
     }
+    case "print":
+      rt.print(e.level, args(rt, env, e.args), e.at, e.node);
+      return undefined;
   }
 }

@@ -4,18 +4,35 @@
  * hands over the action calls to dispatch, and takes their results and failures (deciding
  * retries by the call's policy). It does no I/O and reads no clock: the caller passes `now`.
  */
-import type { Pos, WorkflowIR } from "../core/ir.js";
+import type { Pos, WorkflowIR, WorkflowLogLevel } from "../core/ir.js";
 import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type Encoded, type ErrorData } from "../core/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "../core/policy.js";
 import { interpreterMade } from "../core/builtins.js";
-import { DEFAULT_STEP_LIMIT, SLICE_STEPS } from "../core/limits.js";
+import { DEFAULT_STEP_LIMIT, LOG_RECORDS_PER_RUN, SLICE_STEPS } from "../core/limits.js";
+import { logMessage } from "./format.js";
 import { step } from "./step.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, MachineFault, PromiseFace, type Effect, type InboxMessage } from "./values.js";
 import { uuidv7 } from "../core/ids.js";
 import { childSettlement, instanceFinished, instanceNotFound, noVersion, type ChildOutcome } from "./world.js";
 import { checkName, idempotencyKey, isInstanceId, waitTimeout } from "../core/mailbox.js";
+
+/** A record of the workflow's log, made by `console.log(...)` (or `log.info(...)`) in its code. */
+export interface LogRecord {
+  /** Its number in the instance, from 1; the snapshot keeps the count, so a resumed instance numbers on. */
+  seq: number;
+  /** When it was made: the `now` of the run that made it (epoch milliseconds). */
+  at: number;
+  level: WorkflowLogLevel;
+  /** Its line in the workflow's file (in its class, without a source). */
+  line: number;
+  /** The call's node id (`log@line:column` in the class). */
+  node: string;
+  message: string;
+}
+
+const NO_LOGS: readonly LogRecord[] = Object.freeze([]);
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
 
@@ -103,6 +120,13 @@ export class Machine implements Runtime {
   depth = 0;
   /** The innermost fiber running now: its instruction is where errors and limits are located. */
   cur: Fiber | null = null;
+  /** Log records made and not yet taken (`takeLogs`). */
+  private readonly logs: LogRecord[] = [];
+  /** The number of the last log record made: kept in the snapshot. */
+  logSeq = 0;
+  /** Log records made since the instance last waited; those past LOG_RECORDS_PER_RUN are only counted. */
+  private logsThisRun = 0;
+  private logsDropped: { n: number; at: Pos; node: string } | null = null;
   readonly stepLimit: number;
 
   constructor(
@@ -186,6 +210,34 @@ export class Machine implements Runtime {
     }
     this.steps = 0;
     this.checkAt = Math.min(SLICE_STEPS, this.stepLimit + 1);
+    this.endLogRun();
+  }
+
+  /** Every fiber waits (or the workflow ended): a new run may log again; dropped records are told. */
+  private endLogRun(): void {
+    this.logsThisRun = 0;
+    const d = this.logsDropped;
+    if (!d) return;
+    this.logsDropped = null;
+    this.logs.push({
+      seq: ++this.logSeq,
+      at: this.now,
+      level: "warn",
+      line: this.line(d.at),
+      node: d.node,
+      message: `${d.n} more log record(s) dropped: a workflow makes at most ${LOG_RECORDS_PER_RUN} between two waits`,
+    });
+  }
+
+  /** The log records made since the last call, oldest first. */
+  takeLogs(): readonly LogRecord[] {
+    return this.logs.length ? this.logs.splice(0) : NO_LOGS;
+  }
+
+  /** A position of the IR as a line of the workflow's file. */
+  private line(at: Pos): number {
+    const src = this.options.source;
+    return src ? src.line + at[0] - 1 : at[0];
   }
 
   /**
@@ -548,6 +600,21 @@ export class Machine implements Runtime {
       this.children.set(childId, h);
     }
     return face;
+  }
+
+  print(level: WorkflowLogLevel, args: unknown[], at: Pos, node: string): void {
+    if (this.logsThisRun >= LOG_RECORDS_PER_RUN) {
+      this.logsDropped = { n: (this.logsDropped?.n ?? 0) + 1, at, node };
+      return;
+    }
+    this.logsThisRun++;
+    let message: string;
+    try {
+      message = logMessage(args);
+    } catch (e) {
+      message = `(the arguments could not be formatted: ${(e as Error)?.message ?? String(e)})`;
+    }
+    this.logs.push({ seq: ++this.logSeq, at: this.now, level, line: this.line(at), node, message });
   }
 
   // ---- internals ----

@@ -34,6 +34,8 @@ interface SnapshotRoot {
   run?: number[];
   /** Steps run since the instance last waited (it is mid-run): the step limit counts on after a restore. */
   steps?: number;
+  /** The number of the last log record made, when it has logged: a restored machine numbers on. */
+  ls?: number;
 }
 
 /** Built-in functions a variable may hold (`const max = Math.max`), stored by their path. */
@@ -271,6 +273,7 @@ export function snapshotWrite(m: Machine): string {
   if (m.effects.size) root.effects = [...m.effects.values()];
   if (m.waits.length) root.waits = [...m.waits];
   if (m.children.size) root.children = [...m.children.values()];
+  if (m.logSeq) root.ls = m.logSeq;
   if (m.runnable.length) {
     root.run = m.runnable.map((f) => f.id);
     root.steps = m.steps;
@@ -295,6 +298,7 @@ export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOpti
   for (const h of root.effects ?? []) m.effects.set(h.effect!.seq, h);
   m.waits.push(...(root.waits ?? []));
   for (const h of root.children ?? []) m.children.set(h.childId!, h);
+  m.logSeq = root.ls ?? 0;
   m.steps = root.steps ?? 0;
   m.checkAt = Math.min(m.steps + SLICE_STEPS, m.stepLimit + 1);
   m.resumeAfterRestore(root.run);

@@ -6,6 +6,7 @@ export type { ActionLimits } from "../core/flow.js";
 export { Workflow, workflow, runInline, type ActionCallOptions, type WorkflowOptions } from "./workflow.js";
 export { WorkflowHandle, getInstance, sendEvent, type SendEventOptions } from "./handle.js";
 export { sleep } from "./sleep.js";
+export { log, type WorkflowLogger } from "./log.js";
 export { waitForEvent, publish } from "./events.js";
 export { RetryPolicy, BackoffPolicy, type RetryPolicyOptions, type BackoffPolicyOptions } from "./policies.js";
 export { closeClient as close, type StartOptions } from "./client.js";

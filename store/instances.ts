@@ -286,9 +286,10 @@ export async function instanceLiveMarks(db: Queryable, p: { ids: string[] }): Pr
 const GC_LOCK = 0x7761796e; // "wayn"
 
 /**
- * Deletes up to `limit` instances that finished more than `retentionHours` ago (their attempts
- * go with them), if no other supervisor is collecting right now (a transaction-scoped advisory
- * lock). Returns how many it deleted, or -1 if another collector holds the lock.
+ * Deletes up to `limit` instances that finished more than `retentionHours` ago (their attempts,
+ * messages, published values and log records go with them), if no other supervisor is collecting
+ * right now (a transaction-scoped advisory lock). Returns how many it deleted, or -1 if another
+ * collector holds the lock.
  */
 export async function instancesCollect(db: Queryable, p: { retentionHours: number; limit: number }): Promise<number> {
   const { rows } = await db.query<{ n: number | null }>(
@@ -303,6 +304,8 @@ export async function instancesCollect(db: Queryable, p: { retentionHours: numbe
        DELETE FROM waymark.events e USING doomed WHERE e.instance_id = doomed.id
      ), published AS (
        DELETE FROM waymark.published p USING doomed WHERE p.instance_id = doomed.id
+     ), logs AS (
+       DELETE FROM waymark.workflow_logs l USING doomed WHERE l.instance_id = doomed.id
      ), del AS (
        DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
      )

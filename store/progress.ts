@@ -7,6 +7,8 @@ import type { Encoded } from "../core/codec.js";
 import type { AttemptWrite } from "./attempts.js";
 import { CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
 import type { InstanceStatus } from "./instances.js";
+import type { LogWrite } from "./logs.js";
+import { LOG_RECORDS_KEPT } from "../core/limits.js";
 
 export interface InstanceWrite {
   id: string;
@@ -29,40 +31,20 @@ export interface InstanceWrite {
   awaitsChildren?: boolean;
   /** Mailbox positions its new state has taken: consumed by this write. */
   consumed?: number[];
+  /** Log records its workflow made (only in a write that carries its state, or its last one). */
+  logs?: LogWrite[];
 }
 
 const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
 
 /**
- * One statement for a whole batch: instance states (guarded by the lease), their action
- * attempts (written only for instances whose guard held), and NOTIFYs for finished instances
- * (chunked to stay under the payload limit) and released ones; the mailbox messages the new
- * states took are marked consumed. Returns the instances whose write held, each with the
- * position of the latest message sent to it; an instance missing from the result has lost its
- * lease and must be dropped.
+ * The batched write's statement; `logs`: with the CTEs that write log records (a parameter more).
+ * MATERIALIZED, with the owner and the expected status as columns of w: the planner must not see
+ * constants it could match to a partial index (it would walk every running row of the table for
+ * each written one); the only way in is the primary key.
  */
-export async function instancesPersist(
-  db: Queryable,
-  p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] },
-): Promise<Map<string, number>> {
-  // In id order, the order the heartbeat locks rows in: no deadlock between the two.
-  const I = [...p.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const A = p.attempts;
-  // The NOTIFYs, worked out here: finished instances for their callers (ids in chunks under the
-  // payload limit), released ones for the pollers. Sent at commit; one for an instance whose
-  // lease guard fails is harmless (a caller looks, finds it unfinished, and goes on waiting).
-  const notes: Array<[string, string]> = [];
-  const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
-  for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
-  if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
-  const withAttempts = new Set(A.map((a) => a.instanceId));
-  const consumed = I.flatMap((x) => (x.consumed ?? []).map((position) => ({ i: x.id, p: position })));
-  const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
-    name: "waymark_persist",
-    // MATERIALIZED, with the owner and the expected status as columns of w: the planner must
-    // not see constants it could match to a partial index (it would walk every running row of
-    // the table for each written one); the only way in is the primary key.
-    text: `WITH w AS MATERIALIZED (
+function persistText(logs: boolean): string {
+  return `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
          FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[])
            AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids)
@@ -112,7 +94,7 @@ export async function instancesPersist(
              child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at,
              progress = coalesce(excluded.progress, a.progress), args = coalesce(a.args, excluded.args),
              started_at = CASE WHEN a.status = 'running' THEN excluded.started_at ELSE a.started_at END
-     ), note AS (
+     )${logs ? LOG_CTES : ""}, note AS (
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), late AS (
        SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
@@ -120,7 +102,63 @@ export async function instancesPersist(
        SELECT count(${NOTIFY_QUEUED}) AS n FROM (SELECT 1 FROM upd WHERE upd.woke AND upd.status = 'sleeping' LIMIT 1) AS one
      )
      SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, coalesce(array_agg(upd.events_sent), '{}') AS sent,
-            (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`,
+            (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`;
+}
+
+/**
+ * The log records travel with the state that made them (the instance's write carries a snapshot
+ * whenever it carries records), only for instances whose guard held. A batch written again
+ * (its reply was lost) finds its records there and leaves them. Then each instance keeps its
+ * latest LOG_RECORDS_KEPT: the older ones go by the primary key's range (the delete sees the
+ * table as it was before this statement; a write never carries more than that many).
+ */
+const LOG_CTES = `, logged AS (
+       INSERT INTO waymark.workflow_logs (instance_id, seq, at, level, line, node_id, message)
+       SELECT g.i, g.s, to_timestamp(g.t / 1000.0), g.v, g.l, g.n, g.m
+         FROM json_to_recordset($18::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
+        WHERE g.i IN (SELECT id FROM upd)
+       ON CONFLICT (instance_id, seq) DO NOTHING
+     ), pruned AS (
+       DELETE FROM waymark.workflow_logs o
+        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($18::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
+        WHERE o.instance_id = n.i AND o.seq <= n.top - ${LOG_RECORDS_KEPT} AND n.i IN (SELECT id FROM upd)
+     )`;
+
+const PERSIST = persistText(false);
+const PERSIST_LOGS = persistText(true);
+
+/**
+ * One statement for a whole batch: instance states (guarded by the lease), their action
+ * attempts (written only for instances whose guard held), and NOTIFYs for finished instances
+ * (chunked to stay under the payload limit) and released ones; the mailbox messages the new
+ * states took are marked consumed. Returns the instances whose write held, each with the
+ * position of the latest message sent to it; an instance missing from the result has lost its
+ * lease and must be dropped.
+ */
+export async function instancesPersist(
+  db: Queryable,
+  p: { owner: string; instances: InstanceWrite[]; attempts: AttemptWrite[] },
+): Promise<Map<string, number>> {
+  // In id order, the order the heartbeat locks rows in: no deadlock between the two.
+  const I = [...p.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const A = p.attempts;
+  // The NOTIFYs, worked out here: finished instances for their callers (ids in chunks under the
+  // payload limit), released ones for the pollers. Sent at commit; one for an instance whose
+  // lease guard fails is harmless (a caller looks, finds it unfinished, and goes on waiting).
+  const notes: Array<[string, string]> = [];
+  const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
+  for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
+  if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
+  const withAttempts = new Set(A.map((a) => a.instanceId));
+  const consumed = I.flatMap((x) => (x.consumed ?? []).map((position) => ({ i: x.id, p: position })));
+  const logs: Array<{ i: string; s: number; t: number; v: string; l: number; n: string; m: string }> = [];
+  for (const x of I) for (const l of x.logs ?? []) logs.push({ i: x.id, s: l.seq, t: l.at, v: l.level, l: l.line, n: l.nodeId, m: l.message });
+  const withLogs = logs.length > 0;
+  const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
+    // Two prepared statements: the one with the log records' CTEs only for batches that carry
+    // some, so a workflow that does not log pays nothing for them.
+    name: withLogs ? "waymark_persist_logs" : "waymark_persist",
+    text: withLogs ? PERSIST_LOGS : PERSIST,
     values: [
       p.owner,
       I.map((x) => x.id),
@@ -155,6 +193,7 @@ export async function instancesPersist(
       I.map((x) => x.seen ?? null),
       I.map((x) => x.awaitsChildren ?? null),
       JSON.stringify(consumed),
+      ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
   });
   const ids = rows[0]?.ids ?? [];

@@ -6,6 +6,8 @@ import { encode, encodeFailure, type Encoded } from "../core/codec.js";
 import { SerializationError, WorkflowCancelledError } from "../core/errors.js";
 import type { AttemptWrite } from "../store/attempts.js";
 import type { InstanceWrite } from "../store/progress.js";
+import type { LogWrite } from "../store/logs.js";
+import { LOG_RECORDS_KEPT } from "../core/limits.js";
 import type { Task } from "../child/protocol.js";
 import type { Writable } from "./persister.js";
 
@@ -50,6 +52,11 @@ export class LiveInstance implements Writable {
   inWrite: Task[] = [];
   /** Effects (sends, child starts, publications) that go out once the next write lands. */
   readonly toApply: Handle[] = [];
+  /**
+   * Log records its workflow made that are not yet on file: they go with the next write, which
+   * carries the state that made them (records set `needsSnapshot`). The latest LOG_RECORDS_KEPT.
+   */
+  readonly logs: LogWrite[] = [];
   /** Messages may have reached its mailbox past the position its machine has read. */
   unread = false;
   /** A read of its mailbox is on its way (and `fetchAgain`: another is wanted after it). */
@@ -120,7 +127,18 @@ export class LiveInstance implements Writable {
     this.wakeTimer = null;
     this.attempts.length = 0;
     this.toSend.length = 0;
+    this.logs.length = 0;
     this.needsSnapshot = false;
+  }
+
+  /** Log records to write with the next state: only the latest LOG_RECORDS_KEPT (the table keeps no more). */
+  addLogs(records: LogWrite[]): void {
+    this.logs.push(...records);
+    this.trimLogs();
+  }
+
+  private trimLogs(): void {
+    if (this.logs.length > LOG_RECORDS_KEPT) this.logs.splice(0, this.logs.length - LOG_RECORDS_KEPT);
   }
 
   /** The error this instance ends with if it is cancelled. */
@@ -132,9 +150,11 @@ export class LiveInstance implements Writable {
     const attempts = this.attempts.splice(0);
     const sends = this.toSend.splice(0);
     const effects = this.toApply.splice(0);
-    // Messages the state took are consumed by the write of that state, never by one without it.
+    const logs = this.logs.length ? this.logs.splice(0) : [];
+    // Messages the state took are consumed by the write of that state, never by one without it;
+    // log records too, so that a record is on file exactly when the step that made it is.
     const consumed = this.machine.takeConsumed();
-    if (consumed.length || effects.length) this.needsSnapshot = true;
+    if (consumed.length || effects.length || logs.length) this.needsSnapshot = true;
     // Take the snapshot first: if it fails, the instance leaves as failed with this write.
     const keep = this.exit?.kind === "finished" || (this.exit?.kind === "released" && this.exit.keepState);
     const state = keep ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
@@ -157,6 +177,7 @@ export class LiveInstance implements Writable {
     if (this.machine.waitsOnWorld()) write.seen = this.machine.seenPos;
     if (this.machine.children.size) write.awaitsChildren = true;
     if (consumed.length) write.consumed = consumed;
+    if (logs.length) write.logs = logs;
     const snapshotted = this.needsSnapshot;
     this.needsSnapshot = false;
     this.inWrite = sends;
@@ -175,6 +196,8 @@ export class LiveInstance implements Writable {
         this.attempts.unshift(...attempts);
         this.toSend.unshift(...sends);
         this.toApply.unshift(...effects);
+        this.logs.unshift(...logs);
+        this.trimLogs();
         this.machine.consumed.unshift(...consumed);
         this.needsSnapshot ||= snapshotted;
       },

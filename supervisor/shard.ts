@@ -30,6 +30,8 @@ export interface ShardOptions {
   pool: ChildPool;
   versions: VersionCache;
   log: Logger;
+  /** Where workflows' own log records go (`console.log` in `run()`). @default log.scope("workflow") */
+  workflowLog?: Logger;
   events: SupervisorEvents;
   /** Flow control: calls of actions with limits wait there for their slot. */
   limiter?: Limiter;
@@ -66,8 +68,10 @@ export class Shard {
   completed = 0;
   failed = 0;
   actions = 0;
+  private readonly workflowLog: Logger;
 
   constructor(private readonly options: ShardOptions) {
+    this.workflowLog = options.workflowLog ?? options.log.scope("workflow");
     this.persister = new Persister({
       db: options.db,
       owner: options.owner,
@@ -318,10 +322,12 @@ export class Shard {
     try {
       m.run(now);
     } catch (e) {
+      this.takeLogs(live);
       if ((e as Error).name === "WorkflowLimitError") this.options.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
       else this.options.log.error("interpreter fault", { instance: live.id, error: e });
       return this.finish(live, { status: "failed", error: encodedError(e) });
     }
+    this.takeLogs(live);
     if (m.yielded()) this.continueSoon(live);
     if (m.outcome) {
       if (m.outcome.status === "completed") {
@@ -403,6 +409,22 @@ export class Shard {
       },
       Math.max(0, wake - now),
     );
+  }
+
+  /**
+   * The log records its last run made: each to the supervisor's log now, as the step runs (a step
+   * run again after a crash logs again there), and to the instance's record with its next state
+   * (written with it, so on file once). The write need not hurry: nothing waits on it.
+   */
+  private takeLogs(live: LiveInstance): void {
+    const records = live.machine.takeLogs();
+    if (!records.length) return;
+    for (const r of records) {
+      this.workflowLog.log(r.level, r.message, { workflow: live.workflowName, instanceId: live.id, step: r.node, line: r.line, seq: r.seq });
+    }
+    live.addLogs(records.map((r) => ({ seq: r.seq, at: r.at, level: r.level, line: r.line, nodeId: r.node, message: r.message })));
+    live.needsSnapshot = true;
+    this.persister.mark(live, false);
   }
 
   /**

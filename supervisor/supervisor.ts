@@ -131,6 +131,8 @@ export class Supervisor {
       });
       this.limiter.setLimits(limits);
       const limiter = this.limiter;
+      // Workflows' own records (`console.log` in `run()`), as one component whatever the shard.
+      const workflowLog = this.log.scope("workflow");
 
       this.shards = Array.from(
         { length: config.executorShards },
@@ -143,6 +145,7 @@ export class Supervisor {
             pool,
             versions,
             log: this.log.scope(`shard${index}`),
+            workflowLog,
             events: this.events,
             limiter,
             metrics,

@@ -62,6 +62,7 @@ function instanceJson(v: InstanceView) {
     published: v.published,
     children: v.children,
     limitWaits: v.limitWaits,
+    logs: v.logs,
   };
 }
 

@@ -10,6 +10,8 @@ import { withNestedActions } from "./graph.js";
 import { nodeProgress, pendingCalls, stillPending, worldWaits, type NodeProgress, type PendingCall, type WorldWaits } from "./progress.js";
 import { childrenList, eventsPending, publishedList, type ChildSummary } from "../store/events.js";
 import { slotWaitsOf } from "../store/slots.js";
+import { workflowLogList, type LogRow } from "../store/logs.js";
+import { LOG_RECORDS_KEPT } from "../core/limits.js";
 
 /**
  * What the pages and the JSON API show, read through the store: one place that parses list
@@ -224,19 +226,22 @@ export interface InstanceView {
   children: ChildSummary[];
   /** Calls waiting for their action's cluster-wide limit. */
   limitWaits: Awaited<ReturnType<typeof slotWaitsOf>>;
+  /** Its workflow's log records (`console.log` in `run()`), oldest first: the latest LOG_RECORDS_KEPT. */
+  logs: LogRow[];
 }
 
 export async function instanceView(d: WebData, id: string): Promise<InstanceView | undefined> {
   if (!isUuid(id)) return undefined;
   const instance = await instanceGetFull(d.db, { id });
   if (!instance) return undefined;
-  const [attempts, version, messages, published, children, limitWaits] = await Promise.all([
+  const [attempts, version, messages, published, children, limitWaits, logs] = await Promise.all([
     attemptList(d.db, { instanceId: id }),
     versionWithGraph(d, instance.versionId),
     eventsPending(d.db, { id }),
     publishedList(d.db, { id }),
     childrenList(d.db, { id }),
     slotWaitsOf(d.db, { instanceId: id }),
+    workflowLogList(d.db, { instanceId: id, limit: LOG_RECORDS_KEPT }),
   ]);
   let pending: PendingCall[] = [];
   let waits: WorldWaits = { events: [], children: [] };
@@ -262,6 +267,7 @@ export async function instanceView(d: WebData, id: string): Promise<InstanceView
     published,
     children,
     limitWaits,
+    logs,
   };
 }
 

@@ -26,7 +26,9 @@ const REJECTIONS: Rejection[] = [
   { fixture: "performance.ts", rule: "nondeterministic", line: 7, column: 21, code: "performance.now()" },
   { fixture: "process-env.ts", rule: "process-access", line: 6, column: 20, code: "process.env" },
   { fixture: "fetch.ts", rule: "io", line: 6, column: 23, code: "fetch(url)" },
-  { fixture: "console.ts", rule: "io", line: 6, column: 5, code: 'console.log("running", n)' },
+  { fixture: "console.ts", rule: "console", line: 6, column: 5, code: "console.table(rows)" },
+  { fixture: "log-level.ts", rule: "log", line: 7, column: 5, code: 'log.trace("at", n)' },
+  { fixture: "log-value.ts", rule: "log", line: 6, column: 19, code: "log" },
   { fixture: "set-timeout.ts", rule: "timer", line: 8, column: 5, code: "setTimeout(() => value, 1000)" },
   { fixture: "await-non-action.ts", rule: "await-non-action", line: 10, column: 21, code: "await loadProfile(id)" },
   { fixture: "await-value.ts", rule: "await-non-action", line: 6, column: 21, code: "await (n * 2)" },
@@ -97,6 +99,22 @@ test("Math held as a value: the hint says to call its members by name", async (t
   const e = await t.throwsAsync(import(new URL("./fixtures/math-value.ts", import.meta.url).href), { instanceOf: UnsupportedPatternError });
   t.regex((e as UnsupportedPatternError).message, /`Math` as a value/);
   t.regex((e as UnsupportedPatternError).hint, /Math\.max\(a, b\)/);
+});
+
+test("console members other than log, info, warn, error and debug are refused with the ones a workflow may call", async (t) => {
+  const e = await t.throwsAsync(import(new URL("./fixtures/console.ts", import.meta.url).href), { instanceOf: UnsupportedPatternError });
+  const err = e as UnsupportedPatternError;
+  t.regex(err.message, /`console\.table`/);
+  for (const m of ["log", "info", "warn", "error", "debug"]) t.true(err.message.includes(`\`console.${m}\``), err.message);
+  t.regex(err.hint, /supervisor's log/);
+});
+
+test("`log` of waymark is called by its level: another member, or `log` as a value, is refused saying so", async (t) => {
+  const level = await t.throwsAsync(import(new URL("./fixtures/log-level.ts", import.meta.url).href), { instanceOf: UnsupportedPatternError });
+  t.regex((level as UnsupportedPatternError).message, /`log\.trace`/);
+  t.regex((level as UnsupportedPatternError).message, /`log\.info\(\.\.\.\)`/);
+  const value = await t.throwsAsync(import(new URL("./fixtures/log-value.ts", import.meta.url).href), { instanceOf: UnsupportedPatternError });
+  t.regex((value as UnsupportedPatternError).message, /`log` as a value/);
 });
 
 test("`with` cannot reach the compiler: class bodies are strict mode, so loading fails first", async (t) => {

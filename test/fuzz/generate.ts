@@ -340,6 +340,7 @@ class Gen {
   private statement(indent: number, depth: number, ctx: { loop: string[]; inLoop: boolean }): void {
     const d = 2;
     const nested = depth > 0;
+    if (this.t.next(8) === 0) return this.logStatement(indent, d);
     const k = this.t.next(nested ? 19 : 11);
     const type = this.pick(["num", "str", "bool", "arr", "obj"] as const);
     switch (k) {
@@ -555,6 +556,32 @@ class Gen {
 
   private loopBody(indent: number, depth: number, ctx: { loop: string[]; inLoop: boolean }): void {
     this.statements(indent, Math.max(depth, 0), ctx);
+  }
+
+  /**
+   * A log record: one of console's levels or of `log`'s, with a format string (every specifier;
+   * `%d`, `%i` and `%f` of primitives only: of an object, console would call its `toString`,
+   * which the engine never does) and arguments of any type, or with arguments alone.
+   */
+  private logStatement(indent: number, d: number): void {
+    const callee = this.pick(["console.log", "console.info", "console.warn", "console.error", "console.debug", "log.info", "log.log", "log.warn"]);
+    const types = ["num", "str", "bool", "arr", "obj"] as const;
+    const args: string[] = [];
+    if (this.t.next(2)) {
+      const specs: string[] = [];
+      for (let i = 0, n = 1 + this.t.next(4); i < n; i++) {
+        const spec = this.pick(["%s", "%d", "%i", "%f", "%j", "%o", "%O", "%%", "%c", "%x"]);
+        specs.push(spec);
+        if (spec === "%d" || spec === "%i" || spec === "%f") args.push(this.expr(this.pick(["num", "str", "bool"] as const), d));
+        else if (spec !== "%%" && spec !== "%x") args.push(this.expr(this.pick(types), d));
+      }
+      // Fewer arguments than specifiers leaves some as written; more are inspected after.
+      const extra = this.t.next(3);
+      if (extra === 1) args.pop();
+      else if (extra === 2) args.push(this.expr(this.pick(types), d));
+      args.unshift(JSON.stringify(`${specs.join(" ")} end`));
+    } else for (let i = 0, n = this.t.next(4); i < n; i++) args.push(this.expr(this.pick(types), d));
+    this.emit(indent, `${callee}(${args.join(", ")});`);
   }
 
   /** What the program returns: every variable in scope, so every step's effect shows. */

@@ -3,17 +3,19 @@
  * as plain functions) and through the compiler and the interpreter (in process, with a snapshot
  * and a restore after every step, as an instance resumed on another supervisor would be), and
  * both outcomes must be the same once through the codec: the same value, or an error with the
- * same name, message and fields (or the same thrown value). A program the compiler refuses is a
- * failure too: every generated program is in the supported language.
+ * same name, message and fields (or the same thrown value), and the same log: the lines console
+ * prints natively are the engine's log records, in order, once each. A program the compiler
+ * refuses is a failure too: every generated program is in the supported language.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isDeepStrictEqual } from "node:util";
+import { format, isDeepStrictEqual } from "node:util";
 import { runInline } from "waymark";
 import { roundTrip } from "../../core/codec.js";
 import { runMachine } from "../helpers/machine.js";
 import type { Program } from "./generate.js";
+import type { LogRecord } from "../../interpreter/machine.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside the package, so a program's `import ... from "waymark"` resolves to this one. */
@@ -64,7 +66,7 @@ export async function check(program: Program): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   const name = `Fuzz${process.pid}_${serial++}`;
   const source = [
-    'import { workflow, Workflow } from "waymark";',
+    'import { log, workflow, Workflow } from "waymark";',
     'import { add, echo, fail } from "../../actions.js";',
     "",
     program.source.replace("NAME", name),
@@ -81,13 +83,39 @@ export async function check(program: Program): Promise<void> {
     rmSync(file, { force: true });
   }
   const args = program.args;
-  const native = shown(await settle(() => runInline(cls as never, ...(roundTrip(args) as unknown as never[]))));
-  const engine = shown(await settle(() => runMachine(cls, roundTrip(args), { restoreEveryStep: true })));
+  const printed: Array<[string, string]> = [];
+  const native = shown(await settle(() => captured(printed, () => runInline(cls as never, ...(roundTrip(args) as unknown as never[])))));
+  const records: LogRecord[] = [];
+  const engine = shown(await settle(() => runMachine(cls, roundTrip(args), { restoreEveryStep: true, logs: records })));
   if (!isDeepStrictEqual(native, engine)) {
     throw new Divergence(
       `native and engine differ for arguments ${JSON.stringify(args)}:\n  native: ${JSON.stringify(native, replacer)}\n  engine: ${JSON.stringify(engine, replacer)}`,
       source,
     );
+  }
+  // The log: the records the engine made, once each, are the lines console printed natively.
+  const logged = records.map((r): [string, string] => [r.level, r.message]);
+  if (!isDeepStrictEqual(printed, logged)) {
+    throw new Divergence(
+      `native console output and the engine's log records differ for arguments ${JSON.stringify(args)}:\n  native: ${JSON.stringify(printed)}\n  engine: ${JSON.stringify(logged)}`,
+      source,
+    );
+  }
+}
+
+const CONSOLE_LEVELS = { log: "info", info: "info", warn: "warn", error: "error", debug: "debug" } as const;
+
+/** Runs `fn` with console's levels writing to `out` (as [level, the line util.format makes]) instead of the terminal. */
+async function captured<T>(out: Array<[string, string]>, fn: () => Promise<T>): Promise<T> {
+  const saved = new Map<keyof typeof CONSOLE_LEVELS, (...a: unknown[]) => void>();
+  for (const [method, level] of Object.entries(CONSOLE_LEVELS) as Array<[keyof typeof CONSOLE_LEVELS, string]>) {
+    saved.set(method, console[method]);
+    console[method] = (...a: unknown[]) => void out.push([level, format(...(a as [unknown, ...unknown[]]))]);
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [method, original] of saved) console[method] = original;
   }
 }
 

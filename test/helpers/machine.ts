@@ -1,18 +1,19 @@
 import { actionInvoke, actionRegistry } from "../../sdk/action.js";
 import { decode, encode, errorToData, type Encoded } from "../../core/codec.js";
 import { definitionOf } from "../../sdk/definition.js";
-import { Machine, type MachineOptions } from "../../interpreter/machine.js";
+import { Machine, type LogRecord, type MachineOptions } from "../../interpreter/machine.js";
 import { snapshotRead as snapshotReadRaw, snapshotWrite } from "../../interpreter/snapshot.js";
 
 /**
  * Drives a workflow's compiled graph through the interpreter in this process, with actions
  * called in-process and a snapshot/restore between every step (so every piece of state must
- * survive a trip through Postgres). Sleeps are skipped by advancing a virtual clock.
+ * survive a trip through Postgres). Sleeps are skipped by advancing a virtual clock. With
+ * `logs`, the log records the workflow makes are added to it as they are made.
  */
 export async function runMachine(
   cls: unknown,
   args: unknown[],
-  options: { restoreEveryStep?: boolean; machine?: MachineOptions; onYield?: () => void } = {},
+  options: { restoreEveryStep?: boolean; machine?: MachineOptions; onYield?: () => void; logs?: LogRecord[] } = {},
 ): Promise<unknown> {
   const def = definitionOf(cls);
   const ir = JSON.parse(JSON.stringify(def.compiled.ir));
@@ -28,6 +29,7 @@ export async function runMachine(
   const snapshotRead = (ir: Parameters<typeof snapshotReadRaw>[0], text: string) => snapshotReadRaw(ir, text, machineOptions);
   for (let steps = 0; steps < 100_000; steps++) {
     m.run(now);
+    options.logs?.push(...m.takeLogs());
     if (m.yielded()) {
       // It handed the event loop back mid-run: it goes on from where it stopped, here or (restored) anywhere.
       options.onYield?.();
@@ -80,6 +82,7 @@ export async function runMachine(
       else m.actionFailed(r.seq, r.attempt, r.error, now);
       if (restore) {
         m.run(now);
+        options.logs?.push(...m.takeLogs());
         if (m.outcome) break;
         const more = m.takeDispatches();
         if (more.length) {

@@ -2,7 +2,9 @@ import test from "ava";
 import pg from "pg";
 import { instanceClaim, instanceReclaimExpired } from "../../store/leases.js";
 import { instancesPersist } from "../../store/progress.js";
-import { instanceCancel, instanceGet } from "../../store/instances.js";
+import { instanceCancel, instanceGet, instancesCollect } from "../../store/instances.js";
+import { workflowLogList } from "../../store/logs.js";
+import { LOG_RECORDS_KEPT } from "../../core/limits.js";
 import { CHANNELS } from "../../store/db.js";
 import { storeSetup } from "../helpers/store.js";
 
@@ -58,4 +60,52 @@ test("a cancellation requested while the owner writes the instance to sleep ends
   t.is((row!.error as { name: string }).name, "WorkflowCancelledError");
   t.not(row!.finishedAt, null);
   t.is(await heard, id);
+});
+
+test("log records go with the state that made them: once each (a batch written again adds none), only for a write whose lease holds, the latest LOG_RECORDS_KEPT kept, and collected with their instance", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const [id, other] = await queue(2);
+  const claims = await instanceClaim(pool, { owner: "a", limit: 2, leaseMs: 60_000 });
+  const epoch = (x: string) => claims.find((c) => c.id === x)!.epoch;
+  const record = (seq: number) => ({
+    seq,
+    at: 1_700_000_000_000 + seq,
+    level: "info" as const,
+    line: 10 + seq,
+    nodeId: "log@3:5",
+    message: `record ${seq} <b>`,
+  });
+  const write = (x: string, logs: ReturnType<typeof record>[], e = epoch(x)) =>
+    instancesPersist(pool, { owner: "a", instances: [{ id: x, epoch: e, status: "running", state: "{}", logs }], attempts: [] });
+  const rows = async (x: string) =>
+    (await pool.query("SELECT seq::int, at, level, line, node_id, message FROM waymark.workflow_logs WHERE instance_id = $1 ORDER BY seq", [x])).rows;
+
+  await write(id!, [record(1), record(2)]);
+  await write(id!, [record(1), record(2)]); // the same batch again (its reply was lost): nothing twice
+  t.deepEqual(await workflowLogList(pool, { instanceId: id!, limit: 10 }), [
+    { seq: 1, at: new Date(1_700_000_000_001), level: "info", line: 11, nodeId: "log@3:5", message: "record 1 <b>" },
+    { seq: 2, at: new Date(1_700_000_000_002), level: "info", line: 12, nodeId: "log@3:5", message: "record 2 <b>" },
+  ]);
+  // A stale epoch's write is refused, and so are its records.
+  t.is((await write(other!, [record(1)], epoch(other!) - 1)).size, 0);
+  t.deepEqual(await rows(other!), []);
+
+  // Past LOG_RECORDS_KEPT, the oldest go; each write carries at most that many.
+  const many = Array.from({ length: LOG_RECORDS_KEPT }, (_, i) => record(i + 3));
+  await write(id!, many);
+  await write(id!, [record(LOG_RECORDS_KEPT + 3), record(LOG_RECORDS_KEPT + 4)]);
+  const kept = await rows(id!);
+  t.is(kept.length, LOG_RECORDS_KEPT);
+  t.is(kept[0].seq, 5);
+  t.is(kept.at(-1).seq, LOG_RECORDS_KEPT + 4);
+  t.deepEqual(
+    (await workflowLogList(pool, { instanceId: id!, limit: 3 })).map((r) => r.seq),
+    [LOG_RECORDS_KEPT + 2, LOG_RECORDS_KEPT + 3, LOG_RECORDS_KEPT + 4],
+  );
+
+  // Finished long ago: the garbage collector takes the records with the instance.
+  await instancesPersist(pool, { owner: "a", instances: [{ id: id!, epoch: epoch(id!), status: "completed", state: null, result: 1 }], attempts: [] });
+  await pool.query("UPDATE waymark.instances SET finished_at = now() - interval '2 hours' WHERE id = $1", [id]);
+  t.is(await instancesCollect(pool, { retentionHours: 1, limit: 10 }), 1);
+  t.deepEqual(await rows(id!), []);
 });

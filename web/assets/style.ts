@@ -28,6 +28,8 @@ table.list tr:last-child td { border-bottom: 0; } table.list tr.pending td { bac
 .status-running { background: var(--run-bg); color: var(--run); }
 .status-sleeping, .status-retrying, .status-paused, .status-queued { background: var(--wait-bg); color: var(--wait); }
 .status-cancelled { background: var(--idle-bg); color: var(--idle); }
+.level-info { background: var(--run-bg); color: var(--run); } .level-warn { background: var(--wait-bg); color: var(--wait); }
+.level-error { background: var(--bad-bg); color: var(--bad); } table.logs td:nth-child(2) { white-space: nowrap; }
 .chips { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 12px; }
 .chip { padding: 4px 12px; border-radius: 14px; border: 1px solid var(--line); background: var(--card); color: var(--fg); }
 .chip.active { outline: 2px solid var(--accent); } .chip b { margin-left: 4px; }

@@ -1,7 +1,7 @@
 /**
  * The instance page: its arguments, status, result or error, its workflow's graph with each
  * action node's state, what it waits for (messages, children), its mailboxes, published values
- * and children, and every attempt. While it runs, the page subscribes to
+ * and children, every attempt, and its workflow's log. While it runs, the page subscribes to
  * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
  */
 import type { Encoded } from "../../core/codec.js";
@@ -104,6 +104,26 @@ function attempts(v: InstanceView): Html {
 <tbody>${done}${pending}</tbody></table>`;
 }
 
+/** A log record's time, to the millisecond (records of one step often share the second). */
+function logTime(d: Date): Html {
+  const iso = d.toISOString();
+  return html`<time datetime="${iso}" title="${iso}">${iso.slice(0, 23).replace("T", " ")}Z</time>`;
+}
+
+/** The workflow's log (`console.log` in `run()`): its records in the order they were made, a timeline beside the attempts. */
+function logs(v: InstanceView): Html {
+  if (!v.logs.length)
+    return html`<h2>Log</h2><p class="empty">The workflow has logged nothing (<code>console.log(...)</code> in <code>run()</code> writes here).</p>`;
+  const first = v.logs[0]!.seq;
+  return html`<h2>Log <span class="muted">(${v.logs.length} record${v.logs.length === 1 ? "" : "s"}${first > 1 ? `; the ${first - 1} before them are no longer kept` : ""})</span></h2>
+<table class="list logs"><thead><tr><th>#</th><th>Time (UTC)</th><th>Level</th><th>Line</th><th>Message</th></tr></thead>
+<tbody>${v.logs.map(
+    (r) => html`<tr data-log="${r.seq}" data-level="${r.level}" data-node="${r.nodeId}">
+<td>${r.seq}</td><td>${logTime(r.at)}</td><td><span class="badge level-${r.level}">${r.level}</span></td><td title="${r.nodeId}">${r.line}</td><td>${valueCell(r.message)}</td>
+</tr>`,
+  )}</tbody></table>`;
+}
+
 /** What it waits for in the world, the messages no wait has taken, what it published, its children. */
 function world(v: InstanceView): Html {
   const parts: Html[] = [];
@@ -166,7 +186,7 @@ export function instanceUpdate(v: InstanceView): { payload: unknown; finished: b
       status: v.instance.status,
       finished,
       nodes: graphStates(v.graphs, v.progress),
-      fragments: { summary: summary(v).text, outcome: outcome(v).text, world: world(v).text, attempts: attempts(v).text },
+      fragments: { summary: summary(v).text, outcome: outcome(v).text, world: world(v).text, attempts: attempts(v).text, logs: logs(v).text },
     },
   };
 }
@@ -183,6 +203,7 @@ export function instancePage(v: InstanceView): string {
 <section class="cols"><div><h2>Arguments</h2><pre class="value" data-value="args">${argsText(i.args)}</pre></div><div id="outcome">${outcome(v)}</div></section>
 <section><h2>Graph ${live ? html`<span class="live" title="updates as actions complete">live</span>` : ""}</h2><div id="graph">${graphs(v)}</div></section>
 <section id="world">${world(v)}</section>
-<section id="attempts">${attempts(v)}</section>`,
+<section id="attempts">${attempts(v)}</section>
+<section id="logs">${logs(v)}</section>`,
   });
 }
