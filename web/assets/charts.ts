@@ -18,6 +18,8 @@ export const CHARTS_SCRIPT = `"use strict";
   var select = root.querySelector("select[data-depth-status]");
   var note = root.querySelector("[data-depth-note]");
   var TOP = 6;
+  /** Steps of a count's axis: whole numbers only. */
+  var WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
   var PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777"];
   var samples = [];
   var windowS = 3600;
@@ -37,6 +39,7 @@ export const CHARTS_SCRIPT = `"use strict";
 
   function ms(v) {
     if (v == null) return "-";
+    if (v === 0) return "0";
     if (v < 1) return v.toFixed(2) + " ms";
     if (v < 1000) return Math.round(v) + " ms";
     if (v < 60000) return (v / 1000).toFixed(1) + " s";
@@ -96,7 +99,7 @@ export const CHARTS_SCRIPT = `"use strict";
         { label: "p50", color: PALETTE[2], f: function (s) { return s.lagP50Ms; } },
         { label: "p95", color: PALETTE[3], f: function (s) { return s.lagP95Ms; } },
       ] },
-      depth: { fmt: count, key: status + "\\u0000" + depth.shown.join("\\u0000"), status: status, total: depth.total,
+      depth: { fmt: count, whole: true, key: status + "\\u0000" + depth.shown.join("\\u0000"), status: status, total: depth.total,
         series: depth.shown.map(function (w, i) {
           return { label: w, color: PALETTE[i % PALETTE.length], f: function (s) { return ((s.depth || {})[w] || {})[status] || 0; } };
         }) },
@@ -108,6 +111,8 @@ export const CHARTS_SCRIPT = `"use strict";
   function create(name, spec, data) {
     var el = plotOf(name);
     el.textContent = "";
+    var y = { size: 64, values: function (u, splits) { return splits.map(spec.fmt); } };
+    if (spec.whole) y.incrs = WHOLE;
     return new uPlot({
       width: Math.max(280, el.clientWidth),
       height: 200,
@@ -117,9 +122,12 @@ export const CHARTS_SCRIPT = `"use strict";
         x: { time: true, range: function () { var now = (Date.now() + skewMs) / 1000; return [now - windowS, now]; } },
         y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } },
       },
-      axes: [{}, { size: 64, values: function (u, splits) { return splits.map(spec.fmt); } }],
-      series: [{}].concat(spec.series.map(function (s) {
-        return { label: s.label, stroke: s.color, width: 2, points: { show: false }, value: function (u, v) { return spec.fmt(v); } };
+      axes: [
+        { values: function (u, splits) { return splits.map(function (ts) { return new Date(ts * 1000).toISOString().slice(11, 16); }); } },
+        y,
+      ],
+      series: [{ value: function (u, ts) { return ts == null ? "-" : new Date(ts * 1000).toISOString().slice(11, 19) + " UTC"; } }].concat(spec.series.map(function (s) {
+        return { label: s.label, stroke: s.color, width: 2, value: function (u, v) { return spec.fmt(v); } };
       })),
     }, data, el);
   }
@@ -129,6 +137,7 @@ export const CHARTS_SCRIPT = `"use strict";
     empty.hidden = has;
     grid.hidden = !has;
     root.setAttribute("data-state", has ? "drawn" : "empty");
+    root.setAttribute("data-drawn", String(samples.length));
     if (!has) return;
     var r = rows();
     var all = specs();
@@ -150,7 +159,6 @@ export const CHARTS_SCRIPT = `"use strict";
         note.textContent = parts.join("; ");
       }
     });
-    root.setAttribute("data-drawn", String(samples.length));
   }
 
   function load() {
