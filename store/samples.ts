@@ -21,7 +21,7 @@ export interface Sample {
   /** How long the due instances had waited when the sample was written, ms (0: none waited). */
   lagP50Ms: number;
   lagP95Ms: number;
-  /** Open instances per workflow when the sample was written (the busiest by name, the rest under "(other)"). */
+  /** Open instances per workflow when the sample was written (the 20 with the most by name, the rest under "(other)"). */
   depth: Record<string, { queued: number; running: number; sleeping: number }>;
   /** The statuses whose rows reached the cap (counts are then lower bounds), and "woken" when the due sleepers the lag reads did. */
   capped: string[];
