@@ -9,7 +9,8 @@ import { checkName, idempotencyKey } from "../core/mailbox.js";
 import { scheduleDelete, scheduleGet, scheduleList, scheduleSetStatus } from "../store/schedules.js";
 import { versionList } from "../store/versions.js";
 import { workerStatusList, type WorkerStatus } from "../store/workers.js";
-import { cursorText, instanceList, instanceView, isUuid, listQuery, versionWithGraph, type InstanceView, type WebData } from "./data.js";
+import { sampleList } from "../store/samples.js";
+import { cursorText, instanceList, instanceView, isUuid, listQuery, timeParse, versionWithGraph, type InstanceView, type WebData } from "./data.js";
 import { graphStates } from "./graph.js";
 
 /**
@@ -141,6 +142,30 @@ export async function apiSchedule(d: WebData, p: { workflow: string; schedule: s
 export async function apiWorkers(d: WebData, local?: WorkerStatus) {
   const rows = await workerStatusList(d.db, { order: "refreshed" });
   return { workers: rows, local: local ?? null };
+}
+
+/** What the charts draw: the last hour. */
+export const SAMPLES_WINDOW_MS = 3_600_000;
+
+/**
+ * GET /api/samples[?since=<time>]: the samples of the last hour (or those after `since`, for a
+ * page that has the rest), oldest first, each with its rates per second; `now` is this server's
+ * time, the charts' right edge.
+ */
+export async function apiSamples(d: WebData, query: URLSearchParams) {
+  const given = query.getAll("since");
+  if (given.length > 1) throw new ApiError(400, `since is given ${given.length} times (give it once)`);
+  let since: Date | undefined;
+  if (given[0]) {
+    since = given[0].length <= 100 ? timeParse(given[0]) : undefined;
+    if (!since) throw new ApiError(400, `since=${JSON.stringify(given[0].slice(0, 60))} is not a time (use an ISO time such as 2026-01-31T12:00:00Z)`);
+  }
+  const samples = await sampleList(d.db, { since, windowMs: SAMPLES_WINDOW_MS });
+  return {
+    now: new Date(),
+    windowMs: SAMPLES_WINDOW_MS,
+    samples: samples.map((s) => ({ ...s, actionsPerSecond: s.actions / s.seconds, failuresPerSecond: s.failures / s.seconds })),
+  };
 }
 
 export async function apiVersions(d: WebData) {

@@ -58,7 +58,7 @@ const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{
  * `2026-11-23T10:00` (a datetime-local input, read as UTC), a date, or an ISO time with seconds,
  * fractions and a zone. Strict: every field in range (no 2024-02-30, no year 0 or 99999).
  */
-function timeParse(s: string): Date | undefined {
+export function timeParse(s: string): Date | undefined {
   const m = TIME.exec(s.trim());
   if (!m) return undefined;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];

@@ -95,8 +95,11 @@ const NAV: Array<[string, string]> = [
   ["/versions", "Workflows"],
 ];
 
-/** The page shell. Scripts and styles are same-origin files: the CSP allows nothing inline. */
-export function layout(p: { title: string; nav: string; body: Html; live?: string }): string {
+/**
+ * The page shell. Scripts and styles are same-origin files: the CSP allows nothing inline. A page
+ * may load more of them (`scripts`, `styles`: paths under /assets/) after the app's own.
+ */
+export function layout(p: { title: string; nav: string; body: Html; live?: string; scripts?: string[]; styles?: string[] }): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -104,8 +107,8 @@ export function layout(p: { title: string; nav: string; body: Html; live?: strin
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${p.title} · waymark</title>
 <link rel="stylesheet" href="/assets/app.css">
-<script src="/assets/app.js" defer></script>
-</head>
+${(p.styles ?? []).map((href) => html`<link rel="stylesheet" href="${href}">\n`)}<script src="/assets/app.js" defer></script>
+${(p.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}</head>
 <body>
 <header class="top"><a class="brand" href="/instances">waymark</a><nav>${NAV.map(
     ([path, label]) => html`<a href="${path}"${p.nav === path ? raw(' class="active" aria-current="page"') : ""}>${label}</a>`,

@@ -4,11 +4,13 @@ import { versionList } from "../store/versions.js";
 import { databasePing } from "../store/db.js";
 import { instanceGetFull } from "../store/instances.js";
 import { workerStatusList, type WorkerStatus } from "../store/workers.js";
+import { sampleAny } from "../store/samples.js";
 import {
   apiCancel,
   apiInstance,
   apiInstances,
   apiRequeue,
+  apiSamples,
   apiSendEvent,
   apiSchedule,
   apiSchedules,
@@ -16,10 +18,13 @@ import {
   apiVersions,
   apiWorkers,
   ApiError,
+  SAMPLES_WINDOW_MS,
   type Mutation,
 } from "./api.js";
+import { CHARTS_SCRIPT } from "./assets/charts.js";
 import { SCRIPT } from "./assets/script.js";
 import { STYLE } from "./assets/style.js";
+import { uplotAsset } from "./assets/uplot.js";
 import { instanceList, instanceView, isUuid, listQuery, versionWithGraph, type WebData } from "./data.js";
 import type { LiveHub } from "./live.js";
 import { instancePage } from "./pages/instance.js";
@@ -29,8 +34,9 @@ import { versionPage, versionsPage } from "./pages/versions.js";
 import { workersPage } from "./pages/workers.js";
 
 /**
- * Every route: the pages (server-rendered HTML), the JSON API under /api, /healthz and the two
- * assets. GET never changes anything; the mutations are POST only.
+ * Every route: the pages (server-rendered HTML), the JSON API under /api, /healthz and the
+ * assets (the app's script and stylesheet, and the charts' script with uPlot's). GET never
+ * changes anything; the mutations are POST only.
  */
 export type Reply =
   | { kind: "json"; status?: number; body: unknown }
@@ -52,6 +58,8 @@ interface RouteContext {
   /** The serving supervisor's own status, when the app runs inside `waymark supervise`. */
   local(): WorkerStatus | undefined;
   staleMs: number;
+  /** How often the workers page's charts ask for new samples. */
+  chartRefreshMs: number;
 }
 
 export interface Route {
@@ -75,6 +83,9 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: /^\/assets\/app\.css$/, handle: async () => ({ kind: "asset", type: "text/css; charset=utf-8", body: STYLE }) },
   { method: "GET", pattern: /^\/favicon\.ico$/, handle: async () => ({ kind: "asset", type: "image/svg+xml", body: ICON }) },
   { method: "GET", pattern: /^\/assets\/app\.js$/, handle: async () => ({ kind: "asset", type: "text/javascript; charset=utf-8", body: SCRIPT }) },
+  { method: "GET", pattern: /^\/assets\/charts\.js$/, handle: async () => ({ kind: "asset", type: "text/javascript; charset=utf-8", body: CHARTS_SCRIPT }) },
+  { method: "GET", pattern: /^\/assets\/uplot\.js$/, handle: async () => ({ kind: "asset", type: "text/javascript; charset=utf-8", body: uplotAsset("js") }) },
+  { method: "GET", pattern: /^\/assets\/uplot\.css$/, handle: async () => ({ kind: "asset", type: "text/css; charset=utf-8", body: uplotAsset("css") }) },
 
   // Pages.
   {
@@ -98,7 +109,10 @@ const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/workers$/,
-    handle: async (c) => page(workersPage({ rows: await workerStatusList(c.data.db, { order: "refreshed" }), local: c.local(), staleMs: c.staleMs })),
+    handle: async (c) => {
+      const [rows, any] = await Promise.all([workerStatusList(c.data.db, { order: "refreshed" }), sampleAny(c.data.db, { windowMs: SAMPLES_WINDOW_MS })]);
+      return page(workersPage({ rows, local: c.local(), staleMs: c.staleMs, samples: { any, refreshMs: c.chartRefreshMs } }));
+    },
   },
   { method: "GET", pattern: /^\/versions$/, handle: async (c) => page(versionsPage(await versionList(c.data.db))) },
   {
@@ -151,6 +165,7 @@ const ROUTES: Route[] = [
     handle: async (c) => ({ kind: "mutation", result: await apiSchedule(c.data, { workflow: c.params[1]!, schedule: c.params[2]!, verb: c.params[3]! }) }),
   },
   { method: "GET", pattern: /^\/api\/workers$/, handle: async (c) => json(await apiWorkers(c.data, c.local())) },
+  { method: "GET", pattern: /^\/api\/samples$/, handle: async (c) => json(await apiSamples(c.data, c.url.searchParams)) },
   { method: "GET", pattern: /^\/api\/versions$/, handle: async (c) => json(await apiVersions(c.data)) },
   { method: "GET", pattern: new RegExp(`^/api/versions/${SEG}$`), handle: async (c) => json(await apiVersion(c.data, c.params[1]!)) },
 ];

@@ -43,6 +43,8 @@ export interface WebServerOptions {
   stats?: () => Record<string, unknown>;
   /** How often the live view looks for news. @default 500 */
   liveIntervalMs?: number;
+  /** How often the workers page's charts ask for new samples (one is written every 10 s). @default 10000 */
+  chartRefreshMs?: number;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -189,6 +191,7 @@ export class WebServer {
         body,
         local: () => this.local(),
         staleMs: Math.max(15_000, this.options.config.runnerProfileIntervalMs * 3),
+        chartRefreshMs: this.options.chartRefreshMs ?? 10_000,
       });
       if (reply.kind === "mutation" && form) {
         const next = form.get("next");

@@ -36,6 +36,7 @@ test("migrations apply in order, are recorded, and a second run does nothing", a
       "instances",
       "migrations",
       "published",
+      "samples",
       "schedules",
       "worker_status",
       "workflow_logs",

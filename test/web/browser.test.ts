@@ -9,13 +9,15 @@ import { poolCreate } from "../../store/db.js";
 import { scheduleUpsert } from "../../store/schedules.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { ROOT, supervise, type SupervisorProcess } from "../helpers/supervise.js";
-import { chromiumLaunch, problems, screenshot } from "./browser.js";
+import { until } from "../helpers/wait.js";
+import { chromiumLaunch, problems, screenshot, seriesPixels } from "./browser.js";
 
 /**
  * The web app in a real browser, served by `waymark supervise` itself (WAYMARK_WEBAPP_ENABLED),
  * with a token: every page opens, an instance is followed from the list to its graph, a node
  * turns complete while its page is open, schedules pause and resume, requeue and cancel work,
- * and an action result holding <script> renders as text.
+ * an action result holding <script> renders as text, and the workers page charts the
+ * supervisor's own samples.
  */
 const dbUrl = useTestDatabase(test);
 const FIXTURE = "test/fixtures/web/workflows.ts";
@@ -196,11 +198,19 @@ test.serial("requeue a failed instance, cancel a running one", async (t) => {
   await context.close();
 });
 
-test.serial("the workers page shows the serving supervisor and its children", async (t) => {
-  const { context, page } = await signedIn();
+test.serial("the workers page shows the serving supervisor and its children, and charts the actions it ran", async (t) => {
+  // The supervisor samples every 10 s: wait for an interval that holds the actions of the tests above.
+  await until("a sample with actions", async () => (await pool.query(`SELECT 1 FROM waymark.samples WHERE actions > 0`)).rowCount! > 0, 30_000, 200);
+  const { context, page, seen } = await signedIn();
   await page.goto(`${base}/workers`);
   const card = page.locator("section.worker").first();
   t.regex((await card.textContent()) ?? "", /this process/);
   t.true((await card.locator("tr[data-child]").count()) >= 1);
+  await page.waitForSelector('#charts[data-state="drawn"]');
+  const { throughput } = await seriesPixels(page);
+  const actions = throughput?.series.find((s) => s.label === "actions/s");
+  t.true((actions?.pixels ?? 0) > 0, JSON.stringify(throughput));
+  await screenshot(page, "workers-supervisor-charts");
+  t.deepEqual(seen, []);
   await context.close();
 });

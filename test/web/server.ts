@@ -24,6 +24,7 @@ export async function webStart(p: {
   allowedHosts?: string[];
   stats?: () => Record<string, unknown>;
   liveIntervalMs?: number;
+  chartRefreshMs?: number;
 }): Promise<TestWeb> {
   const pool = poolCreate({ connectionString: p.databaseUrl, max: 4 });
   const logs: string[] = [];
@@ -40,6 +41,7 @@ export async function webStart(p: {
     log,
     stats: p.stats,
     liveIntervalMs: p.liveIntervalMs ?? 100,
+    chartRefreshMs: p.chartRefreshMs,
   });
   try {
     await server.start();

@@ -82,4 +82,9 @@ svg.graph [data-state="retrying"] rect { fill: var(--wait-bg); stroke: var(--wai
 .dot.failed { background: var(--bad-bg); border-color: var(--bad); }
 .live { font-size: 11px; color: var(--run); border: 1px solid var(--run); border-radius: 8px; padding: 0 6px; margin-left: 6px; }
 .live.off { color: var(--muted); border-color: var(--muted); }
+[hidden] { display: none !important; }
+.chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px 20px; }
+figure.chart { margin: 0; min-width: 0; } figure.chart figcaption { font-weight: 600; color: var(--muted); margin: 0 0 4px; }
+figure.chart select { font-size: 12px; padding: 1px 4px; margin-left: 6px; }
+figure.chart .plot { min-height: 200px; } .charts .u-legend { font-size: 12px; }
 `;

@@ -1,9 +1,10 @@
 import type { WorkerStatus } from "../../store/workers.js";
-import { count, duration, html, layout, time, type Html } from "../html.js";
+import { count, duration, html, layout, raw, time, type Html } from "../html.js";
 
 /**
- * Workers: each supervisor's published status row (waymark.worker_status) and its children.
- * Inside `waymark supervise` the serving supervisor's own counters are read live as well.
+ * Workers: the cluster's last hour in charts (drawn in the browser by /assets/charts.js from
+ * /api/samples), then each supervisor's published status row (waymark.worker_status) and its
+ * children. Inside `waymark supervise` the serving supervisor's own counters are read live as well.
  */
 interface Child {
   pid?: number;
@@ -66,7 +67,32 @@ ${
 </section>`;
 }
 
-export function workersPage(p: { rows: WorkerStatus[]; local?: WorkerStatus; staleMs: number }): string {
+const CHARTS: Array<[string, string]> = [
+  ["throughput", "Actions/s and failures/s"],
+  ["step", "Step latency: an action's end to the next one's start"],
+  ["duration", "Action duration"],
+  ["lag", "Queue lag: how long due instances have waited"],
+];
+
+/** The charts' frame: the page script fills it, or shows the empty state while there are no samples. */
+function charts(p: { any: boolean; refreshMs: number }): Html {
+  return html`<section class="card charts" id="charts" data-samples="/api/samples" data-refresh-ms="${p.refreshMs}" data-state="${p.any ? "loading" : "empty"}">
+<h2>Last hour <span class="muted small">all supervisors, a sample every 10 s, UTC</span></h2>
+<p class="empty" data-charts-empty${p.any ? raw(" hidden") : ""}>No samples yet: a running supervisor writes one every 10 seconds.</p>
+<div class="chart-grid" data-charts-grid${p.any ? "" : raw(" hidden")}>
+${CHARTS.map(([name, title]) => html`<figure class="chart" data-chart="${name}"><figcaption>${title}</figcaption><div class="plot"></div></figure>`)}
+<figure class="chart" data-chart="depth"><figcaption>Queue depth per workflow <select data-depth-status aria-label="status">${[
+    "queued",
+    "running",
+    "sleeping",
+  ].map(
+    (s) => html`<option value="${s}">${s}</option>`,
+  )}</select> <span class="muted small" data-depth-note></span></figcaption><div class="plot"></div></figure>
+</div>
+</section>`;
+}
+
+export function workersPage(p: { rows: WorkerStatus[]; local?: WorkerStatus; staleMs: number; samples: { any: boolean; refreshMs: number } }): string {
   const now = Date.now();
   const rows = p.rows.filter((r) => r.owner !== p.local?.owner);
   // The serving supervisor: its published row (start time, rate, memory) under its live counters.
@@ -77,5 +103,11 @@ export function workersPage(p: { rows: WorkerStatus[]; local?: WorkerStatus; sta
     ...rows.map((r) => card(r, { staleMs: p.staleMs, local: false, now })),
   ];
   const body = cards.length ? cards : html`<p class="empty">No supervisor has published its status. Start one with <code>waymark supervise</code>.</p>`;
-  return layout({ title: "Workers", nav: "/workers", body: html`<h1>Workers</h1>${body}` });
+  return layout({
+    title: "Workers",
+    nav: "/workers",
+    body: html`<h1>Workers</h1>${charts(p.samples)}${body}`,
+    styles: ["/assets/uplot.css"],
+    scripts: ["/assets/uplot.js", "/assets/charts.js"],
+  });
 }
