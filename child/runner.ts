@@ -6,9 +6,9 @@
  * never thrown out of the runner.
  */
 import PQueue from "p-queue";
-import { actionInvoke, actionRegistry } from "../sdk/action.js";
-import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorToData } from "../core/codec.js";
-import { RegistrationError, WaymarkError } from "../core/errors.js";
+import { actionAttempt, actionRegistry } from "../sdk/action.js";
+import { DEFAULT_MAX_VALUE_BYTES, errorToData } from "../core/codec.js";
+import { abortReason, RegistrationError } from "../core/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
 
 /**
@@ -60,13 +60,10 @@ export class TaskRunner {
     }
   }
 
-  abort(ids: string[], reason: string): void {
+  abort(ids: string[], reason: "timeout" | "cancelled" | "shutdown"): void {
     for (const id of ids) {
       const c = this.controllers.get(id);
-      if (c && !c.aborted) {
-        const why = reason === "timeout" ? "the action timed out" : reason === "cancelled" ? "the workflow was cancelled" : "the worker is shutting down";
-        c.abort(new WaymarkError(reason === "timeout" ? "WAYMARK_ACTION_TIMEOUT" : "WAYMARK_WORKFLOW_CANCELLED", why));
-      }
+      if (c && !c.aborted) c.abort(abortReason(reason));
     }
   }
 
@@ -87,21 +84,7 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      const value = await actionInvoke(
-        entry,
-        task.args.map((a) => decode(a)),
-        {
-          instanceId: task.instanceId,
-          actionId: task.actionId,
-          attempt: task.attempt,
-          get signal() {
-            return controller.signal;
-          },
-        },
-      );
-      const encoded = encode(value, `the result of action ${task.action}`);
-      checkSize(encoded, `the result of action ${task.action}`, this.maxValueBytes);
-      result = { id: task.id, ok: true, value: encoded };
+      result = { id: task.id, ...(await actionAttempt(entry, task, () => controller.signal, this.maxValueBytes)) };
     } catch (e) {
       result = { id: task.id, ok: false, error: errorToData(e) };
     } finally {
