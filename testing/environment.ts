@@ -273,8 +273,10 @@ export class TestEnvironment {
       await this.moving(async () => {
         await this.engine.whenIdle();
         if (finished(inst.status)) return;
-        const next = this.engine.nextWakeAt();
-        if (next === undefined) throw this.waitsForEver(inst);
+        // Instances' due times drive it; schedules due before fire on the way, in order.
+        const due = this.engine.nextWakeAt();
+        if (due === undefined) throw this.waitsForEver(inst);
+        const next = Math.min(due, this.schedules.nextDue() ?? due);
         if (++moves > limit) {
           throw new WaymarkError(
             "WAYMARK_TESTING",
