@@ -11,9 +11,9 @@ import type { Handle } from "../interpreter/values.js";
 import { actionAttempt, actionContext, actionEntryOf, actionRegistry, type ActionEntry, type AttemptOutcome } from "../sdk/action.js";
 
 /** How an attempt went, as `env.calls()` shows it. Values and errors are copies, as the workflow sees them. */
-export type AttemptStatus =
+export type AttemptStatus<R = unknown> =
   | { status: "running" }
-  | { status: "completed"; value: unknown }
+  | { status: "completed"; value: R }
   | { status: "failed"; error: unknown }
   /** Past its `timeoutMs` (its signal aborted; a late result is discarded), or an `ActionTimeout` it threw. */
   | { status: "timed_out"; error: unknown }
@@ -21,7 +21,7 @@ export type AttemptStatus =
   | { status: "cancelled"; error: unknown };
 
 /** One attempt of one action call. */
-export interface ActionCall<A extends unknown[] = unknown[]> {
+export interface ActionCall<A extends unknown[] = unknown[], R = unknown> {
   action: string;
   instanceId: string;
   /** Names the call in its instance; the same across its attempts (`actionContext().actionId`). */
@@ -30,7 +30,7 @@ export interface ActionCall<A extends unknown[] = unknown[]> {
   attempt: number;
   /** The arguments as the action received them (after the trip through the codec). */
   args: A;
-  outcome: AttemptStatus;
+  outcome: AttemptStatus<R>;
   /** Virtual times (`env.now()`): the clock stands still while actions run, so these are equal unless an advance was waited out. */
   startedAt: number;
   finishedAt: number | undefined;

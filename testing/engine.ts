@@ -87,7 +87,10 @@ export class Engine {
   private readonly ready = new Set<TestInstance>();
   private readonly later = new Set<TestInstance>();
   private pumpQueued = false;
-  private pumpsInARow = 0;
+  private pumping = false;
+  private laterQueued = false;
+  /** Pumps since the last one that waited for the event loop's next turn. */
+  private pumpsThisTurn = 0;
   private idleWaiters: Array<() => void> = [];
   closed = false;
 
@@ -137,34 +140,46 @@ export class Engine {
   private schedulePump(): void {
     if (this.pumpQueued || this.closed) return;
     this.pumpQueued = true;
-    if (++this.pumpsInARow % PUMPS_PER_TURN === 0) setImmediate(() => this.pump());
-    else queueMicrotask(() => this.pump());
+    if (++this.pumpsThisTurn < PUMPS_PER_TURN) queueMicrotask(() => this.pump());
+    else
+      setImmediate(() => {
+        this.pumpsThisTurn = 0;
+        this.pump();
+      });
   }
 
   /** Steps every ready instance until none is (instances that handed the event loop back go on at its next turn). */
   pump(): void {
     this.pumpQueued = false;
-    if (this.closed) return this.notifyIdle();
-    while (this.ready.size) {
-      const batch = [...this.ready];
-      this.ready.clear();
-      for (const inst of batch) this.step(inst);
+    if (this.closed || this.pumping) return this.notifyIdle();
+    this.pumping = true;
+    try {
+      while (this.ready.size) {
+        const batch = [...this.ready];
+        this.ready.clear();
+        for (const inst of batch) this.step(inst);
+      }
+    } finally {
+      this.pumping = false;
     }
     if (this.later.size) {
-      setImmediate(() => {
-        for (const inst of this.later) this.ready.add(inst);
-        this.later.clear();
-        this.pump();
-      });
+      if (!this.laterQueued) {
+        this.laterQueued = true;
+        setImmediate(() => {
+          this.laterQueued = false;
+          for (const inst of this.later) this.ready.add(inst);
+          this.later.clear();
+          this.pump();
+        });
+      }
       return;
     }
-    this.pumpsInARow = 0;
     this.notifyIdle();
   }
 
   /** Nothing to step, nothing stepping soon, and no attempt awaited: only time or the world can move it on. */
   idle(): boolean {
-    return this.closed || (this.ready.size === 0 && this.later.size === 0 && !this.pumpQueued && this.actions.running === 0);
+    return this.closed || (!this.pumping && this.ready.size === 0 && this.later.size === 0 && !this.pumpQueued && this.actions.running === 0);
   }
 
   private notifyIdle(): void {

@@ -50,6 +50,7 @@ export interface TestInstanceInfo {
 }
 
 type WorkflowClass<W> = abstract new () => W;
+type AnyAction = (...args: never[]) => Promise<unknown>;
 
 function describeWait(inst: TestInstance): string {
   const m = inst.machine;
@@ -322,18 +323,18 @@ export class TestEnvironment {
    * `impl` instead, with the same arguments, `actionContext()` and codec round trip. With
    * `failFirst: n`, attempts 1 to n of each call throw (`options.error`, or an Error) first.
    */
-  mockAction<F extends (...args: never[]) => Promise<unknown>>(
-    act: F | string,
-    impl: (...args: Parameters<F>) => Awaited<ReturnType<F>> | ReturnType<F>,
-    options?: MockOptions,
-  ): void {
+  mockAction<F extends AnyAction>(act: F, impl: (...args: Parameters<F>) => Awaited<ReturnType<F>> | ReturnType<F>, options?: MockOptions): void;
+  mockAction(act: string, impl: (...args: never[]) => unknown, options?: MockOptions): void;
+  mockAction(act: ActionRef, impl: (...args: never[]) => unknown, options?: MockOptions): void {
     this.open();
-    this.engine.actions.mock(act as ActionRef, impl as (...args: never[]) => unknown, options);
+    this.engine.actions.mock(act, impl, options);
   }
 
   /** The attempts of an action so far (by reference or by name; all actions without one), in start order. */
-  calls<F extends (...args: never[]) => Promise<unknown>>(act?: F | string): Array<ActionCall<Parameters<F>>> {
-    return this.engine.actions.calls(act as ActionRef | undefined) as Array<ActionCall<Parameters<F>>>;
+  calls<F extends AnyAction>(act: F): Array<ActionCall<Parameters<F>, Awaited<ReturnType<F>>>>;
+  calls(act?: string): ActionCall[];
+  calls(act?: ActionRef): ActionCall[] {
+    return this.engine.actions.calls(act);
   }
 
   // ---- schedules (the production functions' names and checks) ----

@@ -1,7 +1,7 @@
 import test from "ava";
 import { InstanceFinishedError, InstanceNotFoundError, SerializationError, type WorkflowFailedError } from "waymark";
 import { TestEnvironment } from "waymark/testing";
-import { Approval, Messenger, Money, Parent, ParentOfWaiter, SleepsAWeek, TakesThree, WaitsForEver } from "./fixtures/workflows.js";
+import { Approval, Messenger, Money, Parent, ParentOfWaiter, SleepsAWeek, Spins, TakesThree, WaitsForEver } from "./fixtures/workflows.js";
 
 /**
  * testing/engine.ts: what Postgres does for a supervisor, in memory: mailboxes, sends from
@@ -117,4 +117,14 @@ test("a sleeping instance is cancelled at once; instances() lists each with its 
     env.instances({ status: "sleeping" }).map((i) => i.instanceId),
     [b.instanceId],
   );
+});
+
+test("a long computation hands the event loop back and goes on; past the step limit the instance fails, as in production", async (t) => {
+  const env = await environment(t);
+  t.is(await env.run(Spins, [200_000]), 199_999 * 100_000);
+  const strict = await TestEnvironment.create({ workflowStepLimit: 10_000 });
+  t.teardown(() => strict.close());
+  const e = await t.throwsAsync<WorkflowFailedError>(strict.run(Spins, [200_000]));
+  t.is(e?.errorName, "WorkflowLimitError");
+  t.regex(e!.errorMessage, /workflow Spins ran 10000 steps without waiting/);
 });
