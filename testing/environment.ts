@@ -60,6 +60,20 @@ function describeWait(inst: TestInstance): string {
   return `${inst.def.name} ${inst.id} waits for ${what.join(" and ") || "nothing"}`;
 }
 
+/** Refuses an option that is not what it says, naming it. */
+function optionsCheck(options: TestEnvironmentOptions, now: number): void {
+  const bad = (name: string, value: unknown, allowed: string) =>
+    new WaymarkError("WAYMARK_TESTING", `TestEnvironment.create(): ${name} must be ${allowed}, got ${String(value)}`);
+  if (!Number.isFinite(now)) throw bad("now", options.now, "a Date or a finite number of epoch milliseconds");
+  if (options.random !== undefined && typeof options.random !== "function") throw bad("random", options.random, "a function returning a number in [0, 1)");
+  for (const key of ["maxValueBytes", "maxStateBytes", "workflowStepLimit", "autoAdvanceLimit"] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw bad(key, v, "a whole number >= 1");
+  }
+  const evict = options.evictSleepThresholdMs;
+  if (evict !== undefined && !(Number.isInteger(evict) && evict >= 0)) throw bad("evictSleepThresholdMs", evict, "a whole number of milliseconds >= 0");
+}
+
 export class TestEnvironment {
   private readonly engine: Engine;
   private readonly schedules: Schedules;
@@ -70,8 +84,9 @@ export class TestEnvironment {
   private readonly maxValueBytes: number;
 
   private constructor(private readonly options: TestEnvironmentOptions) {
-    this.release = hostEnter("testing");
     const now = options.now instanceof Date ? options.now.getTime() : (options.now ?? Date.now());
+    optionsCheck(options, now);
+    this.release = hostEnter("testing");
     const random = options.random ?? Math.random;
     const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.maxValueBytes = maxValueBytes;

@@ -143,3 +143,9 @@ test("advanceTime refuses a negative or non-finite duration", async (t) => {
   await t.throwsAsync(env.advanceTime(-1), { instanceOf: RangeError });
   await t.throwsAsync(env.advanceTime(Number.NaN), { instanceOf: RangeError });
 });
+
+test("create() refuses an option that is not what it says, before it opens anything", async (t) => {
+  await t.throwsAsync(TestEnvironment.create({ now: Number.NaN }), { message: /now must be a Date or a finite number of epoch milliseconds, got NaN/ });
+  await t.throwsAsync(TestEnvironment.create({ maxValueBytes: 0 }), { message: /maxValueBytes must be a whole number >= 1, got 0/ });
+  await t.throwsAsync(TestEnvironment.create({ evictSleepThresholdMs: -1 }), { message: /evictSleepThresholdMs must be a whole number of milliseconds >= 0/ });
+});
