@@ -1,6 +1,6 @@
 /**
  * The layering of waymark, checked in `npm test` (test/layering.test.ts) and by hand with
- * `npx depcruise -c .dependency-cruiser.cjs core sdk store embedded compiler interpreter child supervisor web cli config log loader bench`.
+ * `npx depcruise -c .dependency-cruiser.cjs core sdk store embedded compiler interpreter child supervisor testing web cli config log loader bench`.
  * Each rule names what it protects; a violation names the import and the rule.
  *
  *   core          the value model every layer speaks; imports nothing of the project
@@ -14,9 +14,26 @@
  *   child         action processes: no store, no embedded, no pg
  *   web           the web app: no supervisor
  *   supervisor    the worker pool
+ *   testing       waymark/testing: workflows in memory on a virtual clock (no store, no processes)
  *   cli, bench    entry points
  */
-const FOLDERS = ["core", "log", "loader", "config", "compiler", "interpreter", "store", "embedded", "sdk", "child", "web", "supervisor", "cli", "bench"];
+const FOLDERS = [
+  "core",
+  "log",
+  "loader",
+  "config",
+  "compiler",
+  "interpreter",
+  "store",
+  "embedded",
+  "sdk",
+  "child",
+  "web",
+  "supervisor",
+  "testing",
+  "cli",
+  "bench",
+];
 const only = (from, allowed, comment) => ({
   name: `${from}-imports-only-${allowed.join("-") || "node"}`,
   comment,
@@ -66,24 +83,40 @@ module.exports = {
     ),
     {
       name: "sdk-not-runtime",
-      comment: "The SDK is what users import: never the supervisor, the interpreter, the children or the web app.",
+      comment: "The SDK is what users import: never the supervisor, the interpreter, the children, the web app or waymark/testing.",
       severity: "error",
       from: { path: "^sdk/" },
-      to: { path: "^(supervisor|interpreter|child|web|cli|bench|test)/" },
+      to: { path: "^(supervisor|interpreter|child|web|testing|cli|bench|test)/" },
     },
     {
       name: "child-no-store",
       comment: "Action children never open a database connection: no store/, no embedded/, no pg.",
       severity: "error",
       from: { path: "^child/" },
-      to: { path: "^(store|embedded|supervisor|web|cli|bench|test)/|node_modules/(pg|pg-pool|pg-listen)/" },
+      to: { path: "^(store|embedded|supervisor|web|testing|cli|bench|test)/|node_modules/(pg|pg-pool|pg-listen)/" },
+    },
+    {
+      name: "testing-in-memory",
+      comment:
+        "waymark/testing runs workflows in memory, in the test's own process: it shares the compiler, the interpreter, core and the SDK's checks, " +
+        "and never reaches Postgres or other processes (no store/, embedded/, supervisor/, child/, web/, pg).",
+      severity: "error",
+      from: { path: "^testing/" },
+      to: { path: "^(store|embedded|supervisor|child|web|cli|bench|test)/|node_modules/(pg|pg-pool|pg-listen)/" },
+    },
+    {
+      name: "nothing-runs-on-testing",
+      comment: "waymark/testing is for users' tests (and its bench): no part of the runtime imports it.",
+      severity: "error",
+      from: { path: "^(core|log|loader|config|compiler|interpreter|store|embedded|sdk|child|web|supervisor|cli)/" },
+      to: { path: "^testing/" },
     },
     {
       name: "web-not-supervisor",
       comment: "The web app runs on its own (waymark web) as well as inside a supervisor: it never imports the supervisor.",
       severity: "error",
       from: { path: "^web/" },
-      to: { path: "^(supervisor|child|cli|bench|test)/" },
+      to: { path: "^(supervisor|child|testing|cli|bench|test)/" },
     },
     {
       name: "supervisor-not-entry-points",
@@ -96,7 +129,7 @@ module.exports = {
       name: "no-test-imports",
       comment: "Shipped code never imports the tests.",
       severity: "error",
-      from: { path: "^(core|log|loader|config|compiler|interpreter|store|embedded|sdk|child|web|supervisor|cli|bench)/" },
+      from: { path: "^(core|log|loader|config|compiler|interpreter|store|embedded|sdk|child|web|supervisor|testing|cli|bench)/" },
       to: { path: "^test/" },
     },
   ],

@@ -8,9 +8,9 @@
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import PQueue from "p-queue";
 import { contextOf, tracer } from "../core/trace.js";
-import { type ActionProgress, actionInvoke, actionRegistry, progressCheck } from "../sdk/action.js";
-import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, type Encoded, encode, errorToData } from "../core/codec.js";
-import { RegistrationError, WaymarkError } from "../core/errors.js";
+import { actionAttempt, actionRegistry, progressCheck } from "../sdk/action.js";
+import { checkSize, DEFAULT_MAX_VALUE_BYTES, type Encoded, encode, errorToData } from "../core/codec.js";
+import { abortReason, RegistrationError } from "../core/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
 
 /** How often a worker sends the progress its actions report (the latest per attempt). */
@@ -104,13 +104,10 @@ export class TaskRunner {
     }
   }
 
-  abort(ids: string[], reason: string): void {
+  abort(ids: string[], reason: "timeout" | "cancelled" | "shutdown"): void {
     for (const id of ids) {
       const c = this.controllers.get(id);
-      if (c && !c.aborted) {
-        const why = reason === "timeout" ? "the action timed out" : reason === "cancelled" ? "the workflow was cancelled" : "the worker is shutting down";
-        c.abort(new WaymarkError(reason === "timeout" ? "WAYMARK_ACTION_TIMEOUT" : "WAYMARK_WORKFLOW_CANCELLED", why));
-      }
+      if (c && !c.aborted) c.abort(abortReason(reason));
     }
   }
 
@@ -150,25 +147,19 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      const invoke = () =>
-        actionInvoke(
+      result = {
+        id: task.id,
+        ...(await actionAttempt(
           entry,
-          task.args.map((a) => decode(a)),
+          task,
           {
-            instanceId: task.instanceId,
-            actionId: task.actionId,
-            attempt: task.attempt,
-            get signal() {
-              return controller.signal;
-            },
+            signal: () => controller.signal,
             progress: (p) => this.progress(task, p),
-            lastProgress: task.progress === undefined ? undefined : (decode(task.progress) as ActionProgress),
+            ...(task.trace ? { around: <T>(invoke: () => Promise<T>) => traced(task, invoke) } : {}),
           },
-        );
-      const value = task.trace ? await traced(task, invoke) : await invoke();
-      const encoded = encode(value, `the result of action ${task.action}`);
-      checkSize(encoded, `the result of action ${task.action}`, this.maxValueBytes);
-      result = { id: task.id, ok: true, value: encoded };
+          this.maxValueBytes,
+        )),
+      };
     } catch (e) {
       result = { id: task.id, ok: false, error: errorToData(e) };
     } finally {

@@ -13,7 +13,9 @@ export type WaymarkErrorCode =
   | "WAYMARK_CONFIG"
   | "WAYMARK_NOT_IN_ACTION"
   | "WAYMARK_NOT_FOUND"
-  | "WAYMARK_INSTANCE_FINISHED";
+  | "WAYMARK_INSTANCE_FINISHED"
+  /** waymark/testing used in a way it cannot serve (mixed with a supervisor, a wait nothing can end, closed). */
+  | "WAYMARK_TESTING";
 
 const MARK = Symbol.for("waymark.error");
 
@@ -116,6 +118,12 @@ export class InstanceFinishedError extends WaymarkError {
     this.name = "InstanceFinishedError";
     this.instanceId = instanceId;
   }
+}
+
+/** Why an attempt's `actionContext().signal` aborted: the `reason` the action sees. */
+export function abortReason(reason: "timeout" | "cancelled" | "shutdown"): WaymarkError {
+  const why = reason === "timeout" ? "the action timed out" : reason === "cancelled" ? "the workflow was cancelled" : "the worker is shutting down";
+  return new WaymarkError(reason === "timeout" ? "WAYMARK_ACTION_TIMEOUT" : "WAYMARK_WORKFLOW_CANCELLED", why);
 }
 
 /** An action attempt ran out of time or its child process died. Retried by default. */

@@ -154,3 +154,13 @@ export function retryDecision(
   if (opts.backoff) return { retry: true, delayMs: backoffDelay(opts.backoff, attempt, random) };
   return { retry: true, delayMs: attempt === 1 ? 0 : backoffDelay(DEFAULT_TIMEOUT_BACKOFF, attempt - 1, random) };
 }
+
+/** The error of an attempt that ran past its timeout: an `ActionTimeout`, retried by the call's policy. */
+export function attemptTimedOut(p: { action: string; timeoutMs: number; attempt: number }): ErrorData {
+  return { name: "ActionTimeout", message: `${p.action} did not finish within ${p.timeoutMs} ms (attempt ${p.attempt})` };
+}
+
+/** What an attempt in flight when its instance was cancelled is recorded with. */
+export function attemptCancelled(p: { action: string; started: boolean }): ErrorData {
+  return { name: "WorkflowCancelledError", message: `the workflow was cancelled while ${p.action} ${p.started ? "ran" : "waited to start"}` };
+}

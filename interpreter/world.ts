@@ -36,6 +36,14 @@ export function noVersion(workflow: string): Error {
   });
 }
 
+/**
+ * The idempotency key a workflow's `sendEvent` is stored with: the one it gave, else its step's
+ * own, so a send written again (after a crash) stores nothing twice.
+ */
+export function sendKey(instanceId: string, effect: { seq: number; key: string | null }): string {
+  return effect.key ?? `from:${instanceId}:${effect.seq}`;
+}
+
 /** A child's outcome, as its waiting parent's mailbox holds it (waymark.child_finished). */
 export interface ChildOutcome {
   status: "completed" | "failed" | "cancelled";

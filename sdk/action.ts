@@ -8,6 +8,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { callerLocation } from "../compiler/source.js";
 import { actionLimits, type ActionLimits } from "../core/flow.js";
 import { RegistrationError, WaymarkError } from "../core/errors.js";
+import { checkSize, decode, encode, errorToData, type Encoded, type ErrorData } from "../core/codec.js";
 
 export interface ActionEntry {
   name: string;
@@ -30,6 +31,11 @@ export function actionLimitsByName(): Record<string, ActionLimits> {
 const ACTION = Symbol.for("waymark.action");
 
 type Registry = Map<string, ActionEntry>;
+
+/** The registered entry behind a function `action()` returned, or undefined for any other value. */
+export function actionEntryOf(fn: unknown): ActionEntry | undefined {
+  return typeof fn === "function" ? (fn as { [ACTION]?: ActionEntry })[ACTION] : undefined;
+}
 
 /** One registry per process, shared by every copy of the waymark module. */
 export function actionRegistry(): Registry {
@@ -168,6 +174,59 @@ async function invokeInFrame(entry: ActionEntry, args: unknown[], frame: Frame):
         }
       }
     }
+  }
+}
+
+/** One attempt of an action call, as it crosses to the one that runs it and back. */
+export interface AttemptCall {
+  action: string;
+  args: Encoded[];
+  instanceId: string;
+  actionId: string;
+  attempt: number;
+  /** The latest progress an earlier attempt of the call recorded. */
+  progress?: Encoded;
+}
+
+/** What the runner of an attempt provides: its signal, where progress goes, and a wrapper (a span). */
+export interface AttemptHooks {
+  signal(): AbortSignal;
+  /** Receives the attempt's progress reports (checked here first); without it they are checked and dropped. */
+  progress?(p: ActionProgress): void;
+  around?<T>(invoke: () => Promise<T>): Promise<T>;
+}
+
+export type AttemptOutcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
+
+/**
+ * Runs one attempt as a worker does: the arguments decoded (fresh copies), the action run under
+ * its context, its result encoded and size-checked, and any failure (a throw of anything, a result
+ * that cannot be stored or is too large) given as error data. Never rejects. The child's runner
+ * and waymark/testing both run actions through it.
+ */
+export async function actionAttempt(entry: ActionEntry, call: AttemptCall, hooks: AttemptHooks, maxValueBytes: number): Promise<AttemptOutcome> {
+  try {
+    const invoke = () =>
+      actionInvoke(
+        entry,
+        call.args.map((a) => decode(a)),
+        {
+          instanceId: call.instanceId,
+          actionId: call.actionId,
+          attempt: call.attempt,
+          get signal() {
+            return hooks.signal();
+          },
+          progress: (p) => (hooks.progress ? hooks.progress(p) : void progressCheck(p)),
+          lastProgress: call.progress === undefined ? undefined : (decode(call.progress) as ActionProgress),
+        },
+      );
+    const value = hooks.around ? await hooks.around(invoke) : await invoke();
+    const encoded = encode(value, `the result of action ${call.action}`);
+    checkSize(encoded, `the result of action ${call.action}`, maxValueBytes);
+    return { ok: true, value: encoded };
+  } catch (e) {
+    return { ok: false, error: errorToData(e) };
   }
 }
 

@@ -154,6 +154,25 @@ export function cadenceOf(row: Pick<ScheduleRow, "kind" | "cron" | "intervalMs" 
 }
 
 /**
+ * What a due schedule does when it fires at `now`, for the supervisor's scheduler and
+ * waymark/testing's: whether it queues an instance (not while its last one is queued, running or
+ * sleeping, unless duplicates are allowed), and its next run, counted from `now` so missed fires
+ * are not replayed (null, with the reason, when its cadence gives none: it stops until it is
+ * updated or resumed).
+ */
+export function scheduleFire(
+  row: Pick<ScheduleRow, "kind" | "cron" | "intervalMs" | "timezone" | "jitterMs" | "allowDuplicate">,
+  p: { now: Date; lastInstanceActive: boolean; random?: () => number },
+): { queue: boolean; nextRunAt: Date | null; error?: string } {
+  const queue = row.allowDuplicate || !p.lastInstanceActive;
+  try {
+    return { queue, nextRunAt: cadenceNext(cadenceOf(row), { after: p.now, jitterMs: row.jitterMs, random: p.random }) };
+  } catch (e) {
+    return { queue, nextRunAt: null, error: (e as Error).message };
+  }
+}
+
+/**
  * When a resumed schedule fires next: its cadence computed from `now`, so missed runs are not
  * replayed, plus its jitter. The one rule for resuming, used by resumeSchedule() and the web
  * app's resume action. Throws a ScheduleError naming the schedule when its cadence gives no next

@@ -7,12 +7,17 @@ import type { WaymarkClient } from "./connection.js";
 
 export type { WaymarkClient };
 import { sdkConfigReset } from "./settings.js";
+import { hostCount, testingRefusal } from "../core/hosts.js";
 export { sdkConfig, type StartOptions } from "./settings.js";
 
 let shared: Promise<WaymarkClient> | undefined;
 
-/** The process-wide client, connected on first use (pg and the store load then, not at import). */
+/**
+ * The process-wide client, connected on first use (pg and the store load then, not at import).
+ * Refused while a waymark/testing environment is open in this process (core/hosts.ts).
+ */
 export function sharedClient(): Promise<WaymarkClient> {
+  if (hostCount("testing") > 0) return Promise.reject(testingRefusal());
   shared ??= import("./connection.js").then((m) => m.connect());
   shared.catch(() => {
     shared = undefined;

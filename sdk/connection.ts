@@ -8,7 +8,7 @@ import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMa
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { uuidv7 } from "../core/ids.js";
-import { outcomeValue, sdkConfig, type StartOptions } from "./settings.js";
+import { outcomeValue, sdkConfig, startCheck, type StartOptions } from "./settings.js";
 import { checkSize, decode, encode, type Encoded } from "../core/codec.js";
 import { workflowRegistry, type WorkflowDefinition } from "./definition.js";
 import { InstanceFinishedError, InstanceNotFoundError, WaymarkError, WorkflowCancelledError } from "../core/errors.js";
@@ -132,16 +132,7 @@ export class WaymarkClient {
   }
 
   async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
-    const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of workflow ${def.name}`));
-    checkSize(encoded, `the arguments of workflow ${def.name}`, sdkConfig().maxValueBytes);
-    if (options.priority !== undefined && !Number.isInteger(options.priority))
-      throw new TypeError(`priority must be an integer, got ${String(options.priority)}`);
-    if (options.delayMs !== undefined && !(Number.isFinite(options.delayMs) && options.delayMs >= 0))
-      throw new TypeError(`delayMs must be a number >= 0, got ${String(options.delayMs)}`);
-    const key = options.idempotencyKey;
-    if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > 1000 || key.includes("\u0000"))) {
-      throw new TypeError(`idempotencyKey must be a non-empty string of at most 1000 characters without NUL, got ${JSON.stringify(String(key).slice(0, 100))}`);
-    }
+    const encoded = startCheck(def.name, args, options, sdkConfig().maxValueBytes);
     // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready();

@@ -3,7 +3,7 @@
  * result, status, cancellation, mailboxes (`sendEvent`), published values and children; and
  * `sendEvent` by id.
  */
-import { checkSize, encode } from "../core/codec.js";
+import { checkSize, encode, type Encoded } from "../core/codec.js";
 import { InstanceNotFoundError } from "../core/errors.js";
 import { checkName, idempotencyKey, isInstanceId } from "../core/mailbox.js";
 import type { InstanceStatus } from "../store/instances.js";
@@ -14,6 +14,48 @@ export interface SendEventOptions {
   idempotencyKey?: string;
 }
 
+/** A child instance, as `handle.children()` lists it. */
+export interface ChildInfo {
+  instanceId: string;
+  workflow: string;
+  status: InstanceStatus;
+  detached: boolean;
+}
+
+/**
+ * What a handle asks about its instance, given a checked id and checked values: the process's
+ * Postgres client (sdk/connection.ts), or a waymark/testing environment's memory.
+ */
+export interface InstanceBackend {
+  result(id: string): Promise<unknown>;
+  status(id: string): Promise<InstanceStatus>;
+  cancel(id: string, workflowName?: string): Promise<unknown>;
+  sendEvent(id: string, name: string, payload: Encoded, key: string | null): Promise<void>;
+  published(id: string, key: string, waitMs: number): Promise<unknown>;
+  children(id: string): Promise<ChildInfo[]>;
+  /** WAYMARK_MAX_VALUE_BYTES, where the backend has its own. */
+  readonly maxValueBytes?: number;
+}
+
+/**
+ * The checks `sendEvent` makes before anything is sent: the name, the payload (encoded and
+ * size-checked: one that cannot be stored is refused), the options, and the id.
+ */
+function eventCheck(
+  instanceId: string,
+  name: string,
+  payload: unknown,
+  options: SendEventOptions,
+  maxValueBytes: () => number,
+): { id: string; name: string; payload: Encoded; key: string | null } {
+  const event = checkName(name, "an event name");
+  const encoded = encode(payload, `the payload of event ${JSON.stringify(event)}`);
+  checkSize(encoded, `the payload of event ${JSON.stringify(event)}`, maxValueBytes());
+  const key = idempotencyKey(options, "sendEvent");
+  if (!isInstanceId(instanceId)) throw new InstanceNotFoundError(String(instanceId), ": instance ids are UUIDs");
+  return { id: instanceId.toLowerCase(), name: event, payload: encoded, key };
+}
+
 /**
  * Appends a message to the mailbox `name` of an instance; the oldest waiting `waitForEvent(name)`
  * takes it (or the next one to wait). Rejects with InstanceNotFoundError for an unknown id and
@@ -21,12 +63,8 @@ export interface SendEventOptions {
  * stored is refused before anything is sent.
  */
 export async function sendEvent(instanceId: string, name: string, payload?: unknown, options: SendEventOptions = {}): Promise<void> {
-  const event = checkName(name, "an event name");
-  const encoded = encode(payload, `the payload of event ${JSON.stringify(event)}`);
-  checkSize(encoded, `the payload of event ${JSON.stringify(event)}`, sdkConfig().maxValueBytes);
-  const key = idempotencyKey(options, "sendEvent");
-  if (!isInstanceId(instanceId)) throw new InstanceNotFoundError(String(instanceId), ": instance ids are UUIDs");
-  await (await sharedClient()).sendEvent(instanceId.toLowerCase(), event, encoded, key);
+  const e = eventCheck(instanceId, name, payload, options, () => sdkConfig().maxValueBytes);
+  await (await sharedClient()).sendEvent(e.id, e.name, e.payload, e.key);
 }
 
 /** A queued instance. */
@@ -35,7 +73,13 @@ export class WorkflowHandle<T = unknown> {
     readonly instanceId: string,
     /** Known when the handle came from start(); a handle from getInstance() has only the id. */
     readonly workflowName?: string,
+    /** Where it asks: the process's Postgres client unless given (waymark/testing gives its environment). */
+    private readonly backend?: InstanceBackend,
   ) {}
+
+  private client(): Promise<InstanceBackend> {
+    return this.backend ? Promise.resolve(this.backend) : sharedClient();
+  }
 
   /** The id, or InstanceNotFoundError when it cannot name an instance. */
   private id(): string {
@@ -45,7 +89,9 @@ export class WorkflowHandle<T = unknown> {
 
   /** Appends a message to this instance's mailbox `name` (see `sendEvent`). */
   async sendEvent(name: string, payload?: unknown, options: SendEventOptions = {}): Promise<void> {
-    await sendEvent(this.id(), name, payload, options);
+    const limit = this.backend?.maxValueBytes;
+    const e = eventCheck(this.id(), name, payload, options, () => limit ?? sdkConfig().maxValueBytes);
+    await (await this.client()).sendEvent(e.id, e.name, e.payload, e.key);
   }
 
   /**
@@ -56,21 +102,21 @@ export class WorkflowHandle<T = unknown> {
     const k = checkName(key, "a publish key");
     const waitMs = options.waitMs ?? 0;
     if (typeof waitMs !== "number" || !(waitMs >= 0)) throw new RangeError(`waitMs must be a number >= 0, got ${String(waitMs)}`);
-    return (await (await sharedClient()).published(this.id(), k, waitMs)) as V | undefined;
+    return (await (await this.client()).published(this.id(), k, waitMs)) as V | undefined;
   }
 
   /** The child workflows this instance started, in start order. */
-  async children(): Promise<Array<{ instanceId: string; workflow: string; status: InstanceStatus; detached: boolean }>> {
-    return (await sharedClient()).children(this.id());
+  async children(): Promise<ChildInfo[]> {
+    return (await this.client()).children(this.id());
   }
 
   /** The result, or a WorkflowFailedError / WorkflowCancelledError. */
   async result(): Promise<T> {
-    return (await (await sharedClient()).result(this.id())) as T;
+    return (await (await this.client()).result(this.id())) as T;
   }
 
   async status(): Promise<InstanceStatus> {
-    return (await sharedClient()).status(this.id());
+    return (await this.client()).status(this.id());
   }
 
   /**
@@ -79,7 +125,7 @@ export class WorkflowHandle<T = unknown> {
    * with WorkflowCancelledError. Cancelling a finished instance changes nothing.
    */
   async cancel(): Promise<void> {
-    await (await sharedClient()).cancel(this.id(), this.workflowName);
+    await (await this.client()).cancel(this.id(), this.workflowName);
   }
 }
 

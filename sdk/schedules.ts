@@ -1,6 +1,8 @@
 import type { ScheduleRow } from "../store/schedules.js";
+
+export type { ScheduleRow };
 import { nearest } from "../config/nearest.js";
-import { cadenceNext, cadenceParse, jitterCheck, resumeNextRun, ScheduleError, shown } from "./cadence.js";
+import { cadenceNext, cadenceParse, jitterCheck, resumeNextRun, ScheduleError, shown, type Cadence } from "./cadence.js";
 import { sdkConfig, sharedClient } from "./client.js";
 import { checkSize, decode, encode } from "../core/codec.js";
 import { definitionOf, type WorkflowDefinition } from "./definition.js";
@@ -54,7 +56,7 @@ export interface ScheduleInfo {
 }
 
 /** A workflow class, or its name (for tools that do not load the class, such as the CLI). */
-type WorkflowRef = (abstract new (...args: never[]) => unknown) | string;
+export type WorkflowRef = (abstract new (...args: never[]) => unknown) | string;
 
 const OPTION_KEYS = ["scheduleName", "schedule", "args", "timezone", "jitterMs", "priority", "allowDuplicate"] as const;
 /** The Python original's spellings, so a port gets told the TypeScript name. */
@@ -91,7 +93,8 @@ function optionsCheck(options: object): void {
   }
 }
 
-function info(row: ScheduleRow): ScheduleInfo {
+/** A stored schedule as `listSchedules` gives it. */
+export function scheduleInfo(row: ScheduleRow): ScheduleInfo {
   return {
     workflowName: row.workflowName,
     scheduleName: row.scheduleName,
@@ -112,13 +115,22 @@ function info(row: ScheduleRow): ScheduleInfo {
   };
 }
 
+/** A schedule as `scheduleWorkflow` stores it, checked: its cadence, options and encoded arguments. */
+export type ScheduleFields = Pick<
+  ScheduleRow,
+  "workflowName" | "scheduleName" | "kind" | "cron" | "intervalMs" | "timezone" | "jitterMs" | "args" | "priority" | "allowDuplicate"
+>;
+
 /**
- * Creates a schedule, or updates it in place: the cadence and options are replaced, the next run
- * recomputed from now, and the schedule set active (safe to call from every deploy). Registers
- * the caller's version of the workflow, so the schedule can fire before any supervisor has
- * loaded it. Everything is validated before anything is stored.
+ * Validates what `scheduleWorkflow` is given (by the SDK, and by waymark/testing's environment)
+ * and returns the schedule's stored fields and cadence. Throws a ScheduleError (or the codec's
+ * SerializationError for an argument that cannot be stored) before anything is stored.
  */
-export async function scheduleWorkflow(workflow: abstract new (...args: never[]) => unknown, options: ScheduleOptions): Promise<ScheduleInfo> {
+export function scheduleCheck(
+  workflow: abstract new (...args: never[]) => unknown,
+  options: ScheduleOptions,
+  maxValueBytes: number,
+): { def: WorkflowDefinition; fields: ScheduleFields; cadence: Cadence } {
   const def: WorkflowDefinition = definitionOf(workflow);
   if (!options || typeof options !== "object") throw new ScheduleError("scheduleWorkflow needs options: { scheduleName, schedule, args? }");
   optionsCheck(options);
@@ -136,12 +148,8 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
   const args = options.args ?? [];
   if (!Array.isArray(args)) throw new ScheduleError(`args must be an array of the workflow's arguments, got ${shown(args)}`);
   const encoded = args.map((a, i) => encode(a, `argument ${i + 1} of schedule ${scheduleName} of workflow ${def.name}`));
-  checkSize(encoded, `the arguments of schedule ${scheduleName} of workflow ${def.name}`, sdkConfig().maxValueBytes);
-  const client = await sharedClient();
-  await client.ready();
-  // Registering the version makes it the latest: what the schedule fires.
-  await client.versionId(def, client.pool, { latest: true });
-  const row = await (await store()).scheduleUpsert(client.pool, {
+  checkSize(encoded, `the arguments of schedule ${scheduleName} of workflow ${def.name}`, maxValueBytes);
+  const fields: ScheduleFields = {
     workflowName: def.name,
     scheduleName,
     kind: cadence.kind,
@@ -152,53 +160,80 @@ export async function scheduleWorkflow(workflow: abstract new (...args: never[])
     args: encoded,
     priority,
     allowDuplicate,
-    nextRunAt: cadenceNext(cadence, { after: new Date(), jitterMs }),
-  });
-  return info(row);
+  };
+  return { def, fields, cadence };
 }
 
-function notFound(workflowName: string, scheduleName: string): never {
-  throw new WaymarkError("WAYMARK_NOT_FOUND", `no schedule ${JSON.stringify(scheduleName)} for workflow ${workflowName}`);
+/**
+ * Creates a schedule, or updates it in place: the cadence and options are replaced, the next run
+ * recomputed from now, and the schedule set active (safe to call from every deploy). Registers
+ * the caller's version of the workflow, so the schedule can fire before any supervisor has
+ * loaded it. Everything is validated before anything is stored.
+ */
+export async function scheduleWorkflow(workflow: abstract new (...args: never[]) => unknown, options: ScheduleOptions): Promise<ScheduleInfo> {
+  const { def, fields, cadence } = scheduleCheck(workflow, options, sdkConfig().maxValueBytes);
+  const client = await sharedClient();
+  await client.ready();
+  // Registering the version makes it the latest: what the schedule fires.
+  await client.versionId(def, client.pool, { latest: true });
+  const row = await (await store()).scheduleUpsert(client.pool, {
+    ...fields,
+    nextRunAt: cadenceNext(cadence, { after: new Date(), jitterMs: fields.jitterMs }),
+  });
+  return scheduleInfo(row);
+}
+
+/** The error for a schedule that does not exist (code WAYMARK_NOT_FOUND). */
+export function scheduleNotFound(workflowName: string, scheduleName: string): WaymarkError {
+  return new WaymarkError("WAYMARK_NOT_FOUND", `no schedule ${JSON.stringify(scheduleName)} for workflow ${workflowName}`);
+}
+
+/** The schedule that pauseSchedule, resumeSchedule and deleteSchedule (`fn`) are given, checked. */
+export function scheduleKey(workflow: WorkflowRef, options: { scheduleName: string }, fn: string): { workflowName: string; scheduleName: string } {
+  return { workflowName: nameOf(workflow), scheduleName: scheduleNameCheck(options, fn) };
+}
+
+/** The filter listSchedules is given, checked. */
+export function scheduleFilter(options: { status?: "active" | "paused"; workflow?: WorkflowRef }): { status?: "active" | "paused"; workflowName?: string } {
+  if (options.status !== undefined && options.status !== "active" && options.status !== "paused") {
+    throw new ScheduleError(`status must be "active" or "paused", got ${shown(options.status)}`);
+  }
+  return { status: options.status, workflowName: options.workflow === undefined ? undefined : nameOf(options.workflow) };
 }
 
 /** Keeps the schedule but stops firing it. */
 export async function pauseSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
-  const name = nameOf(workflow);
-  const scheduleName = scheduleNameCheck(options, "pauseSchedule");
+  const key = scheduleKey(workflow, options, "pauseSchedule");
   const client = await sharedClient();
   await client.ready();
-  if (!(await (await store()).scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "paused" }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleSetStatus(client.pool, { ...key, status: "paused" }))) throw scheduleNotFound(key.workflowName, key.scheduleName);
 }
 
 /** Fires again, from now on (missed fires are not replayed): the next run is computed from now. */
 export async function resumeSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
-  const name = nameOf(workflow);
-  const scheduleName = scheduleNameCheck(options, "resumeSchedule");
+  const key = scheduleKey(workflow, options, "resumeSchedule");
   const client = await sharedClient();
   await client.ready();
-  const row = await (await store()).scheduleGet(client.pool, { workflowName: name, scheduleName });
-  if (!row) notFound(name, scheduleName);
+  const row = await (await store()).scheduleGet(client.pool, key);
+  if (!row) throw scheduleNotFound(key.workflowName, key.scheduleName);
   const nextRunAt = resumeNextRun(row);
-  if (!(await (await store()).scheduleSetStatus(client.pool, { workflowName: name, scheduleName, status: "active", nextRunAt }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleSetStatus(client.pool, { ...key, status: "active", nextRunAt })))
+    throw scheduleNotFound(key.workflowName, key.scheduleName);
 }
 
 /** Removes the schedule (the instances it queued stay). */
 export async function deleteSchedule(workflow: WorkflowRef, options: { scheduleName: string }): Promise<void> {
-  const name = nameOf(workflow);
-  const scheduleName = scheduleNameCheck(options, "deleteSchedule");
+  const key = scheduleKey(workflow, options, "deleteSchedule");
   const client = await sharedClient();
   await client.ready();
-  if (!(await (await store()).scheduleDelete(client.pool, { workflowName: name, scheduleName }))) notFound(name, scheduleName);
+  if (!(await (await store()).scheduleDelete(client.pool, key))) throw scheduleNotFound(key.workflowName, key.scheduleName);
 }
 
 /** Every schedule, or those with one status or of one workflow, ordered by workflow and schedule name. */
 export async function listSchedules(options: { status?: "active" | "paused"; workflow?: WorkflowRef } = {}): Promise<ScheduleInfo[]> {
-  if (options.status !== undefined && options.status !== "active" && options.status !== "paused") {
-    throw new ScheduleError(`status must be "active" or "paused", got ${shown(options.status)}`);
-  }
-  const workflowName = options.workflow === undefined ? undefined : nameOf(options.workflow);
+  const filter = scheduleFilter(options);
   const client = await sharedClient();
   await client.ready();
-  const rows = await (await store()).scheduleList(client.pool, { status: options.status, workflowName });
-  return rows.map(info);
+  const rows = await (await store()).scheduleList(client.pool, filter);
+  return rows.map(scheduleInfo);
 }

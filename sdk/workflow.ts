@@ -19,8 +19,10 @@ export interface ActionCallOptions {
   limitKey?: string;
 }
 
-type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];
-type RunResult<W> = W extends { run(...args: never[]): Promise<infer R> } ? R : unknown;
+/** The arguments of a workflow's `run()`, as `start()` takes them. */
+export type RunArgs<W> = W extends { run(...args: infer A): unknown } ? A : unknown[];
+/** What a workflow's `run()` resolves to. */
+export type RunResult<W> = W extends { run(...args: never[]): Promise<infer R> } ? R : unknown;
 
 /**
  * The base class of workflows. Subclasses define `async run(...)`; `@workflow` compiles it and

@@ -1,7 +1,7 @@
 import type { Span } from "@opentelemetry/api";
 import type { Machine } from "../interpreter/machine.js";
 import type { Handle } from "../interpreter/values.js";
-import { snapshotWrite } from "../interpreter/snapshot.js";
+import { snapshotStored } from "../interpreter/drive.js";
 import { encode, encodeFailure, type Encoded } from "../core/codec.js";
 import { SerializationError, WorkflowCancelledError } from "../core/errors.js";
 import type { AttemptWrite } from "../store/attempts.js";
@@ -101,20 +101,10 @@ export class LiveInstance implements Writable {
 
   /** The machine's snapshot; a state that cannot be stored fails the instance (not the supervisor). */
   private snapshot(): string | undefined {
-    try {
-      const text = snapshotWrite(this.machine);
-      if (text.length > this.maxStateBytes) {
-        throw new SerializationError(
-          `it is ${text.length} bytes, over the limit of ${this.maxStateBytes} (WAYMARK_MAX_STATE_BYTES): keep large data in actions or your own tables, and pass references`,
-        );
-      }
-      return text;
-    } catch (e) {
-      const err = new Error(`the workflow's state cannot be stored, so it cannot continue durably: ${(e as Error).message}`);
-      err.name = (e as Error).name || "SerializationError";
-      this.exit = { kind: "finished", status: "failed", error: encode(err) };
-      return undefined;
-    }
+    const stored = snapshotStored(this.machine, this.maxStateBytes);
+    if ("state" in stored) return stored.state;
+    this.exit = { kind: "finished", status: "failed", error: stored.error };
+    return undefined;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import type { Logger } from "../log/logger.js";
-import { cadenceNext, cadenceOf } from "../sdk/cadence.js";
+import { scheduleFire } from "../sdk/cadence.js";
 import { uuidv7 } from "../core/ids.js";
 import { inTransaction, withClient } from "../store/db.js";
 import { instanceInsert } from "../store/instances.js";
@@ -109,18 +109,12 @@ export class Scheduler {
     const where = { workflow: row.workflowName, schedule: row.scheduleName };
     // Missed fires are not replayed: the next run counts from now, on the database's clock (the
     // one that said the row was due, so a cron schedule's next run is always a later match).
-    let nextRunAt: Date | null;
-    try {
-      nextRunAt = cadenceNext(cadenceOf(row), { after: now, jitterMs: row.jitterMs });
-    } catch (e) {
-      nextRunAt = null;
-      this.options.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", {
-        ...where,
-        error: (e as Error).message,
-      });
+    const { queue, nextRunAt, error } = scheduleFire(row, { now, lastInstanceActive: row.lastInstanceActive });
+    if (error !== undefined) {
+      this.options.log.error("cannot compute a schedule's next run; it stops until scheduleWorkflow updates it or it is resumed", { ...where, error });
     }
     let fired: { instanceId: string; at: Date } | null = null;
-    if (row.allowDuplicate || !row.lastInstanceActive) {
+    if (queue) {
       if (!latest.has(row.workflowName)) latest.set(row.workflowName, await versionLatest(client, { name: row.workflowName }));
       const version = latest.get(row.workflowName);
       if (!version) {

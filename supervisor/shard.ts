@@ -4,13 +4,16 @@ import type { WaymarkConfig } from "../config/env.js";
 import { IR_FORMAT } from "../core/ir.js";
 import { Machine, type MachineOptions } from "../interpreter/machine.js";
 import { snapshotRead } from "../interpreter/snapshot.js";
+import { machineAdvance, machineRest } from "../interpreter/drive.js";
+import { sendKey } from "../interpreter/world.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { checkSize, decode, encode, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
+import { decode, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
 import { databaseError } from "../store/db.js";
 import { attemptOutcomes, attemptProgressWrite, type AttemptWrite } from "../store/attempts.js";
 import type { ClaimedInstance } from "../store/leases.js";
 import type { SupervisorEvents } from "../core/events.js";
+import { attemptCancelled, attemptTimedOut } from "../core/policy.js";
 import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
 import { Persister } from "./persister.js";
 import { Outbox } from "./outbox.js";
@@ -246,7 +249,7 @@ export class Shard {
     switch (e.kind) {
       case "send":
         // The step's own key, unless the workflow gave one: written again, it stores nothing.
-        return { instanceId: live.id, seq: e.seq, t: "send", to: e.to, name: e.name, payload: e.payload, key: e.key ?? `from:${live.id}:${e.seq}` };
+        return { instanceId: live.id, seq: e.seq, t: "send", to: e.to, name: e.name, payload: e.payload, key: sendKey(live.id, e) };
       case "publish":
         return { instanceId: live.id, seq: e.seq, t: "publish", key: e.key, value: e.value };
       case "start":
@@ -319,29 +322,17 @@ export class Shard {
     if (live.gone || live.exit) return;
     const m = live.machine;
     const now = Date.now();
-    try {
-      m.run(now);
-    } catch (e) {
+    const end = machineAdvance(m, now, { workflowName: live.workflowName, maxValueBytes: this.options.config.maxValueBytes });
+    if (end) {
       this.takeLogs(live);
-      if ((e as Error).name === "WorkflowLimitError") this.options.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
-      else this.options.log.error("interpreter fault", { instance: live.id, error: e });
-      return this.finish(live, { status: "failed", error: encodedError(e) });
+      const e = end.fault?.error;
+      if (end.fault && (e as Error | undefined)?.name === "WorkflowLimitError")
+        this.options.log.warn("workflow over its limit", { instance: live.id, error: (e as Error).message });
+      else if (end.fault) this.options.log.error("interpreter fault", { instance: live.id, error: e });
+      return this.finish(live, end.exit);
     }
     this.takeLogs(live);
     if (m.yielded()) this.continueSoon(live);
-    if (m.outcome) {
-      if (m.outcome.status === "completed") {
-        let result: Encoded;
-        try {
-          result = encode(m.outcome.value, `the result of workflow ${live.workflowName}`);
-          checkSize(result, `the result of workflow ${live.workflowName}`, this.options.config.maxValueBytes);
-        } catch (e) {
-          return this.finish(live, { status: "failed", error: encodedError(e) });
-        }
-        return this.finish(live, { status: "completed", result });
-      }
-      return this.finish(live, { status: "failed", error: encodedError(m.outcome.error) });
-    }
     for (const h of m.takeDispatches()) this.queueSend(live, h);
     const effects = m.takeEffects();
     if (effects.length) {
@@ -371,15 +362,15 @@ export class Shard {
       live.idleSince = 0;
       return;
     }
-    const wake = m.nextWakeAt();
     const threshold = this.options.config.evictSleepThresholdMs;
-    if (m.waitsOnWorld() && (wake === undefined || wake - now >= threshold)) {
+    const rest = machineRest(m, now, threshold);
+    if (rest.kind === "world") {
       // Waiting for a message or a child: a while in memory (a child or a reply often comes
       // soon), then out of memory until a message, a child's end or the deadline wakes it.
       live.idleSince ||= now;
       const leaveAt = live.idleSince + threshold;
       if (now >= leaveAt) {
-        live.exit = { kind: "sleeping", wakeAt: wake };
+        live.exit = { kind: "sleeping", wakeAt: rest.wakeAt };
         return this.persister.mark(live, true);
       }
       if (live.wakeTimer) clearTimeout(live.wakeTimer);
@@ -390,15 +381,10 @@ export class Shard {
       return;
     }
     live.idleSince = 0;
-    if (wake === undefined) {
-      return this.finish(live, {
-        status: "failed",
-        error: encodedError(new Error("the workflow waits on nothing that can finish (an interpreter bug): please report it")),
-      });
-    }
-    if (wake - now >= threshold) {
+    if (rest.kind === "stuck") return this.finish(live, { status: "failed", error: rest.error });
+    if (rest.kind === "sleep") {
       // A long sleep or backoff: leave memory and release the lease; the claim query wakes it.
-      live.exit = { kind: "sleeping", wakeAt: wake };
+      live.exit = { kind: "sleeping", wakeAt: rest.wakeAt };
       return this.persister.mark(live, true);
     }
     if (live.wakeTimer) clearTimeout(live.wakeTimer);
@@ -407,7 +393,7 @@ export class Shard {
         live.wakeTimer = null;
         this.step(live);
       },
-      Math.max(0, wake - now),
+      Math.max(0, rest.wakeAt - now),
     );
   }
 
@@ -676,7 +662,7 @@ export class Shard {
         const pid = this.options.pool.pidOf(token);
         this.options.pool.abort([token], "timeout");
         this.abandoned.set(token, now + this.options.config.abortGraceMs);
-        const error = timeoutError(`${entry.name} did not finish within ${entry.timeoutMs} ms (attempt ${entry.attempt})`);
+        const error = attemptTimedOut({ action: entry.name, timeoutMs: entry.timeoutMs, attempt: entry.attempt });
         this.settle(live, entry, { ok: false, error }, "timed_out", { pid, startedAt }, now);
         touched = true;
       }
@@ -699,10 +685,7 @@ export class Shard {
       const childPid = this.options.pool.pidOf(token);
       live.attempts.push(
         this.attemptRow(live, entry, "cancelled", {
-          error: {
-            name: "WorkflowCancelledError",
-            message: `the workflow was cancelled while ${entry.name} ${startedAt === undefined ? "waited to start" : "ran"}`,
-          },
+          error: attemptCancelled({ action: entry.name, started: startedAt !== undefined }),
           childPid,
           startedAt,
           finishedAt: new Date(now),

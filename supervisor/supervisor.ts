@@ -11,6 +11,7 @@ import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import type { WorkflowIR } from "../core/ir.js";
 import { SupervisorEvents } from "../core/events.js";
+import { hostEnter } from "../core/hosts.js";
 import { tokenInstance } from "./instance.js";
 import { Leases } from "./leases.js";
 import { Maintenance } from "./maintenance.js";
@@ -65,6 +66,8 @@ export class Supervisor {
   private metrics: Metrics | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
+  /** Releases this process's registration as a supervisor's host (core/hosts.ts). */
+  private hostRelease: (() => void) | undefined;
   /** Claimed instances whose adoption (reading their version) has not finished. */
   private adopting = 0;
   /** Of those, suspects (their last supervisor died holding them). */
@@ -81,6 +84,8 @@ export class Supervisor {
 
   async start(): Promise<void> {
     const { config } = this.options;
+    // Never beside a waymark/testing environment in one process (core/hosts.ts): refused before anything starts.
+    this.hostRelease ??= hostEnter("supervisor");
     try {
       if (config.databaseUrl) this.connectionString = config.databaseUrl;
       else {
@@ -400,6 +405,7 @@ export class Supervisor {
     await this.metrics?.stop();
     await this.db?.end().catch(() => undefined);
     await this.embedded?.stop();
+    this.hostRelease?.();
     if (wasStarted) this.log.info("stopped");
   }
 }

@@ -8,7 +8,23 @@ import { fileURLToPath } from "node:url";
  * the imports, folder by folder, must have no cycle.
  */
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const FOLDERS = ["core", "sdk", "store", "embedded", "compiler", "interpreter", "child", "supervisor", "web", "cli", "config", "log", "loader", "bench"];
+const FOLDERS = [
+  "core",
+  "sdk",
+  "store",
+  "embedded",
+  "compiler",
+  "interpreter",
+  "child",
+  "supervisor",
+  "testing",
+  "web",
+  "cli",
+  "config",
+  "log",
+  "loader",
+  "bench",
+];
 const DEPCRUISE = fileURLToPath(new URL("../node_modules/dependency-cruiser/bin/dependency-cruise.mjs", import.meta.url));
 
 interface Cruise {

@@ -26,7 +26,7 @@ const PKG = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as
   devDependencies: Record<string, string>;
 };
 /** Run by hand from a checkout (`node dist/bench/chaos.js`, ...): they need a dev install. */
-const BY_HAND = /^dist\/bench\/(chaos[^/]*|claims|pool|stall|child-rss)\.(js|d\.ts|js\.map)$/;
+const BY_HAND = /^dist\/bench\/(chaos[^/]*|claims|pool|stall|child-rss|testing)\.(js|d\.ts|js\.map)$/;
 
 let packed: Promise<Set<string>> | undefined;
 function packedFiles(): Promise<Set<string>> {
@@ -51,7 +51,7 @@ function specifiers(text: string): string[] {
   return out;
 }
 
-test("the package holds the CLI, the SDK with its types, the loader, the migrations and waymark bench", async (t) => {
+test("the package holds the CLI, the SDK with its types, waymark/testing, the loader, the migrations and waymark bench", async (t) => {
   const files = await packedFiles();
   for (const f of [
     "package.json",
@@ -59,6 +59,8 @@ test("the package holds the CLI, the SDK with its types, the loader, the migrati
     "dist/cli/main.js",
     "dist/sdk/index.js",
     "dist/sdk/index.d.ts",
+    "dist/testing/index.js",
+    "dist/testing/index.d.ts",
     "dist/loader/register.js",
     "dist/loader/hooks.js",
     "dist/child/main.js",
@@ -82,7 +84,16 @@ test("the package holds the CLI, the SDK with its types, the loader, the migrati
   };
   walk(pkg.exports);
   t.true(targets.includes("dist/sdk/index.d.ts"));
+  t.true(targets.includes("dist/testing/index.d.ts"), "waymark/testing is exported with its types");
   for (const target of targets) t.true(files.has(target), `${target} (package.json bin or exports) is not in the package`);
+});
+
+test("waymark/testing is a subpath export: by the package's name it resolves to the built module, with its types", async (t) => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { exports: Record<string, unknown> };
+  t.deepEqual(pkg.exports["./testing"], { types: "./dist/testing/index.d.ts", default: "./dist/testing/index.js" });
+  t.is(import.meta.resolve("waymark/testing"), pathToFileURL(path.join(ROOT, "dist/testing/index.js")).href);
+  const testing = (await import("waymark/testing")) as typeof import("waymark/testing");
+  t.is(typeof testing.TestEnvironment.create, "function");
 });
 
 test("the package leaves out the test suite and the by-hand benches, with their types and maps", async (t) => {
@@ -92,7 +103,7 @@ test("the package leaves out the test suite and the by-hand benches, with their 
     [],
   );
   t.deepEqual(
-    files.filter((f) => BY_HAND.test(f) || /^dist\/bench\/(chaos|claims|pool|stall|child-rss)/.test(f)),
+    files.filter((f) => BY_HAND.test(f) || /^dist\/bench\/(chaos|claims|pool|stall|child-rss|testing)/.test(f)),
     [],
   );
   t.deepEqual(

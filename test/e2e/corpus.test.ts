@@ -1,10 +1,7 @@
 import test from "ava";
-import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { inspect } from "node:util";
-import { close, runInline, WorkflowFailedError, type Workflow } from "waymark";
-import { roundTrip } from "../../core/codec.js";
+import { close, type Workflow } from "waymark";
 import type { CorpusCase } from "../corpus/case.js";
+import { CORPUS_FILES, corpusCases, instanceOutcome, mask, nativeOutcome, show, type Outcome } from "../helpers/corpus.js";
 import { useTestDatabase } from "../helpers/db.js";
 import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
 
@@ -14,14 +11,8 @@ import { supervise, type SupervisorProcess } from "../helpers/supervise.js";
  * in forked children, state written between steps). The result, or the error's name and
  * message, must be the same.
  */
-const corpusDir = fileURLToPath(new URL("../corpus/", import.meta.url));
-const files = readdirSync(corpusDir)
-  .filter((f) => f.endsWith(".ts") && f !== "case.ts")
-  .sort();
-const modules = files.filter((f) => f !== "actions.ts").map((f) => f.slice(0, -3));
-
-const loaded = await Promise.all(modules.map(async (name) => ({ name, cases: ((await import(`../corpus/${name}.js`)) as { cases: CorpusCase[] }).cases })));
-const all = loaded.flatMap((m) => m.cases.map((c, i) => ({ module: m.name, index: i, c })));
+const all = await corpusCases();
+const modules = new Set(all.map((a) => a.module));
 
 // Declared after the imports: ava wants every test and hook declared in one synchronous go.
 const dbUrl = useTestDatabase(test);
@@ -32,7 +23,7 @@ test.before(async () => {
   process.env.WAYMARK_DATABASE_URL = await dbUrl();
   sup = await supervise({
     databaseUrl: await dbUrl(),
-    modules: files.map((f) => `test/corpus/${f}`),
+    modules: CORPUS_FILES.map((f) => `test/corpus/${f}`),
     env: { WAYMARK_WORKER_COUNT: "2", WAYMARK_CONCURRENT_PER_WORKER: "32", WAYMARK_PERSIST_INTERVAL_MS: "20", WAYMARK_EVICT_SLEEP_THRESHOLD_MS: "60000" },
   });
 });
@@ -42,61 +33,9 @@ test.after.always(async () => {
   await sup?.stop();
 });
 
-type Outcome = { ok: true; value: unknown } | { ok: false; name: string; message: string };
-
-function show(o: Outcome): string {
-  return o.ok ? inspect(o.value, { depth: 8, breakLength: 120 }) : `throws ${o.name}: ${o.message}`;
-}
-
-async function native(c: CorpusCase): Promise<Outcome> {
-  try {
-    return { ok: true, value: roundTrip(await (runInline as (w: unknown, ...a: unknown[]) => Promise<unknown>)(c.workflow, ...roundTrip(c.args))) };
-  } catch (e) {
-    const err = e as { name?: unknown; message?: unknown };
-    return { ok: false, name: String(err?.name), message: String(err?.message) };
-  }
-}
-
-async function supervised(c: CorpusCase): Promise<Outcome> {
+function supervised(c: CorpusCase): Promise<Outcome> {
   const W = c.workflow as unknown as new () => Workflow;
-  try {
-    return { ok: true, value: await (new W().run as (...a: unknown[]) => Promise<unknown>)(...c.args) };
-  } catch (e) {
-    if (!(e instanceof WorkflowFailedError)) throw e;
-    // The workflow's own error, as the caller sees it: the cause keeps name and message.
-    const cause = e.cause as { name?: unknown; message?: unknown } | undefined;
-    return { ok: false, name: String(cause?.name ?? e.errorName), message: String(cause?.message ?? e.errorMessage) };
-  }
-}
-
-/**
- * Cases whose result depends on the order in which concurrent actions complete. Natively,
- * in-process actions resolve in call order; on a supervisor the children answer in any order, as
- * real I/O would. For these, the racy fields are checked to be one of the outcomes a native run
- * could also produce, then masked before the comparison.
- */
-const ORDER_DEPENDENT: Record<string, (value: unknown, args: unknown[]) => unknown> = {
-  // `total += await double(n)` inside Promise.all reads `total` before the await: the last
-  // action to complete decides the total (lost updates, exactly as natively).
-  CompoundAssignAcrossAwaits(value, args) {
-    const v = value as { total: number; counts: { a: number } };
-    const items = args[0] as number[];
-    const last = (x: number, options: number[]) =>
-      options.includes(x) ? "the last writer's value" : `${x}, which no completion order gives (one of ${options.join(", ")})`;
-    return {
-      ...v,
-      total: last(
-        v.total,
-        items.map((n) => n * 2),
-      ),
-      counts: { a: last(v.counts.a, items) },
-    };
-  },
-};
-
-function mask(c: CorpusCase, o: Outcome): Outcome {
-  const normalize = ORDER_DEPENDENT[c.workflow.name];
-  return o.ok && normalize ? { ok: true, value: normalize(o.value, c.args) } : o;
+  return instanceOutcome(() => (new W().run as (...a: unknown[]) => Promise<unknown>)(...c.args));
 }
 
 /** Runs the supervised side in batches: `BATCH` instances in flight at a time. */
@@ -117,13 +56,12 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
 
 test("the corpus has cases from every module", (t) => {
   t.true(all.length >= 60, `only ${all.length} cases`);
-  t.deepEqual(new Set(all.map((a) => a.module)).size, modules.length);
+  t.deepEqual(modules.size, CORPUS_FILES.length - 1);
 });
 
-for (const { module, index, c } of all) {
-  const title = `${module}: ${c.name ?? c.workflow.name} #${index} ${inspect(c.args, { depth: 3, breakLength: Infinity }).slice(0, 80)}`;
+for (const { c, title } of all) {
   test(title, async (t) => {
-    const [expected, actual] = await Promise.all([native(c), slot(() => supervised(c))]);
+    const [expected, actual] = await Promise.all([nativeOutcome(c), slot(() => supervised(c))]);
     t.deepEqual(mask(c, actual), mask(c, expected), `\nnative:     ${show(expected)}\nsupervised: ${show(actual)}`);
   });
 }
