@@ -8,7 +8,7 @@
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import PQueue from "p-queue";
 import { contextOf, tracer } from "../core/trace.js";
-import { actionAttempt, actionRegistry, progressCheck } from "../sdk/action.js";
+import { actionAttempt, type AttemptHooks, actionRegistry, progressCheck } from "../sdk/action.js";
 import { checkSize, DEFAULT_MAX_VALUE_BYTES, type Encoded, encode, errorToData } from "../core/codec.js";
 import { abortReason, RegistrationError } from "../core/errors.js";
 import type { Task, TaskResult } from "./protocol.js";
@@ -147,19 +147,10 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      result = {
-        id: task.id,
-        ...(await actionAttempt(
-          entry,
-          task,
-          {
-            signal: () => controller.signal,
-            progress: (p) => this.progress(task, p),
-            ...(task.trace ? { around: <T>(invoke: () => Promise<T>) => traced(task, invoke) } : {}),
-          },
-          this.maxValueBytes,
-        )),
-      };
+      const hooks: AttemptHooks = { signal: () => controller.signal, progress: (p) => this.progress(task, p) };
+      if (task.trace) hooks.around = (invoke) => traced(task, invoke);
+      const outcome = await actionAttempt(entry, task, hooks, this.maxValueBytes);
+      result = outcome.ok ? { id: task.id, ok: true, value: outcome.value } : { id: task.id, ok: false, error: outcome.error };
     } catch (e) {
       result = { id: task.id, ok: false, error: errorToData(e) };
     } finally {

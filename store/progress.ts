@@ -183,7 +183,7 @@ export async function instancesPersist(
           p: x.childPid ?? null,
           t0: x.startedAt.getTime(),
           t1: x.finishedAt ? x.finishedAt.getTime() : null,
-          ...(x.progress !== undefined ? { pr: x.progress } : {}),
+          pr: x.progress,
         })),
       ),
       notes.map((n) => n[0]),
