@@ -86,6 +86,12 @@ export class TaskRunner {
   /** The latest progress of each attempt not yet sent, and the timer that sends them. */
   private readonly progressOut = new Map<string, Encoded>();
   private progressTimer: NodeJS.Timeout | undefined;
+  /** One set of hooks for every attempt: the signal by the task's token, its progress, its span. */
+  private readonly hooks: AttemptHooks<Task> = {
+    signal: (task) => this.controllers.get(task.id)?.signal ?? AbortSignal.abort(new Error("the attempt has ended")),
+    progress: (task, p) => this.progress(task, p),
+    around: (task) => (task.trace ? (invoke) => traced(task, invoke) : undefined),
+  };
 
   constructor(
     concurrency: number,
@@ -147,9 +153,7 @@ export class TaskRunner {
           `action "${task.action}" is not registered in this worker: add the module that defines it to WAYMARK_USER_MODULE (registered here: ${[...actionRegistry().keys()].join(", ") || "none"})`,
         );
       }
-      const hooks: AttemptHooks = { signal: () => controller.signal, progress: (p) => this.progress(task, p) };
-      if (task.trace) hooks.around = (invoke) => traced(task, invoke);
-      const outcome = await actionAttempt(entry, task, hooks, this.maxValueBytes);
+      const outcome = await actionAttempt(entry, task, this.hooks, this.maxValueBytes);
       result = outcome.ok ? { id: task.id, ok: true, value: outcome.value } : { id: task.id, ok: false, error: outcome.error };
     } catch (e) {
       result = { id: task.id, ok: false, error: errorToData(e) };
@@ -170,7 +174,7 @@ export class TaskRunner {
     this.scheduled = false;
     if (!this.outbox.length) return;
     // An attempt's last progress goes before its result.
-    if (this.outbox.some((r) => this.progressOut.has(r.id))) this.flushProgress();
+    if (this.progressOut.size && this.outbox.some((r) => this.progressOut.has(r.id))) this.flushProgress();
     const batch = this.outbox;
     this.outbox = [];
     this.sendResults(batch);

@@ -188,15 +188,44 @@ export interface AttemptCall {
   progress?: Encoded;
 }
 
-/** What the runner of an attempt provides: its signal, where progress goes, and a wrapper (a span). */
-export interface AttemptHooks {
-  signal(): AbortSignal;
-  /** Receives the attempt's progress reports (checked here first); without it they are checked and dropped. */
-  progress?(p: ActionProgress): void;
-  around?<T>(invoke: () => Promise<T>): Promise<T>;
+/**
+ * What the runner of attempts provides, once for all its attempts (no closure per attempt): each
+ * attempt's signal, where its progress goes, and a wrapper around its run (a span).
+ */
+export interface AttemptHooks<C extends AttemptCall = AttemptCall> {
+  signal(call: C): AbortSignal;
+  /** Receives an attempt's progress reports; without it they are checked and dropped. */
+  progress?(call: C, p: ActionProgress): void;
+  /** Wraps an attempt's run when it returns a function (a traced attempt runs in its span). */
+  around?(call: C): (<T>(invoke: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 export type AttemptOutcome = { ok: true; value: Encoded } | { ok: false; error: ErrorData };
+
+/** An attempt's context: a class, so that its methods cost no closure per attempt. */
+class AttemptContext<C extends AttemptCall> implements ActionContext {
+  readonly instanceId: string;
+  readonly actionId: string;
+  readonly attempt: number;
+  constructor(
+    private readonly call: C,
+    private readonly hooks: AttemptHooks<C>,
+  ) {
+    this.instanceId = call.instanceId;
+    this.actionId = call.actionId;
+    this.attempt = call.attempt;
+  }
+  get signal(): AbortSignal {
+    return this.hooks.signal(this.call);
+  }
+  get lastProgress(): ActionProgress | undefined {
+    return this.call.progress === undefined ? undefined : (decode(this.call.progress) as ActionProgress);
+  }
+  progress(p: ActionProgress): void {
+    if (this.hooks.progress) this.hooks.progress(this.call, p);
+    else progressCheck(p);
+  }
+}
 
 /**
  * Runs one attempt as a worker does: the arguments decoded (fresh copies), the action run under
@@ -204,24 +233,17 @@ export type AttemptOutcome = { ok: true; value: Encoded } | { ok: false; error: 
  * that cannot be stored or is too large) given as error data. Never rejects. The child's runner
  * and waymark/testing both run actions through it.
  */
-export async function actionAttempt(entry: ActionEntry, call: AttemptCall, hooks: AttemptHooks, maxValueBytes: number): Promise<AttemptOutcome> {
+export async function actionAttempt<C extends AttemptCall>(
+  entry: ActionEntry,
+  call: C,
+  hooks: AttemptHooks<C>,
+  maxValueBytes: number,
+): Promise<AttemptOutcome> {
   try {
-    const invoke = () =>
-      actionInvoke(
-        entry,
-        call.args.map((a) => decode(a)),
-        {
-          instanceId: call.instanceId,
-          actionId: call.actionId,
-          attempt: call.attempt,
-          get signal() {
-            return hooks.signal();
-          },
-          progress: (p) => (hooks.progress ? hooks.progress(p) : void progressCheck(p)),
-          lastProgress: call.progress === undefined ? undefined : (decode(call.progress) as ActionProgress),
-        },
-      );
-    const value = hooks.around ? await hooks.around(invoke) : await invoke();
+    const args = call.args.map((a) => decode(a));
+    const context = new AttemptContext(call, hooks);
+    const around = hooks.around?.(call);
+    const value = around ? await around(() => actionInvoke(entry, args, context)) : await actionInvoke(entry, args, context);
     const encoded = encode(value, `the result of action ${call.action}`);
     checkSize(encoded, `the result of action ${call.action}`, maxValueBytes);
     return { ok: true, value: encoded };
