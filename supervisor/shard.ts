@@ -14,7 +14,7 @@ import { attemptOutcomes, attemptProgressWrite, type AttemptWrite } from "../sto
 import type { ClaimedInstance } from "../store/leases.js";
 import type { SupervisorEvents } from "../core/events.js";
 import { attemptCancelled, attemptTimedOut } from "../core/policy.js";
-import { attemptToken, LiveInstance, type Inflight } from "./instance.js";
+import { attemptToken, LiveInstance, type Inflight, tokenInstance } from "./instance.js";
 import { Persister } from "./persister.js";
 import { Outbox } from "./outbox.js";
 import type { Limiter } from "./limiter.js";
@@ -568,7 +568,7 @@ export class Shard {
 
   /** A running attempt's latest progress: kept with it (written every PROGRESS_WRITE_MS) and for its retries. */
   onProgress(id: string, progress: Encoded): void {
-    const live = this.live.get(id.slice(0, id.indexOf("/")));
+    const live = this.live.get(tokenInstance(id));
     const entry = live?.inflight.get(id);
     if (!live || !entry) return;
     entry.progress = progress;

@@ -65,6 +65,22 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
+/** Every span the processes of this test recorded, in the order they ended. */
+function spans(): Array<{
+  pid: number;
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  attributes: Record<string, unknown>;
+  events: string[];
+}> {
+  return readFileSync(TRACE_FILE, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
 test.serial("/metrics: a workflow of 3 actions run 10 times counts 30 attempts, 10 instances started and completed, and their histograms", async (t) => {
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => new W.ThreeSteps().run(i)));
   t.deepEqual(
@@ -97,22 +113,6 @@ test.serial("a trace from the caller's span to the instance span in the supervis
     }
   });
   t.deepEqual(await handle.result(), ["in a span", "in a span"]);
-  const spans = () =>
-    readFileSync(TRACE_FILE, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            pid: number;
-            name: string;
-            traceId: string;
-            spanId: string;
-            parentSpanId: string | null;
-            attributes: Record<string, unknown>;
-            events: string[];
-          },
-      );
   await until("the instance span ended", async () => spans().some((s) => s.name === "waymark.instance Traced"));
   const all = spans();
   const caller = all.find((s) => s.name === "POST /signup")!;
@@ -146,11 +146,6 @@ test.serial("a child workflow joins its parent's trace: its instance span and ac
   });
   t.is(await handle.result(), 2);
   const [child] = await handle.children();
-  const spans = () =>
-    readFileSync(TRACE_FILE, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { name: string; traceId: string; spanId: string; parentSpanId: string | null; attributes: Record<string, unknown> });
   await until("the child's instance span ended", async () =>
     spans().some((s) => s.attributes["waymark.instance_id"] === child!.instanceId && s.name.startsWith("waymark.instance")),
   );

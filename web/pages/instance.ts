@@ -4,8 +4,7 @@
  * and children, every attempt, and its workflow's log. While it runs, the page subscribes to
  * /api/instances/:id/events and swaps in the fragments below (rendered and escaped here).
  */
-import type { Encoded } from "../../core/codec.js";
-import { decode, encode } from "../../core/codec.js";
+import { decode, type Encoded, encode } from "../../core/codec.js";
 import type { ActionProgress } from "../../sdk/action.js";
 import { FINISHED, type InstanceView } from "../data.js";
 import { graphStates, graphSvg } from "../graph.js";
