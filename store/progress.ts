@@ -42,12 +42,21 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
  * MATERIALIZED, with the owner and the expected status as columns of w: the planner must not see
  * constants it could match to a partial index (it would walk every running row of the table for
  * each written one); the only way in is the primary key.
+ *
+ * `LIMIT $18` (the batch's size) is a fence for the plan: the statement is prepared once per
+ * connection and its generic plan kept, often from when the table was small (a fresh install, a
+ * supervisor's first minute). Estimating w at 10 rows (unnest's default) against a table of a
+ * few pages, the planner hashed w and joined it to a sequential scan of the whole table; the
+ * table then grew to tens of thousands of rows under the same plan until an ANALYZE, and the scan
+ * cost 60% of the write (bench tiny). A LIMIT by parameter is estimated at a tenth of its input:
+ * one row, for which a primary-key lookup is the cheapest plan at every size.
  */
 function persistText(logs: boolean): string {
   return `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
          FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[])
            AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids)
+        LIMIT $18
      ), upd AS (
        UPDATE waymark.instances i
           -- A cancellation requested while this write was on its way (the supervisor saw it too
@@ -115,12 +124,12 @@ function persistText(logs: boolean): string {
 const LOG_CTES = `, logged AS (
        INSERT INTO waymark.workflow_logs (instance_id, seq, at, level, line, node_id, message)
        SELECT g.i, g.s, to_timestamp(g.t / 1000.0), g.v, g.l, g.n, g.m
-         FROM json_to_recordset($18::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
+         FROM json_to_recordset($19::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
         WHERE g.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, seq) DO NOTHING
      ), pruned AS (
        DELETE FROM waymark.workflow_logs o
-        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($18::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
+        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($19::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
         WHERE o.instance_id = n.i AND o.seq <= n.top - ${LOG_RECORDS_KEPT} AND n.i IN (SELECT id FROM upd)
      )`;
 
@@ -193,6 +202,7 @@ export async function instancesPersist(
       I.map((x) => x.seen ?? null),
       I.map((x) => x.awaitsChildren ?? null),
       JSON.stringify(consumed),
+      I.length,
       ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
   });
