@@ -40,13 +40,14 @@ export class Loop {
 
   constructor(private readonly options: LoopOptions) {}
 
-  /** Starts the loop with a pass at once. */
-  start(): void {
+  /** Starts the loop with a pass at once, or `firstInMs` from now. */
+  start(options: { firstInMs?: number } = {}): void {
     if (this.started) return;
     this.started = true;
     this.stopped = false;
     this.failures = 0;
-    this.wake();
+    if (options.firstInMs === undefined) this.wake();
+    else this.wakeIn(options.firstInMs);
   }
 
   get active(): boolean {

@@ -4,7 +4,7 @@ import { redactText } from "../log/redact.js";
 import { databaseName, databaseUnreachable, poolCreate, retryDeadlock, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../embedded/server.js";
 import { traceparentOf } from "../core/trace.js";
-import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceStatus } from "../store/instances.js";
+import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceOutcome, type InstanceStatus } from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { uuidv7 } from "../core/ids.js";
@@ -132,6 +132,27 @@ export class WaymarkClient {
   }
 
   async start(def: WorkflowDefinition, args: unknown[], options: StartOptions = {}): Promise<{ id: string; inserted: boolean }> {
+    return this.queue(def, args, options);
+  }
+
+  /**
+   * Queues an instance and waits for its outcome (a workflow's `run()`). The wait starts before
+   * the insert, on a listener already listening, so the outcome cannot pass unseen and needs no
+   * read: the write that finishes an instance tells its outcome on the done channel.
+   */
+  async run(def: WorkflowDefinition, args: unknown[]): Promise<unknown> {
+    let watching: ReturnType<DoneListener["watch"]> | undefined;
+    try {
+      await this.queue(def, args, {}, (id) => (watching = this.listener.watch(id)));
+    } catch (e) {
+      watching?.stop();
+      throw e;
+    }
+    return outcomeValue(await watching!.outcome);
+  }
+
+  /** `start()`, calling `listening` with the id once the listener listens and before the insert. */
+  private async queue(def: WorkflowDefinition, args: unknown[], options: StartOptions, listening?: (id: string) => void): Promise<{ id: string; inserted: boolean }> {
     const encoded = startCheck(def.name, args, options, sdkConfig().maxValueBytes);
     // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
@@ -150,6 +171,7 @@ export class WaymarkClient {
       // The caller's span (with an OpenTelemetry SDK registered) parents the instance's spans.
       traceContext: traceparentOf() ?? null,
     };
+    listening?.(row.id);
     // Inside the caller's transaction a lost connection is theirs to handle. Outside, the insert
     // is asked again: its id is fixed, so a retry after a commit whose reply was lost finds the
     // row instead of queueing a second one.
@@ -199,15 +221,28 @@ export class WaymarkClient {
   async result(id: string): Promise<unknown> {
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;
     await this.ready(); // a database never reached fails at once, as for start()
-    const [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
+    // Waiting first, then one read: an outcome told after the read is heard, one before it is read.
+    await this.listener.ready(left(deadline));
+    const watching = this.listener.watch(id);
+    let now: InstanceOutcome | undefined;
+    try {
+      [now] = await retryLostConnection(() => instanceOutcomes(this.pool, { ids: [id] }), left(deadline));
+    } catch (e) {
+      watching.stop();
+      throw e;
+    }
     if (!now) {
+      watching.stop();
       throw new InstanceNotFoundError(
         id,
         ": it was never queued, its transaction rolled back or has not committed yet, or it was removed after its retention period",
       );
     }
-    if (FINISHED.includes(now.status)) return outcomeValue(now);
-    return outcomeValue(await this.listener.wait(id, left(deadline)));
+    if (FINISHED.includes(now.status)) {
+      watching.stop();
+      return outcomeValue(now);
+    }
+    return outcomeValue(await watching.outcome);
   }
 
   async status(id: string): Promise<InstanceStatus> {

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { Loop } from "../core/loop.js";
 import { CHANNELS, retryLostConnection } from "../store/db.js";
-import { instanceOutcomes, type InstanceOutcome } from "../store/instances.js";
+import { instanceOutcomes, OUTCOMES, outcomesParse, type InstanceOutcome } from "../store/instances.js";
 import { Listener } from "../store/listen.js";
 
 /**
@@ -34,9 +34,14 @@ export class DoneListener {
       channels: [CHANNELS.done],
       livenessMs: false,
       onNotification: (_channel, payload) => {
-        // "published:<id>": a value was published; anything else lists finished instances.
+        // "published:<id>": a value was published; "outcome:[...]": finished instances with their
+        // outcomes (store/progress.ts); anything else lists finished instances, to read.
         if (payload?.startsWith("published:")) {
           for (const wake of this.watchers.get(payload) ?? []) wake();
+          return;
+        }
+        if (payload?.startsWith(OUTCOMES)) {
+          this.settle(outcomesParse(payload));
           return;
         }
         const ids = payload ? payload.split(",").filter((id) => this.waiters.has(id)) : [];
@@ -70,7 +75,8 @@ export class DoneListener {
   private refresh(): void {
     const busy = this.waiters.size > 0;
     this.listener.keepAlive(busy);
-    if (busy && !this.poll.active) this.poll.start();
+    // Its first look comes after an interval: whoever began waiting looked, or needs not.
+    if (busy && !this.poll.active) this.poll.start({ firstInMs: this.pollMs });
     else if (!busy && this.poll.active) void this.poll.stop();
   }
 
@@ -82,26 +88,51 @@ export class DoneListener {
     } catch {
       return; // the poll tries again
     }
+    this.settle(outcomes);
+  }
+
+  private settle(outcomes: InstanceOutcome[]): void {
+    let settled = false;
     for (const o of outcomes) {
       const set = this.waiters.get(o.id);
       if (!set) continue;
       this.waiters.delete(o.id);
+      settled = true;
       for (const cb of set) cb(o);
     }
-    this.refresh();
+    if (settled) this.refresh();
   }
 
   /** Waits for an instance to finish (connecting first for up to `forMs`, see ready()). */
   async wait(id: string, forMs?: number): Promise<InstanceOutcome> {
     await this.ready(forMs);
-    return new Promise<InstanceOutcome>((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      set.add(resolve);
-      this.refresh();
-      // It may have finished before we started listening for it.
-      void this.fetch([id]);
-    });
+    const waiting = this.watch(id);
+    // It may have finished before we started listening for it.
+    void this.fetch([id]);
+    return waiting.outcome;
+  }
+
+  /**
+   * Starts waiting for an instance without looking whether it finished already: for a caller
+   * that knows it cannot have (the listener was ready before the instance was queued, or the
+   * caller reads it next). Call ready() first. `stop()` gives up waiting (the queueing failed).
+   */
+  watch(id: string): { outcome: Promise<InstanceOutcome>; stop: () => void } {
+    let resolve!: (o: InstanceOutcome) => void;
+    const outcome = new Promise<InstanceOutcome>((r) => (resolve = r));
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(resolve);
+    this.refresh();
+    return {
+      outcome,
+      stop: () => {
+        const now = this.waiters.get(id);
+        if (!now?.delete(resolve)) return;
+        if (!now.size) this.waiters.delete(id);
+        this.refresh();
+      },
+    };
   }
 
   /**

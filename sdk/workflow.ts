@@ -105,9 +105,11 @@ function define<C extends WorkflowClass>(cls: C, options: WorkflowOptions): C {
   const Queued = class extends original {
     /** Queues an instance and waits for its result (the body runs on the workers). */
     override async run(...args: unknown[]): Promise<unknown> {
-      const handle = await this.start(args as never);
-      if (sdkConfig().skipWaitForInstance) return undefined;
-      return handle.result();
+      if (sdkConfig().skipWaitForInstance) {
+        await this.start(args as never);
+        return undefined;
+      }
+      return (await sharedClient()).run(def, args);
     }
   };
   Object.defineProperty(Queued, "name", { value: cls.name });

@@ -203,6 +203,18 @@ export async function instanceGetFull(db: Queryable, p: { id: string }): Promise
   return rows[0] ? instanceFull(rows[0]) : undefined;
 }
 
+/**
+ * The done channel's payload that carries finished instances' outcomes (the batched write sends
+ * them for small ones, store/progress.ts): the prefix, then a JSON array of `{ id, w: workflow,
+ * s: status, r: result, e: error }`. A caller waiting on one needs no read.
+ */
+export const OUTCOMES = "outcome:";
+
+export function outcomesParse(payload: string): InstanceOutcome[] {
+  const list = JSON.parse(payload.slice(OUTCOMES.length)) as Array<{ id: string; w: string; s: InstanceStatus; r: Encoded | null; e: Encoded | null }>;
+  return list.map((o) => ({ id: o.id, workflowName: o.w, status: o.s, result: o.r, error: o.e }));
+}
+
 /** Newest first; `before` pages by (created_at, id) so deep pages stay fast. */
 export async function instanceList(
   db: Queryable,

@@ -6,7 +6,7 @@
 import type { Encoded } from "../core/codec.js";
 import type { AttemptWrite } from "./attempts.js";
 import { CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
-import type { InstanceStatus } from "./instances.js";
+import { OUTCOMES, type InstanceStatus } from "./instances.js";
 import type { LogWrite } from "./logs.js";
 import { LOG_RECORDS_KEPT } from "../core/limits.js";
 
@@ -33,9 +33,24 @@ export interface InstanceWrite {
   consumed?: number[];
   /** Log records its workflow made (only in a write that carries its state, or its last one). */
   logs?: LogWrite[];
+  /** Its workflow's name, in a write that finishes it (it is part of the outcome its callers are told). */
+  workflowName?: string;
 }
 
 const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
+
+const FINISHED = new Set<InstanceStatus>(["completed", "failed", "cancelled"]);
+/** The largest outcome the done channel carries (see the statement's `told`). */
+const TOLD_MAX_BYTES = 1000;
+
+/**
+ * The bytes of a finished instance's entry in an outcomes payload, at most (id, status and keys
+ * take under 100); without its workflow's name, none: it is told by id.
+ */
+function outcomeBytes(x: InstanceWrite, result: string | null, error: string | null): number {
+  if (x.workflowName === undefined) return Number.POSITIVE_INFINITY;
+  return 100 + Buffer.byteLength(x.workflowName) + (result ? Buffer.byteLength(result) : 0) + (error ? Buffer.byteLength(error) : 0);
+}
 
 /**
  * The batched write's statement; `logs`: with the CTEs that write log records (a parameter more).
@@ -54,8 +69,8 @@ const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringif
 function persistText(logs: boolean): string {
   return `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[], $19::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids, told)
         LIMIT $18
      ), upd AS (
        UPDATE waymark.instances i
@@ -84,7 +99,8 @@ function persistText(logs: boolean): string {
          FROM w
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
-       RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke
+       RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke,
+                 CASE WHEN w.told THEN json_build_object('id', i.id, 'w', i.workflow_name, 's', i.status, 'r', w.result, 'e', w.error)::text END AS told
      ), took AS (
        UPDATE waymark.events e SET consumed_at = now()
          FROM json_to_recordset($17::json) AS c(i uuid, p int)
@@ -105,13 +121,23 @@ function persistText(logs: boolean): string {
              started_at = CASE WHEN a.status = 'running' THEN excluded.started_at ELSE a.started_at END
      )${logs ? LOG_CTES : ""}, note AS (
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
+     ), told AS (
+       -- Finished instances with small outcomes, outcomes included: a waiting caller reads
+       -- nothing. Only rows this statement wrote (a refused write tells no one), in payloads under
+       -- NOTIFY's 8000 bytes: an entry is at most ~1000 bytes (the client picks which), and a
+       -- payload takes entries while their running total stays in one 6000-byte bucket.
+       SELECT count(pg_notify('${CHANNELS.done}', '${OUTCOMES}[' || b.entries || ']')) AS n FROM (
+         SELECT string_agg(e.told, ',') AS entries FROM (
+           SELECT upd.told, sum(octet_length(upd.told)) OVER (ORDER BY upd.id) / 6000 AS bucket FROM upd WHERE upd.told IS NOT NULL
+         ) AS e GROUP BY e.bucket
+       ) AS b
      ), late AS (
        SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
      ), woken AS (
        SELECT count(${NOTIFY_QUEUED}) AS n FROM (SELECT 1 FROM upd WHERE upd.woke AND upd.status = 'sleeping' LIMIT 1) AS one
      )
      SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, coalesce(array_agg(upd.events_sent), '{}') AS sent,
-            (SELECT n FROM note) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`;
+            (SELECT n FROM note) + (SELECT n FROM told) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`;
 }
 
 /**
@@ -124,12 +150,12 @@ function persistText(logs: boolean): string {
 const LOG_CTES = `, logged AS (
        INSERT INTO waymark.workflow_logs (instance_id, seq, at, level, line, node_id, message)
        SELECT g.i, g.s, to_timestamp(g.t / 1000.0), g.v, g.l, g.n, g.m
-         FROM json_to_recordset($19::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
+         FROM json_to_recordset($20::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
         WHERE g.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, seq) DO NOTHING
      ), pruned AS (
        DELETE FROM waymark.workflow_logs o
-        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($19::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
+        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($20::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
         WHERE o.instance_id = n.i AND o.seq <= n.top - ${LOG_RECORDS_KEPT} AND n.i IN (SELECT id FROM upd)
      )`;
 
@@ -155,7 +181,12 @@ export async function instancesPersist(
   // payload limit), released ones for the pollers. Sent at commit; one for an instance whose
   // lease guard fails is harmless (a caller looks, finds it unfinished, and goes on waiting).
   const notes: Array<[string, string]> = [];
-  const finished = I.filter((x) => x.status === "completed" || x.status === "failed" || x.status === "cancelled").map((x) => x.id);
+  // A finished instance with a small outcome is told with its outcome, by the statement (only
+  // if its write holds); the others by id, for their callers to read.
+  const results = I.map((x) => json(x.result));
+  const errors = I.map((x) => json(x.error));
+  const told = I.map((x, n) => FINISHED.has(x.status) && outcomeBytes(x, results[n], errors[n]) <= TOLD_MAX_BYTES);
+  const finished = I.filter((x, n) => FINISHED.has(x.status) && !told[n]).map((x) => x.id);
   for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
   if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
   const withAttempts = new Set(A.map((a) => a.instanceId));
@@ -175,8 +206,8 @@ export async function instancesPersist(
       I.map((x) => x.status),
       I.map((x) => (x.state === undefined ? null : x.state)),
       I.map((x) => x.state === undefined),
-      I.map((x) => json(x.result)),
-      I.map((x) => json(x.error)),
+      results,
+      errors,
       I.map((x) => x.scheduledAt ?? null),
       JSON.stringify(
         A.map((x) => ({
@@ -203,6 +234,7 @@ export async function instancesPersist(
       I.map((x) => x.awaitsChildren ?? null),
       JSON.stringify(consumed),
       I.length,
+      told,
       ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
   });

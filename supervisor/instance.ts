@@ -151,7 +151,7 @@ export class LiveInstance implements Writable {
     const exit = this.exit;
     let write: InstanceWrite;
     if (exit?.kind === "finished") {
-      write = { id: this.id, epoch: this.epoch, status: exit.status, state: null };
+      write = { id: this.id, epoch: this.epoch, status: exit.status, state: null, workflowName: this.workflowName };
       if (exit.result !== undefined) write.result = exit.result;
       if (exit.error !== undefined) write.error = exit.error;
     } else if (exit?.kind === "sleeping") {

@@ -19,6 +19,8 @@ export interface PollerOptions {
   /** How many isolated instances (one more death of their supervisor fails them) may be claimed now: 0 or 1. */
   isolated(): number;
   adopt(batch: ClaimedInstance[]): void;
+  /** Told after each claim whether it took all it asked for (runnable instances are probably left). */
+  claimed?(full: boolean): void;
 }
 
 const MAX_CLAIM = 200;
@@ -68,6 +70,7 @@ export class Poller {
         this.claimed += batch.length;
         this.options.adopt(batch);
       }
+      this.options.claimed?.(batch.length >= limit);
       if (batch.length < limit) return;
     }
   }

@@ -74,6 +74,8 @@ export class Supervisor {
   private adoptingSuspects = 0;
   /** Most instances held at once (the WAYMARK_MAX_CONCURRENT_INSTANCES cap). */
   private peakInstances = 0;
+  /** The last claim took all it asked for: runnable instances are probably left. */
+  private backlog = true;
   connectionString = "";
 
   constructor(private readonly options: SupervisorOptions) {}
@@ -180,6 +182,7 @@ export class Supervisor {
         // One isolated instance at a time: if it kills this supervisor too, it alone is to blame.
         isolated: () => (this.shards.some((s) => s.holdsSuspect()) || this.adoptingSuspects > 0 ? 0 : 1),
         adopt: (batch) => this.adopt(batch),
+        claimed: (full) => (this.backlog = full),
       });
       this.notifier = new Notifier(
         this.connectionString,
@@ -228,13 +231,17 @@ export class Supervisor {
       });
       this.leases.start();
       this.poller.start();
-      // Claim again as soon as there is room for a batch, not at the next poll: a finished
-      // instance frees a place, a drained child pool asks for work.
+      // While runnable instances are left (the last claim was full), claim again as soon as there
+      // is room for a batch, not at the next poll: a finished instance frees a place, a drained
+      // child pool asks for work. Without a backlog, new work comes with a NOTIFY (and due
+      // sleepers at the poll): a claim at every finish would ask an empty queue each time.
       const batchRoom = Math.max(1, Math.min(50, Math.floor(config.maxConcurrentInstances / 10)));
       this.events.on("instance.finished", () => {
-        if (this.room() >= batchRoom) this.poller?.wake();
+        if (this.backlog && this.room() >= batchRoom) this.poller?.wake();
       });
-      pool.on("drained", () => this.poller?.wake());
+      pool.on("drained", () => {
+        if (this.backlog) this.poller?.wake();
+      });
       this.scheduler = new Scheduler({
         db: this.db,
         intervalMs: config.schedulerPollIntervalMs,

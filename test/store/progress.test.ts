@@ -2,7 +2,7 @@ import test from "ava";
 import pg from "pg";
 import { instanceClaim, instanceReclaimExpired } from "../../store/leases.js";
 import { instancesPersist } from "../../store/progress.js";
-import { instanceCancel, instanceGet, instancesCollect } from "../../store/instances.js";
+import { instanceCancel, instanceGet, instancesCollect, OUTCOMES, outcomesParse } from "../../store/instances.js";
 import { workflowLogList } from "../../store/logs.js";
 import { LOG_RECORDS_KEPT } from "../../core/limits.js";
 import { CHANNELS } from "../../store/db.js";
@@ -60,6 +60,48 @@ test("a cancellation requested while the owner writes the instance to sleep ends
   t.is((row!.error as { name: string }).name, "WorkflowCancelledError");
   t.not(row!.finishedAt, null);
   t.is(await heard, id);
+});
+
+test("the write that finishes instances tells their callers the outcomes (no read needed), only for writes that held, in payloads under NOTIFY's limit; a large outcome by id", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const ids = await queue(80);
+  const claims = await instanceClaim(pool, { owner: "a", limit: 80, leaseMs: 60_000 });
+  const listener = new pg.Client({ connectionString: (pool as unknown as { options: { connectionString: string } }).options.connectionString });
+  await listener.connect();
+  t.teardown(() => listener.end());
+  const payloads: string[] = [];
+  listener.on("notification", (n) => n.channel === CHANNELS.done && payloads.push(n.payload ?? ""));
+  await listener.query(`LISTEN ${CHANNELS.done}`);
+  const big = "x".repeat(2000);
+  const epoch = new Map(claims.map((c) => [c.id, c.epoch]));
+  const error = { $w: "err", name: "Error", message: "ünïcode fails" } as never;
+  // 77 small outcomes (600 bytes each: several payloads), one failure, one large result, and one
+  // write under a stale epoch that must tell nobody anything.
+  const instances = ids.map((id, n) => {
+    const base = { id, epoch: epoch.get(id)!, state: null, workflowName: "W" };
+    if (n === 0) return { ...base, status: "failed" as const, error };
+    if (n === 1) return { ...base, status: "completed" as const, result: big };
+    if (n === 2) return { ...base, epoch: base.epoch + 7, status: "completed" as const, result: 1 };
+    return { ...base, status: "completed" as const, result: `${n}:${"y".repeat(590)}` };
+  });
+  const written = await instancesPersist(pool, { owner: "a", instances, attempts: [] });
+  t.is(written.size, 79);
+  // Notifications are delivered in order, at commit: a round trip on the listener's connection
+  // after the write has committed comes back after them.
+  await listener.query("SELECT 1");
+  const told = payloads.filter((p) => p.startsWith(OUTCOMES));
+  t.true(told.length >= 6, `${told.length} outcome payloads`);
+  t.true(payloads.every((p) => Buffer.byteLength(p) < 8000));
+  const outcomes = told.flatMap(outcomesParse);
+  t.is(outcomes.length, 78);
+  t.deepEqual(outcomes.find((o) => o.id === ids[0]), { id: ids[0]!, workflowName: "W", status: "failed", result: null, error });
+  t.deepEqual(outcomes.find((o) => o.id === ids[5]), { id: ids[5]!, workflowName: "W", status: "completed", result: `5:${"y".repeat(590)}`, error: null });
+  t.false(outcomes.some((o) => o.id === ids[1] || o.id === ids[2]));
+  // The large one by id (its caller reads it); the refused one not at all.
+  t.deepEqual(
+    payloads.filter((p) => !p.startsWith(OUTCOMES)),
+    [ids[1]],
+  );
 });
 
 test("log records go with the state that made them: once each (a batch written again adds none), only for a write whose lease holds, the latest LOG_RECORDS_KEPT kept, and collected with their instance", async (t) => {
