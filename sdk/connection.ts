@@ -4,7 +4,16 @@ import { redactText } from "../log/redact.js";
 import { databaseName, databaseUnreachable, poolCreate, retryDeadlock, retryLostConnection, type DatabaseSource, type Queryable } from "../store/db.js";
 import { embeddedDiscover, EMBEDDED_DIR } from "../embedded/server.js";
 import { traceparentOf } from "../core/trace.js";
-import { FINISHED, instanceCancel, instanceGet, instanceInsert, instanceInsertMany, instanceOutcomes, type InstanceOutcome, type InstanceStatus } from "../store/instances.js";
+import {
+  FINISHED,
+  instanceCancel,
+  instanceGet,
+  instanceInsert,
+  instanceInsertMany,
+  instanceOutcomes,
+  type InstanceOutcome,
+  type InstanceStatus,
+} from "../store/instances.js";
 import { migrate } from "../store/migrate.js";
 import { versionUpsert } from "../store/versions.js";
 import { uuidv7 } from "../core/ids.js";
@@ -152,7 +161,12 @@ export class WaymarkClient {
   }
 
   /** `start()`, calling `listening` with the id once the listener listens and before the insert. */
-  private async queue(def: WorkflowDefinition, args: unknown[], options: StartOptions, listening?: (id: string) => void): Promise<{ id: string; inserted: boolean }> {
+  private async queue(
+    def: WorkflowDefinition,
+    args: unknown[],
+    options: StartOptions,
+    listening?: (id: string) => void,
+  ): Promise<{ id: string; inserted: boolean }> {
     const encoded = startCheck(def.name, args, options, sdkConfig().maxValueBytes);
     // One budget for every step: a call during an outage waits at most RETRY_LOST_CONNECTION_MS.
     const deadline = Date.now() + RETRY_LOST_CONNECTION_MS;

@@ -94,8 +94,14 @@ test("the write that finishes instances tells their callers the outcomes (no rea
   t.true(payloads.every((p) => Buffer.byteLength(p) < 8000));
   const outcomes = told.flatMap(outcomesParse);
   t.is(outcomes.length, 78);
-  t.deepEqual(outcomes.find((o) => o.id === ids[0]), { id: ids[0]!, workflowName: "W", status: "failed", result: null, error });
-  t.deepEqual(outcomes.find((o) => o.id === ids[5]), { id: ids[5]!, workflowName: "W", status: "completed", result: `5:${"y".repeat(590)}`, error: null });
+  t.deepEqual(
+    outcomes.find((o) => o.id === ids[0]),
+    { id: ids[0]!, workflowName: "W", status: "failed", result: null, error },
+  );
+  t.deepEqual(
+    outcomes.find((o) => o.id === ids[5]),
+    { id: ids[5]!, workflowName: "W", status: "completed", result: `5:${"y".repeat(590)}`, error: null },
+  );
   t.false(outcomes.some((o) => o.id === ids[1] || o.id === ids[2]));
   // The large one by id (its caller reads it); the refused one not at all.
   t.deepEqual(
