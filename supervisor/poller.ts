@@ -23,7 +23,8 @@ export interface PollerOptions {
   claimed?(full: boolean): void;
 }
 
-const MAX_CLAIM = 200;
+/** The most instances one claim takes. */
+export const MAX_CLAIM = 200;
 
 export class Poller {
   private readonly loop: Loop;

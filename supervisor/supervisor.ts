@@ -16,7 +16,7 @@ import { tokenInstance } from "./instance.js";
 import { Leases } from "./leases.js";
 import { Maintenance } from "./maintenance.js";
 import { Notifier } from "./notifier.js";
-import { Poller } from "./poller.js";
+import { MAX_CLAIM, Poller } from "./poller.js";
 import { Scheduler } from "./scheduler.js";
 import { ChildPool } from "./pool.js";
 import { Limiter } from "./limiter.js";
@@ -235,7 +235,10 @@ export class Supervisor {
       // is room for a batch, not at the next poll: a finished instance frees a place, a drained
       // child pool asks for work. Without a backlog, new work comes with a NOTIFY (and due
       // sleepers at the poll): a claim at every finish would ask an empty queue each time.
-      const batchRoom = Math.max(1, Math.min(50, Math.floor(config.maxConcurrentInstances / 10)));
+      // A batch is 40% of the cap (200 at most, a claim's most): fewer, larger claims, dispatches
+      // and writes (tiny: 8,536 -> 9,206 instances/s against 10%, four runs each); a claim woken
+      // by a NOTIFY takes whatever room there is, so a single start waits for nothing.
+      const batchRoom = Math.max(1, Math.min(MAX_CLAIM, Math.floor((config.maxConcurrentInstances * 2) / 5)));
       this.events.on("instance.finished", () => {
         if (this.backlog && this.room() >= batchRoom) this.poller?.wake();
       });
