@@ -22,6 +22,7 @@ export interface Sizes {
   sleepers: number;
   limitedCalls: number;
   ratedCalls: number;
+  enqueueInstances: number;
 }
 
 export const FULL: Sizes = {
@@ -35,6 +36,7 @@ export const FULL: Sizes = {
   sleepers: 10_000,
   limitedCalls: 600,
   ratedCalls: 1000,
+  enqueueInstances: 100_000,
 };
 
 export const SMOKE: Sizes = {
@@ -48,6 +50,7 @@ export const SMOKE: Sizes = {
   sleepers: 100,
   limitedCalls: 20,
   ratedCalls: 20,
+  enqueueInstances: 500,
 };
 
 export interface Metrics {
@@ -415,6 +418,30 @@ async function limited(ctx: Context): Promise<Metrics> {
   }
 }
 
+/**
+ * One producer queueing: the bench process calls `startMany` once with every instance (the SDK
+ * sends them a thousand per statement), with no supervisor draining them. Instances queued per
+ * second, and the CPU it took (the producer is "bench").
+ */
+async function enqueue(ctx: Context): Promise<Metrics> {
+  const n = ctx.sizes.enqueueInstances;
+  await freshSchema(ctx.url);
+  process.env.WAYMARK_DATABASE_URL = ctx.url;
+  try {
+    // The version registered and the connections open, as in an app that has queued before.
+    await Tiny.startMany([[0]]);
+    const args = Array.from({ length: n }, (_, i) => [i] as [number]);
+    await sql(ctx.url, "CHECKPOINT");
+    const cpu = cpuSampler(-1);
+    const t0 = performance.now();
+    await Tiny.startMany(args);
+    const seconds = (performance.now() - t0) / 1000;
+    return { scenario: "enqueue", instances_per_s: Math.round(n / seconds), seconds: +seconds.toFixed(2), instances: n, cpu: cpu.stop() };
+  } finally {
+    await closeClient();
+  }
+}
+
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
   "fan-out": fanOut,
   tiny,
@@ -423,4 +450,5 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<Metrics>> = {
   "long-history": longHistory,
   sleepers,
   limited,
+  enqueue,
 };

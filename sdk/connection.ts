@@ -56,6 +56,10 @@ const RETRY_LOST_CONNECTION_MS = 15_000;
 /** The time left until `deadline`, for the next step of a call that shares one retry budget. */
 const left = (deadline: number) => Math.max(0, deadline - Date.now());
 
+/** startMany's instances per statement, and its statements in flight at once (on as many connections). */
+const START_MANY_CHUNK = 1000;
+const START_MANY_IN_FLIGHT = 2;
+
 export class WaymarkClient {
   private migrated: Promise<void> | undefined;
   private readonly versions = new Map<WorkflowDefinition, Promise<number>>();
@@ -207,22 +211,36 @@ export class WaymarkClient {
     const versionId = await this.versionTree(def, this.pool, { deadline });
     const ids = encoded.map(() => uuidv7());
     const traceContext = traceparentOf() ?? null;
-    for (let i = 0; i < ids.length; i += 1000) {
-      // Each chunk gets the full budget: an outage in the middle of a long batch is a new outage.
-      await retryLostConnection(
+    const chunk = (i: number, since: string | undefined, budgetMs: number) =>
+      retryLostConnection(
         () =>
           instanceInsertMany(this.pool, {
             workflowName: def.name,
             versionId,
-            ids: ids.slice(i, i + 1000),
-            args: encoded.slice(i, i + 1000),
+            ids: ids.slice(i, i + START_MANY_CHUNK),
+            args: encoded.slice(i, i + START_MANY_CHUNK),
             priority: options.priority,
             delayMs: options.delayMs,
             traceContext,
+            since,
           }),
-        i ? RETRY_LOST_CONNECTION_MS : left(deadline),
+        budgetMs,
       );
-    }
+    // The first chunk alone; its moment is every chunk's, so all the call's instances are due
+    // together and claimed in id order (the order given), whichever chunk commits first. The
+    // others go START_MANY_IN_FLIGHT at a time on as many connections, each a statement (and a
+    // transaction) of its own, each with the full retry budget: an outage in the middle of a
+    // long batch is a new outage.
+    const { since } = await chunk(0, undefined, left(deadline));
+    let next = START_MANY_CHUNK;
+    const lane = async () => {
+      while (next < ids.length) {
+        const i = next;
+        next += START_MANY_CHUNK;
+        await chunk(i, since, RETRY_LOST_CONNECTION_MS);
+      }
+    };
+    await Promise.all(Array.from({ length: START_MANY_IN_FLIGHT }, lane));
     return ids;
   }
 

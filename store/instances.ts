@@ -176,20 +176,34 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
 /** Queues many instances of one version in one statement per call (callers chunk by ~1000). */
 export async function instanceInsertMany(
   db: Queryable,
-  p: { workflowName: string; versionId: number; ids: string[]; args: Encoded[]; priority?: number; delayMs?: number; traceContext?: string | null },
-): Promise<number> {
-  const { rowCount } = await db.query(
-    `WITH ins AS (
+  p: {
+    workflowName: string;
+    versionId: number;
+    ids: string[];
+    args: Encoded[];
+    priority?: number;
+    delayMs?: number;
+    traceContext?: string | null;
+    /** The moment `delayMs` counts from (an earlier chunk's answer); default: this statement's now(). */
+    since?: string;
+  },
+): Promise<{ since: string }> {
+  // The arguments travel as one JSON array (one JSON.stringify, no array literal for the driver to
+  // escape element by element and Postgres to parse), and one NOTIFY goes out however many rows.
+  const { rows } = await db.query<{ since: string }>({
+    name: "waymark_insert_many",
+    text: `WITH ins AS (
        INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, scheduled_at, trace_context)
-       SELECT id, $2, $3, 'queued', $4, args, now() + $6 * interval '1 millisecond', $7 FROM unnest($1::uuid[], $5::json[]) AS t(id, args)
+       SELECT t.id, $2, $3, 'queued', $4, a.args, coalesce($8::timestamptz, now()) + $6 * interval '1 millisecond', $7
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)
+         JOIN json_array_elements($5::json) WITH ORDINALITY AS a(args, n) USING (n)
        ON CONFLICT (id) DO NOTHING
        RETURNING 1
      )
-     SELECT ${NOTIFY_QUEUED} FROM ins`,
-    [p.ids, p.workflowName, p.versionId, p.priority ?? 0, p.args.map((a) => JSON.stringify(a)), p.delayMs ?? 0, p.traceContext ?? null],
-  );
-  void rowCount;
-  return p.ids.length;
+     SELECT coalesce($8::timestamptz, now())::text AS since, (SELECT count(${NOTIFY_QUEUED}) FROM (SELECT 1 FROM ins LIMIT 1) AS one) AS notified`,
+    values: [p.ids, p.workflowName, p.versionId, p.priority ?? 0, JSON.stringify(p.args), p.delayMs ?? 0, p.traceContext ?? null, p.since ?? null],
+  });
+  return { since: rows[0]!.since };
 }
 
 export async function instanceGet(db: Queryable, p: { id: string }): Promise<InstanceRow | undefined> {
