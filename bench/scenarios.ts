@@ -306,6 +306,15 @@ async function longHistory(ctx: Context): Promise<Metrics> {
       };
       const loop = ratio(starts);
       const acc = ratio(await new LongHistory().run(steps));
+      // The curve of a loop five times as long whose state grows by every result: the median
+      // step of each tenth. Flat when a step costs what it changes, not what the state holds.
+      const long = 5 * steps;
+      const a0 = performance.now();
+      const accStarts = await new LongHistory().run(long);
+      const accSeconds = (performance.now() - a0) / 1000;
+      const tenth = Math.max(1, Math.floor(long / 10));
+      const gaps = accStarts.slice(1).map((s, i) => s - accStarts[i]!);
+      const curve = Array.from({ length: 10 }, (_, k) => +median(gaps.slice(k * tenth, (k + 1) * tenth)).toFixed(3));
       return {
         scenario: "long-history",
         steps,
@@ -313,6 +322,9 @@ async function longHistory(ctx: Context): Promise<Metrics> {
         last_window_ms: +loop.late.toFixed(3),
         late_over_early: +(loop.late / loop.early).toFixed(2),
         accumulating_late_over_early: +(acc.late / acc.early).toFixed(2),
+        accumulating_long_steps: long,
+        accumulating_long_seconds: +accSeconds.toFixed(2),
+        accumulating_long_curve_ms: curve,
         seconds: +seconds.toFixed(2),
         rss: rss.stop(),
       };

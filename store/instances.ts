@@ -9,6 +9,7 @@
  */
 import type { Encoded } from "../core/codec.js";
 import { NOTIFY_QUEUED, type Queryable } from "./db.js";
+import { isManifest, stateAssemble } from "./state.js";
 
 export type InstanceStatus = "queued" | "running" | "sleeping" | "completed" | "failed" | "cancelled";
 
@@ -214,7 +215,11 @@ export async function instanceGet(db: Queryable, p: { id: string }): Promise<Ins
 /** An instance with its snapshot (the live view decodes it to show the calls in flight). */
 export async function instanceGetFull(db: Queryable, p: { id: string }): Promise<InstanceFull | undefined> {
   const { rows } = await db.query(`SELECT ${FULL_COLUMNS} FROM waymark.instances WHERE id = $1`, [p.id]);
-  return rows[0] ? instanceFull(rows[0]) : undefined;
+  if (!rows[0]) return undefined;
+  const full = instanceFull(rows[0]);
+  // A large state is stored in parts: the whole text, as the row would hold it.
+  if (isManifest(full.state)) full.state = (await stateAssemble(db, new Map([[full.id, full.state]]))).get(full.id)!.text;
+  return full;
 }
 
 /**
@@ -332,6 +337,9 @@ export async function instancesCollect(db: Queryable, p: { retentionHours: numbe
        DELETE FROM waymark.published p USING doomed WHERE p.instance_id = doomed.id
      ), logs AS (
        DELETE FROM waymark.workflow_logs l USING doomed WHERE l.instance_id = doomed.id
+     ), chunks AS (
+       -- Left by a state set aside without a write of its owner (a quarantine, a cancellation while asleep).
+       DELETE FROM waymark.state_chunks c USING doomed WHERE c.instance_id = doomed.id
      ), del AS (
        DELETE FROM waymark.instances i USING doomed WHERE i.id = doomed.id RETURNING 1
      )

@@ -35,6 +35,15 @@ export interface InstanceWrite {
   logs?: LogWrite[];
   /** Its workflow's name, in a write that finishes it (it is part of the outcome its callers are told). */
   workflowName?: string;
+  /**
+   * What is on file of its state's chunks is not known (a write failed): every chunk its new state
+   * does not name is deleted (all of them, for a state written whole or none). Only with a state.
+   */
+  chunked?: boolean;
+  /** The chunks of its state (a manifest, store/state.ts) not yet on file, by id. */
+  chunks?: Array<[number, string]>;
+  /** The chunks on file its new state no longer names. */
+  chunkDrop?: number[];
 }
 
 const json = (v: Encoded | undefined) => (v === undefined ? null : JSON.stringify(v));
@@ -66,11 +75,13 @@ function outcomeBytes(x: InstanceWrite, result: string | null, error: string | n
  * cost 60% of the write (bench tiny). A LIMIT by parameter is estimated at a tenth of its input:
  * one row, for which a primary-key lookup is the cheapest plan at every size.
  */
-function persistText(logs: boolean): string {
+function persistText(logs: boolean, chunks: boolean): string {
+  // Past the twenty parameters of every form: the chunks' three, then the log records.
+  const logsAt = chunks ? 27 : 21;
   return `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[], $19::boolean[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids, told)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[], $19::boolean[], $20::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids, told, chunked)
         LIMIT $18
      ), upd AS (
        UPDATE waymark.instances i
@@ -100,7 +111,7 @@ function persistText(logs: boolean): string {
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
        RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke,
-                 CASE WHEN w.told THEN json_build_object('id', i.id, 'w', i.workflow_name, 's', i.status, 'r', w.result, 'e', w.error)::text END AS told
+                 CASE WHEN w.told THEN json_build_object('id', i.id, 'w', i.workflow_name, 's', i.status, 'r', w.result, 'e', w.error)::text END AS told${chunks ? CHUNK_RETURNING : ""}
      ), took AS (
        UPDATE waymark.events e SET consumed_at = now()
          FROM json_to_recordset($17::json) AS c(i uuid, p int)
@@ -119,7 +130,7 @@ function persistText(logs: boolean): string {
              child_pid = coalesce(excluded.child_pid, a.child_pid), finished_at = excluded.finished_at,
              progress = coalesce(excluded.progress, a.progress), args = coalesce(a.args, excluded.args),
              started_at = CASE WHEN a.status = 'running' THEN excluded.started_at ELSE a.started_at END
-     )${logs ? LOG_CTES : ""}, note AS (
+     )${chunks ? CHUNK_CTES : ""}${logs ? logCtes(logsAt) : ""}, note AS (
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), told AS (
        -- Finished instances with small outcomes, outcomes included: a waiting caller reads
@@ -147,20 +158,56 @@ function persistText(logs: boolean): string {
  * latest LOG_RECORDS_KEPT: the older ones go by the primary key's range (the delete sees the
  * table as it was before this statement; a write never carries more than that many).
  */
-const LOG_CTES = `, logged AS (
+function logCtes(at: number): string {
+  return `, logged AS (
        INSERT INTO waymark.workflow_logs (instance_id, seq, at, level, line, node_id, message)
        SELECT g.i, g.s, to_timestamp(g.t / 1000.0), g.v, g.l, g.n, g.m
-         FROM json_to_recordset($20::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
+         FROM json_to_recordset($${at}::json) AS g(i uuid, s bigint, t float8, v text, l int, n text, m text)
         WHERE g.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, seq) DO NOTHING
      ), pruned AS (
        DELETE FROM waymark.workflow_logs o
-        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($20::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
+        USING (SELECT g.i, max(g.s) AS top FROM json_to_recordset($${at}::json) AS g(i uuid, s bigint) GROUP BY g.i) AS n
         WHERE o.instance_id = n.i AND o.seq <= n.top - ${LOG_RECORDS_KEPT} AND n.i IN (SELECT id FROM upd)
      )`;
+}
 
-const PERSIST = persistText(false);
-const PERSIST_LOGS = persistText(true);
+/**
+ * A large state's parts (store/state.ts), for instances whose guard held: the write's new chunks
+ * go in (a batch written again finds them there), and the instance's chunks its manifest no
+ * longer names go (all of them, for a state written whole or finished). Only instances that may
+ * have chunks on file are looked at.
+ */
+const CHUNK_RETURNING = `,
+                 w.chunked, CASE WHEN left(w.state, 1) = '@' THEN string_to_array(substr(w.state, 2), ',')::int[] ELSE '{}' END AS keep`;
+const CHUNK_CTES = `, put AS (
+       INSERT INTO waymark.state_chunks AS c (instance_id, id, data)
+       SELECT k.i, k.n, k.d FROM unnest($21::uuid[], $22::int[], $23::text[]) AS k(i, n, d)
+        WHERE k.i IN (SELECT id FROM upd)
+       ON CONFLICT (instance_id, id) DO UPDATE SET data = excluded.data
+     ), unnamed AS (
+       DELETE FROM waymark.state_chunks c USING upd
+        WHERE c.instance_id = upd.id AND upd.chunked AND NOT (c.id = ANY (upd.keep))
+     ), dropped AS (
+       -- The chunks a write replaced, by key (the usual case: a write knows what is on file).
+       -- The LIMIT by parameter fences the plan to key lookups, as w's does.
+       DELETE FROM waymark.state_chunks c
+        USING (SELECT * FROM unnest($24::uuid[], $25::int[]) AS d(i, n) LIMIT $26) AS d
+        WHERE c.instance_id = d.i AND c.id = d.n AND d.i IN (SELECT id FROM upd)
+     )`;
+
+/**
+ * The statement's forms, each prepared once per connection under its own name: the chunks' CTEs
+ * only for batches with an instance that has or writes a state in parts, the log records' only
+ * for batches that carry some, so a batch pays only for what it carries.
+ */
+const FORMS = new Map<string, { name: string; text: string }>();
+function persistForm(logs: boolean, chunks: boolean): { name: string; text: string } {
+  const name = `waymark_persist${chunks ? "_chunks" : ""}${logs ? "_logs" : ""}`;
+  let form = FORMS.get(name);
+  if (!form) FORMS.set(name, (form = { name, text: persistText(logs, chunks) }));
+  return form;
+}
 
 /**
  * One statement for a whole batch: instance states (guarded by the lease), their action
@@ -194,11 +241,25 @@ export async function instancesPersist(
   const logs: Array<{ i: string; s: number; t: number; v: string; l: number; n: string; m: string }> = [];
   for (const x of I) for (const l of x.logs ?? []) logs.push({ i: x.id, s: l.seq, t: l.at, v: l.level, l: l.line, n: l.nodeId, m: l.message });
   const withLogs = logs.length > 0;
+  const withChunks = I.some((x) => x.chunked || x.chunks || x.chunkDrop);
+  const put: { i: string[]; n: number[]; d: string[] } = { i: [], n: [], d: [] };
+  const drop: { i: string[]; n: number[] } = { i: [], n: [] };
+  if (withChunks)
+    for (const x of I) {
+      for (const [n, d] of x.chunks ?? []) {
+        put.i.push(x.id);
+        put.n.push(n);
+        put.d.push(d);
+      }
+      for (const n of x.chunkDrop ?? []) {
+        drop.i.push(x.id);
+        drop.n.push(n);
+      }
+    }
   const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
     // Two prepared statements: the one with the log records' CTEs only for batches that carry
     // some, so a workflow that does not log pays nothing for them.
-    name: withLogs ? "waymark_persist_logs" : "waymark_persist",
-    text: withLogs ? PERSIST_LOGS : PERSIST,
+    ...persistForm(withLogs, withChunks),
     values: [
       p.owner,
       I.map((x) => x.id),
@@ -235,6 +296,8 @@ export async function instancesPersist(
       JSON.stringify(consumed),
       I.length,
       told,
+      I.map((x) => x.chunked === true),
+      ...(withChunks ? [put.i, put.n, put.d, drop.i, drop.n, drop.i.length] : []),
       ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
   });

@@ -9,6 +9,7 @@ import type { InstanceWrite } from "../store/progress.js";
 import type { LogWrite } from "../store/logs.js";
 import { LOG_RECORDS_KEPT } from "../core/limits.js";
 import type { Task } from "../child/protocol.js";
+import { ChunkMemory, STATE_CHUNKED_FROM } from "../store/state.js";
 import type { Writable } from "./persister.js";
 
 /** An attempt running in a child, as the executor tracks it. */
@@ -73,6 +74,8 @@ export class LiveInstance implements Writable {
   continuing = false;
   /** Isolated (one more death of its supervisor would fail it), and it has written no progress since. */
   suspect = false;
+  /** Its state's chunks on file, once its state is large enough to be written in parts (store/state.ts). */
+  chunks: ChunkMemory | undefined;
   /**
    * The machine holds state that must be written before anything else is dispatched (new action
    * calls computed from results). Writes without it only add attempt rows: a resumed instance
@@ -164,6 +167,17 @@ export class LiveInstance implements Writable {
     } else {
       write = { id: this.id, epoch: this.epoch, status: "running" };
     }
+    // A large state goes in parts: the manifest on the row, and only the chunks not yet on file.
+    let chunkMemory: { texts: string[]; ids: number[] } | undefined;
+    if (write.state !== undefined && (this.chunks?.any || (write.state !== null && write.state.length >= STATE_CHUNKED_FROM))) {
+      const memory = (this.chunks ??= new ChunkMemory());
+      const parts = memory.write(write.state);
+      if (memory.lost) write.chunked = true;
+      write.state = parts.state;
+      if (parts.put.length) write.chunks = parts.put;
+      if (parts.drop.length) write.chunkDrop = parts.drop;
+      chunkMemory = parts.memory;
+    }
     if (this.machine.waitsOnWorld()) write.seen = this.machine.seenPos;
     if (this.machine.children.size) write.awaitsChildren = true;
     if (consumed.length) write.consumed = consumed;
@@ -177,12 +191,14 @@ export class LiveInstance implements Writable {
       attempts,
       after: (eventsSent) => {
         this.inWrite = [];
+        if (chunkMemory) this.chunks!.landed(chunkMemory);
         // Progress is on record (and its deaths in a row cleared): no longer a suspect.
         if (progress) this.suspect = false;
         this.afterWrite(this, sends, effects, eventsSent);
       },
       undo: () => {
         this.inWrite = [];
+        if (chunkMemory) this.chunks!.forget();
         this.attempts.unshift(...attempts);
         this.toSend.unshift(...sends);
         this.toApply.unshift(...effects);

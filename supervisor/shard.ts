@@ -1,3 +1,4 @@
+import { ChunkMemory, isManifest, stateAssemble } from "../store/state.js";
 import type pg from "pg";
 import type { Task } from "../child/protocol.js";
 import type { WaymarkConfig } from "../config/env.js";
@@ -147,19 +148,44 @@ export class Shard {
       this.persister.mark(live, true);
       return;
     }
+    // A large state is stored in parts: read them (the database's trouble sends the instance back
+    // to the queue, as above), and remember them, so the next write sends only new ones.
+    let state = c.state;
+    let chunks: ChunkMemory | undefined;
+    if (isManifest(state)) {
+      let whole: { text: string; chunks: Map<number, string> } | undefined;
+      try {
+        whole = (await stateAssemble(this.options.db, new Map([[c.id, state]]))).get(c.id);
+      } catch (e) {
+        if (!databaseError(e)) throw e;
+        this.options.log.warn("reading a claimed instance's state failed; the instance goes back to the queue", {
+          instance: c.id,
+          error: (e as Error).message,
+        });
+        const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
+        live.exit = { kind: "released", keepState: true };
+        this.live.set(c.id, live);
+        this.persister.mark(live, true);
+        return;
+      }
+      state = whole!.text;
+      chunks = ChunkMemory.from(whole!.chunks);
+    }
     try {
       const { ir, source } = version;
       const options: MachineOptions = { source, stepLimit: this.options.config.workflowStepLimit, maxValueBytes: this.options.config.maxValueBytes };
-      machine = c.state ? snapshotRead(ir, c.state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
+      machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
     } catch (e) {
       this.options.log.error("cannot resume instance", { instance: c.id, error: e });
       const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
+      live.chunks = chunks; // its write deletes them
       live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
       this.live.set(c.id, live);
       this.persister.mark(live, true);
       return;
     }
     const live = this.newLive(c, machine);
+    live.chunks = chunks;
     this.live.set(c.id, live);
     if (c.cancelRequested) return this.cancel(c.id);
     const resumed = c.state !== null || c.epoch > 1;

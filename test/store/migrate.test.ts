@@ -38,6 +38,7 @@ test("migrations apply in order, are recorded, and a second run does nothing", a
       "published",
       "samples",
       "schedules",
+      "state_chunks",
       "worker_status",
       "workflow_logs",
       "workflow_versions",
