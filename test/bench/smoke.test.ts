@@ -29,6 +29,7 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
     "long-history",
     "sleepers",
     "limited",
+    "enqueue",
     "graphile-worker unbatched",
     "graphile-worker batched",
     "pg-boss",
@@ -41,6 +42,8 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
   t.true((by("sequential").p50_ms as number) > 0);
   t.true((by("latency").run_result_p50_ms as number) > 0);
   t.true((by("long-history").late_over_early as number) > 0);
+  t.is((by("long-history").accumulating_long_curve_ms as number[]).length, 10);
+  t.true((by("enqueue").instances_per_s as number) > 0);
   t.true((by("sleepers").rss as { supervisorMaxMb: number }).supervisorMaxMb > 0);
   // Flow control: the limits hold even at the smoke size.
   t.true((by("limited").concurrency_peak as number) <= 5);
