@@ -232,16 +232,19 @@ export class Supervisor {
       this.leases.start();
       this.poller.start();
       // While runnable instances are left (the last claim was full), claim again as soon as there
-      // is room for a batch, not at the next poll: a finished instance frees a place, a drained
+      // is room for a batch, not at the next poll: an instance that finished or left memory
+      // (asleep, waiting) frees a place, a drained
       // child pool asks for work. Without a backlog, new work comes with a NOTIFY (and due
       // sleepers at the poll): a claim at every finish would ask an empty queue each time.
       // A batch is 40% of the cap (200 at most, a claim's most): fewer, larger claims, dispatches
       // and writes (tiny: 8,536 -> 9,206 instances/s against 10%, four runs each); a claim woken
       // by a NOTIFY takes whatever room there is, so a single start waits for nothing.
       const batchRoom = Math.max(1, Math.min(MAX_CLAIM, Math.floor((config.maxConcurrentInstances * 2) / 5)));
-      this.events.on("instance.finished", () => {
+      const roomFreed = () => {
         if (this.backlog && this.room() >= batchRoom) this.poller?.wake();
-      });
+      };
+      this.events.on("instance.finished", roomFreed);
+      this.events.on("instance.left", roomFreed);
       pool.on("drained", () => {
         if (this.backlog) this.poller?.wake();
       });

@@ -23,14 +23,16 @@ test("a user module whose top-level code never returns: the supervisor kills its
   const s = await supervise({
     databaseUrl: await dbUrl(),
     modules: ["test/fixtures/workflows/spins-at-load.ts"],
-    env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "300", WAYMARK_WORKER_COUNT: "1" },
+    // Long enough for the module to be transpiled and start spinning on a busy machine: with a
+    // shorter limit the child's own timer could fire first, while the loader still worked.
+    env: { WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS: "1500", WAYMARK_WORKER_COUNT: "1" },
     ready: false,
   });
   const { exitCode } = await s.exited;
   t.is(exitCode, 1, s.output());
   t.regex(
     s.output(),
-    /a worker did not finish loading the user modules \(test\/fixtures\/workflows\/spins-at-load\.ts\) within 300 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\) and was killed/,
+    /a worker did not finish loading the user modules \(test\/fixtures\/workflows\/spins-at-load\.ts\) within 1500 ms \(WAYMARK_USER_MODULE_LOAD_TIMEOUT_MS\) and was killed/,
   );
   t.notRegex(s.output(), /waymark supervise is running/);
 });
