@@ -44,7 +44,8 @@ export async function freshSchema(url: string): Promise<void> {
   await sql(url, "CHECKPOINT");
 }
 
-function rssKb(pid: number): number {
+/** A process's resident memory in KiB (0 once it is gone). */
+export function rssKb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : 0;

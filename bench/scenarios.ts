@@ -5,11 +5,11 @@
  */
 import pg from "pg";
 import { closeClient, sharedClient } from "../sdk/client.js";
-import { cpuSampler, freshSchema, median, percentile, rssSampler, sql, startSupervisor, type CpuShares, type RssStats } from "./harness.js";
+import { cpuSampler, freshSchema, median, percentile, rssKb, rssSampler, sql, startSupervisor, type CpuShares, type RssStats } from "./harness.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { FanOut, FirstAction, Limited, LongHistory, LongLoop, Rated, Sleeper, Tiny, wallClock } from "./workflows.js";
+import { FanOut, FirstAction, Limited, LongHistory, LongLoop, Rated, Sleeper, Tiny, Waiter, wallClock } from "./workflows.js";
 
 export interface Sizes {
   fanoutActions: number;
@@ -334,7 +334,7 @@ async function longHistory(ctx: Context): Promise<Metrics> {
   });
 }
 
-/** Many instances in a durable sleep: what do they cost the supervisor? */
+/** Many instances asleep or waiting for a message: what do they cost the supervisor once out of memory? */
 async function sleepers(ctx: Context): Promise<Metrics> {
   const n = ctx.sizes.sleepers;
   return withSupervisor(
@@ -342,18 +342,36 @@ async function sleepers(ctx: Context): Promise<Metrics> {
     async (pid) => {
       const rss = rssSampler(pid);
       const t0 = performance.now();
-      await Sleeper.startMany(Array.from({ length: n }, () => [3_600_000]));
+      // Half sleep an hour, half wait for a message that does not come.
+      const waiting = Math.floor(n / 2);
+      await Sleeper.startMany(Array.from({ length: n - waiting }, () => [3_600_000]));
+      await Waiter.startMany(Array.from({ length: waiting }, () => []));
       for (;;) {
         const { rows } = await sql(ctx.url, "SELECT count(*)::int AS n FROM waymark.instances WHERE status = 'sleeping'");
         if (rows[0].n >= n) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       const seconds = (performance.now() - t0) / 1000;
-      // Let the supervisor settle, then read its memory with all of them asleep.
-      await new Promise((r) => setTimeout(r, 1000));
-      return { scenario: "sleepers", instances: n, instances_per_s: Math.round(n / seconds), seconds: +seconds.toFixed(2), rss: rss.stop() };
+      // Let the supervisor settle, then read its memory with all of them asleep: what it keeps
+      // per sleeping instance shows as the settled size's growth with their number (run it at
+      // --size sleepers=100000 beside the default), the peak is what taking them in cost.
+      await new Promise((r) => setTimeout(r, 3000));
+      let settled = Infinity;
+      for (let i = 0; i < 5; i++) {
+        settled = Math.min(settled, rssKb(pid));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return {
+        scenario: "sleepers",
+        instances: n,
+        instances_per_s: Math.round(n / seconds),
+        seconds: +seconds.toFixed(2),
+        supervisor_settled_mb: +(settled / 1024).toFixed(1),
+        rss: rss.stop(),
+      };
     },
-    { WAYMARK_EVICT_SLEEP_THRESHOLD_MS: "1000" },
+    // A waiting instance stays in memory this long before it leaves (a message often comes soon).
+    { WAYMARK_EVICT_SLEEP_THRESHOLD_MS: "100" },
   );
 }
 

@@ -3,7 +3,7 @@
  * dist/bench/workflows.js) as WAYMARK_USER_MODULE; the bench process queues the workflows.
  */
 import { appendFileSync } from "node:fs";
-import { action, sleep, workflow, Workflow } from "../sdk/index.js";
+import { action, sleep, waitForEvent, workflow, Workflow } from "../sdk/index.js";
 
 /** The wall clock with sub-millisecond resolution, comparable across processes. */
 export function wallClock(): number {
@@ -81,6 +81,15 @@ export class LongLoop extends Workflow {
 export class Sleeper extends Workflow {
   async run(ms: number) {
     await sleep(ms);
+    return await noop(1);
+  }
+}
+
+/** Waits for a message named "go" (none comes in the bench): out of memory once idle. */
+@workflow
+export class Waiter extends Workflow {
+  async run() {
+    await waitForEvent("go");
     return await noop(1);
   }
 }
