@@ -28,6 +28,8 @@
  * and cycles: an object reached twice is stored once as {"$w":"def","i":n,"v":...} and then
  * referred to as {"$w":"ref","i":n}, so two variables holding one array still hold one array
  * after a restore. An extension stores the interpreter's own objects (closures, handles).
+ * `encodeGraphText` also remembers the text of large arrays of plain values (`ArrayTexts`), so
+ * that a snapshot of an array that only grew encodes only what was added.
  */
 import { inspect, types } from "node:util";
 import { SerializationError } from "./errors.js";
@@ -149,6 +151,92 @@ function errorName(err: Error): string {
   return ctor && ctor !== "Object" ? ctor : "Error";
 }
 
+/** Arrays at least this long are remembered by `ArrayTexts`. */
+const ARRAY_TEXT_FROM = 256;
+/** A remembered array's text grows in blocks of about this many characters, none rewritten once full. */
+const BLOCK = 16_384;
+
+/** A value JSON writes as it is, with no tag: a safe string, a plain number, a boolean, null. */
+function isPlainValue(v: unknown): boolean {
+  switch (typeof v) {
+    case "number":
+      return isPlainNumber(v);
+    case "string":
+      return !unsafeString(v);
+    case "boolean":
+      return true;
+    default:
+      return v === null;
+  }
+}
+
+/**
+ * One machine's memory of the JSON text of its large arrays of plain values (numbers, safe
+ * strings, booleans, null), between its snapshots. An accumulating workflow's array only grows:
+ * when the items remembered are still the array's first ones (compared one by one), its text is
+ * the remembered text and the new items' text, so a step encodes what it added, not the whole
+ * history. The text is kept in blocks, so that no step copies (or allocates) all of it. Held
+ * weakly: an array the machine dropped is forgotten with it.
+ */
+export class ArrayTexts {
+  private readonly known = new WeakMap<unknown[], { items: unknown[]; blocks: string[] }>();
+
+  /** The text of `arr`'s items (no brackets) in blocks, or undefined if it is short or holds anything else. */
+  blocksOf(arr: unknown[]): string[] | undefined {
+    const n = arr.length;
+    if (n < ARRAY_TEXT_FROM) return undefined;
+    const hit = this.known.get(arr);
+    let from = 0;
+    if (hit && hit.items.length <= n) {
+      const items = hit.items;
+      from = items.length;
+      for (let i = 0; i < items.length; i++) {
+        const v = arr[i];
+        // -0 equals 0 but is written tagged; a hole reads as undefined, never remembered.
+        if (v !== items[i] || (v === 0 && 1 / v < 0)) {
+          from = 0;
+          break;
+        }
+      }
+    }
+    for (let i = from; i < n; i++) {
+      if (!isPlainValue(arr[i])) {
+        this.known.delete(arr);
+        return undefined;
+      }
+    }
+    if (hit && from > 0) {
+      if (from === n) return hit.blocks;
+      for (let i = from; i < n; i++) hit.items.push(arr[i]);
+      const added = JSON.stringify(arr.slice(from)).slice(1, -1);
+      const blocks = hit.blocks;
+      const tail = blocks[blocks.length - 1]!;
+      if (tail.length + added.length < BLOCK) blocks[blocks.length - 1] = flat(`${tail},${added}`);
+      else blocks.push(`,${added}`);
+      return blocks;
+    }
+    const blocks = [JSON.stringify(arr).slice(1, -1)];
+    this.known.set(arr, { items: arr.slice(), blocks });
+    return blocks;
+  }
+}
+
+/**
+ * A concatenation made one flat string now (V8 keeps `a + b` as a pair until it is read): a
+ * block extended at every step would otherwise be a chain of as many pairs.
+ */
+function flat(s: string): string {
+  // Number() reads the string, which flattens it in place; its result is not needed.
+  Number(s);
+  return s;
+}
+
+/**
+ * Where `encodeGraphPieces` put a remembered array: a string that starts with NUL, which no
+ * stored string can (a string with a NUL is written tagged), so none can pass for one.
+ */
+const PIECE = /"\\u0000(\d+)"/g;
+
 class Encoder {
   private readonly seen = new Set<object>();
   private readonly path: string[] = [];
@@ -157,10 +245,13 @@ class Encoder {
   private readonly written: Map<object, number> | undefined;
   private readonly extData: Map<object, { tag: string; data: unknown }> | undefined;
   private nextId = 0;
+  /** Graph mode with remembered arrays: their texts' blocks, by the number in their place. */
+  readonly arrays: string[][] = [];
 
   constructor(
     private readonly ext: CodecExtension | undefined,
     graph: boolean,
+    private readonly texts?: ArrayTexts,
   ) {
     this.counts = graph ? new Map() : undefined;
     this.written = graph ? new Map() : undefined;
@@ -189,7 +280,10 @@ class Encoder {
     if (ext) return this.count(ext.data, d);
     if (typeof value === "function") return;
     if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) this.count(obj[i], d);
+      for (let i = 0; i < obj.length; i++) {
+        const v = obj[i];
+        if (v !== null && (typeof v === "object" || typeof v === "function")) this.count(v, d);
+      }
     } else if (obj instanceof Map) {
       for (const [k, v] of obj) {
         this.count(k, d);
@@ -264,6 +358,8 @@ class Encoder {
       if (Object.getPrototypeOf(obj) !== Array.prototype) {
         return this.fail(`an instance of ${className(obj)} (an Array subclass) cannot round-trip: pass a plain array`);
       }
+      const blocks = this.texts?.blocksOf(obj);
+      if (blocks !== undefined) return `\0${this.arrays.push(blocks) - 1}`;
       let out: Encoded[] | undefined;
       for (let i = 0; i < obj.length; i++) {
         const item = obj[i];
@@ -457,6 +553,29 @@ export function encodeGraph(value: unknown, ext?: CodecExtension, what = "workfl
     const encoder = new Encoder(ext, true);
     encoder.count(value);
     return encoder.walk(value);
+  });
+}
+
+/**
+ * `encodeGraph` as JSON text, in pieces to be joined (what the interpreter's snapshots use): the
+ * large arrays of plain values `texts` remembers are written from their remembered blocks, so a
+ * large state costs a step what the step changed, and no single string holds all of it.
+ */
+export function encodeGraphPieces(value: unknown, ext: CodecExtension | undefined, texts: ArrayTexts, what = "workflow state"): string[] {
+  return run(what, () => {
+    const encoder = new Encoder(ext, true, texts);
+    encoder.count(value);
+    const json = JSON.stringify(encoder.walk(value));
+    const arrays = encoder.arrays;
+    if (!arrays.length) return [json];
+    const pieces: string[] = [];
+    let last = 0;
+    for (const m of json.matchAll(PIECE)) {
+      pieces.push(json.slice(last, m.index), "[", ...arrays[Number(m[1])]!, "]");
+      last = m.index + m[0].length;
+    }
+    pieces.push(json.slice(last));
+    return pieces;
   });
 }
 

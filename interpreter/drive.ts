@@ -7,7 +7,7 @@
 import { checkSize, encode, encodeFailure, type Encoded } from "../core/codec.js";
 import { SerializationError } from "../core/errors.js";
 import type { Machine } from "./machine.js";
-import { snapshotWrite } from "./snapshot.js";
+import { snapshotPieces } from "./snapshot.js";
 
 /** How an instance ends, as its row stores it. */
 export type Finished = { status: "completed"; result: Encoded } | { status: "failed"; error: Encoded };
@@ -46,15 +46,17 @@ export function machineAdvance(
  * cannot be written (a state over `maxStateBytes`, WAYMARK_MAX_STATE_BYTES, or one the codec
  * refuses).
  */
-export function snapshotStored(m: Machine, maxStateBytes: number): { state: string } | { error: Encoded } {
+export function snapshotStored(m: Machine, maxStateBytes: number): { pieces: string[]; length: number } | { error: Encoded } {
   try {
-    const text = snapshotWrite(m);
-    if (text.length > maxStateBytes) {
+    const pieces = snapshotPieces(m);
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    if (length > maxStateBytes) {
       throw new SerializationError(
-        `it is ${text.length} bytes, over the limit of ${maxStateBytes} (WAYMARK_MAX_STATE_BYTES): keep large data in actions or your own tables, and pass references`,
+        `it is ${length} bytes, over the limit of ${maxStateBytes} (WAYMARK_MAX_STATE_BYTES): keep large data in actions or your own tables, and pass references`,
       );
     }
-    return { state: text };
+    return { pieces, length };
   } catch (e) {
     const err = new Error(`the workflow's state cannot be stored, so it cannot continue durably: ${(e as Error).message}`);
     err.name = (e as Error).name || "SerializationError";

@@ -5,7 +5,7 @@
  * retries by the call's policy). It does no I/O and reads no clock: the caller passes `now`.
  */
 import type { Pos, WorkflowIR, WorkflowLogLevel } from "../core/ir.js";
-import { checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type Encoded, type ErrorData } from "../core/codec.js";
+import { ArrayTexts, checkSize, decode, DEFAULT_MAX_VALUE_BYTES, encode, errorFromData, type Encoded, type ErrorData } from "../core/codec.js";
 import { bind, iterate } from "./bind.js";
 import type { Runtime } from "./evaluate.js";
 import { actionOptions, retryDecision, type ActionDefaults } from "../core/policy.js";
@@ -77,6 +77,8 @@ export class WorkflowLimitError extends MachineFault {
  * The machine is deterministic given the results it is fed; time enters only through `now`.
  */
 export class Machine implements Runtime {
+  /** The text of large arrays of plain values as last written, so a snapshot encodes only what they added (core/codec.ts). */
+  readonly arrayTexts = new ArrayTexts();
   seq = 0;
   hseq = 0;
   fseq = 0;

@@ -7,7 +7,7 @@
  */
 import { GLOBALS, PROTOTYPE_METHODS } from "../core/builtins.js";
 import type { WorkflowIR } from "../core/ir.js";
-import { decode, encodeGraph, type CodecExtension, type Encoded } from "../core/codec.js";
+import { decode, encodeGraphPieces, type CodecExtension, type Encoded } from "../core/codec.js";
 import { SLICE_STEPS } from "../core/limits.js";
 import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
@@ -259,6 +259,11 @@ function extension(m: Machine): CodecExtension {
 
 /** The machine's state as text for Postgres. */
 export function snapshotWrite(m: Machine): string {
+  return snapshotPieces(m).join("");
+}
+
+/** The machine's state as text for Postgres, in pieces to be joined (large arrays in their remembered blocks). */
+export function snapshotPieces(m: Machine): string[] {
   const root: SnapshotRoot = {
     v: FORMAT,
     seq: m.seq,
@@ -278,7 +283,7 @@ export function snapshotWrite(m: Machine): string {
     root.run = m.runnable.map((f) => f.id);
     root.steps = m.steps;
   }
-  return JSON.stringify(encodeGraph(root, extension(m)));
+  return encodeGraphPieces(root, extension(m), m.arrayTexts);
 }
 
 /** Rebuilds a machine from a snapshot. */

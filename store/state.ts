@@ -36,31 +36,75 @@ const GEAR = new Int32Array(256);
 }
 
 /**
- * Cuts a text into chunks whose ends depend only on the text around them (a gear hash over the
- * last 32 characters), between MIN and MAX long; a cut never splits a surrogate pair.
+ * The length of the chunk that starts a text, given its first MAX + 1 characters (or all that
+ * is left): up to a boundary of the gear hash over the last 32 characters, between MIN and MAX
+ * long, or the whole of what is left; a cut never splits a surrogate pair. It depends only on
+ * those characters, so a chunk that starts where an old one started, with the same characters,
+ * ends where it ended (unless the old one ended with its text).
  */
-export function stateSplit(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
+function cutLength(w: string): number {
+  const n = w.length;
   let h = 0;
-  const n = text.length;
   // The hash depends only on the last 32 characters: a chunk's first MIN - 32 need no hashing.
   for (let i = MIN - 32; i < n; i++) {
-    h = ((h << 1) + GEAR[text.charCodeAt(i) & 0xff]!) | 0;
-    const len = i + 1 - start;
+    h = ((h << 1) + GEAR[w.charCodeAt(i) & 0xff]!) | 0;
+    const len = i + 1;
     if (len < MIN) continue;
     if ((h & MASK) === 0 || len >= MAX) {
-      let end = i + 1;
-      const last = text.charCodeAt(end - 1);
-      if (last >= 0xd800 && last <= 0xdbff && end < n) end++;
-      out.push(text.slice(start, end));
-      start = end;
-      i = end + MIN - 33;
-      h = 0;
+      const last = w.charCodeAt(len - 1);
+      return last >= 0xd800 && last <= 0xdbff && len < n ? len + 1 : len;
     }
   }
-  if (start < n) out.push(text.slice(start));
+  return n;
+}
+
+/**
+ * A text given as pieces to be joined (a snapshot's, core/codec.ts), read front to back without
+ * joining them: `slice` asks for ranges that never start before an earlier one's start.
+ */
+class Pieces {
+  readonly length: number;
+  /** The piece the last range started in, and where that piece starts in the text. */
+  private p = 0;
+  private at = 0;
+
+  constructor(private readonly pieces: readonly string[]) {
+    let n = 0;
+    for (const x of pieces) n += x.length;
+    this.length = n;
+  }
+
+  slice(from: number, to: number): string {
+    const pieces = this.pieces;
+    if (to > this.length) to = this.length;
+    while (this.p < pieces.length - 1 && this.at + pieces[this.p]!.length <= from) this.at += pieces[this.p++]!.length;
+    const first = pieces[this.p]!;
+    if (to - this.at <= first.length) return first.slice(from - this.at, to - this.at);
+    let out = first.slice(from - this.at);
+    for (let q = this.p + 1, qa = this.at + first.length; qa < to && q < pieces.length; qa += pieces[q++]!.length) out += pieces[q]!.slice(0, to - qa);
+    return out;
+  }
+}
+
+/** Cuts a text into content-defined chunks (`cutLength`), each between MIN and MAX long but the last. */
+export function stateSplit(text: string): string[] {
+  const out: string[] = [];
+  for (let start = 0; start < text.length; ) {
+    const end = start + cutLength(text.slice(start, start + MAX + 1));
+    out.push(text.slice(start, end));
+    start = end;
+  }
   return out;
+}
+
+/**
+ * A copy of a part of a large text that does not keep the whole text alive. V8 makes a slice a
+ * view of its parent: a chunk kept for many steps would pin the snapshot it was cut from, and a
+ * long-lived instance would hold one old snapshot per chunk. (A slice of a concatenation is a
+ * view of a fresh flat copy.)
+ */
+function detached(part: string): string {
+  return ` ${part}`.slice(1);
 }
 
 export function isManifest(state: string | null | undefined): state is string {
@@ -131,35 +175,57 @@ export class ChunkMemory {
   }
 
   /**
-   * The state to write for `text`: inline, or a manifest and the chunks not yet on file, and the
+   * The state to write for `text` (whole, or in pieces to be joined: a snapshot's): inline, or a manifest and the chunks not yet on file, and the
    * chunks on file it no longer names. A step changes a few places, and content-defined cuts
-   * fall again where they fell around them: the new chunks are matched against the old in order,
-   * looking a few ahead after a change (string comparisons, most of them settled by the length).
+   * fall again where they fell around them. So the text is cut from its start, and wherever a
+   * chunk starts with one of the next few old chunks (LOOK_AHEAD past the last one matched), that
+   * chunk is it (its end depends only on its characters): only changed places are hashed, the
+   * rest is compared (natively), and the result is the cut `stateSplit` makes.
    */
-  write(text: string | null): { state: string | null; put: Array<[number, string]>; drop: number[]; memory: { texts: string[]; ids: number[] } } {
-    if (text === null || text.length < STATE_CHUNKED_FROM) return { state: text, put: [], drop: this.ids, memory: { texts: [], ids: [] } };
-    const texts = stateSplit(text);
-    const ids = new Array<number>(texts.length);
+  write(text: string | readonly string[] | null): {
+    state: string | null;
+    put: Array<[number, string]>;
+    drop: number[];
+    memory: { texts: string[]; ids: number[] };
+  } {
+    const whole = typeof text === "string" ? [text] : text;
+    const view = whole && new Pieces(whole);
+    if (!view || view.length < STATE_CHUNKED_FROM) {
+      return { state: whole === null ? null : whole.join(""), put: [], drop: this.ids, memory: { texts: [], ids: [] } };
+    }
+    const n = view.length;
     const old = this.texts;
+    const texts: string[] = [];
+    const ids: number[] = [];
     const put: Array<[number, string]> = [];
     const kept = new Set<number>();
     let j = 0;
-    for (let i = 0; i < texts.length; i++) {
-      const t = texts[i]!;
+    for (let pos = 0; pos < n; ) {
       let at = -1;
       for (let k = j; k < old.length && k <= j + LOOK_AHEAD; k++) {
-        if (old[k] === t) {
+        const o = old[k]!;
+        const end = pos + o.length;
+        // The old text's last chunk ended with its text, not at a cut: it is one here only as the last.
+        // (A slice compared is much faster in V8 than startsWith, which goes character by character.)
+        if (end <= n && (k < old.length - 1 || end === n) && view.slice(pos, end) === o) {
           at = k;
           break;
         }
       }
       if (at >= 0) {
-        ids[i] = this.ids[at]!;
-        kept.add(ids[i]!);
+        texts.push(old[at]!);
+        ids.push(this.ids[at]!);
+        kept.add(this.ids[at]!);
         j = at + 1;
+        pos += old[at]!.length;
       } else {
-        ids[i] = this.next++;
-        put.push([ids[i]!, t]);
+        const w = view.slice(pos, pos + MAX + 1);
+        const t = detached(w.slice(0, cutLength(w)));
+        const id = this.next++;
+        texts.push(t);
+        ids.push(id);
+        put.push([id, t]);
+        pos += t.length;
       }
     }
     return { state: manifestOf(ids), put, drop: this.ids.filter((id) => !kept.has(id)), memory: { texts, ids } };

@@ -103,9 +103,9 @@ export class LiveInstance implements Writable {
   }
 
   /** The machine's snapshot; a state that cannot be stored fails the instance (not the supervisor). */
-  private snapshot(): string | undefined {
+  private snapshot(): { pieces: string[]; length: number } | undefined {
     const stored = snapshotStored(this.machine, this.maxStateBytes);
-    if ("state" in stored) return stored.state;
+    if ("pieces" in stored) return stored;
     this.exit = { kind: "finished", status: "failed", error: stored.error };
     return undefined;
   }
@@ -150,7 +150,10 @@ export class LiveInstance implements Writable {
     if (consumed.length || effects.length || logs.length) this.needsSnapshot = true;
     // Take the snapshot first: if it fails, the instance leaves as failed with this write.
     const keep = this.exit?.kind === "finished" || (this.exit?.kind === "released" && this.exit.keepState);
-    const state = keep ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
+    const snap = keep ? undefined : this.needsSnapshot || sends.length || this.exit ? this.snapshot() : undefined;
+    // A large state goes in parts (below): its pieces are cut as they are, never joined.
+    const inParts = snap !== undefined && (this.chunks?.any || snap.length >= STATE_CHUNKED_FROM);
+    const state = snap === undefined ? undefined : inParts ? "" : snap.pieces.join("");
     const exit = this.exit;
     let write: InstanceWrite;
     if (exit?.kind === "finished") {
@@ -169,9 +172,9 @@ export class LiveInstance implements Writable {
     }
     // A large state goes in parts: the manifest on the row, and only the chunks not yet on file.
     let chunkMemory: { texts: string[]; ids: number[] } | undefined;
-    if (write.state !== undefined && (this.chunks?.any || (write.state !== null && write.state.length >= STATE_CHUNKED_FROM))) {
+    if (write.state !== undefined && (inParts || (write.state === null && this.chunks?.any))) {
       const memory = (this.chunks ??= new ChunkMemory());
-      const parts = memory.write(write.state);
+      const parts = memory.write(write.state === null ? null : snap!.pieces);
       if (memory.lost) write.chunked = true;
       write.state = parts.state;
       if (parts.put.length) write.chunks = parts.put;

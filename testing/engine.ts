@@ -252,7 +252,7 @@ export class Engine {
     const stored = snapshotStored(m, this.limits.maxStateBytes);
     if ("error" in stored) return this.finish(inst, { status: "failed", error: stored.error });
     inst.sendUnwritten = false;
-    inst.machine = snapshotRead(irOf(inst.def), stored.state, this.machineOptions(inst.def));
+    inst.machine = snapshotRead(irOf(inst.def), stored.pieces.join(""), this.machineOptions(inst.def));
   }
 
   /** Hands the machine the messages it has not read (a restored one reads every unconsumed one again). */

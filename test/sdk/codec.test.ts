@@ -1,5 +1,18 @@
 import test from "ava";
-import { decode, encode, encodeGraph, errorFromData, errorToData, MAX_DEPTH, roundTrip, type Encoded, type ErrorData } from "../../core/codec.js";
+import * as fc from "fast-check";
+import {
+  ArrayTexts,
+  decode,
+  encode,
+  encodeGraph,
+  encodeGraphPieces,
+  errorFromData,
+  errorToData,
+  MAX_DEPTH,
+  roundTrip,
+  type Encoded,
+  type ErrorData,
+} from "../../core/codec.js";
 import { SerializationError } from "../../core/errors.js";
 
 /** Through JSON text, as values travel to and from Postgres. */
@@ -403,4 +416,62 @@ test("graph mode decodes a cycle through an error's fields", (t) => {
   err.self = err;
   const back = viaJsonGraph(err) as typeof err;
   t.is(back.self, back);
+});
+
+test("a large array of plain values is written from its remembered text, as the whole encoding would write it, whatever happened to it between snapshots", (t) => {
+  // What a workflow may do to an array between two snapshots: grow it, change, delete or
+  // shrink it, put in what is not a plain value (-0, NaN, undefined, an unsafe string, an
+  // object), hold it twice (a shared reference), or swap it for a copy.
+  const item = fc.oneof(
+    fc.integer(),
+    fc.double(),
+    fc.string({ unit: "binary", maxLength: 8 }),
+    fc.constantFrom(true, false, null, -0, 0, Number.NaN, undefined, "\0", "\ud800", { a: 1 }),
+  );
+  const op = fc.oneof(
+    { arbitrary: fc.record({ push: fc.array(item, { maxLength: 40 }) }), weight: 4 },
+    fc.record({ set: fc.nat(), to: item }),
+    fc.record({ remove: fc.nat() }),
+    fc.record({ shrink: fc.nat(300) }),
+    // 0 then -0 in one place: equal by ===, written differently.
+    fc.record({ zero: fc.nat() }),
+    fc.constant("share" as const),
+    fc.constant("copy" as const),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })), { minLength: 250, maxLength: 400 }),
+      fc.array(op, { maxLength: 25 }),
+      (start, ops) => {
+        const texts = new ArrayTexts();
+        let list: unknown[] = start.map((x) => (Object.is(x, -0) ? 0 : x));
+        const root: Record<string, unknown> = { before: "x", list, after: [1, 2] };
+        const same = () => t.is(encodeGraphPieces(root, undefined, texts).join(""), JSON.stringify(encodeGraph(root)));
+        same();
+        for (const o of ops) {
+          if (o === "share") root.again = list;
+          else if (o === "copy") root.list = list = [...list];
+          else if ("push" in o) list.push(...o.push);
+          else if ("set" in o) list[o.set % (list.length + 1)] = o.to;
+          else if ("remove" in o) delete list[o.remove % (list.length + 1)];
+          else if ("zero" in o) {
+            list[o.zero % list.length] = 0;
+            same();
+            list[o.zero % list.length] = -0;
+          } else list.length = Math.max(0, list.length - o.shrink);
+          same();
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test("a remembered array's text cannot be forged by a stored string", (t) => {
+  const texts = new ArrayTexts();
+  // A string that reads like the place of a remembered array, next to a real one.
+  const value = { fake: "\0" + "0", list: Array.from({ length: 300 }, (_, i) => i), text: '"\\u00000"' };
+  const json = encodeGraphPieces(value, undefined, texts).join("");
+  t.is(json, JSON.stringify(encodeGraph(value)));
+  t.deepEqual(decode(JSON.parse(json) as Encoded), value);
 });

@@ -1,4 +1,5 @@
 import test from "ava";
+import * as fc from "fast-check";
 import { instanceClaim } from "../../store/leases.js";
 import { instanceGetFull, instancesCollect } from "../../store/instances.js";
 import { instancesPersist, type InstanceWrite } from "../../store/progress.js";
@@ -24,6 +25,65 @@ test("a text is cut where its content says: the chunks join back to it, never sp
   const again = new Set(parts);
   const changed = stateSplit(b).filter((p) => !again.has(p));
   t.true(changed.length <= 8, `${changed.length} of ${parts.length} chunks changed`);
+});
+
+test("a write cuts the text exactly as a fresh cut would, whatever changed since the last (edits anywhere, growth, shrinking, a lost write), and reuses the ids of unchanged chunks", (t) => {
+  // Edits of a large text: a splice of some characters (surrogate pairs included) somewhere.
+  const edit = fc.record({
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    remove: fc.nat(3000),
+    insert: fc.string({ unit: "grapheme", maxLength: 600 }),
+    split: fc.nat(9000),
+  });
+  // Growth at the end (an accumulating workflow) weighs most: the old last chunk ended with its text, not at a cut.
+  const append = fc.record({
+    at: fc.constant(1),
+    remove: fc.constant(0),
+    insert: fc.string({ unit: "grapheme", minLength: 1, maxLength: 300 }),
+    split: fc.nat(9000),
+  });
+  const inPieces = (text: string, size: number): string[] => {
+    const out: string[] = [""];
+    for (let i = 0; i < text.length; i += size + 1) out.push(text.slice(i, i + size + 1), "");
+    return out;
+  };
+  fc.assert(
+    fc.property(fc.array(fc.oneof(edit, append, append, fc.constant("lost" as const)), { minLength: 1, maxLength: 12 }), (edits) => {
+      const memory = new ChunkMemory();
+      let text = big(1500);
+      const first = memory.write(text);
+      memory.landed(first.memory);
+      let previous = new Map(first.memory.texts.map((x, i) => [x, first.memory.ids[i]!]));
+      for (const e of edits) {
+        if (e === "lost") {
+          memory.forget();
+          previous = new Map();
+          continue;
+        }
+        const at = Math.floor(e.at * text.length);
+        text = text.slice(0, at) + e.insert + text.slice(at + e.remove);
+        // Given in pieces, as a snapshot is (empty ones too), or whole.
+        const w = memory.write(e.split ? inPieces(text, e.split) : text);
+        if (text.length < STATE_CHUNKED_FROM) {
+          t.is(w.state, text);
+          memory.landed(w.memory);
+          previous = new Map();
+          continue;
+        }
+        t.deepEqual(w.memory.texts, stateSplit(text));
+        t.is(w.memory.texts.join(""), text);
+        // A chunk the memory had is named by its old id, and only new ones are sent.
+        const sent = new Set(w.put.map(([id]) => id));
+        for (let i = 0; i < w.memory.texts.length; i++) {
+          const id = w.memory.ids[i]!;
+          if (!sent.has(id)) t.true(previous.has(w.memory.texts[i]!), "a chunk not sent must be on file");
+        }
+        previous = new Map(w.memory.texts.map((x, i) => [x, w.memory.ids[i]!]));
+        memory.landed(w.memory);
+      }
+    }),
+    { numRuns: 60 },
+  );
 });
 
 test("a large state is written in parts: each write sends only new chunks and drops the replaced ones, under the lease guard; a lost write's next one sweeps; the end leaves none", async (t) => {
