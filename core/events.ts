@@ -9,8 +9,8 @@ import type { ErrorData } from "./codec.js";
 export interface SupervisorEventMap {
   "instance.started": [{ id: string; workflow: string; resumed: boolean }];
   "instance.finished": [{ id: string; workflow: string; status: string }];
-  /** It left memory unfinished (asleep, waiting for a message, or back to the queue): its room is free. */
-  "instance.left": [{ id: string; workflow: string }];
+  /** It left memory unfinished (asleep, waiting for a message, or back to the queue): its room is free; `wakeAt`: when it is due again, if it has a deadline. */
+  "instance.left": [{ id: string; workflow: string; wakeAt?: number }];
   "action.failed": [{ id: string; action: string; attempt: number; error: ErrorData }];
 }
 

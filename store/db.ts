@@ -17,7 +17,8 @@ export type Queryable = Pick<pg.Pool, "query"> | pg.ClientBase;
  */
 export const CHANNELS = {
   /**
-   * For supervisors: "queued" (an instance was queued or woken), "cancel:<id>", "event:<id>" (a
+   * For supervisors: "queued" (an instance was queued or woken), "queued in <ms>" (one was queued
+   * to start that much later), "cancel:<id>", "event:<id>" (a
    * message for a running instance), "schedule". Also sent by the SQL functions of
    * migrations/0005 under these names.
    */
@@ -28,6 +29,16 @@ export const CHANNELS = {
 
 /** SQL that wakes the supervisors' pollers. */
 export const NOTIFY_QUEUED = `pg_notify('${CHANNELS.work}', 'queued')`;
+
+/**
+ * SQL that tells the pollers about an instance due at `at` (an SQL expression): "queued" if it is
+ * due now, "queued in <ms>" if later, so that a supervisor claims it when it falls due instead of
+ * at its next poll. (In milliseconds from now rather than as a moment: the clocks of Postgres and
+ * the supervisors may differ; the time the NOTIFY takes does not matter at this scale.)
+ */
+export function notifyQueuedAt(at: string): string {
+  return `pg_notify('${CHANNELS.work}', CASE WHEN ${at} > now() THEN 'queued in ' || ceil(extract(epoch FROM ${at} - now()) * 1000)::bigint ELSE 'queued' END)`;
+}
 /** SQL that wakes the schedulers. */
 export const NOTIFY_SCHEDULE = `pg_notify('${CHANNELS.work}', 'schedule')`;
 

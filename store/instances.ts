@@ -8,7 +8,7 @@
  * state writes).
  */
 import type { Encoded } from "../core/codec.js";
-import { NOTIFY_QUEUED, type Queryable } from "./db.js";
+import { NOTIFY_QUEUED, notifyQueuedAt, type Queryable } from "./db.js";
 import { isManifest, stateAssemble } from "./state.js";
 
 export type InstanceStatus = "queued" | "running" | "sleeping" | "completed" | "failed" | "cancelled";
@@ -159,9 +159,9 @@ export async function instanceInsert(db: Queryable, p: InstanceNew): Promise<{ i
       INSERT INTO waymark.instances (id, workflow_name, version_id, status, priority, args, idempotency_key, scheduled_at, schedule_id, trace_context)
       VALUES ($1, $2, $3, 'queued', $4, $5::json, $6, now() + $7 * interval '1 millisecond', $8, $9)
       ON CONFLICT DO NOTHING
-      RETURNING id
+      RETURNING id, scheduled_at
     )
-    SELECT id::text, true AS inserted, ${NOTIFY_QUEUED} FROM ins
+    SELECT id::text, true AS inserted, ${notifyQueuedAt("ins.scheduled_at")} FROM ins
     UNION ALL
     SELECT id::text, false, NULL FROM waymark.instances
      WHERE NOT EXISTS (SELECT 1 FROM ins) AND (id = $1 OR ($6::text IS NOT NULL AND workflow_name = $2 AND idempotency_key = $6))`;
@@ -199,9 +199,10 @@ export async function instanceInsertMany(
          FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)
          JOIN json_array_elements($5::json) WITH ORDINALITY AS a(args, n) USING (n)
        ON CONFLICT (id) DO NOTHING
-       RETURNING 1
+       RETURNING scheduled_at
      )
-     SELECT coalesce($8::timestamptz, now())::text AS since, (SELECT count(${NOTIFY_QUEUED}) FROM (SELECT 1 FROM ins LIMIT 1) AS one) AS notified`,
+     SELECT coalesce($8::timestamptz, now())::text AS since,
+            (SELECT count(${notifyQueuedAt("one.scheduled_at")}) FROM (SELECT scheduled_at FROM ins LIMIT 1) AS one) AS notified`,
     values: [p.ids, p.workflowName, p.versionId, p.priority ?? 0, JSON.stringify(p.args), p.delayMs ?? 0, p.traceContext ?? null, p.since ?? null],
   });
   return { since: rows[0]!.since };

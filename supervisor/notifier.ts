@@ -10,6 +10,8 @@ import { Listener } from "../store/listen.js";
 
 export interface NotifierHandlers {
   queued(): void;
+  /** An instance was queued to start `inMs` from now. */
+  due(inMs: number): void;
   cancel(id: string): void;
   /** A message reached the mailbox of a running instance (this supervisor's, maybe). */
   event(id: string): void;
@@ -30,6 +32,7 @@ export class Notifier {
       log,
       onNotification: (_channel, payload) => {
         if (payload === "queued") handlers.queued();
+        else if (payload?.startsWith("queued in ")) handlers.due(Number(payload.slice("queued in ".length)));
         else if (payload === "schedule") handlers.schedule();
         else if (payload?.startsWith("grant ")) {
           const [, owner = "", tokens = ""] = payload.split(" ");

@@ -483,7 +483,7 @@ export class Shard {
         else this.failed++;
         this.options.events.emit("instance.finished", { id: live.id, workflow: live.workflowName, status: e.status });
         this.options.metrics?.instancesFinished.add(1, { workflow: live.workflowName, status: e.status });
-      } else this.options.events.emit("instance.left", { id: live.id, workflow: live.workflowName });
+      } else this.options.events.emit("instance.left", { id: live.id, workflow: live.workflowName, wakeAt: e.kind === "sleeping" ? e.wakeAt : undefined });
       return;
     }
     const now = Date.now();

@@ -27,6 +27,7 @@ import { WebServer } from "../web/server.js";
 import type { CompiledWorkflowInfo } from "../child/protocol.js";
 import { userModuleImport } from "../child/modules.js";
 import { registerTypeScriptLoader } from "../loader/index.js";
+import { Wakeups } from "./wakeups.js";
 
 export interface SupervisorOptions {
   config: WaymarkConfig;
@@ -76,6 +77,8 @@ export class Supervisor {
   private peakInstances = 0;
   /** The last claim took all it asked for: runnable instances are probably left. */
   private backlog = true;
+  /** When instances it heard of fall due: the poller is woken then, not at its next interval. */
+  private readonly wakeups = new Wakeups(() => this.poller?.wake());
   connectionString = "";
 
   constructor(private readonly options: SupervisorOptions) {}
@@ -188,6 +191,7 @@ export class Supervisor {
         this.connectionString,
         {
           queued: () => this.poller?.wake(),
+          due: (inMs) => this.wakeups.add(Date.now() + inMs),
           cancel: (id) => this.shardFor(id).cancel(id),
           event: (id) => this.shardFor(id).onEvent(id),
           granted: (owner, tokens) => {
@@ -245,6 +249,10 @@ export class Supervisor {
       };
       this.events.on("instance.finished", roomFreed);
       this.events.on("instance.left", roomFreed);
+      // An instance put to sleep (or out of memory with a deadline) is claimed when it is due.
+      this.events.on("instance.left", ({ wakeAt }) => {
+        if (wakeAt !== undefined) this.wakeups.add(wakeAt);
+      });
       pool.on("drained", () => {
         if (this.backlog) this.poller?.wake();
       });
@@ -384,6 +392,7 @@ export class Supervisor {
     await this.web?.stop(); // web app first: no request reads a closing pool
     const wasStarted = this.started;
     if (wasStarted) this.log.info("stopping: no new claims; letting in-flight actions finish", { graceMs });
+    this.wakeups.stop();
     await this.poller?.stop();
     await this.scheduler?.stop();
     if (this.sweeper) clearInterval(this.sweeper);
