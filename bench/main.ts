@@ -2,7 +2,10 @@
  * The bench: `npm run bench` or `waymark bench [scenario ...] [--runs 3] [--smoke] [--json]
  * [--no-peers]`. Every scenario runs against a real `waymark supervise` process on a fresh
  * schema, the peers on the same database in the same run, and the report gives medians over
- * runs and the ratio to each peer.
+ * runs and the ratio to each peer. A scenario whose target is a ratio to graphile-worker batched
+ * (fan-out, tiny) has each of its runs followed at once by one of graphile-worker's, and its
+ * ratio is the median of those pairs: on a shared machine the load drifts over the minutes
+ * between a scenario and the peers' own runs, and one side of a ratio would take the drift alone.
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -32,6 +35,22 @@ function medianOf(runs: Metrics[]): Metrics {
   return out as Metrics;
 }
 
+/** The scenarios measured in pairs with graphile-worker batched, and the number each is compared by. */
+const PAIRED: Record<string, "actions_per_s" | "instances_per_s"> = { "fan-out": "actions_per_s", tiny: "instances_per_s" };
+
+/** What a scenario's runs paired with graphile-worker batched's measured. */
+interface Paired {
+  /** The median of the pairs' ratios (waymark's number over graphile-worker's jobs/s). */
+  ratio: number;
+  ratios: number[];
+  /** graphile-worker batched's median over the paired runs. */
+  jobs_per_s: number;
+}
+
+function paired(m: Metrics | undefined): Paired | undefined {
+  return m?.paired_graphile_batched as Paired | undefined;
+}
+
 function fmt(n: unknown): string {
   return typeof n === "number" ? (Number.isInteger(n) ? n.toLocaleString("en-US") : String(n)) : "";
 }
@@ -48,19 +67,42 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
   try {
     say(`waymark bench on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; medians of ${o.runs} run(s)`);
     const env: Record<string, string> = process.env.WAYMARK_WORKER_COUNT ? {} : { WAYMARK_WORKER_COUNT: String(Math.max(2, os.availableParallelism())) };
+    const jobs = o.smoke ? 200 : 20_000;
+    // graphile-worker and pg-boss are devDependencies: a bench run from an installed waymark
+    // compares with those that are there (and says which it skipped: on stderr with --json).
+    const { available, skipped } = o.peers ? await peersAvailable() : { available: new Set<PeerPackage>(), skipped: [] };
     for (const name of names) {
       const runs: Metrics[] = [];
-      for (let i = 0; i < o.runs; i++) runs.push(await SCENARIOS[name]!({ url: db.url, sizes, env }));
+      const ratios: number[] = [];
+      const peer: number[] = [];
+      for (let i = 0; i < o.runs; i++) {
+        const run = await SCENARIOS[name]!({ url: db.url, sizes, env });
+        runs.push(run);
+        const key = PAIRED[name];
+        if (!key || !available.has("graphile-worker")) continue;
+        const g = (await graphile(db.url, jobs, true)).jobs_per_s as number;
+        peer.push(g);
+        ratios.push(run[key]! / g);
+      }
       const m = medianOf(runs);
+      if (ratios.length)
+        m.paired_graphile_batched = {
+          ratio: +median(ratios).toFixed(2),
+          ratios: ratios.map((r) => +r.toFixed(2)),
+          jobs_per_s: Math.round(median(peer)),
+        } satisfies Paired;
       results.push(m);
       if (o.json) process.stdout.write(JSON.stringify(m) + "\n");
-      else say(`  ${name}: ${describe(m)}`);
+      else {
+        say(`  ${name}: ${describe(m)}`);
+        const p = paired(m);
+        if (p)
+          say(
+            `    paired with graphile-worker batched (a run of it right after each): ${p.ratio}x (${p.ratios.map((r) => `${r}x`).join(", ")}; it ran ${fmt(p.jobs_per_s)} jobs/s)`,
+          );
+      }
     }
     if (o.peers) {
-      const jobs = o.smoke ? 200 : 20_000;
-      // graphile-worker and pg-boss are devDependencies: a bench run from an installed waymark
-      // compares with those that are there (and says which it skipped: on stderr with --json).
-      const { available, skipped } = await peersAvailable();
       for (const line of skipped) process[o.json ? "stderr" : "stdout"].write(`  ${line}\n`);
       const peers: Array<[string, PeerPackage | undefined, () => Promise<Metrics>]> = [
         ["graphile-worker unbatched", "graphile-worker", () => graphile(db.url, jobs, false)],
@@ -118,12 +160,15 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
   const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
   const boss = by("pg-boss")?.jobs_per_s as number | undefined;
   const ceil = results.find((r) => r.scenario.startsWith("raw ceiling"))?.jobs_per_s as number | undefined;
+  // Against graphile-worker batched, the paired runs' ratio where there is one.
+  const fanPaired = paired(by("fan-out"))?.ratio;
+  const tinyPaired = paired(by("tiny"))?.ratio;
   if (fan && gu) out["fan-out / graphile-worker unbatched"] = +(fan / gu).toFixed(2);
-  if (fan && gb) out["fan-out / graphile-worker batched"] = +(fan / gb).toFixed(2);
+  if (fan && (fanPaired ?? gb)) out["fan-out / graphile-worker batched"] = fanPaired ?? +(fan / gb!).toFixed(2);
   if (fan && boss) out["fan-out / pg-boss"] = +(fan / boss).toFixed(2);
   if (fan && ceil) out["fan-out / raw ceiling"] = +(fan / ceil).toFixed(2);
   if (tinyRate && gu) out["tiny / graphile-worker unbatched"] = +(tinyRate / gu).toFixed(2);
-  if (tinyRate && gb) out["tiny / graphile-worker batched"] = +(tinyRate / gb).toFixed(2);
+  if (tinyRate && (tinyPaired ?? gb)) out["tiny / graphile-worker batched"] = tinyPaired ?? +(tinyRate / gb!).toFixed(2);
   if (tinyRate && boss) out["tiny / pg-boss"] = +(tinyRate / boss).toFixed(2);
   if (tinyRate && ceil) out["tiny / raw ceiling"] = +(tinyRate / ceil).toFixed(2);
   return out;
@@ -133,7 +178,10 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
 function table(results: Metrics[], smoke: boolean): string {
   const by = (s: string) => results.find((r) => r.scenario === s || r.scenario.startsWith(s));
   const peers = ["graphile-worker unbatched", "graphile-worker batched", "pg-boss", "raw ceiling"].filter((p) => by(p));
-  const ratio = (v: number | undefined, p: string) => {
+  // Against graphile-worker batched, a paired scenario shows its pairs' ratio.
+  const ratio = (v: number | undefined, p: string, m?: Metrics) => {
+    const pair = p === "graphile-worker batched" ? paired(m)?.ratio : undefined;
+    if (pair !== undefined) return `${pair.toFixed(2)}x`;
     const j = by(p)?.jobs_per_s as number | undefined;
     return v && j ? `${(v / j).toFixed(2)}x` : "";
   };
@@ -145,24 +193,24 @@ function table(results: Metrics[], smoke: boolean): string {
     const rss = m.rss?.supervisorMaxMb;
     switch (m.scenario) {
       case "fan-out": {
-        const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
+        const vs = vsGraphileBatched(m, m.actions_per_s!);
         rows.push([
           "fan-out",
           `${fmt(m.actions_per_s!)} actions/s, RSS ${rss} MB`,
-          ...peers.map((p) => ratio(m.actions_per_s, p)),
+          ...peers.map((p) => ratio(m.actions_per_s, p, m)),
           ">= 2x graphile batched; RSS <= 150 MB",
-          verdict(gb ? m.actions_per_s! >= 2 * gb && rss! <= 150 : rss! <= 150),
+          verdict(vs !== undefined ? vs >= 2 && rss! <= 150 : rss! <= 150),
         ]);
         break;
       }
       case "tiny": {
-        const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
+        const vs = vsGraphileBatched(m, m.instances_per_s!);
         rows.push([
           "tiny",
           `${fmt(m.instances_per_s!)} instances/s`,
-          ...peers.map((p) => ratio(m.instances_per_s, p)),
+          ...peers.map((p) => ratio(m.instances_per_s, p, m)),
           ">= graphile batched",
-          verdict(gb ? m.instances_per_s! >= gb : undefined),
+          verdict(vs !== undefined ? vs >= 1 : undefined),
         ]);
         break;
       }
@@ -198,6 +246,10 @@ function table(results: Metrics[], smoke: boolean): string {
     }
   }
   const head = ["scenario", "waymark", ...peers.map((p) => `vs ${p}`), "target", ""];
+  function vsGraphileBatched(m: Metrics, v: number): number | undefined {
+    const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
+    return paired(m)?.ratio ?? (gb ? v / gb : undefined);
+  }
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) =>
@@ -206,7 +258,11 @@ function table(results: Metrics[], smoke: boolean): string {
       .map((c, i) => (c ?? "").padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+  const out = [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
+  const pairedNames = results.filter((m) => paired(m)).map((m) => m.scenario);
+  if (pairedNames.length)
+    out.push(`  (${pairedNames.join(" and ")} against graphile-worker batched: the median ratio of runs paired with one of its runs each)`);
+  return out.join("\n");
 }
 
 const BENCH_OPTIONS = {

@@ -122,6 +122,30 @@ export function databaseError(e: unknown): boolean {
   return connectionLost(e) || typeof (e as { code?: unknown } | null)?.code === "string";
 }
 
+type ArrayElement = string | number | boolean | Date | null | undefined;
+
+/**
+ * A one-dimensional Postgres array literal for a query parameter (`$n::text[]`, `uuid[]`, ...),
+ * built with one join. The driver's own encoder runs two regular expressions and four string
+ * concatenations per element, whatever the element: in a tiny bench run it was a tenth of
+ * everything the supervisor allocated (the batched write's fourteen arrays). Strings are quoted
+ * and escaped only when they hold a quote or a backslash; null and undefined are NULL.
+ */
+export function arrayParam(values: readonly ArrayElement[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) parts[i] = arrayElement(values[i]);
+  return `{${parts.join(",")}}`;
+}
+
+function arrayElement(v: ArrayElement): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "boolean") return v ? "t" : "f";
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : `"${String(v)}"`;
+  // An invalid date goes as the driver sends it, for Postgres to refuse (a data exception).
+  const s = typeof v === "string" ? v : Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
+  return s.includes('"') || s.includes("\\") ? `"${s.replace(/["\\]/g, "\\$&")}"` : `"${s}"`;
+}
+
 /**
  * Whether Postgres refused a statement for what it carries (a value it cannot store, a limit of
  * the server), not for a lost connection: asking again would be refused again. SQLSTATE classes

@@ -5,7 +5,7 @@
  */
 import type { Encoded } from "../core/codec.js";
 import type { AttemptWrite } from "./attempts.js";
-import { CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
+import { arrayParam, CHANNELS, NOTIFY_QUEUED, type Queryable } from "./db.js";
 import { OUTCOMES, type InstanceStatus } from "./instances.js";
 import type { LogWrite } from "./logs.js";
 import { LOG_RECORDS_KEPT } from "../core/limits.js";
@@ -147,7 +147,9 @@ function persistText(logs: boolean, chunks: boolean): string {
      ), woken AS (
        SELECT count(${NOTIFY_QUEUED}) AS n FROM (SELECT 1 FROM upd WHERE upd.woke AND upd.status = 'sleeping' LIMIT 1) AS one
      )
-     SELECT coalesce(array_agg(upd.id::text), '{}') AS ids, coalesce(array_agg(upd.events_sent), '{}') AS sent,
+     -- Two comma-separated texts, not arrays: the driver's array parser took a twentieth of what
+     -- the supervisor allocated in a tiny bench run. Both aggregates see the rows in one order.
+     SELECT coalesce(string_agg(upd.id::text, ','), '') AS ids, coalesce(string_agg(upd.events_sent::text, ','), '') AS sent,
             (SELECT n FROM note) + (SELECT n FROM told) AS notified, (SELECT n FROM late) AS cancelled, (SELECT n FROM woken) AS woken FROM upd`;
 }
 
@@ -256,20 +258,20 @@ export async function instancesPersist(
         drop.n.push(n);
       }
     }
-  const { rows } = await db.query<{ ids: string[]; sent: number[] }>({
+  const { rows } = await db.query<{ ids: string; sent: string }>({
     // Two prepared statements: the one with the log records' CTEs only for batches that carry
     // some, so a workflow that does not log pays nothing for them.
     ...persistForm(withLogs, withChunks),
     values: [
       p.owner,
-      I.map((x) => x.id),
-      I.map((x) => x.epoch),
-      I.map((x) => x.status),
-      I.map((x) => (x.state === undefined ? null : x.state)),
-      I.map((x) => x.state === undefined),
-      results,
-      errors,
-      I.map((x) => x.scheduledAt ?? null),
+      arrayParam(I.map((x) => x.id)),
+      arrayParam(I.map((x) => x.epoch)),
+      arrayParam(I.map((x) => x.status)),
+      arrayParam(I.map((x) => (x.state === undefined ? null : x.state))),
+      arrayParam(I.map((x) => x.state === undefined)),
+      arrayParam(results),
+      arrayParam(errors),
+      arrayParam(I.map((x) => x.scheduledAt ?? null)),
       JSON.stringify(
         A.map((x) => ({
           i: x.instanceId,
@@ -287,21 +289,25 @@ export async function instancesPersist(
           pr: x.progress,
         })),
       ),
-      notes.map((n) => n[0]),
-      notes.map((n) => n[1]),
-      I.map((x) => json(x.cancelError)),
-      I.map((x) => x.state !== undefined || withAttempts.has(x.id)),
-      I.map((x) => x.seen ?? null),
-      I.map((x) => x.awaitsChildren ?? null),
+      arrayParam(notes.map((n) => n[0])),
+      arrayParam(notes.map((n) => n[1])),
+      arrayParam(I.map((x) => json(x.cancelError))),
+      arrayParam(I.map((x) => x.state !== undefined || withAttempts.has(x.id))),
+      arrayParam(I.map((x) => x.seen ?? null)),
+      arrayParam(I.map((x) => x.awaitsChildren ?? null)),
       JSON.stringify(consumed),
       I.length,
-      told,
-      I.map((x) => x.chunked === true),
-      ...(withChunks ? [put.i, put.n, put.d, drop.i, drop.n, drop.i.length] : []),
+      arrayParam(told),
+      arrayParam(I.map((x) => x.chunked === true)),
+      ...(withChunks ? [arrayParam(put.i), arrayParam(put.n), arrayParam(put.d), arrayParam(drop.i), arrayParam(drop.n), drop.i.length] : []),
       ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
   });
-  const ids = rows[0]?.ids ?? [];
-  const sent = rows[0]?.sent ?? [];
-  return new Map(ids.map((id, n) => [id, sent[n] ?? 0]));
+  const written = new Map<string, number>();
+  const ids = rows[0]?.ids;
+  if (!ids) return written;
+  const sent = rows[0]!.sent.split(",");
+  let n = 0;
+  for (const id of ids.split(",")) written.set(id, Number(sent[n++]));
+  return written;
 }

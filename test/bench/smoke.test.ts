@@ -50,6 +50,13 @@ test.serial("the bench runs every scenario and every peer at a tiny size (so the
   t.true((by("limited").rate_peak_grants_per_s as number) <= 200);
   t.true((by("graphile-worker batched").jobs_per_s as number) > 0);
   t.true("fan-out / graphile-worker batched" in by("ratios"));
+  // fan-out and tiny run in pairs with graphile-worker batched: their ratio is the pairs' median.
+  for (const s of ["fan-out", "tiny"]) {
+    const pair = by(s).paired_graphile_batched as { ratio: number; ratios: number[]; jobs_per_s: number };
+    t.is(pair.ratios.length, 1, s);
+    t.true(pair.jobs_per_s > 0, s);
+    t.is(by("ratios")[`${s} / graphile-worker batched`], pair.ratio, s);
+  }
 });
 
 test.serial("waymark bench passes scenarios, --size and the other flags through", async (t) => {

@@ -1,11 +1,12 @@
 import test from "ava";
+import * as fc from "fast-check";
 import pg from "pg";
 import { instanceClaim, instanceReclaimExpired } from "../../store/leases.js";
 import { instancesPersist } from "../../store/progress.js";
-import { instanceCancel, instanceGet, instancesCollect, OUTCOMES, outcomesParse } from "../../store/instances.js";
+import { instanceCancel, instanceGet, instanceGetFull, instancesCollect, OUTCOMES, outcomesParse } from "../../store/instances.js";
 import { workflowLogList } from "../../store/logs.js";
 import { LOG_RECORDS_KEPT } from "../../core/limits.js";
-import { CHANNELS } from "../../store/db.js";
+import { arrayParam, CHANNELS } from "../../store/db.js";
 import { storeSetup } from "../helpers/store.js";
 
 test("a write guarded by a stale lease changes nothing and reports the instance as lost", async (t) => {
@@ -156,4 +157,49 @@ test("log records go with the state that made them: once each (a batch written a
   await pool.query("UPDATE waymark.instances SET finished_at = now() - interval '2 hours' WHERE id = $1", [id]);
   t.is(await instancesCollect(pool, { retentionHours: 1, limit: 10 }), 1);
   t.deepEqual(await rows(id!), []);
+});
+
+test("the batched write's array parameters reach Postgres exactly: quotes, backslashes, commas, braces, the word NULL, empty strings, nulls, numbers, booleans and times", async (t) => {
+  const { pool } = await storeSetup(t);
+  // Postgres text holds any character but NUL.
+  const text = fc
+    .oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("NULL", "", " ", '"', "\\", "{", "}", ",", '{"a":"b\\"c"}'))
+    .map((s) => s.replace(/\0/g, ""));
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.option(text)), fc.array(fc.option(fc.integer())), fc.array(fc.boolean()), async (texts, ints, bools) => {
+      const { rows } = await pool.query<{ a: Array<string | null>; b: Array<number | null>; c: boolean[] }>(
+        "SELECT $1::text[] AS a, $2::int[] AS b, $3::boolean[] AS c",
+        [arrayParam(texts), arrayParam(ints), arrayParam(bools)],
+      );
+      t.deepEqual(rows[0]!.a, texts);
+      t.deepEqual(rows[0]!.b, ints);
+      t.deepEqual(rows[0]!.c, bools);
+    }),
+    { numRuns: 200 },
+  );
+  const at = new Date("2026-12-04T01:02:03.456Z");
+  const { rows } = await pool.query<{ a: Date[] }>("SELECT $1::timestamptz[] AS a", [arrayParam([at, null])]);
+  t.deepEqual(rows[0]!.a, [at, null]);
+  // An invalid time is refused by Postgres as a data exception (the write narrows it down to its instance).
+  const e = await t.throwsAsync(pool.query("SELECT $1::timestamptz[]", [arrayParam([new Date(Number.NaN)])]));
+  t.regex(String((e as { code?: string }).code), /^22/);
+});
+
+test("a written state and result keep every character", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const [a, b] = await queue(2);
+  const claimed = await instanceClaim(pool, { owner: "o", limit: 2, leaseMs: 10_000 });
+  const epoch = new Map(claimed.map((c) => [c.id, c.epoch]));
+  const state = '{"s":"a \\"quoted\\" \\\\ back, {brace} NULL \u00e9\u{1f600}"}';
+  const written = await instancesPersist(pool, {
+    owner: "o",
+    instances: [
+      { id: a!, epoch: epoch.get(a!)!, status: "running", state },
+      { id: b!, epoch: epoch.get(b!)!, status: "completed", state: null, result: { said: 'he said "hi", then \\ left {}' } },
+    ],
+    attempts: [],
+  });
+  t.deepEqual([...written.keys()].sort(), [a, b].sort());
+  t.is((await instanceGetFull(pool, { id: a! }))!.state, state);
+  t.deepEqual((await instanceGet(pool, { id: b! }))!.result, { said: 'he said "hi", then \\ left {}' });
 });
