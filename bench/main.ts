@@ -52,7 +52,8 @@ function paired(m: Metrics | undefined): Paired | undefined {
 }
 
 function fmt(n: unknown): string {
-  return typeof n === "number" ? (Number.isInteger(n) ? n.toLocaleString("en-US") : String(n)) : "";
+  // A median of an even number of runs can end in .5: rates are shown whole.
+  return typeof n === "number" ? (Number.isInteger(n) || Math.abs(n) >= 100 ? Math.round(n).toLocaleString("en-US") : String(n)) : "";
 }
 
 export async function bench(o: BenchOptions): Promise<Metrics[]> {
