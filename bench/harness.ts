@@ -44,6 +44,22 @@ export async function freshSchema(url: string): Promise<void> {
   await sql(url, "CHECKPOINT");
 }
 
+/**
+ * Clears what a measured run left for Postgres to clean, before the next run starts: waymark's
+ * schema (every scenario starts from a fresh one anyway), pg-boss's (its run makes its own), and
+ * the dead rows of graphile-worker's jobs table. Left behind, they are vacuumed by autovacuum on
+ * its own clock, during whichever run comes next: a graphile-worker run right after a waymark
+ * scenario then paid for waymark's 20,000 finished instances, and the peers' runs at the end of
+ * the bench for the 100,000 instances the enqueue scenario leaves queued.
+ */
+export async function clearAfterRun(url: string): Promise<void> {
+  await sql(url, "DROP SCHEMA IF EXISTS waymark CASCADE");
+  await sql(url, "DROP SCHEMA IF EXISTS pgboss CASCADE");
+  if ((await sql(url, "SELECT to_regclass('graphile_worker._private_jobs') IS NOT NULL AS has")).rows[0].has)
+    await sql(url, "VACUUM graphile_worker._private_jobs");
+  await sql(url, "CHECKPOINT");
+}
+
 /** A process's resident memory in KiB (0 once it is gone). */
 export function rssKb(pid: number): number {
   try {

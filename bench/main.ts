@@ -9,7 +9,7 @@
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { benchDatabase, median } from "./harness.js";
+import { benchDatabase, clearAfterRun, median } from "./harness.js";
 import { ceiling, graphile, peersAvailable, pgBoss, type PeerPackage } from "./peers.js";
 import { FULL, SCENARIOS, SMOKE, type Metrics, type Sizes } from "./scenarios.js";
 
@@ -78,10 +78,12 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
       const peer: number[] = [];
       for (let i = 0; i < o.runs; i++) {
         const run = await SCENARIOS[name]!({ url: db.url, sizes, env });
+        await clearAfterRun(db.url);
         runs.push(run);
         const key = PAIRED[name];
         if (!key || !available.has("graphile-worker")) continue;
         const g = (await graphile(db.url, jobs, true)).jobs_per_s as number;
+        await clearAfterRun(db.url);
         peer.push(g);
         ratios.push(run[key]! / g);
       }
@@ -114,7 +116,10 @@ export async function bench(o: BenchOptions): Promise<Metrics[]> {
       for (const [name, pkg, run] of peers) {
         if (pkg && !available.has(pkg)) continue;
         const runs: Metrics[] = [];
-        for (let i = 0; i < o.runs; i++) runs.push(await run());
+        for (let i = 0; i < o.runs; i++) {
+          runs.push(await run());
+          await clearAfterRun(db.url);
+        }
         const m = medianOf(runs);
         results.push(m);
         if (o.json) process.stdout.write(JSON.stringify(m) + "\n");
