@@ -282,7 +282,9 @@ const BENCH_OPTIONS = {
 
 export const USAGE = `usage: npm run bench -- [scenario ...] [--runs n] [--smoke] [--json] [--no-peers] [--size name=n ...] [--database-url url]
   scenarios: ${Object.keys(SCENARIOS).join(", ")} (default: all)
-  --runs n          runs per scenario; the report gives medians (default 3)
+  --runs n          runs per scenario; the report gives medians (default 3); with the peers, each
+                    run of fan-out and tiny is followed by one of graphile-worker batched, and
+                    their ratio to it is the median of those pairs
   --smoke           every scenario at a tiny size (what CI runs)
   --json            one JSON line per scenario instead of the table
   --no-peers        skip graphile-worker, pg-boss and the raw SKIP LOCKED ceiling
