@@ -51,6 +51,11 @@ function paired(m: Metrics | undefined): Paired | undefined {
   return m?.paired_graphile_batched as Paired | undefined;
 }
 
+/** A scenario's ratio to graphile-worker batched: its pairs' median, else `v` over the peer's own runs (`gb`). */
+function vsBatched(m: Metrics | undefined, v: number | undefined, gb: number | undefined): number | undefined {
+  return paired(m)?.ratio ?? (v && gb ? v / gb : undefined);
+}
+
 function fmt(n: unknown): string {
   // A median of an even number of runs can end in .5: rates are shown whole.
   return typeof n === "number" ? (Number.isInteger(n) || Math.abs(n) >= 100 ? Math.round(n).toLocaleString("en-US") : String(n)) : "";
@@ -166,15 +171,14 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
   const gu = by("graphile-worker unbatched")?.jobs_per_s as number | undefined;
   const boss = by("pg-boss")?.jobs_per_s as number | undefined;
   const ceil = results.find((r) => r.scenario.startsWith("raw ceiling"))?.jobs_per_s as number | undefined;
-  // Against graphile-worker batched, the paired runs' ratio where there is one.
-  const fanPaired = paired(by("fan-out"))?.ratio;
-  const tinyPaired = paired(by("tiny"))?.ratio;
+  const fanBatched = vsBatched(by("fan-out"), fan, gb);
+  const tinyBatched = vsBatched(by("tiny"), tinyRate, gb);
   if (fan && gu) out["fan-out / graphile-worker unbatched"] = +(fan / gu).toFixed(2);
-  if (fan && (fanPaired ?? gb)) out["fan-out / graphile-worker batched"] = fanPaired ?? +(fan / gb!).toFixed(2);
+  if (fanBatched !== undefined) out["fan-out / graphile-worker batched"] = +fanBatched.toFixed(2);
   if (fan && boss) out["fan-out / pg-boss"] = +(fan / boss).toFixed(2);
   if (fan && ceil) out["fan-out / raw ceiling"] = +(fan / ceil).toFixed(2);
   if (tinyRate && gu) out["tiny / graphile-worker unbatched"] = +(tinyRate / gu).toFixed(2);
-  if (tinyRate && (tinyPaired ?? gb)) out["tiny / graphile-worker batched"] = tinyPaired ?? +(tinyRate / gb!).toFixed(2);
+  if (tinyBatched !== undefined) out["tiny / graphile-worker batched"] = +tinyBatched.toFixed(2);
   if (tinyRate && boss) out["tiny / pg-boss"] = +(tinyRate / boss).toFixed(2);
   if (tinyRate && ceil) out["tiny / raw ceiling"] = +(tinyRate / ceil).toFixed(2);
   return out;
@@ -184,12 +188,11 @@ function ratiosOf(results: Metrics[]): Record<string, number> {
 function table(results: Metrics[], smoke: boolean): string {
   const by = (s: string) => results.find((r) => r.scenario === s || r.scenario.startsWith(s));
   const peers = ["graphile-worker unbatched", "graphile-worker batched", "pg-boss", "raw ceiling"].filter((p) => by(p));
+  const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
   // Against graphile-worker batched, a paired scenario shows its pairs' ratio.
   const ratio = (v: number | undefined, p: string, m?: Metrics) => {
-    const pair = p === "graphile-worker batched" ? paired(m)?.ratio : undefined;
-    if (pair !== undefined) return `${pair.toFixed(2)}x`;
-    const j = by(p)?.jobs_per_s as number | undefined;
-    return v && j ? `${(v / j).toFixed(2)}x` : "";
+    const r = p === "graphile-worker batched" ? vsBatched(m, v, gb) : v && by(p)?.jobs_per_s ? v / (by(p)!.jobs_per_s as number) : undefined;
+    return r === undefined ? "" : `${r.toFixed(2)}x`;
   };
   // The targets are for the full sizes: a smoke run only shows the harness works.
   const verdict = (ok: boolean | undefined) => (ok === undefined || smoke ? "" : ok ? "met" : "MISSED");
@@ -199,7 +202,7 @@ function table(results: Metrics[], smoke: boolean): string {
     const rss = m.rss?.supervisorMaxMb;
     switch (m.scenario) {
       case "fan-out": {
-        const vs = vsGraphileBatched(m, m.actions_per_s!);
+        const vs = vsBatched(m, m.actions_per_s, gb);
         rows.push([
           "fan-out",
           `${fmt(m.actions_per_s!)} actions/s, RSS ${rss} MB`,
@@ -210,7 +213,7 @@ function table(results: Metrics[], smoke: boolean): string {
         break;
       }
       case "tiny": {
-        const vs = vsGraphileBatched(m, m.instances_per_s!);
+        const vs = vsBatched(m, m.instances_per_s, gb);
         rows.push([
           "tiny",
           `${fmt(m.instances_per_s!)} instances/s`,
@@ -252,10 +255,6 @@ function table(results: Metrics[], smoke: boolean): string {
     }
   }
   const head = ["scenario", "waymark", ...peers.map((p) => `vs ${p}`), "target", ""];
-  function vsGraphileBatched(m: Metrics, v: number): number | undefined {
-    const gb = by("graphile-worker batched")?.jobs_per_s as number | undefined;
-    return paired(m)?.ratio ?? (gb ? v / gb : undefined);
-  }
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) =>
