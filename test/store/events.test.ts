@@ -216,8 +216,11 @@ test("a parent cancelled while its child finishes: Postgres breaks the deadlock,
     attempts++;
     return instanceCancel(pool, { id: parent!, error: cancelError });
   });
+  // Blocked by this writer, not just by anything: pg_locks spans every database in the cluster,
+  // and another test's waiting lock once let the child finish before the cancel reached it.
+  const writerPid = (await writer.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
   await until("the cancel waiting on the child's row", async () => {
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted");
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))", [writerPid]);
     return rows[0].n > 0;
   });
   // ...and the child finishes, which wakes its parent (waiting on the parent's row): a deadlock.
