@@ -4,7 +4,7 @@
  * counts per status and the planner's estimates.
  */
 import type { Queryable } from "./db.js";
-import { STATUSES, SUMMARY_COLUMNS, summaryRow, type InstanceCursor, type InstanceStatus, type InstanceSummary } from "./instances.js";
+import { creationOrdered, STATUSES, SUMMARY_COLUMNS, summaryRow, type InstanceCursor, type InstanceStatus, type InstanceSummary } from "./instances.js";
 
 export interface InstanceFilter {
   workflow?: string;
@@ -38,7 +38,7 @@ function whereOf(f: InstanceFilter, params: unknown[], p: { withStatus: boolean 
 /**
  * One page of instances, newest first. `before` gives the next (older) page, `after` the
  * previous (newer) one; either way the scan starts at the cursor in one of the
- * (status/workflow,) created_at DESC, id DESC indexes, so page 10,000 costs what page 1 costs.
+ * creation-order indexes (creationOrdered), so page 10,000 costs what page 1 costs.
  * The cursor is in microseconds: a JS Date would lose rows that share a millisecond.
  */
 export async function instancePage(
@@ -52,12 +52,7 @@ export async function instancePage(
   else if (p.after) where.push(`(created_at, id) > ${at(p.after)}`);
   const order = p.after && !p.before ? "ASC" : "DESC";
   const limit = params.push(p.limit + 1);
-  const filtered = `SELECT * FROM waymark.instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`;
-  // Running and sleeping rows are few and only the claim's partial indexes hold them: take them
-  // all through those (OFFSET 0 keeps the planner from walking the creation-order index instead,
-  // hoping to meet them early), then sort.
-  const source = p.filter.status === "running" || p.filter.status === "sleeping" ? `(${filtered} OFFSET 0) rare` : `(${filtered}) i`;
-  const { rows } = await db.query(`SELECT ${SUMMARY_COLUMNS} FROM ${source} ORDER BY created_at ${order}, id ${order} LIMIT $${limit}`, params);
+  const { rows } = await db.query(creationOrdered({ columns: SUMMARY_COLUMNS, where, status: p.filter.status, order, limit: `$${limit}` }), params);
   const list = rows.slice(0, p.limit).map(summaryRow);
   if (order === "ASC") list.reverse();
   return { rows: list, more: rows.length > p.limit };

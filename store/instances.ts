@@ -235,6 +235,30 @@ export function outcomesParse(payload: string): InstanceOutcome[] {
   return list.map((o) => ({ id: o.id, workflowName: o.w, status: o.s, result: o.r, error: o.e }));
 }
 
+/**
+ * A statement that reads `columns` of the instances under `where` in creation order, `limit` (a
+ * parameter reference) of them. Creation-order indexes hold each status in one place
+ * (migrations/0012): rows at rest (completed, failed, cancelled, sleeping) in the created
+ * indexes, queued ones in the listable ones, running ones (few: what supervisors hold) in the
+ * lease index. Without a status in `where`, each set is read in order up to the limit and the
+ * three are merged; a status reads its own. Running and sleeping rows are taken all at once
+ * through their partial indexes, then sorted (OFFSET 0 keeps the planner from walking a
+ * creation-order index instead, hoping to meet them early).
+ */
+export function creationOrdered(p: { columns: string; where: string[]; status?: InstanceStatus; order: "ASC" | "DESC"; limit: string }): string {
+  const order = `ORDER BY created_at ${p.order}, id ${p.order}`;
+  const rows = (where: string[]) => `SELECT * FROM waymark.instances${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
+  const source =
+    p.status === "running" || p.status === "sleeping"
+      ? `(${rows(p.where)} OFFSET 0) rare`
+      : p.status
+        ? `(${rows(p.where)}) i`
+        : `(${["status NOT IN ('queued', 'running')", "status = 'queued'", "status = 'running'"]
+            .map((set) => `(${rows([...p.where, set])} ${order} LIMIT ${p.limit})`)
+            .join(" UNION ALL ")}) i`;
+  return `SELECT ${p.columns} FROM ${source} ${order} LIMIT ${p.limit}`;
+}
+
 /** Newest first; `before` pages by (created_at, id) so deep pages stay fast. */
 export async function instanceList(
   db: Queryable,
@@ -246,11 +270,7 @@ export async function instanceList(
   if (p.workflow) where.push(`workflow_name = $${params.push(p.workflow)}`);
   if (p.before) where.push(`(created_at, id) < ($${params.push(p.before.createdAt)}, $${params.push(p.before.id)}::uuid)`);
   const limit = params.push(p.limit ?? 50);
-  const { rows } = await db.query(
-    `SELECT ${ROW_COLUMNS} FROM waymark.instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, id DESC LIMIT $${limit}`,
-    params,
-  );
+  const { rows } = await db.query(creationOrdered({ columns: ROW_COLUMNS, where, status: p.status, order: "DESC", limit: `$${limit}` }), params);
   return rows.map(instanceRow);
 }
 

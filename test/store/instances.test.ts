@@ -1,5 +1,5 @@
 import test from "ava";
-import { instanceInsert, instanceInsertMany, instancesCollect, queueDepth } from "../../store/instances.js";
+import { instanceInsert, instanceInsertMany, instanceList, instancesCollect, queueDepth, type InstanceStatus } from "../../store/instances.js";
 import { workerStatusUpsert } from "../../store/workers.js";
 import { uuidv7 } from "../../core/ids.js";
 import { storeSetup } from "../helpers/store.js";
@@ -61,4 +61,37 @@ test("queue depth is counted by one supervisor: the one whose status row was pub
   await workerStatusUpsert(pool, { owner: "second", hostname: "h", pid: 2, startedAt: new Date(), stats: {} });
   t.deepEqual(await queueDepth(pool, { owner: "first" }), [{ workflow: "W", status: "queued", count: 3 }]);
   t.deepEqual(await queueDepth(pool, { owner: "second" }), [], "the others count nothing");
+});
+
+test("instances list newest first across every status (each kept in its own creation-order index), filtered and paged", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const ids = await queue(24);
+  const statuses: InstanceStatus[] = ["queued", "running", "sleeping", "completed", "failed", "cancelled"];
+  // Every status, in interleaved creation times; pairs share a created_at (ties go by id).
+  for (const [n, id] of ids.entries())
+    await pool.query("UPDATE waymark.instances SET status = $2, created_at = timestamptz '2026-01-01' + ($3::int / 2) * interval '1 second' WHERE id = $1", [
+      id,
+      statuses[n % statuses.length],
+      n,
+    ]);
+  const expected = async (where = "") =>
+    (await pool.query(`SELECT id::text FROM waymark.instances ${where} ORDER BY created_at DESC, id DESC`)).rows.map((r) => r.id as string);
+  t.deepEqual(
+    (await instanceList(pool, { limit: 100 })).map((r) => r.id),
+    await expected(),
+  );
+  // Page by page, five at a time: every instance once, in order.
+  const paged: string[] = [];
+  for (let page = await instanceList(pool, { limit: 5 }); page.length; ) {
+    paged.push(...page.map((r) => r.id));
+    const last = page.at(-1)!;
+    page = await instanceList(pool, { limit: 5, before: { createdAt: last.createdAt, id: last.id } });
+  }
+  t.deepEqual(paged, await expected());
+  for (const status of statuses)
+    t.deepEqual(
+      (await instanceList(pool, { status, limit: 100 })).map((r) => r.id),
+      await expected(`WHERE status = '${status}'`),
+      status,
+    );
 });
