@@ -768,7 +768,17 @@ class Decoder {
 /** The inverse of `encode` and `encodeGraph`. */
 export function decode(value: Encoded, ext?: CodecExtension): unknown {
   if (value === null || typeof value !== "object") return value;
+  // A list of plain values (most arguments) decodes to itself: no decoder, no map of references.
+  if (Array.isArray(value) && plainItems(value)) return value;
   return new Decoder(ext).decode(value);
+}
+
+function plainItems(list: Encoded[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    if (item !== null && typeof item === "object") return false;
+  }
+  return true;
 }
 
 /**

@@ -33,6 +33,9 @@ export interface LogRecord {
 }
 
 const NO_LOGS: readonly LogRecord[] = Object.freeze([]);
+const NO_HANDLES: ReadonlySet<Handle> = new Set();
+const NONE_BY_SEQ: ReadonlyMap<number, Handle> = new Map();
+const NONE_BY_ID: ReadonlyMap<string, Handle> = new Map();
 
 export type Outcome = { status: "completed"; value: unknown } | { status: "failed"; error: unknown };
 
@@ -89,16 +92,16 @@ export class Machine implements Runtime {
   outcome: Outcome | undefined;
   /** Pending action handles by call sequence number. */
   readonly actions = new Map<number, Handle>();
-  /** Handles with a wake-up time: sleeps, and actions waiting out a backoff. */
-  readonly timers = new Set<Handle>();
+  /** Handles with a wake-up time: sleeps, and actions waiting out a backoff (made at the first). */
+  private timerSet: Set<Handle> | undefined;
   readonly runnable: Fiber[] = [];
   private readonly toDispatch: Handle[] = [];
-  /** Effects not yet acknowledged (new, or sent and awaiting their outcome), by sequence number. */
-  readonly effects = new Map<number, Handle>();
+  /** Effects not yet acknowledged (new, or sent and awaiting their outcome), by sequence number (made at the first). */
+  private effectMap: Map<number, Handle> | undefined;
   /** Pending waits for events, oldest first: the oldest wait on a name takes its next message. */
   readonly waits: Handle[] = [];
-  /** Children this instance waits for, by child instance id. */
-  readonly children = new Map<string, Handle>();
+  /** Children this instance waits for, by child instance id (made at the first). */
+  private childMap: Map<string, Handle> | undefined;
   /**
    * Messages read from the mailboxes and not taken yet, by position. Not part of the snapshot:
    * a restored machine reads the unconsumed ones again (seenPos starts at 0).
@@ -138,6 +141,31 @@ export class Machine implements Runtime {
     this.defaults = ir.defaults ?? {};
     this.stepLimit = options.stepLimit ?? DEFAULT_STEP_LIMIT;
     this.checkAt = Math.min(SLICE_STEPS, this.stepLimit + 1);
+  }
+
+  // Timers, effects and children are collections most instances never use (a one-action
+  // workflow has none): each is made when the first goes in, and reads see an empty one until
+  // then. Three Maps and Sets per instance were a twentieth of what the supervisor allocated.
+  get timers(): ReadonlySet<Handle> {
+    return this.timerSet ?? NO_HANDLES;
+  }
+  get effects(): ReadonlyMap<number, Handle> {
+    return this.effectMap ?? NONE_BY_SEQ;
+  }
+  get children(): ReadonlyMap<string, Handle> {
+    return this.childMap ?? NONE_BY_ID;
+  }
+  /** A handle that wakes at a time (a sleep, a timed wait, a retry's backoff). */
+  addTimer(h: Handle): void {
+    (this.timerSet ??= new Set()).add(h);
+  }
+  /** An effect not yet acknowledged (also for a restored snapshot). */
+  addEffect(h: Handle): void {
+    (this.effectMap ??= new Map()).set(h.effect!.seq, h);
+  }
+  /** A child this instance waits for (also for a restored snapshot). */
+  addChild(h: Handle): void {
+    (this.childMap ??= new Map()).set(h.childId!, h);
   }
 
   /** A new instance: the main fiber runs `run(...args)`. */
@@ -191,14 +219,14 @@ export class Machine implements Runtime {
     const now = this.now;
     for (const h of [...this.timers]) {
       if (h.kind === "sleep" && h.wakeAt! <= now) {
-        this.timers.delete(h);
+        this.timerSet?.delete(h);
         this.settle(h, true, h.sleepValue);
       } else if (h.kind === "event" && h.wakeAt! <= now) {
         // The wait timed out: it gives undefined, and its mailbox is left for a later wait.
         this.removeWait(h);
         this.settle(h, true, undefined);
       } else if (h.kind === "act" && h.call!.status === "waiting" && h.call!.retryAt! <= now) {
-        this.timers.delete(h);
+        this.timerSet?.delete(h);
         h.call!.status = "new";
         this.toDispatch.push(h);
       }
@@ -360,7 +388,7 @@ export class Machine implements Runtime {
         effect.status = "new";
         return;
       }
-      this.effects.delete(seq);
+      this.effectMap?.delete(seq);
       // A child's start stays on its handle: it names the workflow waited for (instance views).
       if (h.kind !== "child") h.effect = undefined;
       if (h.state !== "pending") return; // a child that ended before its start was acknowledged
@@ -369,7 +397,7 @@ export class Machine implements Runtime {
         return this.settle(h, false, result.r === "not_found" ? instanceNotFound(to) : instanceFinished(to));
       }
       if (result.r === "no_version" && effect.kind === "start") {
-        this.children.delete(effect.childId);
+        this.childMap?.delete(effect.childId);
         return this.settle(h, false, noVersion(effect.workflow));
       }
       if (effect.kind === "start" && effect.detached) return this.settle(h, true, { instanceId: result.id ?? effect.childId });
@@ -405,7 +433,7 @@ export class Machine implements Runtime {
       this.inbox.splice(i, 1);
       this.consumed.push(m.position);
       if (h.kind === "child") {
-        this.children.delete(h.childId!);
+        this.childMap?.delete(h.childId!);
         const o = childSettlement(h.childId!, m.payload as unknown as ChildOutcome);
         this.settle(h, o.ok, o.value);
       } else {
@@ -456,7 +484,7 @@ export class Machine implements Runtime {
     } else {
       h.call!.status = "waiting";
       h.call!.retryAt = now + decision.delayMs;
-      this.timers.add(h);
+      this.addTimer(h);
     }
     return { retry: true, delayMs: decision.delayMs };
   }
@@ -494,7 +522,7 @@ export class Machine implements Runtime {
     h.wakeAt = this.now + (Number.isFinite(n) && n > 0 ? n : 0);
     h.sleepValue = value;
     if (h.wakeAt <= this.now) this.settle(h, true, value);
-    else this.timers.add(h);
+    else this.addTimer(h);
     return h.face;
   }
 
@@ -536,7 +564,7 @@ export class Machine implements Runtime {
       if (timeoutMs === 0) {
         this.removeWait(h);
         this.settle(h, true, undefined);
-      } else this.timers.add(h);
+      } else this.addTimer(h);
     }
     return h.face;
   }
@@ -544,7 +572,7 @@ export class Machine implements Runtime {
   private effect(kind: Handle["kind"], effect: Effect): PromiseFace {
     const h = this.newHandle(kind);
     h.effect = effect;
-    this.effects.set(effect.seq, h);
+    this.addEffect(h);
     return h.face;
   }
 
@@ -599,7 +627,7 @@ export class Machine implements Runtime {
     if (!detached) {
       const h = PromiseFace.handleOf(face)!;
       h.childId = childId;
-      this.children.set(childId, h);
+      this.addChild(h);
     }
     return face;
   }
@@ -703,7 +731,7 @@ export class Machine implements Runtime {
     if (h.state !== "pending") return;
     h.state = ok ? "ok" : "err";
     h.value = v;
-    this.timers.delete(h);
+    this.timerSet?.delete(h);
     if (h === this.mainHandle) this.outcome = ok ? { status: "completed", value: v } : { status: "failed", error: v };
     for (const id of h.waiters) {
       const fiber = this.fibers.get(id);

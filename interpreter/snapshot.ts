@@ -299,10 +299,10 @@ export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOpti
   m.mainHandle = root.mh ?? null;
   for (const f of root.fibers) m.fibers.set(f.id, f);
   for (const h of root.actions) m.actions.set(h.call!.seq, h);
-  for (const h of root.timers) m.timers.add(h);
-  for (const h of root.effects ?? []) m.effects.set(h.effect!.seq, h);
+  for (const h of root.timers) m.addTimer(h);
+  for (const h of root.effects ?? []) m.addEffect(h);
   m.waits.push(...(root.waits ?? []));
-  for (const h of root.children ?? []) m.children.set(h.childId!, h);
+  for (const h of root.children ?? []) m.addChild(h);
   m.logSeq = root.ls ?? 0;
   m.steps = root.steps ?? 0;
   m.checkAt = Math.min(m.steps + SLICE_STEPS, m.stepLimit + 1);

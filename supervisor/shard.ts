@@ -124,14 +124,27 @@ export class Shard {
     return false;
   }
 
-  /** Takes a claimed instance into memory and runs it. */
-  async adopt(c: ClaimedInstance): Promise<void> {
+  /**
+   * Takes a claimed instance into memory and runs it. A first claim of a version already loaded
+   * (the usual case) is taken in at once; the others once what they need is read (the version,
+   * a state in parts, recorded attempts, messages): then the promise says when.
+   */
+  adopt(c: ClaimedInstance): Promise<void> | undefined {
     // Claimed again while an old copy is still held (its lease expired under a stalled process,
     // and this supervisor took it back): the old copy goes first, its attempts forgotten.
     const old = this.live.get(c.id);
     if (old) this.retire(old, `claimed again (epoch ${c.epoch}) while an older claim (epoch ${old.epoch}) was still held`);
+    const version = this.options.versions.loaded(c.versionId);
+    if (version && c.state === null && c.epoch === 1 && c.eventsSent === 0) {
+      const live = this.take(c, version, null, undefined, Date.now());
+      if (live) this.step(live);
+      return undefined;
+    }
+    return this.adoptReading(c);
+  }
+
+  private async adoptReading(c: ClaimedInstance): Promise<void> {
     const now = Date.now();
-    let machine: Machine;
     let version: LoadedVersion;
     try {
       version = await this.options.versions.get(c.versionId);
@@ -171,26 +184,8 @@ export class Shard {
       state = whole!.text;
       chunks = ChunkMemory.from(whole!.chunks);
     }
-    try {
-      const { ir, source } = version;
-      const options: MachineOptions = { source, stepLimit: this.options.config.workflowStepLimit, maxValueBytes: this.options.config.maxValueBytes };
-      machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
-    } catch (e) {
-      this.options.log.error("cannot resume instance", { instance: c.id, error: e });
-      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
-      live.chunks = chunks; // its write deletes them
-      live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
-      this.live.set(c.id, live);
-      this.persister.mark(live, true);
-      return;
-    }
-    const live = this.newLive(c, machine);
-    live.chunks = chunks;
-    this.live.set(c.id, live);
-    if (c.cancelRequested) return this.cancel(c.id);
-    const resumed = c.state !== null || c.epoch > 1;
-    this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed });
-    if (!resumed) this.options.metrics?.instancesStarted.add(1, { workflow: c.workflowName });
+    const live = this.take(c, version, state, chunks, now);
+    if (!live) return;
     // A claim that is not the first: results may have been recorded after the last snapshot (or,
     // with no snapshot, for the first calls). Apply them instead of running those calls again.
     if (c.state !== null || c.epoch > 1 || live.unread) {
@@ -210,6 +205,38 @@ export class Shard {
       }
     }
     this.step(live);
+  }
+
+  /**
+   * The instance's machine, started or restored, held by this shard; undefined if it is not to
+   * run (its state could not be read: it fails; a cancellation was asked for: it is cancelled).
+   */
+  private take(c: ClaimedInstance, version: LoadedVersion, state: string | null, chunks: ChunkMemory | undefined, now: number): LiveInstance | undefined {
+    let machine: Machine;
+    try {
+      const { ir, source } = version;
+      const options: MachineOptions = { source, stepLimit: this.options.config.workflowStepLimit, maxValueBytes: this.options.config.maxValueBytes };
+      machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
+    } catch (e) {
+      this.options.log.error("cannot resume instance", { instance: c.id, error: e });
+      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
+      live.chunks = chunks; // its write deletes them
+      live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
+      this.live.set(c.id, live);
+      this.persister.mark(live, true);
+      return undefined;
+    }
+    const live = this.newLive(c, machine);
+    live.chunks = chunks;
+    this.live.set(c.id, live);
+    if (c.cancelRequested) {
+      this.cancel(c.id);
+      return undefined;
+    }
+    const resumed = c.state !== null || c.epoch > 1;
+    this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed });
+    if (!resumed) this.options.metrics?.instancesStarted.add(1, { workflow: c.workflowName });
+    return live;
   }
 
   /** Reads the messages past what the machine has read and hands them over (no step). */

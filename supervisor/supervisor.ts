@@ -348,13 +348,19 @@ export class Supervisor {
           alone: c.isolated,
         });
       if (suspect) this.adoptingSuspects++;
-      shard
-        .adopt(c)
-        .catch((e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e }))
-        .finally(() => {
-          this.adopting--;
-          if (suspect) this.adoptingSuspects--;
-        });
+      const adopted = () => {
+        this.adopting--;
+        if (suspect) this.adoptingSuspects--;
+      };
+      const failed = (e: unknown) => this.log.error("adopting an instance failed", { instance: c.id, error: e });
+      let reading: Promise<void> | undefined;
+      try {
+        reading = shard.adopt(c);
+      } catch (e) {
+        failed(e);
+      }
+      if (reading) reading.catch(failed).finally(adopted);
+      else adopted();
     }
   }
 

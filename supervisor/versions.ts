@@ -21,7 +21,14 @@ export interface LoadedVersion {
  */
 export class VersionCache {
   private readonly cache = new Map<number, Promise<LoadedVersion>>();
+  /** The versions loaded, for callers that can go on at once when theirs is (Shard.adopt). */
+  private readonly ready = new Map<number, LoadedVersion>();
   constructor(private readonly db: pg.Pool) {}
+
+  /** The version if it is loaded already; undefined until then (ask `get`). */
+  loaded(id: number): LoadedVersion | undefined {
+    return this.ready.get(id);
+  }
 
   get(id: number): Promise<LoadedVersion> {
     let hit = this.cache.get(id);
@@ -34,7 +41,9 @@ export class VersionCache {
             `workflow version ${id} (${row.name}) was compiled to IR format ${row.ir.format}; this waymark runs format ${IR_FORMAT}: run it with the waymark version that queued it`,
           );
         }
-        return { ir: row.ir, source: row.sourceFile && row.sourceLine !== null ? { file: row.sourceFile, line: row.sourceLine } : undefined };
+        const version = { ir: row.ir, source: row.sourceFile && row.sourceLine !== null ? { file: row.sourceFile, line: row.sourceLine } : undefined };
+        this.ready.set(id, version);
+        return version;
       });
       hit.catch(() => this.cache.delete(id));
       this.cache.set(id, hit);
