@@ -248,11 +248,20 @@ class Encoder {
   /** Graph mode with remembered arrays: their texts' blocks, by the number in their place. */
   readonly arrays: string[][] = [];
 
+  /**
+   * Outside graph mode the encoded value is kept (an action call's arguments until its attempts
+   * end, a message until it is written) while the workflow goes on with its own: every array and
+   * object is new, so nothing the workflow changes later reaches it. A graph (a snapshot) is
+   * written out at once, and reuses what has nothing to encode.
+   */
+  private readonly copy: boolean;
+
   constructor(
     private readonly ext: CodecExtension | undefined,
     graph: boolean,
     private readonly texts?: ArrayTexts,
   ) {
+    this.copy = !graph;
     this.counts = graph ? new Map() : undefined;
     this.written = graph ? new Map() : undefined;
     this.extData = ext ? new Map() : undefined;
@@ -370,7 +379,7 @@ class Encoder {
           out.push(enc);
         }
       }
-      return out ?? (obj as Encoded[]);
+      return out ?? (this.copy ? (obj.slice() as Encoded[]) : (obj as Encoded[]));
     }
     if (obj instanceof Date) return { [TAG]: "date", v: Number.isNaN(obj.getTime()) ? null : obj.toISOString() };
     if (obj instanceof Map) {
@@ -406,6 +415,10 @@ class Encoder {
         for (let j = 0; j < i; j++) setOwn(out, keys[j]!, (obj as Record<string, Encoded>)[keys[j]!]!);
         setOwn(out, key, enc);
       }
+    }
+    if (!out && this.copy) {
+      out = {};
+      for (let i = 0; i < keys.length; i++) setOwn(out, keys[i]!, (obj as Record<string, Encoded>)[keys[i]!]!);
     }
     if (TAG in obj) return { [TAG]: "obj", v: out ?? (obj as Record<string, Encoded>) };
     return out ?? (obj as Record<string, Encoded>);
@@ -583,7 +596,14 @@ const NUMBERS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infini
 
 class Decoder {
   private readonly defs = new Map<number, unknown>();
-  constructor(private readonly ext: CodecExtension | undefined) {}
+  /**
+   * `reuse`: the encoded value is the caller's to give up (text it just parsed), so an array or
+   * object with nothing to decode in it is returned as it is. Otherwise every container is new.
+   */
+  constructor(
+    private readonly ext: CodecExtension | undefined,
+    private readonly reuse = false,
+  ) {}
 
   decode(value: Encoded): unknown {
     if (value === null || typeof value !== "object") return value;
@@ -598,7 +618,7 @@ class Decoder {
           out.push(dec);
         }
       }
-      return out ?? value;
+      return out ?? (this.reuse ? value : value.slice());
     }
     const tag = value[TAG];
     if (typeof tag !== "string") return this.plain(value, undefined);
@@ -736,7 +756,10 @@ class Decoder {
         setOwn(out, key, dec);
       }
     }
-    return out ?? value;
+    if (out || this.reuse) return out ?? value;
+    const copy: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) setOwn(copy, keys[i]!, value[keys[i]!]);
+    return copy;
   }
 
   /** Decodes an error; `register` sees it before its fields (a field may refer back to it). */
@@ -765,12 +788,26 @@ class Decoder {
   }
 }
 
-/** The inverse of `encode` and `encodeGraph`. */
+/**
+ * The inverse of `encode` and `encodeGraph`. The value shares nothing with `value`: an action's
+ * result is also kept, as given, for its attempt row, and what a workflow does to its copy must
+ * not reach the record (or, applied again on a resume, the workflow twice).
+ */
 export function decode(value: Encoded, ext?: CodecExtension): unknown {
   if (value === null || typeof value !== "object") return value;
-  // A list of plain values (most arguments) decodes to itself: no decoder, no map of references.
-  if (Array.isArray(value) && plainItems(value)) return value;
+  // A list of plain values (most arguments): a copy, without a decoder and its map of references.
+  if (Array.isArray(value) && plainItems(value)) return value.slice();
   return new Decoder(ext).decode(value);
+}
+
+/**
+ * `decode` for encoded data nothing else holds (text just parsed: a stored state, a claimed
+ * row's arguments): arrays and objects with nothing to decode in them are taken as they are.
+ */
+export function decodeParsed(value: Encoded, ext?: CodecExtension): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value) && plainItems(value)) return value;
+  return new Decoder(ext, true).decode(value);
 }
 
 function plainItems(list: Encoded[]): boolean {

@@ -7,7 +7,7 @@
  */
 import { GLOBALS, PROTOTYPE_METHODS } from "../core/builtins.js";
 import type { WorkflowIR } from "../core/ir.js";
-import { decode, encodeGraphPieces, type CodecExtension, type Encoded } from "../core/codec.js";
+import { decodeParsed, encodeGraphPieces, type CodecExtension, type Encoded } from "../core/codec.js";
 import { SLICE_STEPS } from "../core/limits.js";
 import { Machine, type MachineOptions } from "./machine.js";
 import { ACTION_REFS, CLOSURES, Env, Fiber, Handle, IteratorFace, LiveIter, PromiseFace, StoredIter, type ActionRefInfo } from "./values.js";
@@ -289,7 +289,7 @@ export function snapshotPieces(m: Machine): string[] {
 /** Rebuilds a machine from a snapshot. */
 export function snapshotRead(ir: WorkflowIR, text: string, options?: MachineOptions): Machine {
   const m = new Machine(ir, options);
-  const root = decode(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
+  const root = decodeParsed(JSON.parse(text) as Encoded, extension(m)) as SnapshotRoot;
   if (root.v === 1) upgradeFormat1(root);
   else if (root.v !== FORMAT) throw new Error(`snapshot format ${root.v} is not supported by this waymark (expects ${FORMAT})`);
   m.seq = root.seq;

@@ -9,7 +9,7 @@ import { machineAdvance, machineRest } from "../interpreter/drive.js";
 import { sendKey } from "../interpreter/world.js";
 import type { Handle } from "../interpreter/values.js";
 import type { Logger } from "../log/logger.js";
-import { decode, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
+import { decode, decodeParsed, encodeFailure, type Encoded, type ErrorData } from "../core/codec.js";
 import { databaseError } from "../store/db.js";
 import { attemptOutcomes, attemptProgressWrite, type AttemptWrite } from "../store/attempts.js";
 import type { ClaimedInstance } from "../store/leases.js";
@@ -216,7 +216,7 @@ export class Shard {
     try {
       const { ir, source } = version;
       const options: MachineOptions = { source, stepLimit: this.options.config.workflowStepLimit, maxValueBytes: this.options.config.maxValueBytes };
-      machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decode(c.args) as unknown[], now, options);
+      machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decodeParsed(c.args) as unknown[], now, options);
     } catch (e) {
       this.options.log.error("cannot resume instance", { instance: c.id, error: e });
       const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));

@@ -74,3 +74,27 @@ test("a thrown string the workflow lets through fails the instance and reads nat
   t.is(e!.errorName, "NonError");
   t.is(e!.errorMessage, "boom");
 });
+
+test("a workflow that changes an action's result or its own arguments changes its copy: the attempt rows and the instance's arguments keep what was given", async (t) => {
+  const handle = await new S.MutatesValues().start([[7]]);
+  t.deepEqual(await handle.result(), [[1, 2, 3, 4], { a: [1, 2], b: "x", c: "added" }, [7, 9]]);
+  const rows = await query(await dbUrl(), "SELECT result, error->'value' AS thrown FROM waymark.action_attempts WHERE instance_id = $1 ORDER BY action_seq", [
+    handle.instanceId,
+  ]);
+  t.deepEqual(
+    rows.map((r) => r.result ?? r.thrown),
+    [[1, 2, 3], { a: [1], b: "x" }, { code: 42, why: "quota" }],
+  );
+  const [row] = await query(await dbUrl(), "SELECT args FROM waymark.instances WHERE id = $1", [handle.instanceId]);
+  t.deepEqual(row!.args, [[7]]);
+});
+
+test("an action's arguments are taken at the call: a list the workflow changes before awaiting reaches the action, and its attempt row, as it was passed", async (t) => {
+  const handle = await new S.ChangesWhatItPassed().start([]);
+  t.deepEqual(await handle.result(), [
+    [1, 2],
+    [1, 2, 3],
+  ]);
+  const rows = await query(await dbUrl(), "SELECT args FROM waymark.action_attempts WHERE instance_id = $1", [handle.instanceId]);
+  t.deepEqual(rows, [{ args: [[1, 2]] }]);
+});

@@ -3,6 +3,7 @@ import * as fc from "fast-check";
 import {
   ArrayTexts,
   decode,
+  decodeParsed,
   encode,
   encodeGraph,
   encodeGraphPieces,
@@ -24,10 +25,30 @@ function viaJsonGraph(value: unknown): unknown {
   return decode(JSON.parse(JSON.stringify(encodeGraph(value))) as Encoded);
 }
 
-test("plain JSON is stored as is, without a copy", (t) => {
+test("plain JSON encodes and decodes to equal values that share nothing with it (what is kept is not what the workflow goes on changing)", (t) => {
   const value = { a: [1, "two", true, null, { b: 2.5 }], c: "x" };
-  t.is(encode(value), value as unknown as Encoded);
-  t.is(decode(value as unknown as Encoded), value);
+  const encoded = encode(value) as unknown as typeof value;
+  const decoded = decode(encoded as unknown as Encoded) as typeof value;
+  t.deepEqual(encoded, value);
+  t.deepEqual(decoded, value);
+  for (const [x, y] of [
+    [encoded, value],
+    [decoded, encoded],
+  ] as const) {
+    t.not(x, y);
+    t.not(x.a, y.a);
+    t.not(x.a[4], y.a[4]);
+  }
+  const list = [1, 2, 3];
+  t.not(encode(list), list);
+  t.not(decode(list), list);
+});
+
+test("text just parsed is decoded in place: decodeParsed reuses what has nothing to decode (snapshots)", (t) => {
+  const parsed = JSON.parse('{"a":[1,2],"b":{"c":"x"}}') as Encoded;
+  t.is(decodeParsed(parsed), parsed);
+  const list = JSON.parse("[1,2]") as Encoded;
+  t.is(decodeParsed(list), list);
 });
 
 test("undefined survives as a value, as an object key and in arrays", (t) => {

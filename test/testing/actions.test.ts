@@ -3,12 +3,14 @@ import { actionContext, WorkflowCancelledError, type WorkflowFailedError } from 
 import { TestEnvironment } from "waymark/testing";
 import {
   CatchesThings,
+  ChangesItsResult,
   ChargeOrder,
   chargeCard,
   emailSupport,
   FailsWith,
   Hangs,
   hang,
+  listOf,
   StoresMoney,
   TimesOut,
   throwsThings,
@@ -162,4 +164,13 @@ test("an action's result that cannot be stored fails the attempt with the produc
   const env = await environment(t);
   const described = (await env.run(StoresMoney, [250])) as string;
   t.regex(described, /^SerializationError: the result of action testing\.makeMoney cannot be stored: .*Money/);
+});
+
+test("a workflow that changes what its action returned changes its own copy: the recorded outcome is what the action gave", async (t) => {
+  const env = await environment(t);
+  t.deepEqual(await env.run(ChangesItsResult, []), [1, 2, 3, 4]);
+  t.deepEqual(
+    env.calls(listOf).map((c) => c.outcome),
+    [{ status: "completed", value: [1, 2, 3] }],
+  );
 });
