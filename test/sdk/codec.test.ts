@@ -496,3 +496,25 @@ test("a remembered array's text cannot be forged by a stored string", (t) => {
   t.is(json, JSON.stringify(encodeGraph(value)));
   t.deepEqual(decode(JSON.parse(json) as Encoded), value);
 });
+
+test("property: what encode and decode return shares no array or object with their input", (t) => {
+  const containers = (v: unknown, into = new Set<object>()): Set<object> => {
+    if (v !== null && typeof v === "object" && !into.has(v)) {
+      into.add(v);
+      for (const x of Object.values(v)) containers(x, into);
+    }
+    return into;
+  };
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+      const encoded = encode(value);
+      const decoded = decode(encoded);
+      t.deepEqual(decoded, value);
+      const given = containers(value);
+      for (const c of containers(encoded)) if (given.has(c)) return false;
+      const kept = containers(encoded);
+      for (const c of containers(decoded)) if (kept.has(c)) return false;
+      return true;
+    }),
+  );
+});
