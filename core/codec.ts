@@ -369,7 +369,8 @@ class Encoder {
       }
       const blocks = this.texts?.blocksOf(obj);
       if (blocks !== undefined) return `\0${this.arrays.push(blocks) - 1}`;
-      let out: Encoded[] | undefined;
+      // Copying, the output starts empty; else it starts when an item needed encoding.
+      let out: Encoded[] | undefined = this.copy ? [] : undefined;
       for (let i = 0; i < obj.length; i++) {
         const item = obj[i];
         const enc = this.child(String(i), item);
@@ -379,7 +380,7 @@ class Encoder {
           out.push(enc);
         }
       }
-      return out ?? (this.copy ? (obj.slice() as Encoded[]) : (obj as Encoded[]));
+      return out ?? (obj as Encoded[]);
     }
     if (obj instanceof Date) return { [TAG]: "date", v: Number.isNaN(obj.getTime()) ? null : obj.toISOString() };
     if (obj instanceof Map) {
@@ -402,7 +403,7 @@ class Encoder {
     if (!isPlainObject(obj)) {
       return this.fail(`an instance of ${className(obj)} cannot round-trip (it would come back without its class): pass a plain object`);
     }
-    let out: Record<string, Encoded> | undefined;
+    let out: Record<string, Encoded> | undefined = this.copy ? {} : undefined;
     const keys = Object.keys(obj);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
@@ -415,10 +416,6 @@ class Encoder {
         for (let j = 0; j < i; j++) setOwn(out, keys[j]!, (obj as Record<string, Encoded>)[keys[j]!]!);
         setOwn(out, key, enc);
       }
-    }
-    if (!out && this.copy) {
-      out = {};
-      for (let i = 0; i < keys.length; i++) setOwn(out, keys[i]!, (obj as Record<string, Encoded>)[keys[i]!]!);
     }
     if (TAG in obj) return { [TAG]: "obj", v: out ?? (obj as Record<string, Encoded>) };
     return out ?? (obj as Record<string, Encoded>);
@@ -608,7 +605,8 @@ class Decoder {
   decode(value: Encoded): unknown {
     if (value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
-      let out: unknown[] | undefined;
+      // Reusing, the output starts when an item needed decoding; else it starts empty.
+      let out: unknown[] | undefined = this.reuse ? undefined : [];
       for (let i = 0; i < value.length; i++) {
         const item = value[i]!;
         const dec = this.decode(item);
@@ -618,7 +616,7 @@ class Decoder {
           out.push(dec);
         }
       }
-      return out ?? (this.reuse ? value : value.slice());
+      return out ?? value;
     }
     const tag = value[TAG];
     if (typeof tag !== "string") return this.plain(value, undefined);
@@ -743,7 +741,7 @@ class Decoder {
       for (const key of Object.keys(value)) setOwn(into, key, this.decode(value[key]!));
       return into;
     }
-    let out: Record<string, unknown> | undefined;
+    let out: Record<string, unknown> | undefined = this.reuse ? undefined : {};
     const keys = Object.keys(value);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
@@ -756,10 +754,7 @@ class Decoder {
         setOwn(out, key, dec);
       }
     }
-    if (out || this.reuse) return out ?? value;
-    const copy: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) setOwn(copy, keys[i]!, value[keys[i]!]);
-    return copy;
+    return out ?? value;
   }
 
   /** Decodes an error; `register` sees it before its fields (a field may refer back to it). */
@@ -794,10 +789,7 @@ class Decoder {
  * not reach the record (or, applied again on a resume, the workflow twice).
  */
 export function decode(value: Encoded, ext?: CodecExtension): unknown {
-  if (value === null || typeof value !== "object") return value;
-  // A list of plain values (most arguments): a copy, without a decoder and its map of references.
-  if (Array.isArray(value) && plainItems(value)) return value.slice();
-  return new Decoder(ext).decode(value);
+  return decodeAs(value, ext, false);
 }
 
 /**
@@ -805,9 +797,14 @@ export function decode(value: Encoded, ext?: CodecExtension): unknown {
  * row's arguments): arrays and objects with nothing to decode in them are taken as they are.
  */
 export function decodeParsed(value: Encoded, ext?: CodecExtension): unknown {
+  return decodeAs(value, ext, true);
+}
+
+function decodeAs(value: Encoded, ext: CodecExtension | undefined, reuse: boolean): unknown {
   if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value) && plainItems(value)) return value;
-  return new Decoder(ext, true).decode(value);
+  // A list of plain values (most arguments): no decoder and its map of references.
+  if (Array.isArray(value) && plainItems(value)) return reuse ? value : value.slice();
+  return new Decoder(ext, reuse).decode(value);
 }
 
 function plainItems(list: Encoded[]): boolean {

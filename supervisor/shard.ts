@@ -15,7 +15,7 @@ import { attemptOutcomes, attemptProgressWrite, type AttemptWrite } from "../sto
 import type { ClaimedInstance } from "../store/leases.js";
 import type { SupervisorEvents } from "../core/events.js";
 import { attemptCancelled, attemptTimedOut } from "../core/policy.js";
-import { attemptToken, LiveInstance, type Inflight, tokenInstance } from "./instance.js";
+import { attemptToken, type Exit, LiveInstance, type Inflight, tokenInstance } from "./instance.js";
 import { Persister } from "./persister.js";
 import { Outbox } from "./outbox.js";
 import type { Limiter } from "./limiter.js";
@@ -155,11 +155,7 @@ export class Shard {
         instance: c.id,
         error: (e as Error).message,
       });
-      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
-      live.exit = { kind: "released", keepState: true };
-      this.live.set(c.id, live);
-      this.persister.mark(live, true);
-      return;
+      return this.leaveAtOnce(c, { kind: "released", keepState: true });
     }
     // A large state is stored in parts: read them (the database's trouble sends the instance back
     // to the queue, as above), and remember them, so the next write sends only new ones.
@@ -175,11 +171,7 @@ export class Shard {
           instance: c.id,
           error: (e as Error).message,
         });
-        const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
-        live.exit = { kind: "released", keepState: true };
-        this.live.set(c.id, live);
-        this.persister.mark(live, true);
-        return;
+        return this.leaveAtOnce(c, { kind: "released", keepState: true });
       }
       state = whole!.text;
       chunks = ChunkMemory.from(whole!.chunks);
@@ -219,11 +211,8 @@ export class Shard {
       machine = state ? snapshotRead(ir, state, options) : Machine.start(ir, decodeParsed(c.args) as unknown[], now, options);
     } catch (e) {
       this.options.log.error("cannot resume instance", { instance: c.id, error: e });
-      const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
-      live.chunks = chunks; // its write deletes them
-      live.exit = { kind: "finished", status: "failed", error: encodedError(e) };
-      this.live.set(c.id, live);
-      this.persister.mark(live, true);
+      // Its chunks, if any, are deleted by the write that fails it.
+      this.leaveAtOnce(c, { kind: "finished", status: "failed", error: encodedError(e) }, chunks);
       return undefined;
     }
     const live = this.newLive(c, machine);
@@ -237,6 +226,15 @@ export class Shard {
     this.options.events.emit("instance.started", { id: c.id, workflow: c.workflowName, resumed });
     if (!resumed) this.options.metrics?.instancesStarted.add(1, { workflow: c.workflowName });
     return live;
+  }
+
+  /** Holds a claimed instance that does not run only for its next write, which `exit` says (back to the queue, or failed). */
+  private leaveAtOnce(c: ClaimedInstance, exit: Exit, chunks?: ChunkMemory): void {
+    const live = this.newLive(c, new Machine({ format: IR_FORMAT, name: c.workflowName, fns: [] }));
+    live.chunks = chunks;
+    live.exit = exit;
+    this.live.set(c.id, live);
+    this.persister.mark(live, true);
   }
 
   /** Reads the messages past what the machine has read and hands them over (no step). */
