@@ -5,6 +5,9 @@
  * it afterwards. With it, that URL is the admin connection (a database the runner may create
  * databases from). Either way `waymark_template` is recreated and migrated, and every test file
  * clones it (test/helpers/db.ts). Arguments pass through to ava: `npm test -- test/store`.
+ *
+ * The tests' temp files (TMPDIR, for them and every process they start) go in one directory of
+ * the run's own, removed afterwards: a test that leaves its files behind leaves nothing in /tmp.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -49,13 +52,13 @@ async function templateCreate(adminUrl: string): Promise<void> {
   await migrate({ connectionString: url.toString() });
 }
 
-function avaRun(adminUrl: string): Promise<number> {
+function avaRun(adminUrl: string, tmpdir: string): Promise<number> {
   if (!existsSync(AVA)) throw new Error(`ava is not installed (${AVA} is missing): run npm ci`);
   return new Promise((resolve, reject) => {
     ava = spawn(process.execPath, [AVA, ...process.argv.slice(2)], {
       cwd: ROOT,
       stdio: "inherit",
-      env: { ...process.env, WAYMARK_TEST_DATABASE_URL: adminUrl, WAYMARK_TEST_TEMPLATE: TEMPLATE },
+      env: { ...process.env, TMPDIR: tmpdir, WAYMARK_TEST_DATABASE_URL: adminUrl, WAYMARK_TEST_TEMPLATE: TEMPLATE },
     });
     ava.once("error", reject);
     ava.once("exit", (code, signal) => resolve(code ?? (signal ? signalExitCode(signal) : 1)));
@@ -64,13 +67,17 @@ function avaRun(adminUrl: string): Promise<number> {
 
 async function main(): Promise<number> {
   let server: EmbeddedServer | undefined;
-  let tmp: string | undefined;
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "waymark-test-"));
   try {
+    // As root, the postgres user must be able to enter it (and the servers tests start in it).
+    await fs.chmod(tmp, 0o755);
+    const tests = path.join(tmp, "tmp");
+    await fs.mkdir(tests, { mode: 0o755 });
     let adminUrl = process.env.WAYMARK_TEST_DATABASE_URL;
     if (!adminUrl) {
-      tmp = await fs.mkdtemp(path.join(os.tmpdir(), "waymark-test-"));
-      await fs.chmod(tmp, 0o755); // as root, the postgres user must be able to enter it
-      server = await embeddedStart({ dir: tmp, log, settings: TEST_POSTGRES_SETTINGS });
+      const data = path.join(tmp, "postgres");
+      await fs.mkdir(data, { mode: 0o755 });
+      server = await embeddedStart({ dir: data, log, settings: TEST_POSTGRES_SETTINGS });
       const url = new URL(server.url);
       url.pathname = "/postgres";
       adminUrl = url.toString();
@@ -78,10 +85,10 @@ async function main(): Promise<number> {
     if (interrupted) return signalExitCode(interrupted);
     await templateCreate(adminUrl);
     if (interrupted) return signalExitCode(interrupted);
-    return await avaRun(adminUrl);
+    return await avaRun(adminUrl, tests);
   } finally {
     await server?.stop().catch((e: unknown) => log.error("could not stop the test database", { error: e }));
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
