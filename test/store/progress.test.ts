@@ -2,11 +2,13 @@ import test from "ava";
 import * as fc from "fast-check";
 import pg from "pg";
 import { instanceClaim, instanceReclaimExpired } from "../../store/leases.js";
+import { attemptList } from "../../store/attempts.js";
 import { instancesPersist } from "../../store/progress.js";
 import { instanceCancel, instanceGet, instanceGetFull, instancesCollect, OUTCOMES, outcomesParse } from "../../store/instances.js";
 import { workflowLogList } from "../../store/logs.js";
 import { LOG_RECORDS_KEPT } from "../../core/limits.js";
 import { arrayParam, CHANNELS } from "../../store/db.js";
+import type { Encoded } from "../../core/codec.js";
 import { storeSetup } from "../helpers/store.js";
 
 test("a write guarded by a stale lease changes nothing and reports the instance as lost", async (t) => {
@@ -202,4 +204,58 @@ test("a written state and result keep every character", async (t) => {
   t.deepEqual([...written.keys()].sort(), [a, b].sort());
   t.is((await instanceGetFull(pool, { id: a! }))!.state, state);
   t.deepEqual((await instanceGet(pool, { id: b! }))!.result, { said: 'he said "hi", then \\ left {}' });
+});
+
+test("an attempt's arguments, result, error and progress reach its row exactly (quotes, backslashes, braces, commas, NULL, nesting), and none or null is stored as no value", async (t) => {
+  const { pool, queue } = await storeSetup(t);
+  const strange = fc.constantFrom("NULL", "", " ", '"', "\\", "{", "}", ",", '{"a":"b\\"c"}', "é😀", "a\nb");
+  // What the codec hands the write: JSON values (-0 is the codec's to carry; JSON has no -0).
+  const value = fc
+    .oneof(fc.jsonValue(), strange, fc.array(strange), fc.dictionary(strange, fc.jsonValue()))
+    .map((v) => JSON.parse(JSON.stringify(v)) as Encoded);
+  const outcome = fc.record({
+    args: fc.array(value),
+    result: fc.option(value, { nil: undefined }),
+    error: fc.option(value, { nil: undefined }),
+    progress: fc.option(value, { nil: undefined }),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(outcome, { minLength: 1, maxLength: 8 }), async (outcomes) => {
+      const ids = await queue(outcomes.length);
+      const claimed = await instanceClaim(pool, { owner: "o", limit: outcomes.length, leaseMs: 10_000 });
+      const epoch = new Map(claimed.map((c) => [c.id, c.epoch]));
+      const at = new Date("2026-12-04T01:02:03.456Z");
+      const written = await instancesPersist(pool, {
+        owner: "o",
+        instances: ids.map((id) => ({ id, epoch: epoch.get(id)!, status: "completed", state: null, result: 1 })),
+        attempts: ids.map((id, n) => ({
+          instanceId: id,
+          actionSeq: 1,
+          attempt: 1,
+          nodeId: "n",
+          actionName: "a",
+          status: "completed",
+          startedAt: at,
+          finishedAt: at,
+          childPid: 7,
+          ...outcomes[n]!,
+        })),
+      });
+      t.is(written.size, ids.length);
+      for (const [n, id] of ids.entries()) {
+        const [row] = await attemptList(pool, { instanceId: id });
+        const o = outcomes[n]!;
+        t.deepEqual(
+          { args: row!.args, result: row!.result, error: row!.error, progress: row!.progress, childPid: row!.childPid, startedAt: row!.startedAt },
+          { args: o.args, result: o.result ?? null, error: o.error ?? null, progress: o.progress ?? null, childPid: 7, startedAt: at },
+        );
+      }
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM waymark.action_attempts WHERE instance_id = ANY ($1::uuid[]) AND (result IS NULL) <> (result::text IS NULL OR result::text = 'null')",
+        [ids],
+      );
+      t.is(rows[0]!.n, 0);
+    }),
+    { numRuns: 40 },
+  );
 });
