@@ -78,12 +78,12 @@ function outcomeBytes(x: InstanceWrite, result: string | null, error: string | n
  * one row, for which a primary-key lookup is the cheapest plan at every size.
  */
 function persistText(logs: boolean, chunks: boolean): string {
-  // Past the thirty-three parameters of every form: the chunks' six, then the log records.
-  const logsAt = chunks ? 40 : 34;
+  // Past the thirty-two parameters of every form: the chunks' six, then the log records.
+  const logsAt = chunks ? 39 : 33;
   return `WITH w AS MATERIALIZED (
        SELECT u.*, $1::text AS owner, 'running'::text AS expect
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[], $20::boolean[])
-           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids, chunked)
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::json[], $8::json[], $9::timestamptz[], $13::json[], $14::boolean[], $15::int[], $16::boolean[], $19::boolean[], $20::boolean[])
+           AS u(id, epoch, status, state, keep_state, result, error, scheduled_at, cancel_error, progress, seen, kids, told, chunked)
         LIMIT $18
      ), upd AS (
        UPDATE waymark.instances i
@@ -112,7 +112,8 @@ function persistText(logs: boolean, chunks: boolean): string {
          FROM w
         -- The lease guard: only the current holder of this claim (owner and epoch) may write.
         WHERE i.id = w.id AND i.lease_owner = w.owner AND i.lease_epoch = w.epoch AND i.status = w.expect
-       RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke${chunks ? CHUNK_RETURNING : ""}
+       RETURNING i.id, i.status, w.status AS wanted, i.events_sent, (w.status = 'sleeping' AND i.events_sent > w.seen) AS woke,
+                 CASE WHEN w.told THEN json_build_object('id', i.id, 'w', i.workflow_name, 's', i.status, 'r', w.result, 'e', w.error)::text END AS told${chunks ? CHUNK_RETURNING : ""}
      ), took AS (
        UPDATE waymark.events e SET consumed_at = now()
          FROM json_to_recordset($17::json) AS c(i uuid, p int)
@@ -136,17 +137,13 @@ function persistText(logs: boolean, chunks: boolean): string {
        SELECT count(pg_notify(x.channel, x.payload)) AS n FROM unnest($11::text[], $12::text[]) AS x(channel, payload)
      ), told AS (
        -- Finished instances with small outcomes, outcomes included: a waiting caller reads
-       -- nothing. The client writes the entries ($19: one a line, each at most ~1000 bytes and
-       -- starting with its instance's id) and puts each in a payload under NOTIFY's 8000 bytes
-       -- ($33: entries while their running total stays in one 6000-byte bucket); only the entries
-       -- of rows this statement wrote are sent (a refused write tells no one), so a payload can
-       -- only shrink. (Built here with json_build_object, a window over the written rows and a
-       -- sort, the entries were a tenth of the statement's time.)
+       -- nothing. Only rows this statement wrote (a refused write tells no one), in payloads under
+       -- NOTIFY's 8000 bytes: an entry is at most ~1000 bytes (the client picks which), and a
+       -- payload takes entries while their running total stays in one 6000-byte bucket.
        SELECT count(pg_notify('${CHANNELS.done}', '${OUTCOMES}[' || b.entries || ']')) AS n FROM (
-         SELECT string_agg(t.entry, ',') AS entries
-           FROM unnest(string_to_array($19::text, E'\n'), $33::int[]) AS t(entry, bucket)
-          WHERE substr(t.entry, 8, 36)::uuid IN (SELECT id FROM upd)
-          GROUP BY t.bucket
+         SELECT string_agg(e.told, ',') AS entries FROM (
+           SELECT upd.told, sum(octet_length(upd.told)) OVER (ORDER BY upd.id) / 6000 AS bucket FROM upd WHERE upd.told IS NOT NULL
+         ) AS e GROUP BY e.bucket
        ) AS b
      ), late AS (
        SELECT count(pg_notify('${CHANNELS.done}', upd.id::text)) AS n FROM upd WHERE upd.status = 'cancelled' AND upd.wanted <> 'cancelled'
@@ -190,7 +187,7 @@ const CHUNK_RETURNING = `,
                  w.chunked, CASE WHEN left(w.state, 1) = '@' THEN string_to_array(substr(w.state, 2), ',')::int[] ELSE '{}' END AS keep`;
 const CHUNK_CTES = `, put AS (
        INSERT INTO waymark.state_chunks AS c (instance_id, id, data)
-       SELECT k.i, k.n, k.d FROM unnest($34::uuid[], $35::int[], $36::text[]) AS k(i, n, d)
+       SELECT k.i, k.n, k.d FROM unnest($33::uuid[], $34::int[], $35::text[]) AS k(i, n, d)
         WHERE k.i IN (SELECT id FROM upd)
        ON CONFLICT (instance_id, id) DO UPDATE SET data = excluded.data
      ), unnamed AS (
@@ -200,7 +197,7 @@ const CHUNK_CTES = `, put AS (
        -- The chunks a write replaced, by key (the usual case: a write knows what is on file).
        -- The LIMIT by parameter fences the plan to key lookups, as w's does.
        DELETE FROM waymark.state_chunks c
-        USING (SELECT * FROM unnest($37::uuid[], $38::int[]) AS d(i, n) LIMIT $39) AS d
+        USING (SELECT * FROM unnest($36::uuid[], $37::int[]) AS d(i, n) LIMIT $38) AS d
         WHERE c.instance_id = d.i AND c.id = d.n AND d.i IN (SELECT id FROM upd)
      )`;
 
@@ -242,20 +239,6 @@ export async function instancesPersist(
   const errors = I.map((x) => json(x.error));
   const told = I.map((x, n) => FINISHED.has(x.status) && outcomeBytes(x, results[n], errors[n]) <= TOLD_MAX_BYTES);
   const finished = I.filter((x, n) => FINISHED.has(x.status) && !told[n]).map((x) => x.id);
-  // Each told outcome's entry (JSON, so never a raw line break: they go one a line), starting
-  // with its id for the statement to find, and its payload: entries in id order while their
-  // running total stays in one 6000-byte bucket (under NOTIFY's 8000 with the last's ~1000).
-  const entries: string[] = [];
-  const buckets: number[] = [];
-  let bytes = 0;
-  for (let n = 0; n < I.length; n++) {
-    if (!told[n]) continue;
-    const x = I[n]!;
-    const entry = `{"id":"${x.id}","w":${JSON.stringify(x.workflowName)},"s":"${x.status}","r":${results[n] ?? "null"},"e":${errors[n] ?? "null"}}`;
-    bytes += Buffer.byteLength(entry);
-    entries.push(entry);
-    buckets.push(Math.floor(bytes / 6000));
-  }
   for (let i = 0; i < finished.length; i += 200) notes.push([CHANNELS.done, finished.slice(i, i + 200).join(",")]);
   if (I.some((x) => x.status === "queued")) notes.push([CHANNELS.work, "queued"]);
   const withAttempts = new Set(A.map((a) => a.instanceId));
@@ -301,7 +284,7 @@ export async function instancesPersist(
       arrayParam(I.map((x) => x.awaitsChildren ?? null)),
       JSON.stringify(consumed),
       I.length,
-      entries.join("\n"),
+      arrayParam(told),
       arrayParam(I.map((x) => x.chunked === true)),
       arrayParam(A.map((x) => x.actionSeq)),
       arrayParam(A.map((x) => x.attempt)),
@@ -315,7 +298,6 @@ export async function instancesPersist(
       arrayParam(A.map((x) => x.startedAt.getTime())),
       arrayParam(A.map((x) => (x.finishedAt ? x.finishedAt.getTime() : null))),
       arrayParam(A.map((x) => attemptJson(x.progress))),
-      arrayParam(buckets),
       ...(withChunks ? [arrayParam(put.i), arrayParam(put.n), arrayParam(put.d), arrayParam(drop.i), arrayParam(drop.n), drop.i.length] : []),
       ...(withLogs ? [JSON.stringify(logs)] : []),
     ],
